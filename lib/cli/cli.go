@@ -1,0 +1,121 @@
+// Package cli holds what every lk tool's main shares: the exit convention
+// (a one-line "tool: message" on stderr and status 1, never a panic trace),
+// list-valued flags, and opening inputs.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Main runs a tool's run function with the process's arguments and streams
+// and exits with its status.
+func Main(name string, run func(args []string, stdin io.Reader, stdout, stderr io.Writer) error) {
+	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintf(os.Stderr, "%s: %v\nRun '%s -h' for usage.\n", name, err, name)
+		os.Exit(2)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	os.Exit(1)
+}
+
+type usageError struct{ error }
+
+// Usage marks err as a command-line mistake (exit status 2).
+func Usage(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// Parse parses args into fs, turning flag errors into usage errors. The
+// flag package has already printed the message and usage.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+// Floats is a comma-separated list of numbers as a flag value.
+type Floats []float32
+
+func (f *Floats) String() string {
+	var s []string
+	for _, v := range *f {
+		s = append(s, strconv.FormatFloat(float64(v), 'g', -1, 32))
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses "0.485,0.456,0.406".
+func (f *Floats) Set(v string) error {
+	*f = nil
+	for _, p := range strings.Split(v, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", p)
+		}
+		*f = append(*f, float32(x))
+	}
+	return nil
+}
+
+// Strings is a comma-separated list of names as a flag value.
+type Strings []string
+
+func (s *Strings) String() string { return strings.Join(*s, ",") }
+
+// Set parses "a,b,c".
+func (s *Strings) Set(v string) error {
+	*s = nil
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+// Inputs opens each named file as an Arrow stream, or stdin when there are
+// none (or the name is "-"), and calls fn for each in order.
+func Inputs(names []string, stdin io.Reader, fn func(r *stream.Reader) error) error {
+	if len(names) == 0 {
+		names = []string{"-"}
+	}
+	for _, n := range names {
+		var in io.Reader = stdin
+		label := "stdin"
+		if n != "-" {
+			f, err := os.Open(n)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in, label = f, n
+		} else if stream.IsTerminal(stdin) {
+			return Usage("no input: stdin is a terminal; pipe an Arrow stream in or name files")
+		}
+		r, err := stream.NewReader(in, label)
+		if err != nil {
+			return err
+		}
+		err = fn(r)
+		r.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,473 @@
+// Package dataset lists the images of a dataset on disk with their labels
+// and stable ids, and orders them: shuffling, limiting and sharding depend
+// only on the ids and the seed, so that every shard of a sweep and every
+// re-run agrees on which image is which.
+//
+// Sources:
+//   - a class-folder tree (ImageNet style): folder names that are ImageNet
+//     WordNet ids map to ImageNet-1k indices (so 200-class sets such as
+//     ImageNet-A, -R and -O get their 1k labels); other names get their
+//     sorted position;
+//   - a flat folder with a labels file (ILSVRC val): lines "filename label",
+//     the label a 1k index or a WordNet id;
+//   - IDX files (MNIST, Fashion-MNIST), gzipped or not;
+//   - a list file: lines "path label", paths relative to the list file.
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/imagenet"
+)
+
+// Item is one image of a source.
+type Item struct {
+	ID    string
+	Label int32
+	Path  string // file path; empty for IDX images
+	Index int    // position in an IDX file
+}
+
+// Source is a listed dataset.
+type Source struct {
+	Kind       string // "folders", "flat", "idx", "list"
+	Root       string
+	Items      []Item
+	LabelSpace string   // "imagenet-1k", "folders", "idx", "list"
+	Classes    []string // class names in label order, when known
+	Notes      []string // things the user should know (printed on stderr)
+	idx        *idxImages
+}
+
+// ImageExts are the file extensions listed as images (case-insensitive),
+// as torchvision's ImageFolder lists them.
+var ImageExts = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif"}
+
+func isImage(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	for _, e := range ImageExts {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+// Open lists the dataset at path. labels names a labels file for a flat
+// folder or the labels IDX file (default: found next to the images).
+func Open(path, labels string) (*Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return openDir(path, labels)
+	}
+	if isIDX(path) {
+		return openIDX(path, labels)
+	}
+	if isImage(path) {
+		return nil, fmt.Errorf("%s is a single image; give its folder, or a list file of \"path label\" lines", path)
+	}
+	return openList(path)
+}
+
+func openDir(root, labels string) (*Source, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	nfiles := 0
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			dirs = append(dirs, e.Name())
+		} else if isImage(e.Name()) {
+			nfiles++
+		}
+	}
+	if labels != "" {
+		return openFlat(root, labels)
+	}
+	if len(dirs) == 0 {
+		if nfiles > 0 {
+			return nil, fmt.Errorf("%s holds %d images but no class folders; for a flat folder (ILSVRC val) give --labels FILE with lines \"filename label-or-wnid\"", root, nfiles)
+		}
+		return nil, fmt.Errorf("%s: no class folders and no images (expected ROOT/CLASS/*.JPEG)", root)
+	}
+	sort.Strings(dirs)
+	s := &Source{Kind: "folders", Root: root, Classes: dirs}
+	allWNID := true
+	for _, d := range dirs {
+		if _, ok := imagenet.Index(d); !ok {
+			allWNID = false
+			break
+		}
+	}
+	if allWNID {
+		s.LabelSpace = "imagenet-1k"
+		if len(dirs) != len(imagenet.WNIDs) {
+			s.Notes = append(s.Notes, fmt.Sprintf("%d class folders named by ImageNet WordNet ids: labels are their ImageNet-1k indices", len(dirs)))
+		}
+	} else {
+		s.LabelSpace = "folders"
+		s.Notes = append(s.Notes, fmt.Sprintf("folder names are not all ImageNet WordNet ids (e.g. %q): labels are the sorted folder positions 0..%d", firstNonWNID(dirs), len(dirs)-1))
+	}
+	for ci, d := range dirs {
+		label := int32(ci)
+		if allWNID {
+			i, _ := imagenet.Index(d)
+			label = int32(i)
+		}
+		var files []string
+		err := filepath.WalkDir(filepath.Join(root, d), func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !e.IsDir() && isImage(e.Name()) {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			rel, _ := filepath.Rel(root, f)
+			s.Items = append(s.Items, Item{ID: filepath.ToSlash(rel), Label: label, Path: f})
+		}
+	}
+	if len(s.Items) == 0 {
+		return nil, fmt.Errorf("%s: %d class folders but no images with extensions %s", root, len(dirs), strings.Join(ImageExts, " "))
+	}
+	return s, nil
+}
+
+func firstNonWNID(dirs []string) string {
+	for _, d := range dirs {
+		if _, ok := imagenet.Index(d); !ok {
+			return d
+		}
+	}
+	return ""
+}
+
+// parseLabel reads a label token: an integer or an ImageNet WordNet id.
+func parseLabel(tok string) (int32, bool, error) {
+	if imagenet.IsWNID(tok) {
+		i, ok := imagenet.Index(tok)
+		if !ok {
+			return 0, true, fmt.Errorf("%q is not one of the 1000 ImageNet-1k WordNet ids", tok)
+		}
+		return int32(i), true, nil
+	}
+	v, err := strconv.ParseInt(tok, 10, 32)
+	if err != nil || v < -1 {
+		return 0, false, fmt.Errorf("label %q: want a class index (-1 for unknown) or an ImageNet WordNet id", tok)
+	}
+	return int32(v), false, nil
+}
+
+// readPairs reads "name label" lines (space, tab or comma separated; blank
+// lines and # comments skipped).
+func readPairs(path string, fn func(line int, name, label string) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' })
+		if len(fields) < 2 {
+			return fmt.Errorf("%s:%d: want \"path label\", got %q", path, n, line)
+		}
+		if err := fn(n, fields[0], fields[1]); err != nil {
+			return fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+	}
+	return sc.Err()
+}
+
+func openFlat(root, labels string) (*Source, error) {
+	s := &Source{Kind: "flat", Root: root, LabelSpace: "list"}
+	wnids := 0
+	err := readPairs(labels, func(line int, name, tok string) error {
+		if n := strings.ToLower(name); n == "imageid" || n == "filename" {
+			return nil // a CSV header
+		}
+		l, isW, err := parseLabel(tok)
+		if err != nil {
+			return err
+		}
+		if isW {
+			wnids++
+		}
+		p := filepath.Join(root, name)
+		if !isImage(p) {
+			if _, err := os.Stat(p + ".JPEG"); err == nil { // LOC_val_solution.csv names ids without extension
+				p += ".JPEG"
+				name += ".JPEG"
+			}
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("image %s: %v", name, err)
+		}
+		s.Items = append(s.Items, Item{ID: filepath.ToSlash(name), Label: l, Path: p})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wnids == len(s.Items) && wnids > 0 {
+		s.LabelSpace = "imagenet-1k"
+	}
+	sort.Slice(s.Items, func(i, j int) bool { return s.Items[i].ID < s.Items[j].ID })
+	if len(s.Items) == 0 {
+		return nil, fmt.Errorf("%s: no labelled images", labels)
+	}
+	return s, nil
+}
+
+func openList(path string) (*Source, error) {
+	s := &Source{Kind: "list", Root: filepath.Dir(path), LabelSpace: "list"}
+	wnids := 0
+	err := readPairs(path, func(line int, name, tok string) error {
+		l, isW, err := parseLabel(tok)
+		if err != nil {
+			return err
+		}
+		if isW {
+			wnids++
+		}
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(s.Root, name)
+		}
+		s.Items = append(s.Items, Item{ID: filepath.ToSlash(name), Label: l, Path: p})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Items) == 0 {
+		return nil, fmt.Errorf("%s: no \"path label\" lines (is it a list file?)", path)
+	}
+	if wnids == len(s.Items) {
+		s.LabelSpace = "imagenet-1k"
+	}
+	return s, nil
+}
+
+// Load decodes item it to 8-bit pixels.
+func (s *Source) Load(it Item, maxPixels int) (*imageio.Image, error) {
+	if s.idx != nil {
+		return s.idx.image(it.Index), nil
+	}
+	return imageio.ReadFile(it.Path, maxPixels)
+}
+
+// Name is how errors name an item: its file, or the IDX file and index.
+func (s *Source) Name(it Item) string {
+	if it.Path != "" {
+		return it.Path
+	}
+	return fmt.Sprintf("%s image %d", s.Root, it.Index)
+}
+
+// Order selects and orders items: shuffle (when seed >= 0, by a hash of
+// seed and id), then the first limit (when > 0), then shard k of n (by a
+// hash of the id). The union of all shards is the unsharded selection.
+func Order(items []Item, shuffle bool, seed int64, limit, k, n int) []Item {
+	out := append([]Item{}, items...)
+	if shuffle {
+		keys := make(map[string]uint64, len(out))
+		for _, it := range out {
+			keys[it.ID] = hash(fmt.Sprintf("%d\x00%s", seed, it.ID))
+		}
+		sort.SliceStable(out, func(i, j int) bool {
+			a, b := keys[out[i].ID], keys[out[j].ID]
+			if a != b {
+				return a < b
+			}
+			return out[i].ID < out[j].ID
+		})
+	}
+	if limit > 0 && limit < len(out) {
+		out = out[:limit]
+	}
+	if n > 1 {
+		var sh []Item
+		for _, it := range out {
+			if int(hash(it.ID)%uint64(n)) == k {
+				sh = append(sh, it)
+			}
+		}
+		out = sh
+	}
+	return out
+}
+
+func hash(s string) uint64 {
+	h := fnv.New64a()
+	io.WriteString(h, s)
+	return h.Sum64()
+}
+
+// ---- IDX
+
+type idxImages struct {
+	n, h, w int
+	pix     []uint8
+}
+
+func (x *idxImages) image(i int) *imageio.Image {
+	sz := x.h * x.w
+	return &imageio.Image{W: x.w, H: x.h, C: 1, Pix: x.pix[i*sz : (i+1)*sz]}
+}
+
+func readMaybeGzip(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		if b, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("%s: corrupt gzip: %v", path, err)
+		}
+	}
+	return b, nil
+}
+
+func isIDX(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [4]byte
+	r := io.Reader(f)
+	if zr, err := gzip.NewReader(f); err == nil {
+		r = zr
+	} else {
+		f.Seek(0, io.SeekStart)
+	}
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return false
+	}
+	return head[0] == 0 && head[1] == 0 && head[2] == 0x08 && (head[3] == 1 || head[3] == 3)
+}
+
+// readIDX parses an unsigned-byte IDX array.
+func readIDX(path string) (dims []int, data []uint8, err error) {
+	b, err := readMaybeGzip(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(b) < 4 || b[0] != 0 || b[1] != 0 || b[2] != 0x08 {
+		return nil, nil, fmt.Errorf("%s: not an unsigned-byte IDX file", path)
+	}
+	nd := int(b[3])
+	if len(b) < 4+4*nd {
+		return nil, nil, fmt.Errorf("%s: truncated IDX header", path)
+	}
+	total := 1
+	for i := 0; i < nd; i++ {
+		d := int(binary.BigEndian.Uint32(b[4+4*i:]))
+		dims = append(dims, d)
+		total *= d
+	}
+	data = b[4+4*nd:]
+	if len(data) != total {
+		return nil, nil, fmt.Errorf("%s: header says %v (%d bytes) but the file has %d data bytes", path, dims, total, len(data))
+	}
+	return dims, data, nil
+}
+
+func openIDX(path, labels string) (*Source, error) {
+	dims, pix, err := readIDX(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(dims) != 3 {
+		return nil, fmt.Errorf("%s: an IDX file of %d dimensions; lk-data reads image files (N x H x W)", path, len(dims))
+	}
+	if labels == "" {
+		base := filepath.Base(path)
+		guess := strings.Replace(base, "images-idx3", "labels-idx1", 1)
+		if guess == base {
+			return nil, fmt.Errorf("%s: give the labels IDX file with --labels", path)
+		}
+		labels = filepath.Join(filepath.Dir(path), guess)
+	}
+	ld, lab, err := readIDX(labels)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %v", err)
+	}
+	if len(ld) != 1 || ld[0] != dims[0] {
+		return nil, fmt.Errorf("%s has %v labels for %d images in %s", labels, ld, dims[0], path)
+	}
+	stem := strings.SplitN(filepath.Base(path), "-", 2)[0]
+	s := &Source{Kind: "idx", Root: path, LabelSpace: "idx", idx: &idxImages{n: dims[0], h: dims[1], w: dims[2], pix: pix}}
+	width := len(strconv.Itoa(dims[0] - 1))
+	for i := 0; i < dims[0]; i++ {
+		s.Items = append(s.Items, Item{ID: fmt.Sprintf("%s/%0*d", stem, width, i), Label: int32(lab[i]), Index: i})
+	}
+	return s, nil
+}
+
+// ParseLabelSet reads "0-7" or "1,3,5-9" into a set of labels.
+func ParseLabelSet(v string) (map[int32]bool, error) {
+	set := map[int32]bool{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi := part, part
+		if i := strings.Index(part, "-"); i > 0 {
+			lo, hi = part[:i], part[i+1:]
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || a < 0 || b < a {
+			return nil, fmt.Errorf("%q: want labels like 0-7 or 1,3,5-9", part)
+		}
+		for l := a; l <= b; l++ {
+			set[int32(l)] = true
+		}
+	}
+	return set, nil
+}
+
+// KeepLabels returns the items whose label is in set.
+func KeepLabels(items []Item, set map[int32]bool) []Item {
+	var out []Item
+	for _, it := range items {
+		if set[it.Label] {
+			out = append(out, it)
+		}
+	}
+	return out
+}

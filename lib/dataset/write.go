@@ -1,0 +1,190 @@
+package dataset
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/preprocess"
+	"github.com/lk-robustness/lk/lib/progress"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// WriteOptions configure Write.
+type WriteOptions struct {
+	Spec      preprocess.Spec
+	MaxPixels int
+	SkipBad   bool
+	Workers   int // decoding goroutines; 0: all cores
+	BatchRows int
+	Meta      arrow.Metadata // extra schema metadata (provenance)
+	Progress  io.Writer
+	Log       io.Writer // skipped files are named here
+}
+
+type decoded struct {
+	it    Item
+	pix   []float32
+	shape stream.Shape
+	err   error
+}
+
+// Write decodes and preprocesses items on all cores and writes them as an
+// image stream to w, in the order of items. It returns the number of
+// skipped images.
+func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, err error) {
+	if len(items) == 0 {
+		return 0, fmt.Errorf("%s: no images selected", s.Root)
+	}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	rows := o.BatchRows
+	if rows <= 0 {
+		rows = stream.DefaultBatchRows
+	}
+	// Workers decode into per-item result channels queued in input order,
+	// so output order never depends on which worker finishes first.
+	type job struct {
+		it  Item
+		out chan decoded
+	}
+	jobs := make(chan job, workers*4)
+	order := make(chan chan decoded, workers*4)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for _, it := range items {
+			ch := make(chan decoded, 1)
+			select {
+			case jobs <- job{it, ch}:
+			case <-stop:
+				return
+			}
+			select {
+			case order <- ch:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for i := 0; i < workers; i++ {
+		go func() {
+			for j := range jobs {
+				d := decoded{it: j.it}
+				d.pix, d.shape, d.err = load(s, j.it, o)
+				j.out <- d
+			}
+		}()
+	}
+
+	var (
+		wr     *stream.Writer
+		schema *arrow.Schema
+		shape  stream.Shape
+		ids    []string
+		labels []int32
+		pix    []float32
+	)
+	meter := progress.New(o.Progress, "lk-data", "images", int64(len(items)))
+	flush := func() error {
+		if len(ids) == 0 {
+			return nil
+		}
+		idb := array.NewStringBuilder(memory.DefaultAllocator)
+		idb.AppendValues(ids, nil)
+		idc := idb.NewArray()
+		lb := array.NewInt32Builder(memory.DefaultAllocator)
+		lb.AppendValues(labels, nil)
+		lc := lb.NewArray()
+		ic := stream.Float32List(pix, shape.Size())
+		rec := array.NewRecord(schema, []arrow.Array{idc, lc, ic}, int64(len(ids)))
+		err := wr.Write(rec)
+		for _, x := range []interface{ Release() }{rec, idc, lc, ic, idb, lb} {
+			x.Release()
+		}
+		meter.Add(len(ids))
+		ids, labels, pix = ids[:0], labels[:0], make([]float32, 0, rows*shape.Size())
+		return err
+	}
+	for ch := range order {
+		d := <-ch
+		if d.err != nil {
+			if !o.SkipBad {
+				return skipped, fmt.Errorf("%s: %v (use --skip-bad to skip unreadable images)", s.Name(d.it), d.err)
+			}
+			skipped++
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "lk-data: skipping %s: %v\n", s.Name(d.it), d.err)
+			}
+			continue
+		}
+		if wr == nil {
+			shape = d.shape
+			md := stream.WithMeta(o.Meta, stream.MetaRows, strconv.Itoa(len(items)))
+			if s.LabelSpace != "" {
+				md = stream.WithMeta(md, stream.MetaLabelSpace, s.LabelSpace)
+			}
+			if len(s.Classes) > 0 && len(s.Classes) <= 1000 {
+				md = stream.WithMeta(md, stream.MetaClasses, strings.Join(s.Classes, ","))
+			}
+			if o.SkipBad {
+				md = stream.WithMeta(md, stream.MetaSkipped, "on: unreadable images are skipped and counted on stderr, so this stream may have fewer rows than "+stream.MetaRows)
+			}
+			schema = stream.ImageSchema(shape, md)
+			if wr, err = stream.NewWriter(w, schema); err != nil {
+				return skipped, err
+			}
+			pix = make([]float32, 0, rows*shape.Size())
+		}
+		if d.shape != shape {
+			return skipped, fmt.Errorf("%s is %s after preprocessing but the stream is %s; give --resize and --crop so that every image gets one size",
+				s.Name(d.it), d.shape, shape)
+		}
+		ids = append(ids, d.it.ID)
+		labels = append(labels, d.it.Label)
+		pix = append(pix, d.pix...)
+		if len(ids) == rows {
+			if err := flush(); err != nil {
+				return skipped, err
+			}
+		}
+	}
+	if wr == nil {
+		return skipped, fmt.Errorf("%s: all %d selected images were unreadable", s.Root, len(items))
+	}
+	if err := flush(); err != nil {
+		return skipped, err
+	}
+	meter.Done()
+	return skipped, wr.Close()
+}
+
+func load(s *Source, it Item, o WriteOptions) ([]float32, stream.Shape, error) {
+	img, err := s.Load(it, o.MaxPixels)
+	if err != nil {
+		return nil, stream.Shape{}, err
+	}
+	c := img.C
+	if o.Spec.Gray3 && c == 1 {
+		c = 3
+	}
+	h, w := img.H, img.W
+	if o.Spec.CropH > 0 {
+		h, w = o.Spec.CropH, o.Spec.CropW
+	} else if o.Spec.Resize > 0 {
+		w, h = preprocess.ResizedSize(img.W, img.H, o.Spec.Resize)
+	}
+	dst := make([]float32, c*h*w)
+	shape, err := o.Spec.Apply(img, dst)
+	return dst, shape, err
+}

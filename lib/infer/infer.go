@@ -1,0 +1,408 @@
+// Package infer runs an ONNX classifier over an image stream and appends
+// its logits. Rows are regrouped into model batches independent of the
+// input's record batches, normalised with the model's mean and std, run
+// through one ONNX Runtime session, and written back in input order with
+// every input column passed through.
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/ort"
+	"github.com/lk-robustness/lk/lib/progress"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Options configure a run. Zero values take the sidecar's, then the graph's.
+type Options struct {
+	Model    string // path to the .onnx file
+	Name     string // value of the model column; default: sidecar name or file base name
+	Mean     []float32
+	Std      []float32
+	Batch    int
+	Threads  int
+	Provider string
+	Device   int
+	Args     []string  // the command line, for provenance
+	Progress io.Writer // nil: silent
+}
+
+// Model is an opened model, ready to run batches.
+type Model struct {
+	Config  model.Config
+	Shape   stream.Shape
+	Classes int
+	batch   int // fixed batch size of the graph, or 0 when dynamic
+	norm    *model.Normalizer
+	sess    *ort.Session
+	scratch []float32 // the normalised batch
+	sha     string
+	path    string
+}
+
+// Open loads the model and its sidecar and checks the graph's input and
+// output against the config.
+func Open(o Options) (*Model, error) {
+	cfg, _, err := model.Load(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	if o.Name != "" {
+		cfg.Name = o.Name
+	}
+	if o.Mean != nil {
+		cfg.Mean = o.Mean
+	}
+	if o.Std != nil {
+		cfg.Std = o.Std
+	}
+	if cfg.Mean == nil || cfg.Std == nil {
+		return nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std (ImageNet models: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)",
+			o.Model, model.SidecarPath(o.Model))
+	}
+	ins, outs, err := ort.Inspect(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	in, err := pick(ins, cfg.Input, "input", o.Model)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pick(outs, cfg.Output, "output", o.Model)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Input, cfg.Output = in.Name, out.Name
+	m := &Model{Config: cfg, path: o.Model}
+	if !in.Float {
+		return nil, fmt.Errorf("model %s: input %s is %s; lk-infer feeds float32 images", o.Model, in, in.DType)
+	}
+	if len(in.Dims) != 4 {
+		return nil, fmt.Errorf("model %s: input %s has %d dimensions; lk-infer feeds NCHW images (4 dimensions)", o.Model, in, len(in.Dims))
+	}
+	if in.Dims[0] > 0 {
+		m.batch = int(in.Dims[0])
+	}
+	m.Shape = cfg.Shape()
+	for i, d := range in.Dims[1:] {
+		g := []int{m.Shape.C, m.Shape.H, m.Shape.W}
+		if d > 0 && g[i] > 0 && int(d) != g[i] {
+			return nil, fmt.Errorf("model %s: the graph's input %s disagrees with the sidecar's input_size %v", o.Model, in, cfg.InputSize)
+		}
+	}
+	if m.Shape.Size() == 0 {
+		if in.Dims[1] <= 0 || in.Dims[2] <= 0 || in.Dims[3] <= 0 {
+			return nil, fmt.Errorf("model %s: input %s has symbolic C, H or W; give input_size in the sidecar %s", o.Model, in, model.SidecarPath(o.Model))
+		}
+		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
+	}
+	if !out.Float || len(out.Dims) != 2 {
+		return nil, fmt.Errorf("model %s: output %s: want float32 logits of shape [batch, classes]", o.Model, out)
+	}
+	m.Classes = int(out.Dims[1])
+	if m.Classes <= 0 {
+		m.Classes = cfg.NumClasses
+	}
+	if m.Classes <= 0 {
+		return nil, fmt.Errorf("model %s: output %s has a symbolic class dimension; give num_classes in the sidecar", o.Model, out)
+	}
+	if cfg.NumClasses > 0 && cfg.NumClasses != m.Classes {
+		return nil, fmt.Errorf("model %s: output %s has %d classes but the sidecar says num_classes %d", o.Model, out, m.Classes, cfg.NumClasses)
+	}
+	if m.norm, err = model.NewNormalizer(cfg.Mean, cfg.Std, m.Shape); err != nil {
+		return nil, fmt.Errorf("model %s: %v", o.Model, err)
+	}
+	if m.sha, err = model.FileSHA256(o.Model); err != nil {
+		return nil, err
+	}
+	if m.sess, err = ort.NewSession(o.Model, in.Name, []string{out.Name}, ort.Options{Threads: o.Threads, Provider: o.Provider, Device: o.Device}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func pick(xs []ort.IO, name, what, path string) (ort.IO, error) {
+	var names []string
+	for _, x := range xs {
+		if x.Name == name || (name == "" && (what == "output" || len(xs) == 1)) {
+			return x, nil
+		}
+		names = append(names, x.Name)
+	}
+	if name == "" {
+		return ort.IO{}, fmt.Errorf("model %s has %d inputs (%s); name the image input with \"input\" in the sidecar", path, len(xs), strings.Join(names, ", "))
+	}
+	return ort.IO{}, fmt.Errorf("model %s has no %s %q (it has %s)", path, what, name, strings.Join(names, ", "))
+}
+
+// Close frees the session.
+func (m *Model) Close() error { return m.sess.Close() }
+
+// SHA256 is the model file's hash.
+func (m *Model) SHA256() string { return m.sha }
+
+// Logits runs n images of pixels (n*Shape.Size() values in [0,1]) and
+// writes n*Classes logits into dst. Not safe for concurrent use.
+func (m *Model) Logits(dst, pixels []float32, n int) error {
+	sz := m.Shape.Size()
+	rows := n
+	if m.batch > 0 {
+		if n > m.batch {
+			return fmt.Errorf("batch of %d rows for a model with fixed batch %d", n, m.batch)
+		}
+		rows = m.batch // pad a short last batch; its extra outputs are ignored
+	}
+	if len(m.scratch) < rows*sz {
+		m.scratch = make([]float32, rows*sz)
+	}
+	in := m.scratch[:rows*sz]
+	m.norm.Apply(in[:n*sz], pixels[:n*sz])
+	clear(in[n*sz:])
+	out := dst[:n*m.Classes]
+	if rows > n {
+		out = make([]float32, rows*m.Classes)
+	}
+	err := m.sess.Run(in, []int64{int64(rows), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)},
+		[][]float32{out}, [][]int64{{int64(rows), int64(m.Classes)}})
+	if rows > n {
+		copy(dst, out[:n*m.Classes])
+	}
+	return err
+}
+
+// piece is a run of rows of one input record.
+type piece struct {
+	rec      arrow.Record
+	off, len int
+}
+
+type batch struct {
+	pixels []float32
+	logits []float32
+	pieces []piece
+	n      int
+	err    error
+}
+
+// Run reads images from r, writes predictions to w.
+func Run(r *stream.Reader, w io.Writer, o Options) error {
+	m, err := Open(o)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	cols, err := stream.Images(r.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	if cols.Shape != m.Shape {
+		return fmt.Errorf("%s: column image is %s, the model %s expects %s (resize or crop with lk-data, e.g. --resize/--crop)",
+			r.Name(), cols.Shape, m.Config.Name, m.Shape)
+	}
+	md := r.Schema().Metadata()
+	md = stream.WithMeta(md, stream.MetaKind, stream.KindPredictions)
+	if m.Config.LabelSpace != "" {
+		md = stream.WithMeta(md, "lk.model_label_space", m.Config.LabelSpace)
+	}
+	md, err = stream.AddStep(md, stream.Step{Tool: "lk-infer", Args: o.Args, Model: o.Model, SHA256: m.sha,
+		Extra: map[string]string{"onnxruntime": ort.Version(), "provider": orDefault(o.Provider, "cpu")}})
+	if err != nil {
+		return err
+	}
+	schema, err := stream.Append(r.Schema(), md,
+		arrow.Field{Name: stream.ColModel, Type: arrow.BinaryTypes.String}, stream.LogitsField(m.Classes))
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	wr, err := stream.NewWriter(w, schema)
+	if err != nil {
+		return err
+	}
+	bs := o.Batch
+	if bs <= 0 {
+		bs = 64
+	}
+	if m.batch > 0 {
+		bs = m.batch
+	}
+	var total int64
+	if v, ok := md.GetValue(stream.MetaRows); ok {
+		fmt.Sscan(v, &total)
+	}
+	meter := progress.New(o.Progress, "lk-infer "+m.Config.Name, "images", total)
+
+	// Three stages overlap: assembling batches from the stream, running the
+	// model, and writing results. Two batches circulate between them.
+	free := make(chan *batch, 2)
+	for i := 0; i < 2; i++ {
+		free <- &batch{pixels: make([]float32, bs*m.Shape.Size()), logits: make([]float32, bs*m.Classes)}
+	}
+	full := make(chan *batch, 1)
+	done := make(chan *batch, 1)
+	stop := make(chan struct{})
+	go func() { // assemble
+		defer close(full)
+		var pend []piece
+		pendRows := 0
+		emit := func(n int) bool {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-stop:
+				return false
+			}
+			b.n, b.pieces, b.err = n, b.pieces[:0], nil
+			sz := m.Shape.Size()
+			at := 0
+			for at < n {
+				p := &pend[0]
+				take := min(p.len, n-at)
+				px, _, err := stream.Float32Rows(p.rec.Column(cols.Image))
+				if err != nil {
+					b.err = fmt.Errorf("%s: column image: %v", r.Name(), err)
+					full <- b
+					return false
+				}
+				copy(b.pixels[at*sz:], px[p.off*sz:(p.off+take)*sz])
+				p.rec.Retain()
+				b.pieces = append(b.pieces, piece{p.rec, p.off, take})
+				at += take
+				p.off += take
+				p.len -= take
+				if p.len == 0 {
+					p.rec.Release()
+					pend = pend[1:]
+				}
+			}
+			pendRows -= n
+			full <- b
+			return true
+		}
+		for r.Next() {
+			rec := r.Record()
+			if rec.NumRows() == 0 {
+				continue
+			}
+			rec.Retain()
+			pend = append(pend, piece{rec, 0, int(rec.NumRows())})
+			pendRows += int(rec.NumRows())
+			for pendRows >= bs {
+				if !emit(bs) {
+					return
+				}
+			}
+		}
+		if err := r.Err(); err != nil {
+			full <- &batch{err: err}
+			return
+		}
+		if pendRows > 0 {
+			emit(pendRows)
+		}
+	}()
+	go func() { // run
+		defer close(done)
+		for b := range full {
+			if b.err == nil {
+				if err := m.Logits(b.logits, b.pixels, b.n); err != nil {
+					b.err = err
+				} else {
+					b.err = checkFinite(b, cols.ID, m.Classes, m.Config.Name)
+				}
+			}
+			done <- b
+		}
+	}()
+	var firstErr error
+	for b := range done { // write
+		if firstErr == nil {
+			firstErr = b.err
+		}
+		if firstErr == nil {
+			firstErr = writeBatch(wr, schema, b, m)
+			meter.Add(b.n)
+		}
+		for _, p := range b.pieces {
+			p.rec.Release()
+		}
+		if firstErr != nil {
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+			continue
+		}
+		if b.pixels != nil {
+			free <- b
+		}
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	meter.Done()
+	return wr.Close()
+}
+
+func checkFinite(b *batch, idCol, k int, name string) error {
+	at := 0
+	for _, p := range b.pieces {
+		ids := p.rec.Column(idCol).(*array.String)
+		for i := 0; i < p.len; i++ {
+			row := b.logits[(at+i)*k : (at+i+1)*k]
+			for _, v := range row {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("model %s gave non-finite logits (%v) for row id %q", name, v, ids.Value(p.off+i))
+				}
+			}
+		}
+		at += p.len
+	}
+	return nil
+}
+
+func writeBatch(wr *stream.Writer, schema *arrow.Schema, b *batch, m *Model) error {
+	at := 0
+	for _, p := range b.pieces {
+		slice := p.rec.NewSlice(int64(p.off), int64(p.off+p.len))
+		logits := make([]float32, p.len*m.Classes)
+		copy(logits, b.logits[at*m.Classes:])
+		lcol := stream.Float32List(logits, m.Classes)
+		mb := array.NewStringBuilder(memory.DefaultAllocator)
+		for i := 0; i < p.len; i++ {
+			mb.Append(m.Config.Name)
+		}
+		mcol := mb.NewArray()
+		out := stream.WithColumns(schema, slice, mcol, lcol)
+		err := wr.Write(out)
+		out.Release()
+		slice.Release()
+		mcol.Release()
+		lcol.Release()
+		mb.Release()
+		if err != nil {
+			if errors.Is(err, io.ErrClosedPipe) {
+				return fmt.Errorf("writing predictions: the reading end of the pipe closed")
+			}
+			return fmt.Errorf("writing predictions: %v", err)
+		}
+		at += p.len
+	}
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

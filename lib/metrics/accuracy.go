@@ -1,0 +1,251 @@
+// Package metrics turns prediction streams into the numbers the paper
+// reports. Rows are grouped by any columns (model, corruption, severity,
+// eps, ...); every result carries the number of rows it came from, and
+// groups come out sorted, so sharded runs read together give the same
+// table as one run.
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/lk-robustness/lk/lib/imagenet"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Row is one result: the group's values (in the order of By), a metric
+// name and its value.
+type Row struct {
+	Group  []string
+	Metric string
+	Value  float64
+	N      int64
+}
+
+// Metric names. Accuracies are in percent, cross-entropy in nats. With a
+// class subset, each is reported twice: over the subset's classes (the
+// datasets' own protocol, suffix _masked) and over all classes (_1000way).
+const (
+	Top1 = "top1"
+	Top5 = "top5"
+	Xent = "xent"
+)
+
+type counts struct {
+	n, top1, top5 int64
+	xent          float64
+}
+
+func (c *counts) add(logits []float32, label int) {
+	rank := Rank(logits, label)
+	c.n++
+	if rank == 0 {
+		c.top1++
+	}
+	if rank < 5 {
+		c.top5++
+	}
+	c.xent += CrossEntropy(logits, label)
+}
+
+type group struct {
+	key           []string
+	all, masked   counts
+	unlabelled    int64
+	firstRowOrder int
+}
+
+// Accuracy accumulates top-1, top-5 and cross-entropy per group.
+type Accuracy struct {
+	By     []string
+	Subset *imagenet.Subset // nil: plain accuracy over all logits
+	groups map[string]*group
+	nseen  int
+	sub    []float32
+}
+
+// NewAccuracy groups by the named columns; subset may be nil.
+func NewAccuracy(by []string, subset *imagenet.Subset) *Accuracy {
+	return &Accuracy{By: by, Subset: subset, groups: map[string]*group{}}
+}
+
+// Add accumulates one record batch of a prediction stream. name identifies
+// the stream in errors.
+func (a *Accuracy) Add(rec arrow.Record, name string) error {
+	schema := rec.Schema()
+	lcol, k, err := stream.Logits(schema)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	li := schema.FieldIndices(stream.ColLabel)
+	if len(li) != 1 || schema.Field(li[0]).Type.ID() != arrow.INT32 {
+		return fmt.Errorf("%s: stream has no int32 column %q; accuracy needs labels", name, stream.ColLabel)
+	}
+	labels := rec.Column(li[0]).(*array.Int32)
+	var ids *array.String
+	if ii := schema.FieldIndices(stream.ColID); len(ii) == 1 {
+		ids, _ = rec.Column(ii[0]).(*array.String)
+	}
+	rowName := func(i int) string {
+		if ids != nil {
+			return fmt.Sprintf("row id %q", ids.Value(i))
+		}
+		return fmt.Sprintf("row %d", i)
+	}
+	bycols := make([]arrow.Array, len(a.By))
+	for j, b := range a.By {
+		idx := schema.FieldIndices(b)
+		if len(idx) != 1 {
+			return fmt.Errorf("%s: --by %s: no such column (columns: %s)", name, b, fieldNames(schema))
+		}
+		bycols[j] = rec.Column(idx[0])
+	}
+	vals, _, err := stream.Float32Rows(rec.Column(lcol))
+	if err != nil {
+		return fmt.Errorf("%s: column logits: %v", name, err)
+	}
+	if a.Subset != nil && k <= a.Subset.Indices[len(a.Subset.Indices)-1] {
+		return fmt.Errorf("%s: --subset %s needs ImageNet-1k logits, but the stream has %d classes", name, a.Subset.Name, k)
+	}
+	key := make([]string, len(a.By))
+	for i := 0; i < int(rec.NumRows()); i++ {
+		for j, c := range bycols {
+			if c.IsNull(i) {
+				key[j] = ""
+			} else {
+				key[j] = c.ValueStr(i)
+			}
+		}
+		g := a.group(key)
+		label := int(labels.Value(i))
+		if labels.IsNull(i) || label == -1 {
+			g.unlabelled++
+			continue
+		}
+		if label < 0 || label >= k {
+			return fmt.Errorf("%s: %s: label %d is outside the model's %d classes", name, rowName(i), label, k)
+		}
+		row := vals[i*k : (i+1)*k]
+		g.all.add(row, label)
+		if a.Subset != nil {
+			pos, ok := a.Subset.Position(label)
+			if !ok {
+				return fmt.Errorf("%s: %s: label %d (%s) is not one of the %s classes", name, rowName(i), label, imagenet.WNIDs[label], a.Subset.Name)
+			}
+			if a.sub == nil {
+				a.sub = make([]float32, len(a.Subset.Indices))
+			}
+			for p, ci := range a.Subset.Indices {
+				a.sub[p] = row[ci]
+			}
+			g.masked.add(a.sub, pos)
+		}
+	}
+	return nil
+}
+
+func (a *Accuracy) group(key []string) *group {
+	k := strings.Join(key, "\x00")
+	g, ok := a.groups[k]
+	if !ok {
+		g = &group{key: append([]string{}, key...), firstRowOrder: a.nseen}
+		a.nseen++
+		a.groups[k] = g
+	}
+	return g
+}
+
+// Rows returns the results, groups sorted by their values (numbers
+// numerically), metrics in a fixed order.
+func (a *Accuracy) Rows() ([]Row, error) {
+	gs := make([]*group, 0, len(a.groups))
+	for _, g := range a.groups {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return lessKey(gs[i].key, gs[j].key) })
+	var rows []Row
+	for _, g := range gs {
+		if g.all.n == 0 {
+			return nil, fmt.Errorf("group %s has no labelled rows (%d rows with label -1)", strings.Join(g.key, ","), g.unlabelled)
+		}
+		emit := func(c counts, suffix string) {
+			n := float64(c.n)
+			rows = append(rows,
+				Row{g.key, Top1 + suffix, 100 * float64(c.top1) / n, c.n},
+				Row{g.key, Top5 + suffix, 100 * float64(c.top5) / n, c.n},
+				Row{g.key, Xent + suffix, c.xent / n, c.n})
+		}
+		if a.Subset != nil {
+			emit(g.masked, "_masked")
+			emit(g.all, "_1000way")
+		} else {
+			emit(g.all, "")
+		}
+	}
+	return rows, nil
+}
+
+// Unlabelled is the number of rows skipped for having label -1.
+func (a *Accuracy) Unlabelled() int64 {
+	var n int64
+	for _, g := range a.groups {
+		n += g.unlabelled
+	}
+	return n
+}
+
+// Rank is the 0-based rank of class label in logits: the number of classes
+// with a larger logit, ties broken by index (as argmax returns the first
+// maximum).
+func Rank(logits []float32, label int) int {
+	v := logits[label]
+	r := 0
+	for i, x := range logits {
+		if x > v || (x == v && i < label) {
+			r++
+		}
+	}
+	return r
+}
+
+// CrossEntropy is -log softmax(logits)[label], computed in float64.
+func CrossEntropy(logits []float32, label int) float64 {
+	m := math.Inf(-1)
+	for _, x := range logits {
+		m = math.Max(m, float64(x))
+	}
+	s := 0.0
+	for _, x := range logits {
+		s += math.Exp(float64(x) - m)
+	}
+	return m + math.Log(s) - float64(logits[label])
+}
+
+func lessKey(a, b []string) bool {
+	for i := range a {
+		if a[i] == b[i] {
+			continue
+		}
+		x, errx := strconv.ParseFloat(a[i], 64)
+		y, erry := strconv.ParseFloat(b[i], 64)
+		if errx == nil && erry == nil && x != y {
+			return x < y
+		}
+		return a[i] < b[i]
+	}
+	return false
+}
+
+func fieldNames(s *arrow.Schema) string {
+	var n []string
+	for _, f := range s.Fields() {
+		n = append(n, f.Name)
+	}
+	return strings.Join(n, ", ")
+}

@@ -1,0 +1,151 @@
+// Package model reads a model's sidecar config (NAME.json next to
+// NAME.onnx, in the spirit of timm's pretrained_cfg) and applies the model's
+// input normalisation. Streams carry [0,1] pixels; this package is the only
+// place where they are normalised.
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Config is a model's sidecar config. Unknown JSON keys are ignored.
+type Config struct {
+	Name          string    `json:"name"`
+	Input         string    `json:"input"`      // graph input name; empty: the model's only input
+	Output        string    `json:"output"`     // graph output name; empty: the model's first output
+	InputSize     []int     `json:"input_size"` // C,H,W
+	Mean          []float32 `json:"mean"`
+	Std           []float32 `json:"std"`
+	NumClasses    int       `json:"num_classes"`
+	LabelSpace    string    `json:"label_space"`
+	Interpolation string    `json:"interpolation"`
+	CropPct       float64   `json:"crop_pct"`
+}
+
+// ImageNet's normalisation, the default for models without a sidecar.
+var (
+	ImageNetMean = []float32{0.485, 0.456, 0.406}
+	ImageNetStd  = []float32{0.229, 0.224, 0.225}
+)
+
+// SidecarPath is NAME.json for NAME.onnx.
+func SidecarPath(modelPath string) string {
+	return strings.TrimSuffix(modelPath, filepath.Ext(modelPath)) + ".json"
+}
+
+// Load reads the sidecar of modelPath if it exists. Without one, the config
+// has only the name (the file's base name); callers fill the rest from
+// flags and from the graph.
+func Load(modelPath string) (Config, bool, error) {
+	var c Config
+	if _, err := os.Stat(modelPath); err != nil {
+		return c, false, fmt.Errorf("model %s: no such file", modelPath)
+	}
+	side := SidecarPath(modelPath)
+	b, err := os.ReadFile(side)
+	if errors.Is(err, os.ErrNotExist) {
+		c.Name = strings.TrimSuffix(filepath.Base(modelPath), filepath.Ext(modelPath))
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&c); err != nil {
+		return c, false, fmt.Errorf("sidecar %s: %v", side, err)
+	}
+	if c.Name == "" {
+		c.Name = strings.TrimSuffix(filepath.Base(modelPath), filepath.Ext(modelPath))
+	}
+	return c, true, c.check(side)
+}
+
+func (c Config) check(where string) error {
+	if len(c.InputSize) != 0 && len(c.InputSize) != 3 {
+		return fmt.Errorf("%s: input_size has %d values, want C,H,W", where, len(c.InputSize))
+	}
+	for _, s := range c.Std {
+		if s <= 0 {
+			return fmt.Errorf("%s: std %v: every value must be positive", where, c.Std)
+		}
+	}
+	return nil
+}
+
+// Shape is the config's input size as a stream shape (zero when unknown).
+func (c Config) Shape() stream.Shape {
+	if len(c.InputSize) != 3 {
+		return stream.Shape{}
+	}
+	return stream.Shape{C: c.InputSize[0], H: c.InputSize[1], W: c.InputSize[2]}
+}
+
+// Normalizer maps [0,1] CHW pixels to the model's input: (x - mean[c]) / std[c].
+type Normalizer struct {
+	mean, std []float32
+	plane     int
+}
+
+// NewNormalizer checks mean and std against the channel count.
+func NewNormalizer(mean, std []float32, s stream.Shape) (*Normalizer, error) {
+	expand := func(v []float32, what string) ([]float32, error) {
+		switch len(v) {
+		case s.C:
+			return v, nil
+		case 1:
+			r := make([]float32, s.C)
+			for i := range r {
+				r[i] = v[0]
+			}
+			return r, nil
+		}
+		return nil, fmt.Errorf("%s has %d values but the image has %d channels", what, len(v), s.C)
+	}
+	m, err := expand(mean, "mean")
+	if err != nil {
+		return nil, err
+	}
+	sd, err := expand(std, "std")
+	if err != nil {
+		return nil, err
+	}
+	return &Normalizer{mean: m, std: sd, plane: s.H * s.W}, nil
+}
+
+// Apply writes the normalised images of src (any number of whole images)
+// into dst, which must be as long as src.
+func (n *Normalizer) Apply(dst, src []float32) {
+	ch := len(n.mean)
+	for i := 0; i < len(src); i += n.plane {
+		c := (i / n.plane) % ch
+		m, s := n.mean[c], n.std[c]
+		d, x := dst[i:i+n.plane], src[i:i+n.plane]
+		for j, v := range x {
+			d[j] = (v - m) / s
+		}
+	}
+}
+
+// FileSHA256 is the hex sha256 of a file, recorded in stream provenance.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

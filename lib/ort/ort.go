@@ -1,0 +1,206 @@
+// Package ort loads the ONNX Runtime shared library and runs ONNX models on
+// float32 batches. Every tool that runs a model goes through it, so the
+// library is found, and its absence is explained, in one place.
+package ort
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// LibEnv names the environment variable that points at libonnxruntime.so.
+const LibEnv = "LK_ORT_LIB"
+
+// LibVersion is the ONNX Runtime release lk is built and tested against.
+const LibVersion = "1.24.1"
+
+// defaultRel is where `make deps` puts the library, relative to the folder
+// holding the lk binaries (bin/..).
+const defaultRel = "../.deps/onnxruntime-" + LibVersion + "/libonnxruntime.so.1"
+
+// LibraryPath returns the ONNX Runtime library to load: $LK_ORT_LIB, else the
+// copy `make deps` fetched next to the binaries. The error says exactly what
+// to do when neither exists.
+func LibraryPath() (string, error) {
+	var tried []string
+	if p := os.Getenv(LibEnv); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		return "", fmt.Errorf("%s=%s: no such file; point it at libonnxruntime.so.1 (ONNX Runtime %s) or unset it and run `make deps` in the lk checkout", LibEnv, p, LibVersion)
+	}
+	tried = append(tried, "$"+LibEnv+" (unset)")
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			p := filepath.Join(filepath.Dir(exe), defaultRel)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			tried = append(tried, filepath.Clean(p))
+		}
+	}
+	return "", fmt.Errorf("ONNX Runtime %s library not found (looked at %s): run `make deps` in the lk checkout, or set %s=/path/to/libonnxruntime.so.1",
+		LibVersion, strings.Join(tried, ", "), LibEnv)
+}
+
+var (
+	initOnce sync.Once
+	initErr  error
+)
+
+// Init loads the library and creates the ONNX Runtime environment, once per
+// process.
+func Init() error {
+	initOnce.Do(func() {
+		var p string
+		if p, initErr = LibraryPath(); initErr != nil {
+			return
+		}
+		ort.SetSharedLibraryPath(p)
+		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+			initErr = fmt.Errorf("loading ONNX Runtime from %s: %v", p, err)
+			return
+		}
+		if v := ort.GetVersion(); !strings.HasPrefix(v, "1.") {
+			initErr = fmt.Errorf("%s reports ONNX Runtime version %q; lk needs %s", p, v, LibVersion)
+		}
+	})
+	return initErr
+}
+
+// Version is the loaded library's version string.
+func Version() string { return ort.GetVersion() }
+
+// Options configure a Session.
+type Options struct {
+	Threads  int    // intra-op threads; 0 lets ONNX Runtime choose
+	Provider string // "cpu" (default) or "cuda"
+	Device   int    // CUDA device id
+}
+
+// IO describes one model input or output.
+type IO struct {
+	Name  string
+	Dims  []int64 // -1 or 0 for a symbolic dimension
+	DType string
+	Float bool
+}
+
+func (x IO) String() string {
+	var d []string
+	for _, v := range x.Dims {
+		if v <= 0 {
+			d = append(d, "?")
+		} else {
+			d = append(d, fmt.Sprint(v))
+		}
+	}
+	return fmt.Sprintf("%s %s[%s]", x.Name, x.DType, strings.Join(d, ","))
+}
+
+// Inspect returns a model's inputs and outputs without running it.
+func Inspect(path string) (in, out []IO, err error) {
+	if err := Init(); err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, fmt.Errorf("model %s: %v", path, errors.Unwrap(err))
+	}
+	ii, oo, err := ort.GetInputOutputInfo(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: ONNX Runtime cannot read it: %v", path, err)
+	}
+	conv := func(xs []ort.InputOutputInfo) []IO {
+		var r []IO
+		for _, x := range xs {
+			r = append(r, IO{Name: x.Name, Dims: append([]int64{}, x.Dimensions...), DType: x.DataType.String(),
+				Float: x.OrtValueType == ort.ONNXTypeTensor && x.DataType == ort.TensorElementDataTypeFloat})
+		}
+		return r
+	}
+	return conv(ii), conv(oo), nil
+}
+
+// Session runs one model: float32 input of shape [batch, ...] to float32
+// outputs. One session per process; Run is not safe for concurrent use.
+type Session struct {
+	s       *ort.DynamicAdvancedSession
+	path    string
+	inName  string
+	outName []string
+}
+
+// NewSession opens the model at path with the named input and outputs.
+func NewSession(path, input string, outputs []string, o Options) (*Session, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	if o.Threads > 0 {
+		if err := so.SetIntraOpNumThreads(o.Threads); err != nil {
+			return nil, err
+		}
+		if err := so.SetInterOpNumThreads(1); err != nil {
+			return nil, err
+		}
+	}
+	switch o.Provider {
+	case "", "cpu":
+	case "cuda":
+		co, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return nil, fmt.Errorf("--provider cuda: the loaded ONNX Runtime library (%s) has no CUDA support: %v; install a GPU build of ONNX Runtime %s and point %s at it", Version(), err, LibVersion, LibEnv)
+		}
+		defer co.Destroy()
+		if err := co.Update(map[string]string{"device_id": fmt.Sprint(o.Device)}); err != nil {
+			return nil, fmt.Errorf("--provider cuda: %v", err)
+		}
+		if err := so.AppendExecutionProviderCUDA(co); err != nil {
+			return nil, fmt.Errorf("--provider cuda: the loaded ONNX Runtime library cannot use CUDA: %v; install a GPU build of ONNX Runtime %s and point %s at it", err, LibVersion, LibEnv)
+		}
+	default:
+		return nil, fmt.Errorf("--provider %q: want cpu or cuda", o.Provider)
+	}
+	s, err := ort.NewDynamicAdvancedSession(path, []string{input}, outputs, so)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", path, err)
+	}
+	return &Session{s: s, path: path, inName: input, outName: outputs}, nil
+}
+
+// Run evaluates the model on in (shape inShape, row-major) and writes each
+// output into the matching slice of outs, whose lengths must equal the
+// output sizes (outShapes give their shapes).
+func (s *Session) Run(in []float32, inShape []int64, outs [][]float32, outShapes [][]int64) error {
+	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
+	if err != nil {
+		return fmt.Errorf("input %s: %v", s.inName, err)
+	}
+	defer x.Destroy()
+	vals := make([]ort.Value, len(outs))
+	for i := range outs {
+		t, err := ort.NewTensor(ort.NewShape(outShapes[i]...), outs[i])
+		if err != nil {
+			return fmt.Errorf("output %s: %v", s.outName[i], err)
+		}
+		defer t.Destroy()
+		vals[i] = t
+	}
+	if err := s.s.Run([]ort.Value{x}, vals); err != nil {
+		return fmt.Errorf("model %s: %v", s.path, err)
+	}
+	return nil
+}
+
+// Close frees the session.
+func (s *Session) Close() error { return s.s.Destroy() }

@@ -1,0 +1,104 @@
+package preprocess
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Spec is a preprocessing recipe: torchvision's
+// Resize(Resize, Filter) -> CenterCrop(CropH, CropW) -> ToTensor, with an
+// optional grey-to-three-channel copy. Zero Resize or Crop skips that step.
+type Spec struct {
+	Resize       int // target length of the shorter side
+	CropH, CropW int
+	Filter       Filter
+	Gray3        bool // copy a single grey channel to three
+}
+
+// ResizedSize is torchvision's output size for Resize(size) on a w x h
+// image: the shorter side becomes size, the longer int(size*long/short).
+func ResizedSize(w, h, size int) (int, int) {
+	if w <= h {
+		return size, int(float64(size) * float64(h) / float64(w))
+	}
+	return int(float64(size) * float64(w) / float64(h)), size
+}
+
+// Shape is the output shape for an input with c channels, or an error when
+// the recipe does not fix the size (no crop) and sizes then come from the
+// images themselves.
+func (s Spec) Shape(c int) (stream.Shape, bool) {
+	if s.Gray3 && c == 1 {
+		c = 3
+	}
+	if s.CropH > 0 && s.CropW > 0 {
+		return stream.Shape{C: c, H: s.CropH, W: s.CropW}, true
+	}
+	return stream.Shape{C: c}, false
+}
+
+// Apply runs the recipe on img and writes float32 CHW pixels in [0,1] into
+// dst, which must have room for the output shape.
+func (s Spec) Apply(img *imageio.Image, dst []float32) (stream.Shape, error) {
+	if s.Resize > 0 {
+		w, h := ResizedSize(img.W, img.H, s.Resize)
+		img = Resize(img, w, h, s.Filter)
+	}
+	if s.CropH > 0 && s.CropW > 0 {
+		img = CenterCrop(img, s.CropW, s.CropH)
+	}
+	c := img.C
+	if s.Gray3 && c == 1 {
+		c = 3
+	}
+	shape := stream.Shape{C: c, H: img.H, W: img.W}
+	if len(dst) < shape.Size() {
+		return shape, fmt.Errorf("image is %s after preprocessing, expected at most %d values", shape, len(dst))
+	}
+	ToCHW(img, c, dst)
+	return shape, nil
+}
+
+// CenterCrop crops the centre w x h region, zero-padding first where the
+// image is smaller, with torchvision's offsets (Python's round, half to even).
+func CenterCrop(img *imageio.Image, w, h int) *imageio.Image {
+	if img.W == w && img.H == h {
+		return img
+	}
+	if img.W < w || img.H < h {
+		pw, ph := max(w, img.W), max(h, img.H)
+		left, top := (pw-img.W)/2, (ph-img.H)/2
+		padded := &imageio.Image{W: pw, H: ph, C: img.C, Pix: make([]uint8, pw*ph*img.C)}
+		for y := 0; y < img.H; y++ {
+			copy(padded.Pix[((y+top)*pw+left)*img.C:], img.Pix[y*img.W*img.C:(y+1)*img.W*img.C])
+		}
+		img = padded
+	}
+	top := int(math.RoundToEven(float64(img.H-h) / 2))
+	left := int(math.RoundToEven(float64(img.W-w) / 2))
+	out := &imageio.Image{W: w, H: h, C: img.C, Pix: make([]uint8, w*h*img.C)}
+	for y := 0; y < h; y++ {
+		src := img.Pix[((y+top)*img.W+left)*img.C:]
+		copy(out.Pix[y*w*img.C:(y+1)*w*img.C], src[:w*img.C])
+	}
+	return out
+}
+
+// ToCHW writes img as c planes of float32 v/255 (ToTensor). A one-channel
+// image fills every plane when c > 1.
+func ToCHW(img *imageio.Image, c int, dst []float32) {
+	plane := img.W * img.H
+	for ch := 0; ch < c; ch++ {
+		src := ch
+		if img.C == 1 {
+			src = 0
+		}
+		d := dst[ch*plane : (ch+1)*plane]
+		for i := range d {
+			d[i] = float32(img.Pix[i*img.C+src]) / 255
+		}
+	}
+}

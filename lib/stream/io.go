@@ -1,0 +1,177 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"golang.org/x/term"
+)
+
+// eosMarker is the Arrow IPC end-of-stream marker: continuation token and
+// a zero length. A writer emits it on Close, so a stream that ends without
+// it was cut short (the producer died or was killed).
+var eosMarker = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}
+
+// tailReader remembers the last 8 bytes that passed through it.
+type tailReader struct {
+	r    io.Reader
+	tail [8]byte
+	n    int64
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n >= 8 {
+		copy(t.tail[:], p[n-8:n])
+	} else if n > 0 {
+		copy(t.tail[:], t.tail[n:])
+		copy(t.tail[8-n:], p[:n])
+	}
+	t.n += int64(n)
+	return n, err
+}
+
+// Reader reads one Arrow IPC stream and reports a stream that ends without
+// the end-of-stream marker as truncated rather than as a short, complete
+// looking stream.
+type Reader struct {
+	*ipc.Reader
+	name string
+	tail *tailReader
+	rows int64
+}
+
+// NewReader opens the Arrow IPC stream in r; name (a file name or "stdin")
+// appears in errors.
+func NewReader(r io.Reader, name string) (*Reader, error) {
+	t := &tailReader{r: bufio.NewReaderSize(r, 1<<20)}
+	rd, err := ipc.NewReader(t, ipc.WithAllocator(memory.DefaultAllocator), ipc.WithEnsureNativeEndian(true))
+	if err != nil {
+		if t.n == 0 {
+			return nil, fmt.Errorf("%s: empty input, expected an Arrow IPC stream (did the previous command in the pipeline fail?)", name)
+		}
+		return nil, fmt.Errorf("%s: not an Arrow IPC stream: %v", name, err)
+	}
+	return &Reader{Reader: rd, name: name, tail: t}, nil
+}
+
+// Next advances to the next record batch. After it returns false, Err tells
+// whether the stream ended cleanly.
+func (r *Reader) Next() bool {
+	ok := r.Reader.Next()
+	if ok {
+		r.rows += r.Reader.Record().NumRows()
+	}
+	return ok
+}
+
+// Err returns the error that stopped Next, including truncation.
+func (r *Reader) Err() error {
+	if err := r.Reader.Err(); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: stream truncated after %d rows (%v)", r.name, r.rows, err)
+		}
+		return fmt.Errorf("%s: after %d rows: %v", r.name, r.rows, err)
+	}
+	if !bytes.Equal(r.tail.tail[:], eosMarker) {
+		return fmt.Errorf("%s: stream truncated after %d rows: no end-of-stream marker (the producer stopped early)", r.name, r.rows)
+	}
+	return nil
+}
+
+// Name is the name given to NewReader.
+func (r *Reader) Name() string { return r.name }
+
+// Writer writes one Arrow IPC stream through a buffer.
+type Writer struct {
+	buf *bufio.Writer
+	w   *ipc.Writer
+}
+
+// NewWriter starts an Arrow IPC stream with schema on w. It refuses a
+// terminal: binary output there is never what the user wanted.
+func NewWriter(w io.Writer, schema *arrow.Schema) (*Writer, error) {
+	if err := RefuseTerminal(w); err != nil {
+		return nil, err
+	}
+	buf := bufio.NewWriterSize(w, 1<<20)
+	return &Writer{buf: buf, w: ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))}, nil
+}
+
+// Write writes one record batch.
+func (w *Writer) Write(rec arrow.Record) error { return w.w.Write(rec) }
+
+// Close writes the end-of-stream marker and flushes. A stream is complete
+// only after Close returns nil.
+func (w *Writer) Close() error {
+	if err := w.w.Close(); err != nil {
+		return err
+	}
+	return w.buf.Flush()
+}
+
+// RefuseTerminal returns an error when w is a terminal.
+func RefuseTerminal(w io.Writer) error {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return errors.New("refusing to write a binary Arrow stream to a terminal; pipe it into another lk tool or redirect it to a file (e.g. > out.arrow)")
+	}
+	return nil
+}
+
+// IsTerminal reports whether v (a reader or writer) is a terminal.
+func IsTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Float32List wraps vals (rows*width values, row-major) as a
+// FixedSizeList<float32>[width] array without copying.
+func Float32List(vals []float32, width int) arrow.Array {
+	rows := len(vals) / width
+	buf := memory.NewBufferBytes(arrow.Float32Traits.CastToBytes(vals))
+	child := array.NewData(arrow.PrimitiveTypes.Float32, len(vals), []*memory.Buffer{nil, buf}, nil, 0, 0)
+	defer child.Release()
+	data := array.NewData(arrow.FixedSizeListOf(int32(width), arrow.PrimitiveTypes.Float32), rows,
+		[]*memory.Buffer{nil}, []arrow.ArrayData{child}, 0, 0)
+	defer data.Release()
+	return array.NewFixedSizeListData(data)
+}
+
+// Float32Rows returns the values of a FixedSizeList<float32> column as one
+// slice of rows*width values, without copying.
+func Float32Rows(col arrow.Array) ([]float32, int, error) {
+	l, ok := col.(*array.FixedSizeList)
+	if !ok {
+		return nil, 0, fmt.Errorf("column is %s, want fixed_size_list<float32>", col.DataType())
+	}
+	width := int(l.DataType().(*arrow.FixedSizeListType).Len())
+	vals, ok := l.ListValues().(*array.Float32)
+	if !ok {
+		return nil, 0, fmt.Errorf("column holds %s values, want float32", l.ListValues().DataType())
+	}
+	if l.NullN() > 0 {
+		return nil, 0, fmt.Errorf("column has %d null rows", l.NullN())
+	}
+	all := vals.Float32Values()
+	start := l.Data().Offset() * width
+	end := start + l.Len()*width
+	if end > len(all) {
+		return nil, 0, fmt.Errorf("column is shorter than its %d rows of %d values", l.Len(), width)
+	}
+	return all[start:end], width, nil
+}
+
+// WithColumns returns a record with rec's columns followed by cols, under
+// schema (which must list them in that order).
+func WithColumns(schema *arrow.Schema, rec arrow.Record, cols ...arrow.Array) arrow.Record {
+	all := append(append([]arrow.Array{}, rec.Columns()...), cols...)
+	return array.NewRecord(schema, all, rec.NumRows())
+}

@@ -1,0 +1,129 @@
+// Package table writes long-form results (group values, metric, value, n)
+// as an Arrow table stream, or pivoted for people: one row per group and
+// one column per metric, as aligned text, markdown or CSV.
+package table
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/metrics"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Formats lists the accepted --format values.
+const Formats = "arrow, text, markdown, csv"
+
+// Write writes rows grouped by the columns by in the given format.
+func Write(w io.Writer, format string, by []string, rows []metrics.Row, md arrow.Metadata) error {
+	switch format {
+	case "arrow":
+		return writeArrow(w, by, rows, md)
+	case "text", "markdown", "csv":
+		return writePivot(w, format, by, rows)
+	}
+	return fmt.Errorf("--format %q: want one of %s", format, Formats)
+}
+
+func writeArrow(w io.Writer, by []string, rows []metrics.Row, md arrow.Metadata) error {
+	schema := stream.TableSchema(by, md)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for _, r := range rows {
+		for j := range by {
+			b.Field(j).(*array.StringBuilder).Append(r.Group[j])
+		}
+		b.Field(len(by)).(*array.StringBuilder).Append(r.Metric)
+		b.Field(len(by) + 1).(*array.Float64Builder).Append(r.Value)
+		b.Field(len(by) + 2).(*array.Int64Builder).Append(r.N)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	wr, err := stream.NewWriter(w, schema)
+	if err != nil {
+		return err
+	}
+	if err := wr.Write(rec); err != nil {
+		return err
+	}
+	return wr.Close()
+}
+
+// pivot lays rows out as one line per group.
+func pivot(by []string, rows []metrics.Row) (header []string, lines [][]string) {
+	var metricsOrder []string
+	seen := map[string]bool{}
+	type line struct {
+		key  []string
+		n    int64
+		vals map[string]float64
+	}
+	var order []string
+	byKey := map[string]*line{}
+	for _, r := range rows {
+		if !seen[r.Metric] {
+			seen[r.Metric] = true
+			metricsOrder = append(metricsOrder, r.Metric)
+		}
+		k := strings.Join(r.Group, "\x00")
+		l, ok := byKey[k]
+		if !ok {
+			l = &line{key: r.Group, vals: map[string]float64{}}
+			byKey[k] = l
+			order = append(order, k)
+		}
+		l.vals[r.Metric] = r.Value
+		if r.N > l.n {
+			l.n = r.N
+		}
+	}
+	header = append(append(append([]string{}, by...), "n"), metricsOrder...)
+	for _, k := range order {
+		l := byKey[k]
+		cells := append(append([]string{}, l.key...), strconv.FormatInt(l.n, 10))
+		for _, m := range metricsOrder {
+			v, ok := l.vals[m]
+			if !ok {
+				cells = append(cells, "")
+				continue
+			}
+			cells = append(cells, strconv.FormatFloat(v, 'f', 2, 64))
+		}
+		lines = append(lines, cells)
+	}
+	return header, lines
+}
+
+func writePivot(w io.Writer, format string, by []string, rows []metrics.Row) error {
+	header, lines := pivot(by, rows)
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write(header)
+		cw.WriteAll(lines)
+		return cw.Error()
+	case "markdown":
+		fmt.Fprintf(w, "| %s |\n", strings.Join(header, " | "))
+		fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(header)))
+		for _, l := range lines {
+			if _, err := fmt.Fprintf(w, "| %s |\n", strings.Join(l, " | ")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	for _, l := range lines {
+		fmt.Fprintln(tw, strings.Join(l, "\t")+"\t")
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,110 @@
+// Command lk-data turns images on disk into an lk image stream: float32
+// CHW pixels in [0,1], with id and label columns, preprocessed as
+// torchvision's Resize / CenterCrop / ToTensor do.
+//
+//	lk-data --resize 256 --crop 224 /data/imagenet/val | lk-infer --model resnet50.onnx | lk-metrics
+//	lk-data --gray3 --crop 32 testdata/fashion-mnist/t10k-images-idx3-ubyte.gz > fmnist.arrow
+//
+// The source is a class-folder tree (WordNet-id folders get ImageNet-1k
+// labels), a flat folder with --labels, an IDX file, or a list file of
+// "path label" lines.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/dataset"
+	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/preprocess"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func main() { cli.Main("lk-data", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-data", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	labels := fs.String("labels", "", "labels `file`: \"filename label-or-wnid\" lines for a flat folder, or the labels IDX file")
+	resize := fs.Int("resize", 0, "resize the shorter side to this many pixels (torchvision Resize(n)); 0: no resize")
+	crop := fs.Int("crop", 0, "centre-crop to n x n (zero-padding smaller images, as torchvision CenterCrop); 0: no crop")
+	interp := fs.String("interp", "bilinear", "resize filter: bilinear or bicubic (antialiased, as Pillow)")
+	gray3 := fs.Bool("gray3", false, "copy grey images to three channels")
+	keep := fs.String("keep-labels", "", "keep only images with these labels, e.g. 0-7 or 1,3,5-9")
+	limit := fs.Int("limit", 0, "take the first n images (after --shuffle); 0: all")
+	shuffle := fs.Bool("shuffle", false, "shuffle the images (by a hash of --seed and the image id)")
+	seed := fs.Int64("seed", 0, "seed for --shuffle")
+	shard := fs.String("shard", "", "`k/n`: keep only shard k (0-based) of n, a partition by image id")
+	skipBad := fs.Bool("skip-bad", false, "skip unreadable images (counted on stderr) instead of failing")
+	maxPixels := fs.Int("max-pixels", imageio.DefaultMaxPixels, "refuse images whose header claims more pixels (decompression bombs)")
+	workers := fs.Int("workers", 0, "decoding goroutines (0: all cores)")
+	rows := fs.Int("rows", stream.DefaultBatchRows, "rows per record batch")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-data [flags] SOURCE > images.arrow\n\nSOURCE is a class-folder tree, a flat folder (with --labels), an IDX file or a list file.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return cli.Usage("want one SOURCE, got %d", fs.NArg())
+	}
+	filter, err := preprocess.FilterByName(*interp)
+	if err != nil {
+		return cli.Usage("--interp: %v", err)
+	}
+	if *resize < 0 || *crop < 0 || *limit < 0 || *rows <= 0 {
+		return cli.Usage("--resize, --crop and --limit must be >= 0 and --rows > 0")
+	}
+	k, n := 0, 1
+	if *shard != "" {
+		if _, err := fmt.Sscanf(*shard, "%d/%d", &k, &n); err != nil || n < 1 || k < 0 || k >= n {
+			return cli.Usage("--shard %q: want k/n with 0 <= k < n, e.g. 0/4", *shard)
+		}
+	}
+	if err := stream.RefuseTerminal(stdout); err != nil {
+		return err
+	}
+	src, err := dataset.Open(fs.Arg(0), *labels)
+	if err != nil {
+		return err
+	}
+	for _, note := range src.Notes {
+		fmt.Fprintf(stderr, "lk-data: %s\n", note)
+	}
+	all := src.Items
+	if *keep != "" {
+		set, err := dataset.ParseLabelSet(*keep)
+		if err != nil {
+			return cli.Usage("--keep-labels %v", err)
+		}
+		all = dataset.KeepLabels(all, set)
+	}
+	items := dataset.Order(all, *shuffle, *seed, *limit, k, n)
+	step := stream.Step{Tool: "lk-data", Args: args, Extra: map[string]string{"source": src.Kind}}
+	if *shuffle {
+		step.Seed = seed
+	}
+	md, err := stream.AddStep(arrow.Metadata{}, step)
+	if err != nil {
+		return err
+	}
+	o := dataset.WriteOptions{
+		Spec:      preprocess.Spec{Resize: *resize, CropH: *crop, CropW: *crop, Filter: filter, Gray3: *gray3},
+		MaxPixels: *maxPixels, SkipBad: *skipBad, Workers: *workers, BatchRows: *rows,
+		Meta: md, Log: stderr,
+	}
+	if !*quiet {
+		o.Progress = stderr
+	}
+	skipped, err := dataset.Write(src, items, stdout, o)
+	if skipped > 0 {
+		fmt.Fprintf(stderr, "lk-data: skipped %d of %d images as unreadable\n", skipped, len(items))
+	}
+	return err
+}

@@ -1,0 +1,66 @@
+// Command lk-infer runs an ONNX image classifier over an image stream with
+// ONNX Runtime and appends a model column and a logits column, passing
+// every other column through.
+//
+//	lk-data --gray3 --pad-to 32 t10k-images-idx3-ubyte.gz | lk-infer --model testdata/zoo/lk31.onnx | lk-metrics
+//
+// The model's mean, std and input size come from the sidecar NAME.json next
+// to NAME.onnx; flags override them.
+package main
+
+import (
+	"flag"
+	"io"
+
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/infer"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func main() { cli.Main("lk-infer", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-infer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o infer.Options
+	var mean, std cli.Floats
+	fs.StringVar(&o.Model, "model", "", "ONNX model `file` (required)")
+	fs.StringVar(&o.Name, "name", "", "value of the model column (default: the sidecar's name, else the file name)")
+	fs.Var(&mean, "mean", "per-channel mean, overriding the sidecar (e.g. 0.485,0.456,0.406)")
+	fs.Var(&std, "std", "per-channel std, overriding the sidecar (e.g. 0.229,0.224,0.225)")
+	fs.IntVar(&o.Batch, "batch", 64, "images per model run")
+	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
+	fs.StringVar(&o.Provider, "provider", "cpu", "execution provider: cpu or cuda")
+	fs.IntVar(&o.Device, "device", 0, "CUDA device id")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-infer --model m.onnx [flags] [images.arrow ...] > predictions.arrow\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if o.Model == "" {
+		return cli.Usage("--model is required")
+	}
+	if o.Batch <= 0 {
+		return cli.Usage("--batch %d: want a positive number", o.Batch)
+	}
+	o.Args = args
+	if mean != nil {
+		o.Mean = mean
+	}
+	if std != nil {
+		o.Std = std
+	}
+	if !*quiet {
+		o.Progress = stderr
+	}
+	if err := stream.RefuseTerminal(stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return cli.Usage("one input stream at a time (got %d files); run lk-infer once per file", fs.NArg())
+	}
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return infer.Run(r, stdout, o) })
+}

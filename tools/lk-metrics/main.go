@@ -1,0 +1,92 @@
+// Command lk-metrics scores prediction streams: top-1 and top-5 accuracy
+// (percent) and mean cross-entropy, grouped by any columns, from stdin or
+// from many files (the outputs of sharded runs read together).
+//
+//	lk-data ... | lk-infer --model m.onnx | lk-metrics --by model --format text
+//	lk-metrics --by model,corruption,severity shard-*.arrow > table.arrow
+//
+// With --subset imagenet-a, imagenet-r or imagenet-o, logits are restricted
+// to that set's 200 classes before the argmax (the datasets' protocol,
+// metrics suffixed _masked) and also scored over all 1000 classes
+// (suffixed _1000way), so both conventions come from one run.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/imagenet"
+	"github.com/lk-robustness/lk/lib/metrics"
+	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/table"
+)
+
+func main() { cli.Main("lk-metrics", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-metrics", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var by cli.Strings
+	fs.Var(&by, "by", "comma-separated columns to group by (e.g. model,corruption,severity)")
+	subset := fs.String("subset", "", "score over a 200-class subset as well: imagenet-a, imagenet-r or imagenet-o")
+	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-metrics [--by cols] [--subset name] [--format f] [predictions.arrow ...]\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	var sub *imagenet.Subset
+	if *subset != "" {
+		var err error
+		if sub, err = imagenet.LookupSubset(*subset); err != nil {
+			return cli.Usage("--subset: %v", err)
+		}
+	}
+	f := *format
+	if f == "" {
+		f = "arrow"
+		if stream.IsTerminal(stdout) {
+			f = "text"
+		}
+	}
+	acc := metrics.NewAccuracy(by, sub)
+	var md arrow.Metadata
+	first := true
+	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+		if first {
+			md = r.Schema().Metadata()
+			first = false
+		}
+		for r.Next() {
+			if err := acc.Add(r.Record(), r.Name()); err != nil {
+				return err
+			}
+		}
+		return r.Err()
+	})
+	if err != nil {
+		return err
+	}
+	rows, err := acc.Rows()
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("no rows to score: the input streams were empty")
+	}
+	if n := acc.Unlabelled(); n > 0 {
+		fmt.Fprintf(stderr, "lk-metrics: %d rows have label -1 (unknown) and are not scored\n", n)
+	}
+	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
+	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: args})
+	if err != nil {
+		return err
+	}
+	return table.Write(stdout, f, by, rows, md)
+}
