@@ -36,16 +36,30 @@ type usageError struct{ error }
 // Usage marks err as a command-line mistake (exit status 2).
 func Usage(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-// Parse parses args into fs, turning flag errors into usage errors. The
-// flag package has already printed the message and usage.
+// Parse parses args into fs, allowing flags after positional arguments
+// (lk-data SRC --limit 10), and turns flag errors into usage errors (the
+// flag package has already printed the message). "--" ends the flags.
 func Parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
 		}
-		return usageError{err}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 // Floats is a comma-separated list of numbers as a flag value.
@@ -118,4 +132,22 @@ func Inputs(names []string, stdin io.Reader, fn func(r *stream.Reader) error) er
 		}
 	}
 	return nil
+}
+
+// Recorded is the command line as provenance records it: the flags that
+// were set, in a fixed order, and the positional arguments. Flags that
+// change only speed or logging (perf) are left out, so that the same
+// computation writes the same bytes however it was tuned.
+func Recorded(fs *flag.FlagSet, perf ...string) []string {
+	skip := map[string]bool{}
+	for _, p := range perf {
+		skip[p] = true
+	}
+	var out []string
+	fs.Visit(func(f *flag.Flag) {
+		if !skip[f.Name] {
+			out = append(out, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	return append(out, fs.Args()...)
 }

@@ -6,8 +6,8 @@ package imageio
 import "C"
 
 import (
+	"bytes"
 	"fmt"
-	"strings"
 	"unsafe"
 )
 
@@ -38,14 +38,24 @@ func decodeJPEG(data []byte, w, h int) ([]uint8, error) {
 	rc := C.tjDecompress2(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
 		(*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), C.int(w*3), C.int(h), C.TJPF_RGB, 0)
 	if rc != 0 {
-		msg := C.GoString(C.tjGetErrorStr2(hd))
 		// libjpeg warnings (extraneous bytes, ...) leave a complete image,
-		// which Pillow accepts too; a premature end does not.
-		if C.tjGetErrorCode(hd) != C.TJERR_WARNING || strings.Contains(msg, "Premature end") {
-			return nil, fmt.Errorf("corrupt JPEG: %s", msg)
+		// which Pillow accepts too; a file cut short does not. The warning
+		// text lives in a global buffer of libturbojpeg that concurrent
+		// decoders overwrite, so truncation is judged from the data itself.
+		if C.tjGetErrorCode(hd) != C.TJERR_WARNING {
+			return nil, fmt.Errorf("corrupt JPEG: %s", C.GoString(C.tjGetErrorStr2(hd)))
+		}
+		if !hasEOI(data) {
+			return nil, fmt.Errorf("corrupt JPEG: truncated (no end-of-image marker)")
 		}
 	}
 	return pix, nil
+}
+
+// hasEOI reports whether an end-of-image marker (FF D9) is near the end.
+func hasEOI(data []byte) bool {
+	tail := data[max(0, len(data)-4096):]
+	return bytes.LastIndex(tail, []byte{0xff, 0xd9}) >= 0
 }
 
 const csCMYK = C.TJCS_CMYK

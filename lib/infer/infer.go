@@ -323,12 +323,13 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		}
 	}()
 	var firstErr error
+	rw := &recordWriter{wr: wr, schema: schema, m: m}
 	for b := range done { // write
 		if firstErr == nil {
 			firstErr = b.err
 		}
 		if firstErr == nil {
-			firstErr = writeBatch(wr, schema, b, m)
+			firstErr = rw.add(b)
 			meter.Add(b.n)
 		}
 		for _, p := range b.pieces {
@@ -370,32 +371,58 @@ func checkFinite(b *batch, idCol, k int, name string) error {
 	return nil
 }
 
-func writeBatch(wr *stream.Writer, schema *arrow.Schema, b *batch, m *Model) error {
+// recordWriter reassembles output records along the input's record
+// boundaries, so that the output bytes do not depend on --batch.
+type recordWriter struct {
+	wr     *stream.Writer
+	schema *arrow.Schema
+	m      *Model
+	cur    arrow.Record // the input record being filled
+	logits []float32
+	filled int
+}
+
+func (rw *recordWriter) add(b *batch) error {
+	k := rw.m.Classes
 	at := 0
 	for _, p := range b.pieces {
-		slice := p.rec.NewSlice(int64(p.off), int64(p.off+p.len))
-		logits := make([]float32, p.len*m.Classes)
-		copy(logits, b.logits[at*m.Classes:])
-		lcol := stream.Float32List(logits, m.Classes)
-		mb := array.NewStringBuilder(memory.DefaultAllocator)
-		for i := 0; i < p.len; i++ {
-			mb.Append(m.Config.Name)
+		if rw.cur == nil {
+			rw.cur = p.rec
+			rw.cur.Retain()
+			rw.logits = make([]float32, int(p.rec.NumRows())*k)
+			rw.filled = 0
 		}
-		mcol := mb.NewArray()
-		out := stream.WithColumns(schema, slice, mcol, lcol)
-		err := wr.Write(out)
-		out.Release()
-		slice.Release()
-		mcol.Release()
-		lcol.Release()
-		mb.Release()
-		if err != nil {
-			if errors.Is(err, io.ErrClosedPipe) {
-				return fmt.Errorf("writing predictions: the reading end of the pipe closed")
-			}
-			return fmt.Errorf("writing predictions: %v", err)
-		}
+		copy(rw.logits[p.off*k:(p.off+p.len)*k], b.logits[at*k:(at+p.len)*k])
+		rw.filled += p.len
 		at += p.len
+		if rw.filled == int(rw.cur.NumRows()) {
+			if err := rw.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (rw *recordWriter) flush() error {
+	n := int(rw.cur.NumRows())
+	lcol := stream.Float32List(rw.logits, rw.m.Classes)
+	mb := array.NewStringBuilder(memory.DefaultAllocator)
+	for i := 0; i < n; i++ {
+		mb.Append(rw.m.Config.Name)
+	}
+	mcol := mb.NewArray()
+	out := stream.WithColumns(rw.schema, rw.cur, mcol, lcol)
+	err := rw.wr.Write(out)
+	for _, x := range []interface{ Release() }{out, mcol, lcol, mb, rw.cur} {
+		x.Release()
+	}
+	rw.cur = nil
+	if err != nil {
+		if errors.Is(err, io.ErrClosedPipe) {
+			return fmt.Errorf("writing predictions: the reading end of the pipe closed")
+		}
+		return fmt.Errorf("writing predictions: %v", err)
 	}
 	return nil
 }

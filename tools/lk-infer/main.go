@@ -46,7 +46,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.Batch <= 0 {
 		return cli.Usage("--batch %d: want a positive number", o.Batch)
 	}
-	o.Args = args
+	o.Args = cli.Recorded(fs, "batch", "threads", "q")
 	if mean != nil {
 		o.Mean = mean
 	}

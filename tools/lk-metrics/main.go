@@ -84,7 +84,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "lk-metrics: %d rows have label -1 (unknown) and are not scored\n", n)
 	}
 	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: args})
+	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})
 	if err != nil {
 		return err
 	}

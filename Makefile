@@ -1,0 +1,67 @@
+# lk: build, fetch dependencies, run the demo, test, benchmark.
+#
+#   make demo    build, fetch what is missing, print clean accuracy of the zoo
+#   make test    everything the tests need, then all tests
+#   make bench   benchmarks, results appended to out/bench/
+
+SHELL    := /bin/bash
+GO       ?= go
+ORT_VER  := 1.24.1
+ORT_DIR  := .deps/onnxruntime-$(ORT_VER)
+ORT_LIB  := $(ORT_DIR)/libonnxruntime.so.1
+# sha256 of package/bin/napi-v6/linux/x64/libonnxruntime.so.1 in onnxruntime-node@1.24.1
+ORT_SHA  := 53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
+DEB_PKGS := libturbojpeg0-dev
+TOOLS    := $(notdir $(wildcard tools/lk-*))
+ZOO      := resnet lk3 lk7 lk13 lk31 vit
+FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
+
+export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
+
+.PHONY: all build deps debs ort demo test bench clean
+
+all: build
+
+build: debs
+	$(GO) build -o bin/ ./tools/...
+
+deps: debs ort
+
+# Debian build packages: installed when missing and we are root, otherwise named.
+debs:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; fi
+
+ort: $(ORT_LIB)
+
+# ONNX Runtime from the npm registry package onnxruntime-node, checked by sha256.
+$(ORT_LIB):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch ONNX Runtime (apt-get install npm)"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	  (cd $$tmp && npm pack --silent onnxruntime-node@$(ORT_VER) >/dev/null) && \
+	  tar -xzf $$tmp/onnxruntime-node-$(ORT_VER).tgz -C $$tmp package/bin/napi-v6/linux/x64/libonnxruntime.so.1 && \
+	  echo "$(ORT_SHA)  $$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | sha256sum -c --quiet - && \
+	  mkdir -p $(ORT_DIR) && mv $$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $(ORT_LIB) && \
+	  echo "ONNX Runtime $(ORT_VER) in $(ORT_LIB)"
+
+# The README's main command: clean top-1 of every zoo model on the shipped
+# Fashion-MNIST test split (classes 0-7), through real pipelines.
+demo: build ort
+	@mkdir -p out
+	@bin/lk-data -q --gray3 --crop 32 --keep-labels 0-7 $(FMNIST) > out/fmnist-test.arrow
+	@for m in $(ZOO); do bin/lk-infer -q --model testdata/zoo/$$m.onnx < out/fmnist-test.arrow > out/clean-$$m.arrow || exit 1; done
+	@echo "Clean accuracy on Fashion-MNIST test, classes 0-7 (8000 images):"
+	@bin/lk-metrics --by model --format text $(patsubst %,out/clean-%.arrow,$(ZOO))
+
+test: build ort
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+bench: build ort
+	@mkdir -p out/bench
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./lib/... ./tools/... | tee out/bench/go-bench.txt
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,141 @@
+package metrics_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/imagenet"
+	"github.com/lk-robustness/lk/lib/metrics"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func TestCrossEntropy(t *testing.T) {
+	cases := []struct {
+		logits []float32
+		label  int
+		want   float64
+	}{
+		{[]float32{0, 0, 0, 0}, 2, math.Log(4)},                            // uniform: log K
+		{[]float32{1, 2, 3}, 2, math.Log(math.Exp(-2) + math.Exp(-1) + 1)}, // logsumexp - l
+		{[]float32{1000, 0}, 1, 1000},                                      // no overflow
+	}
+	for _, c := range cases {
+		if got := metrics.CrossEntropy(c.logits, c.label); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("CrossEntropy(%v, %d) = %v, want %v", c.logits, c.label, got, c.want)
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	l := []float32{0.1, 0.9, 0.5, 0.9, 0.2}
+	for label, want := range []int{4, 0, 2, 1, 3} { // ties: the lower index ranks first, as argmax
+		if got := metrics.Rank(l, label); got != want {
+			t.Errorf("Rank(label %d) = %d, want %d", label, got, want)
+		}
+	}
+}
+
+func predictions(t *testing.T, k int, models []string, labels []int32, logits [][]float32) arrow.Record {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.BinaryTypes.String},
+		{Name: "label", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "model", Type: arrow.BinaryTypes.String},
+		stream.LogitsField(k),
+	}, nil)
+	base := arrow.NewSchema(schema.Fields()[:3], nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, base)
+	var flat []float32
+	for i := range labels {
+		b.Field(0).(*array.StringBuilder).Append(string(rune('a' + i)))
+		b.Field(1).(*array.Int32Builder).Append(labels[i])
+		b.Field(2).(*array.StringBuilder).Append(models[i])
+		flat = append(flat, logits[i]...)
+	}
+	return stream.WithColumns(schema, b.NewRecord(), stream.Float32List(flat, k))
+}
+
+func TestAccuracyGrouped(t *testing.T) {
+	rec := predictions(t, 6,
+		[]string{"b", "a", "a", "b", "a"},
+		[]int32{0, 1, 2, 3, -1},
+		[][]float32{
+			{5, 0, 0, 0, 0, 0}, // b: correct
+			{0, 1, 2, 3, 4, 5}, // a: label 1 at rank 4 -> top5 hit, top1 miss
+			{0, 0, 9, 0, 0, 0}, // a: correct
+			{6, 5, 4, 0, 2, 1}, // b: label 3 at rank 5 -> miss both
+			{0, 0, 0, 0, 0, 0}, // unlabelled
+		})
+	acc := metrics.NewAccuracy([]string{"model"}, nil)
+	if err := acc.Add(rec, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := acc.Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"a/top1": 50, "a/top5": 100, "b/top1": 50, "b/top5": 50}
+	for _, r := range rows {
+		if w, ok := want[r.Group[0]+"/"+r.Metric]; ok && (r.Value != w || r.N != 2) {
+			t.Errorf("%s %s = %v (n %d), want %v (n 2)", r.Group[0], r.Metric, r.Value, r.N, w)
+		}
+	}
+	if rows[0].Group[0] != "a" {
+		t.Errorf("groups not sorted: first is %q", rows[0].Group[0])
+	}
+	if acc.Unlabelled() != 1 {
+		t.Errorf("unlabelled = %d, want 1", acc.Unlabelled())
+	}
+}
+
+// With an ImageNet-A mask, a large logit outside the 200 classes wrecks the
+// 1000-way score but not the masked one.
+func TestAccuracySubset(t *testing.T) {
+	sub := imagenet.Subsets["imagenet-a"]
+	label := int32(sub.Indices[3])
+	logits := make([]float32, 1000)
+	logits[label] = 5
+	logits[0] = 10 // class 0 is not an ImageNet-A class
+	rec := predictions(t, 1000, []string{"m"}, []int32{label}, [][]float32{logits})
+	acc := metrics.NewAccuracy(nil, sub)
+	if err := acc.Add(rec, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := acc.Rows()
+	got := map[string]float64{}
+	for _, r := range rows {
+		got[r.Metric] = r.Value
+	}
+	if got["top1_masked"] != 100 || got["top1_1000way"] != 0 {
+		t.Errorf("masked %v, 1000-way %v; want 100 and 0", got["top1_masked"], got["top1_1000way"])
+	}
+	// a label outside the subset is an error naming the row
+	bad := predictions(t, 1000, []string{"m"}, []int32{0}, [][]float32{logits})
+	if err := acc.Add(bad, "test"); err == nil || !strings.Contains(err.Error(), `row id "a"`) || !strings.Contains(err.Error(), "n01440764") {
+		t.Errorf("label outside subset: %v", err)
+	}
+}
+
+func TestSubsetsAreDistinct(t *testing.T) {
+	for name, s := range imagenet.Subsets {
+		if len(s.Indices) != 200 {
+			t.Errorf("%s has %d classes", name, len(s.Indices))
+		}
+	}
+	// spot checks against the datasets' wnid lists
+	for _, c := range []struct{ set, wnid string }{{"imagenet-a", "n01498041"}, {"imagenet-r", "n01443537"}, {"imagenet-o", "n01443537"}, {"imagenet-a", "n12267677"}} {
+		i, ok := imagenet.Index(c.wnid)
+		_, in := imagenet.Subsets[c.set].Position(i)
+		if !ok || !in {
+			t.Errorf("%s (%s) not in %s", c.wnid, imagenet.WNIDs[i], c.set)
+		}
+	}
+	if len(imagenet.WNIDs) != 1000 || imagenet.WNIDs[0] != "n01440764" || imagenet.WNIDs[999] != "n15075141" {
+		t.Errorf("wnid list: %d entries", len(imagenet.WNIDs))
+	}
+}

@@ -1,0 +1,174 @@
+package stream_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func imageStream(t *testing.T, shape stream.Shape, rows int) []byte {
+	t.Helper()
+	schema := stream.ImageSchema(shape, arrow.Metadata{})
+	var buf bytes.Buffer
+	w, err := stream.NewWriter(&buf, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := 0; r < rows; r += 2 {
+		ids := array.NewStringBuilder(memory.DefaultAllocator)
+		labels := array.NewInt32Builder(memory.DefaultAllocator)
+		n := min(2, rows-r)
+		pix := make([]float32, n*shape.Size())
+		for i := 0; i < n; i++ {
+			ids.Append("img" + string(rune('a'+r+i)))
+			labels.Append(int32(r + i))
+			pix[i*shape.Size()] = float32(r+i) / 10
+		}
+		cols := []arrow.Array{ids.NewArray(), labels.NewArray(), stream.Float32List(pix, shape.Size())}
+		rec := array.NewRecord(schema, cols, int64(n))
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestRoundTrip(t *testing.T) {
+	shape := stream.Shape{C: 3, H: 4, W: 5}
+	data := imageStream(t, shape, 5)
+	r, err := stream.NewReader(bytes.NewReader(data), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := stream.Images(r.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cols.Shape != shape {
+		t.Fatalf("shape %v, want %v", cols.Shape, shape)
+	}
+	n := 0
+	for r.Next() {
+		rec := r.Record()
+		pix, width, err := stream.Float32Rows(rec.Column(cols.Image))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if got, want := pix[i*width], float32(n)/10; got != want {
+				t.Errorf("row %d pixel 0 = %v, want %v", n, got, want)
+			}
+			if l := rec.Column(cols.Label).(*array.Int32).Value(i); l != int32(n) {
+				t.Errorf("row %d label %d", n, l)
+			}
+			n++
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 {
+		t.Fatalf("read %d rows, want 5", n)
+	}
+}
+
+// A stream cut anywhere (mid-message or at a message boundary) is reported
+// as truncated, never read as a shorter complete stream.
+func TestTruncated(t *testing.T) {
+	data := imageStream(t, stream.Shape{C: 1, H: 2, W: 2}, 6)
+	for cut := 1; cut < len(data); cut += 7 {
+		r, err := stream.NewReader(bytes.NewReader(data[:cut]), "cut")
+		if err != nil {
+			continue // cut inside the schema: refused at open
+		}
+		for r.Next() {
+		}
+		if err := r.Err(); err == nil || !strings.Contains(err.Error(), "truncated") {
+			t.Fatalf("stream cut at byte %d of %d: err = %v, want a truncation error", cut, len(data), err)
+		}
+	}
+	// Cut exactly before the end-of-stream marker: all records are complete.
+	r, err := stream.NewReader(bytes.NewReader(data[:len(data)-8]), "cut")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+	}
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "end-of-stream") {
+		t.Fatalf("stream without end marker: err = %v", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	if _, err := stream.NewReader(bytes.NewReader(nil), "stdin"); err == nil || !strings.Contains(err.Error(), "empty input") {
+		t.Errorf("empty input: %v", err)
+	}
+	if _, err := stream.NewReader(strings.NewReader("id,label\n1,2\n"), "x.csv"); err == nil || !strings.Contains(err.Error(), "not an Arrow IPC stream") {
+		t.Errorf("CSV input: %v", err)
+	}
+}
+
+func TestImagesValidation(t *testing.T) {
+	good := stream.ImageSchema(stream.Shape{C: 3, H: 2, W: 2}, arrow.Metadata{})
+	md := good.Metadata()
+	cases := []struct {
+		name   string
+		schema *arrow.Schema
+		want   string
+	}{
+		{"no image column", arrow.NewSchema(good.Fields()[:2], &md), `no column "image"`},
+		{"label type", arrow.NewSchema([]arrow.Field{good.Field(0), {Name: "label", Type: arrow.PrimitiveTypes.Int64}, good.Field(2)}, &md), `column "label" is int64, want int32`},
+		{"shape mismatch", arrow.NewSchema(good.Fields(), ptr(stream.WithMeta(md, stream.MetaShape, "3,4,4"))), "12 values per row but lk.shape says 3x4x4"},
+		{"no shape", arrow.NewSchema(good.Fields(), ptr(stream.WithoutMeta(md, stream.MetaShape))), "no lk.shape"},
+		{"HWC", arrow.NewSchema(good.Fields(), ptr(stream.WithMeta(md, stream.MetaLayout, "HWC"))), "lk streams are CHW"},
+	}
+	if _, err := stream.Images(good); err != nil {
+		t.Fatalf("good schema: %v", err)
+	}
+	for _, c := range cases {
+		_, err := stream.Images(c.schema)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to say %q", c.name, err, c.want)
+		}
+	}
+}
+
+func ptr(m arrow.Metadata) *arrow.Metadata { return &m }
+
+func TestProvenanceAndAppend(t *testing.T) {
+	md, err := stream.AddStep(arrow.Metadata{}, stream.Step{Tool: "lk-data"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ = stream.AddStep(md, stream.Step{Tool: "lk-infer", Model: "m.onnx"})
+	steps, err := stream.Provenance(md)
+	if err != nil || len(steps) != 2 || steps[0].Tool != "lk-data" || steps[1].Model != "m.onnx" || steps[1].Version != stream.Version {
+		t.Fatalf("provenance = %+v, %v", steps, err)
+	}
+	schema := stream.ImageSchema(stream.Shape{C: 1, H: 1, W: 1}, md)
+	if _, err := stream.Append(schema, md, arrow.Field{Name: "label", Type: arrow.PrimitiveTypes.Int32}); err == nil {
+		t.Error("Append let a tool overwrite the label column")
+	}
+}
+
+func TestParseShape(t *testing.T) {
+	for in, want := range map[string]stream.Shape{"3,224,224": {3, 224, 224}, "1x28x28": {1, 28, 28}} {
+		if got, err := stream.ParseShape(in); err != nil || got != want {
+			t.Errorf("ParseShape(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "3,224", "3,0,2", "a,b,c"} {
+		if _, err := stream.ParseShape(in); err == nil {
+			t.Errorf("ParseShape(%q) accepted", in)
+		}
+	}
+}
