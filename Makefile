@@ -18,7 +18,7 @@ FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build deps debs ort demo test bench clean
+.PHONY: all build deps debs ort node demo test bench clean
 
 all: build
 
@@ -55,7 +55,15 @@ demo: build ort
 	@echo "Clean accuracy on Fashion-MNIST test, classes 0-7 (8000 images):"
 	@bin/lk-metrics --by model --format text $(patsubst %,out/clean-%.arrow,$(ZOO))
 
-test: build ort
+# The JavaScript Arrow implementation the interoperability test reads with.
+NODE_ARROW := .deps/node/node_modules/apache-arrow
+node: $(NODE_ARROW)
+$(NODE_ARROW):
+	@command -v npm >/dev/null || { echo "npm is needed for the interoperability test (apt-get install npm)"; exit 1; }
+	@mkdir -p .deps/node && cd .deps/node && npm install --silent --no-audit --no-fund --no-save apache-arrow@21.2.0 >/dev/null
+	@echo "apache-arrow 21.2.0 in .deps/node"
+
+test: build ort node
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
