@@ -68,8 +68,7 @@ test: build ort node
 	$(GO) test -count=1 ./...
 
 bench: build ort
-	@mkdir -p out/bench
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./lib/... ./tools/... | tee out/bench/go-bench.txt
+	pipelines/bench/bench.sh
 
 clean:
 	rm -rf bin out

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# make bench: the spine's side-by-side benchmarks, each a ratio measured in
+# one run on this machine. Results go to out/bench/results.md; BENCH.md keeps
+# the numbers that were recorded with the machine and the command.
+#
+#   1. lk-infer end to end (saved stream -> lk-infer -> /dev/null) vs bare
+#      ONNX Runtime (Go benchmark, same session, pre-made tensors), batch 64
+#   2. lk-infer vs PyTorch CPU eager, same architecture and thread count
+#   3. lk-data decode+resize+crop vs Pillow on 200 real-size JPEGs, per core
+#   4. lk-infer peak RSS on a 100,000-row stream vs a 1,000-row one
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=out/bench
+THREADS=${THREADS:-2}
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+export PATH="$PWD/bin:$PATH"
+res="$OUT/results.md"
+: > "$res"
+say() { echo "$*" | tee -a "$res"; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+secs() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'; }
+
+say "# make bench, $(date -u +%Y-%m-%dT%H:%MZ)"
+say ""
+say "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $(go version | cut -d' ' -f3); threads $THREADS"
+say ""
+
+# 1 and 2: inference
+N=10000
+lk-data -q --gray3 --crop 32 testdata/fashion-mnist/t10k-images-idx3-ubyte.gz > "$OUT/fm10k.arrow"
+LK_BENCH_THREADS=$THREADS go test -run '^$' -bench BareORT -benchtime 60x ./lib/infer/ > "$OUT/bare.txt"
+say "## 1-2. lk-infer vs bare ONNX Runtime and vs PyTorch eager ($N images, batch 64, $THREADS threads)"
+say ""
+say "| model | bare ORT img/s | lk-infer img/s | lk-infer / bare | PyTorch eager img/s | lk-infer / PyTorch |"
+say "|---|---|---|---|---|---|"
+for m in lk3 lk31; do
+  bare=$(awk -v m="BenchmarkBareORT/$m" '$1 ~ m { for (i = 1; i <= NF; i++) if ($i == "images/s") print $(i-1) }' "$OUT/bare.txt")
+  lk-infer -q --batch 64 --threads "$THREADS" --model testdata/zoo/$m.onnx < "$OUT/fm10k.arrow" > /dev/null # warm the page cache
+  best=0
+  for run in 1 2 3; do
+    s=$(secs sh -c "lk-infer -q --batch 64 --threads $THREADS --model testdata/zoo/$m.onnx < $OUT/fm10k.arrow > /dev/null")
+    r=$(rate $N "$s"); best=$(awk -v a="$best" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+  done
+  torch=$($PY pipelines/bench/torch_infer.py $m --threads "$THREADS" --images 2560)
+  say "| $m | $bare | $best | $(ratio "$best" "$bare") | $torch | $(ratio "$best" "$torch") |"
+done
+say ""
+
+# 3: preprocessing
+if [ ! -d "$OUT/jpegs/photos" ]; then $PY pipelines/bench/make_jpegs.py "$OUT/jpegs" 200; fi
+pil=$($PY pipelines/bench/pillow_preprocess.py "$OUT/jpegs")
+s1=$(secs sh -c "lk-data -q --workers 1 --resize 256 --crop 224 $OUT/jpegs > /dev/null")
+s2=$(secs sh -c "lk-data -q --resize 256 --crop 224 $OUT/jpegs > /dev/null")
+say "## 3. Decode + Resize(256) + CenterCrop(224) + to float CHW, 200 JPEGs 500x375"
+say ""
+say "| | img/s | vs Pillow (1 core) |"
+say "|---|---|---|"
+say "| Pillow 1 process | $pil | 1.00 |"
+say "| lk-data --workers 1 | $(rate 200 "$s1") | $(ratio "$(rate 200 "$s1")" "$pil") |"
+say "| lk-data, all cores | $(rate 200 "$s2") | $(ratio "$(rate 200 "$s2")" "$pil") |"
+say ""
+say "(lk-data's times include process start and writing the Arrow stream to /dev/null.)"
+say ""
+
+# 4: memory
+if [ ! -f "$OUT/big-images-idx3-ubyte" ]; then $PY pipelines/bench/make_idx.py "$OUT" 100000; fi
+rss() { lk-data -q --gray3 --crop 32 --limit "$1" "$OUT/big-images-idx3-ubyte" | /usr/bin/time -f %M lk-infer -q --model testdata/zoo/lk3.onnx 2>&1 >/dev/null | tail -1; }
+r1=$(rss 1000); r2=$(rss 100000)
+say "## 4. lk-infer peak RSS (lk3)"
+say ""
+say "| rows | peak RSS KiB |"
+say "|---|---|"
+say "| 1,000 | $r1 |"
+say "| 100,000 | $r2 |"
+say ""
+say "Ratio 100k / 1k: $(ratio "$r2" "$r1")"
