@@ -301,6 +301,8 @@ func TestBadInput(t *testing.T) {
 		{"not a stream", "echo hello | lk-metrics", []string{"not an Arrow IPC stream"}},
 		{"missing library", "LK_ORT_LIB=" + tmp + "/libnope.so lk-infer -q --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow > /dev/null",
 			[]string{"libnope.so", "make deps"}},
+		{"no CUDA in the library", "lk-infer -q --provider cuda --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow > /dev/null",
+			[]string{"cannot use CUDA", "--provider cpu"}},
 		{"labels outside the model", "lk-infer -q --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow | lk-metrics --format csv",
 			[]string{`row id "t10k/00`, "label 9 is outside the model's 8 classes"}},
 		{"unknown --by column", "lk-infer -q --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow | lk-metrics --by severity",

@@ -157,16 +157,21 @@ func NewSession(path, input string, outputs []string, o Options) (*Session, erro
 	switch o.Provider {
 	case "", "cpu":
 	case "cuda":
+		noCUDA := func(err error) error {
+			p, _ := LibraryPath()
+			return fmt.Errorf("--provider cuda: the ONNX Runtime library %s cannot use CUDA (%v); install a GPU build of ONNX Runtime %s and point %s at its libonnxruntime.so.1, or use --provider cpu",
+				p, err, LibVersion, LibEnv)
+		}
 		co, err := ort.NewCUDAProviderOptions()
 		if err != nil {
-			return nil, fmt.Errorf("--provider cuda: the loaded ONNX Runtime library (%s) has no CUDA support: %v; install a GPU build of ONNX Runtime %s and point %s at it", Version(), err, LibVersion, LibEnv)
+			return nil, noCUDA(err)
 		}
 		defer co.Destroy()
 		if err := co.Update(map[string]string{"device_id": fmt.Sprint(o.Device)}); err != nil {
-			return nil, fmt.Errorf("--provider cuda: %v", err)
+			return nil, noCUDA(err)
 		}
 		if err := so.AppendExecutionProviderCUDA(co); err != nil {
-			return nil, fmt.Errorf("--provider cuda: the loaded ONNX Runtime library cannot use CUDA: %v; install a GPU build of ONNX Runtime %s and point %s at it", err, LibVersion, LibEnv)
+			return nil, noCUDA(err)
 		}
 	default:
 		return nil, fmt.Errorf("--provider %q: want cpu or cuda", o.Provider)

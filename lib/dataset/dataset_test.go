@@ -1,0 +1,127 @@
+package dataset_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lk-robustness/lk/lib/dataset"
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+func touchJPEG(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(testutil.Path(t, "testdata", "images", "collage-gray-300x200.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSources(t *testing.T) {
+	root := t.TempDir()
+	// ImageNet-A style: 2 of the 200 wnid folders
+	touchJPEG(t, filepath.Join(root, "inA", "n01498041", "x.JPEG"))
+	touchJPEG(t, filepath.Join(root, "inA", "n12267677", "sub", "y.jpeg"))
+	// plain names
+	touchJPEG(t, filepath.Join(root, "named", "zebra", "a.png.jpg"))
+	touchJPEG(t, filepath.Join(root, "named", "apple", "b.jpg"))
+	os.WriteFile(filepath.Join(root, "named", "apple", "notes.txt"), []byte("not an image"), 0o644)
+	// flat val folder with a labels file mixing the two label forms is refused per line
+	touchJPEG(t, filepath.Join(root, "flat", "ILSVRC2012_val_00000001.JPEG"))
+	touchJPEG(t, filepath.Join(root, "flat", "ILSVRC2012_val_00000002.JPEG"))
+	os.WriteFile(filepath.Join(root, "val.csv"), []byte("ImageId,PredictionString\nILSVRC2012_val_00000002,n15075141 1 2 3 4\nILSVRC2012_val_00000001,n01440764 5 6 7 8\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "list.txt"), []byte("# path label\nnamed/zebra/a.png.jpg 4\nnamed/apple/b.jpg -1\n"), 0o644)
+
+	cases := []struct {
+		name, path, labels string
+		space              string
+		want               []string // id=label
+	}{
+		{"wnid folders", "inA", "", "imagenet-1k", []string{"n01498041/x.JPEG=6", "n12267677/sub/y.jpeg=988"}},
+		{"named folders", "named", "", "folders", []string{"apple/b.jpg=0", "zebra/a.png.jpg=1"}},
+		{"flat with LOC csv", "flat", "val.csv", "imagenet-1k", []string{"ILSVRC2012_val_00000001.JPEG=0", "ILSVRC2012_val_00000002.JPEG=999"}},
+		{"list file", "list.txt", "", "list", []string{"named/zebra/a.png.jpg=4", "named/apple/b.jpg=-1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			labels := c.labels
+			if labels != "" {
+				labels = filepath.Join(root, labels)
+			}
+			s, err := dataset.Open(filepath.Join(root, c.path), labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range s.Items {
+				got = append(got, it.ID+"="+strconv.Itoa(int(it.Label)))
+			}
+			if strings.Join(got, " ") != strings.Join(c.want, " ") || s.LabelSpace != c.space {
+				t.Errorf("got %v (%s), want %v (%s)", got, s.LabelSpace, c.want, c.space)
+			}
+			if _, err := s.Load(s.Items[0], 0); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// flat folder without labels: the error says what to give
+	if _, err := dataset.Open(filepath.Join(root, "flat"), ""); err == nil || !strings.Contains(err.Error(), "--labels") {
+		t.Errorf("flat folder without labels: %v", err)
+	}
+	// a bad label line names the file and line
+	os.WriteFile(filepath.Join(root, "bad.txt"), []byte("named/apple/b.jpg n99999999\n"), 0o644)
+	if _, err := dataset.Open(filepath.Join(root, "bad.txt"), ""); err == nil || !strings.Contains(err.Error(), "bad.txt:1") {
+		t.Errorf("bad wnid: %v", err)
+	}
+}
+
+func TestIDX(t *testing.T) {
+	s, err := dataset.Open(testutil.FashionMNIST(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Items) != 10000 || s.Items[0].ID != "t10k/0000" || s.Items[0].Label != 9 || s.Items[1].Label != 2 {
+		t.Fatalf("%d items, first %+v, second %+v (Fashion-MNIST's test labels start 9, 2)", len(s.Items), s.Items[0], s.Items[1])
+	}
+	img, _ := s.Load(s.Items[0], 0)
+	if img.W != 28 || img.H != 28 || img.C != 1 {
+		t.Fatalf("image %dx%dx%d", img.W, img.H, img.C)
+	}
+}
+
+func TestOrder(t *testing.T) {
+	var items []dataset.Item
+	for i := 0; i < 1000; i++ {
+		items = append(items, dataset.Item{ID: strconv.Itoa(i)})
+	}
+	a := dataset.Order(items, true, 5, 100, 0, 1)
+	b := dataset.Order(items, true, 5, 100, 0, 1)
+	c := dataset.Order(items, true, 6, 100, 0, 1)
+	if len(a) != 100 || a[0] != b[0] || a[0] == c[0] && a[1] == c[1] {
+		t.Fatal("shuffle is not a function of the seed")
+	}
+	seen := map[string]int{}
+	for k := 0; k < 4; k++ {
+		for _, it := range dataset.Order(items, true, 5, 100, k, 4) {
+			seen[it.ID]++
+		}
+	}
+	for _, it := range a {
+		if seen[it.ID] != 1 {
+			t.Fatalf("id %s is in %d shards", it.ID, seen[it.ID])
+		}
+	}
+	if len(seen) != 100 {
+		t.Fatalf("shards hold %d ids, want 100", len(seen))
+	}
+	set, err := dataset.ParseLabelSet("0-2,5")
+	if err != nil || len(set) != 4 || !set[5] || set[3] {
+		t.Fatalf("ParseLabelSet: %v %v", set, err)
+	}
+}
