@@ -50,15 +50,7 @@ func TestInteropJavaScript(t *testing.T) {
 	if fmt.Sprint(js.Fields) != fmt.Sprint(want) || js.Shape != "3,32,32" || js.Rows != 23 {
 		t.Fatalf("JavaScript sees fields %v, shape %q, %d rows", js.Fields, js.Shape, js.Rows)
 	}
-	r, err := os.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rd, err := stream.NewReader(r, f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd := openStream(t, f)
 	i := 0
 	for rd.Next() {
 		rec := rd.Record()

@@ -155,17 +155,24 @@ type preds struct {
 	md     map[string]string
 }
 
-func readPredictions(t *testing.T, path string) preds {
+// openStream opens an Arrow stream file; it is closed when the test ends.
+func openStream(t *testing.T, path string) *stream.Reader {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	r, err := stream.NewReader(f, path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func readPredictions(t *testing.T, path string) preds {
+	t.Helper()
+	r := openStream(t, path)
 	var p preds
 	p.md = map[string]string{}
 	md := r.Schema().Metadata()
@@ -227,15 +234,7 @@ func TestDataDeterministic(t *testing.T) {
 
 func readIDs(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := stream.NewReader(f, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openStream(t, path)
 	var ids []string
 	for r.Next() {
 		c := r.Record().Column(0).(*array.String)
@@ -346,5 +345,24 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Binary output to a terminal is refused; lk-metrics prints text there.
+// util-linux's script gives the tools a pseudo-terminal as stdout.
+func TestTerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script (util-linux) not installed")
+	}
+	fm := testutil.FashionMNIST(t)
+	out, _, err := sh(t, fmt.Sprintf("script -qec 'lk-data -q --limit 2 %s' /dev/null", fm))
+	if err == nil || !strings.Contains(out, "refusing to write a binary Arrow stream to a terminal") {
+		t.Errorf("lk-data to a terminal: err %v, output %q", err, out)
+	}
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 30 %s | lk-infer -q --model testdata/zoo/resnet.onnx > %s/p.arrow", fm, tmp))
+	out, _, err = sh(t, fmt.Sprintf("script -qec 'lk-metrics --by model %s/p.arrow' /dev/null", tmp))
+	if err != nil || !strings.Contains(out, "top1") || !strings.Contains(out, "resnet") {
+		t.Errorf("lk-metrics on a terminal: err %v, output %q", err, out)
 	}
 }
