@@ -109,29 +109,31 @@ func Inputs(names []string, stdin io.Reader, fn func(r *stream.Reader) error) er
 		names = []string{"-"}
 	}
 	for _, n := range names {
-		var in io.Reader = stdin
-		label := "stdin"
-		if n != "-" {
-			f, err := os.Open(n)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			in, label = f, n
-		} else if stream.IsTerminal(stdin) {
-			return Usage("no input: stdin is a terminal; pipe an Arrow stream in or name files")
-		}
-		r, err := stream.NewReader(in, label)
-		if err != nil {
-			return err
-		}
-		err = fn(r)
-		r.Release()
-		if err != nil {
+		if err := input(n, stdin, fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func input(name string, stdin io.Reader, fn func(r *stream.Reader) error) error {
+	in, label := stdin, "stdin"
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in, label = f, name
+	} else if stream.IsTerminal(stdin) {
+		return Usage("no input: stdin is a terminal; pipe an Arrow stream in or name files")
+	}
+	r, err := stream.NewReader(in, label)
+	if err != nil {
+		return err
+	}
+	defer r.Release()
+	return fn(r)
 }
 
 // Recorded is the command line as provenance records it: the flags that

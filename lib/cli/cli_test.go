@@ -1,0 +1,60 @@
+package cli_test
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/lk-robustness/lk/lib/cli"
+)
+
+func TestParseInterspersed(t *testing.T) {
+	cases := []struct {
+		args  string
+		limit int
+		pos   string
+	}{
+		{"--limit 3 src", 3, "src"},
+		{"src --limit 3", 3, "src"},
+		{"a --limit 3 b", 3, "a b"},
+		{"--limit 3 -- --odd-name", 3, "--odd-name"},
+		{"", 0, ""},
+	}
+	for _, c := range cases {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		limit := fs.Int("limit", 0, "")
+		if err := cli.Parse(fs, strings.Fields(c.args)); err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		if *limit != c.limit || strings.Join(fs.Args(), " ") != c.pos {
+			t.Errorf("%q: limit %d, args %q; want %d, %q", c.args, *limit, fs.Args(), c.limit, c.pos)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := cli.Parse(fs, []string{"--nope"}); err == nil {
+		t.Error("unknown flag accepted")
+	}
+}
+
+func TestRecordedLeavesOutSpeedFlags(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Int("batch", 64, "")
+	fs.Int64("seed", 0, "")
+	cli.Parse(fs, []string{"--batch", "7", "--seed", "3", "x"})
+	if got := strings.Join(cli.Recorded(fs, "batch"), " "); got != "--seed=3 x" {
+		t.Errorf("Recorded = %q", got)
+	}
+}
+
+func TestFloats(t *testing.T) {
+	var f cli.Floats
+	if err := f.Set("0.485, 0.456,0.406"); err != nil || len(f) != 3 || f[1] != 0.456 {
+		t.Fatalf("Floats = %v, %v", f, err)
+	}
+	if err := f.Set("1,x"); err == nil {
+		t.Error("accepted a non-number")
+	}
+}
