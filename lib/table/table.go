@@ -4,6 +4,7 @@
 package table
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -120,10 +121,19 @@ func writePivot(w io.Writer, format string, by []string, rows []metrics.Row) err
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	// Right-aligned columns two spaces apart; the padding tabwriter puts
+	// before the first column is dropped.
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
 	for _, l := range lines {
 		fmt.Fprintln(tw, strings.Join(l, "\t")+"\t")
 	}
-	return tw.Flush()
+	tw.Flush()
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if _, err := io.WriteString(w, strings.TrimPrefix(line, "  ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
