@@ -15,7 +15,7 @@ func TestNormalizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := []float32{0, 1, 0.5, 0.5, 0.406, 1, /* second image */ 0.485, 0.485, 0.456, 0.456, 0.406, 0.406}
+	src := []float32{0, 1, 0.5, 0.5, 0.406, 1 /* second image */, 0.485, 0.485, 0.456, 0.456, 0.406, 0.406}
 	dst := make([]float32, len(src))
 	n.Apply(dst, src)
 	want := []float64{-0.485 / 0.229, 0.515 / 0.229, 0.044 / 0.224, 0.044 / 0.224, 0, 0.594 / 0.225, 0, 0, 0, 0, 0, 0}
