@@ -22,6 +22,9 @@ func jpegHeader(data []byte) (w, h, cs int, err error) {
 	if C.tjDecompressHeader3(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &cw, &ch, &sub, &col) != 0 {
 		return 0, 0, 0, fmt.Errorf("not a readable JPEG: %s", C.GoString(C.tjGetErrorStr2(hd)))
 	}
+	if cw <= 0 || ch <= 0 {
+		return 0, 0, 0, fmt.Errorf("not a readable JPEG: no frame header (truncated?)")
+	}
 	return int(cw), int(ch), int(col), nil
 }
 
