@@ -28,6 +28,7 @@ type Options struct {
 	Name     string // value of the model column; default: sidecar name or file base name
 	Mean     []float32
 	Std      []float32
+	Size     stream.Shape // input size, overriding the sidecar's input_size
 	Batch    int
 	Threads  int
 	Provider string
@@ -65,6 +66,9 @@ func Open(o Options) (*Model, error) {
 	if o.Std != nil {
 		cfg.Std = o.Std
 	}
+	if o.Size.Size() > 0 {
+		cfg.InputSize = []int{o.Size.C, o.Size.H, o.Size.W}
+	}
 	if cfg.Mean == nil || cfg.Std == nil {
 		return nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std (ImageNet models: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)",
 			o.Model, model.SidecarPath(o.Model))
@@ -84,7 +88,7 @@ func Open(o Options) (*Model, error) {
 	cfg.Input, cfg.Output = in.Name, out.Name
 	m := &Model{Config: cfg, path: o.Model}
 	if !in.Float {
-		return nil, fmt.Errorf("model %s: input %s is %s; lk-infer feeds float32 images", o.Model, in, in.DType)
+		return nil, fmt.Errorf("model %s: input %s: lk-infer feeds float32 images, not %s (export the model with a float32 input)", o.Model, in, in.DType)
 	}
 	if len(in.Dims) != 4 {
 		return nil, fmt.Errorf("model %s: input %s has %d dimensions; lk-infer feeds NCHW images (4 dimensions)", o.Model, in, len(in.Dims))

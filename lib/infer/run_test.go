@@ -108,3 +108,69 @@ func TestPassThrough(t *testing.T) {
 		t.Fatalf("re-inference: %v", err)
 	}
 }
+
+func tinyModel(t *testing.T, name string) string {
+	return testutil.Path(t, "testdata", "models", name+".onnx")
+}
+
+func readLogits(t *testing.T, b []byte) []float32 {
+	t.Helper()
+	r, err := stream.NewReader(bytes.NewReader(b), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, _, err := stream.Logits(r.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []float32
+	for r.Next() {
+		v, _, _ := stream.Float32Rows(r.Record().Column(col))
+		all = append(all, v...)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// A graph traced with a fixed batch of 4 runs a 10-row stream (the last
+// batch padded) and gives the same logits as its dynamic-batch twin.
+func TestFixedBatchModel(t *testing.T) {
+	testutil.ORT(t)
+	var fixed, dyn bytes.Buffer
+	if err := infer.Run(images(t, 10, -1, false), &fixed, infer.Options{Model: tinyModel(t, "tiny_batch4"), Batch: 64}); err != nil {
+		t.Fatal(err)
+	}
+	if err := infer.Run(images(t, 10, -1, false), &dyn, infer.Options{Model: tinyModel(t, "tiny_dynamic"), Batch: 3}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readLogits(t, fixed.Bytes()), readLogits(t, dyn.Bytes())
+	if len(a) != 30 || len(b) != 30 {
+		t.Fatalf("%d and %d logits, want 30", len(a), len(b))
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-6 {
+			t.Fatalf("logit %d: fixed batch %v, dynamic %v", i, a[i], b[i])
+		}
+	}
+}
+
+func TestModelInputErrors(t *testing.T) {
+	testutil.ORT(t)
+	cases := []struct {
+		model string
+		want  []string
+	}{
+		{"fp16_input", []string{"input input float16", "feeds float32"}},
+		{"two_inputs", []string{"has 2 inputs (a, b)", `"input"`}},
+	}
+	for _, c := range cases {
+		_, err := infer.Open(infer.Options{Model: tinyModel(t, c.model)})
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: err = %v, want it to say %q", c.model, err, w)
+			}
+		}
+	}
+}

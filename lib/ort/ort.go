@@ -119,7 +119,8 @@ func Inspect(path string) (in, out []IO, err error) {
 	conv := func(xs []ort.InputOutputInfo) []IO {
 		var r []IO
 		for _, x := range xs {
-			r = append(r, IO{Name: x.Name, Dims: append([]int64{}, x.Dimensions...), DType: x.DataType.String(),
+			r = append(r, IO{Name: x.Name, Dims: append([]int64{}, x.Dimensions...),
+				DType: strings.ToLower(strings.TrimPrefix(x.DataType.String(), "ONNX_TENSOR_ELEMENT_DATA_TYPE_")),
 				Float: x.OrtValueType == ort.ONNXTypeTensor && x.DataType == ort.TensorElementDataTypeFloat})
 		}
 		return r
