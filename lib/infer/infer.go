@@ -100,7 +100,7 @@ func Open(o Options) (*Model, error) {
 	for i, d := range in.Dims[1:] {
 		g := []int{m.Shape.C, m.Shape.H, m.Shape.W}
 		if d > 0 && g[i] > 0 && int(d) != g[i] {
-			return nil, fmt.Errorf("model %s: the graph's input %s disagrees with the sidecar's input_size %v", o.Model, in, cfg.InputSize)
+			return nil, fmt.Errorf("model %s: the graph's input %s disagrees with input_size %v (from the sidecar or --input-size)", o.Model, in, cfg.InputSize)
 		}
 	}
 	if m.Shape.Size() == 0 {
