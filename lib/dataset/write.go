@@ -174,17 +174,5 @@ func load(s *Source, it Item, o WriteOptions) ([]float32, stream.Shape, error) {
 	if err != nil {
 		return nil, stream.Shape{}, err
 	}
-	c := img.C
-	if o.Spec.Gray3 && c == 1 {
-		c = 3
-	}
-	h, w := img.H, img.W
-	if o.Spec.CropH > 0 {
-		h, w = o.Spec.CropH, o.Spec.CropW
-	} else if o.Spec.Resize > 0 {
-		w, h = preprocess.ResizedSize(img.W, img.H, o.Spec.Resize)
-	}
-	dst := make([]float32, c*h*w)
-	shape, err := o.Spec.Apply(img, dst)
-	return dst, shape, err
+	return o.Spec.Apply(img, nil)
 }

@@ -29,7 +29,7 @@ func TestZooMatchesPyTorch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := spec.Apply(img, pixels[i*3*32*32:]); err != nil {
+		if _, _, err := spec.Apply(img, pixels[i*3*32*32:]); err != nil {
 			t.Fatal(err)
 		}
 	}

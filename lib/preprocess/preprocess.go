@@ -27,22 +27,9 @@ func ResizedSize(w, h, size int) (int, int) {
 	return int(float64(size) * float64(w) / float64(h)), size
 }
 
-// Shape is the output shape for an input with c channels, or an error when
-// the recipe does not fix the size (no crop) and sizes then come from the
-// images themselves.
-func (s Spec) Shape(c int) (stream.Shape, bool) {
-	if s.Gray3 && c == 1 {
-		c = 3
-	}
-	if s.CropH > 0 && s.CropW > 0 {
-		return stream.Shape{C: c, H: s.CropH, W: s.CropW}, true
-	}
-	return stream.Shape{C: c}, false
-}
-
 // Apply runs the recipe on img and writes float32 CHW pixels in [0,1] into
-// dst, which must have room for the output shape.
-func (s Spec) Apply(img *imageio.Image, dst []float32) (stream.Shape, error) {
+// dst, which must have room for the output shape; a nil dst is allocated.
+func (s Spec) Apply(img *imageio.Image, dst []float32) ([]float32, stream.Shape, error) {
 	if s.Resize > 0 {
 		w, h := ResizedSize(img.W, img.H, s.Resize)
 		img = Resize(img, w, h, s.Filter)
@@ -55,11 +42,14 @@ func (s Spec) Apply(img *imageio.Image, dst []float32) (stream.Shape, error) {
 		c = 3
 	}
 	shape := stream.Shape{C: c, H: img.H, W: img.W}
+	if dst == nil {
+		dst = make([]float32, shape.Size())
+	}
 	if len(dst) < shape.Size() {
-		return shape, fmt.Errorf("image is %s after preprocessing, expected at most %d values", shape, len(dst))
+		return nil, shape, fmt.Errorf("image is %s after preprocessing, expected at most %d values", shape, len(dst))
 	}
 	ToCHW(img, c, dst)
-	return shape, nil
+	return dst[:shape.Size()], shape, nil
 }
 
 // CenterCrop crops the centre w x h region, zero-padding first where the
