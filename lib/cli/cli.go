@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -17,8 +18,16 @@ import (
 
 // Main runs a tool's run function with the process's arguments and streams
 // and exits with its status.
+//
+// With LK_CPUPROFILE=FILE set, a Go CPU profile of the run is written there.
 func Main(name string, run func(args []string, stdin io.Reader, stdout, stderr io.Writer) error) {
+	if p := os.Getenv("LK_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+		}
+	}
 	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	pprof.StopCPUProfile()
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}

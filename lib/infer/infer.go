@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
@@ -73,10 +74,11 @@ func Open(o Options) (*Model, error) {
 		return nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std (ImageNet models: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)",
 			o.Model, model.SidecarPath(o.Model))
 	}
-	ins, outs, err := ort.Inspect(o.Model)
+	om, err := onnx.Load(o.Model)
 	if err != nil {
 		return nil, err
 	}
+	ins, outs := om.IO()
 	in, err := pick(ins, cfg.Input, "input", o.Model)
 	if err != nil {
 		return nil, err
@@ -87,7 +89,7 @@ func Open(o Options) (*Model, error) {
 	}
 	cfg.Input, cfg.Output = in.Name, out.Name
 	m := &Model{Config: cfg, path: o.Model}
-	if !in.Float {
+	if in.DType != "float" {
 		return nil, fmt.Errorf("model %s: input %s: lk-infer feeds float32 images, not %s (export the model with a float32 input)", o.Model, in, in.DType)
 	}
 	if len(in.Dims) != 4 {
@@ -109,7 +111,7 @@ func Open(o Options) (*Model, error) {
 		}
 		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
 	}
-	if !out.Float || len(out.Dims) != 2 {
+	if out.DType != "float" || len(out.Dims) != 2 {
 		return nil, fmt.Errorf("model %s: output %s: want float32 logits of shape [batch, classes]", o.Model, out)
 	}
 	m.Classes = int(out.Dims[1])
@@ -134,7 +136,7 @@ func Open(o Options) (*Model, error) {
 	return m, nil
 }
 
-func pick(xs []ort.IO, name, what, path string) (ort.IO, error) {
+func pick(xs []onnx.IO, name, what, path string) (onnx.IO, error) {
 	var names []string
 	for _, x := range xs {
 		if x.Name == name || (name == "" && (what == "output" || len(xs) == 1)) {
@@ -143,9 +145,9 @@ func pick(xs []ort.IO, name, what, path string) (ort.IO, error) {
 		names = append(names, x.Name)
 	}
 	if name == "" {
-		return ort.IO{}, fmt.Errorf("model %s has %d inputs (%s); name the image input with \"input\" in the sidecar", path, len(xs), strings.Join(names, ", "))
+		return onnx.IO{}, fmt.Errorf("model %s has %d inputs (%s); name the image input with \"input\" in the sidecar", path, len(xs), strings.Join(names, ", "))
 	}
-	return ort.IO{}, fmt.Errorf("model %s has no %s %q (it has %s)", path, what, name, strings.Join(names, ", "))
+	return onnx.IO{}, fmt.Errorf("model %s has no %s %q (it has %s)", path, what, name, strings.Join(names, ", "))
 }
 
 // Close frees the session.

@@ -332,3 +332,50 @@ func (m *Model) Save(path string) error {
 	}
 	return os.WriteFile(path, b, 0o644)
 }
+
+// IO describes a graph input or output: name, element type and dims (-1
+// where symbolic).
+type IO struct {
+	Name  string
+	DType string // "float", "float16", "int64", ...
+	Dims  []int64
+}
+
+func (x IO) String() string {
+	var d []string
+	for _, v := range x.Dims {
+		if v < 0 {
+			d = append(d, "?")
+		} else {
+			d = append(d, strconv.FormatInt(v, 10))
+		}
+	}
+	return fmt.Sprintf("%s %s[%s]", x.Name, x.DType, strings.Join(d, ","))
+}
+
+// IO lists the graph's real inputs (initializers excluded) and outputs,
+// read from the file without starting ONNX Runtime.
+func (m *Model) IO() (in, out []IO) {
+	g := m.Graph()
+	inits := map[string]bool{}
+	for _, t := range g.GetInitializer() {
+		inits[t.GetName()] = true
+	}
+	conv := func(vi *onnxpb.ValueInfoProto) IO {
+		x := IO{Name: vi.GetName(), DType: "unknown"}
+		if tt := vi.GetType().GetTensorType(); tt != nil {
+			x.DType = strings.ToLower(onnxpb.TensorProto_DataType(tt.GetElemType()).String())
+			x.Dims, _ = valueDims(vi)
+		}
+		return x
+	}
+	for _, vi := range g.GetInput() {
+		if !inits[vi.GetName()] {
+			in = append(in, conv(vi))
+		}
+	}
+	for _, vi := range g.GetOutput() {
+		out = append(out, conv(vi))
+	}
+	return in, out
+}

@@ -4,7 +4,6 @@
 package ort
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,50 +83,6 @@ type Options struct {
 	Device   int    // CUDA device id
 }
 
-// IO describes one model input or output.
-type IO struct {
-	Name  string
-	Dims  []int64 // -1 or 0 for a symbolic dimension
-	DType string
-	Float bool
-}
-
-func (x IO) String() string {
-	var d []string
-	for _, v := range x.Dims {
-		if v <= 0 {
-			d = append(d, "?")
-		} else {
-			d = append(d, fmt.Sprint(v))
-		}
-	}
-	return fmt.Sprintf("%s %s[%s]", x.Name, x.DType, strings.Join(d, ","))
-}
-
-// Inspect returns a model's inputs and outputs without running it.
-func Inspect(path string) (in, out []IO, err error) {
-	if err := Init(); err != nil {
-		return nil, nil, err
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil, fmt.Errorf("model %s: %v", path, errors.Unwrap(err))
-	}
-	ii, oo, err := ort.GetInputOutputInfo(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: ONNX Runtime cannot read it: %v", path, err)
-	}
-	conv := func(xs []ort.InputOutputInfo) []IO {
-		var r []IO
-		for _, x := range xs {
-			r = append(r, IO{Name: x.Name, Dims: append([]int64{}, x.Dimensions...),
-				DType: strings.ToLower(strings.TrimPrefix(x.DataType.String(), "ONNX_TENSOR_ELEMENT_DATA_TYPE_")),
-				Float: x.OrtValueType == ort.ONNXTypeTensor && x.DataType == ort.TensorElementDataTypeFloat})
-		}
-		return r
-	}
-	return conv(ii), conv(oo), nil
-}
-
 // Session runs one model: float32 input of shape [batch, ...] to float32
 // outputs. One session per process; Run is not safe for concurrent use.
 type Session struct {
@@ -152,6 +107,11 @@ func NewSession(path, input string, outputs []string, o Options) (*Session, erro
 			return nil, err
 		}
 		if err := so.SetInterOpNumThreads(1); err != nil {
+			return nil, err
+		}
+	}
+	if os.Getenv("LK_ORT_NOSPIN") != "" {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 			return nil, err
 		}
 	}
