@@ -11,6 +11,8 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
+	"runtime"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/infer"
@@ -62,6 +64,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if !*quiet {
 		o.Progress = stderr
+	}
+	if o.Provider == "cpu" && os.Getenv("GOMAXPROCS") == "" {
+		// ONNX Runtime's threads use every core; Go code running beside
+		// them in parallel (reading, writing, the garbage collector) makes
+		// stragglers of them and costs about 10% (BENCH.md). One Go thread
+		// is plenty for the stream work.
+		runtime.GOMAXPROCS(1)
 	}
 	if err := stream.RefuseTerminal(stdout); err != nil {
 		return err
