@@ -110,11 +110,6 @@ func NewSession(path, input string, outputs []string, o Options) (*Session, erro
 			return nil, err
 		}
 	}
-	if os.Getenv("LK_ORT_NOSPIN") != "" {
-		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
-			return nil, err
-		}
-	}
 	switch o.Provider {
 	case "", "cpu":
 	case "cuda":
