@@ -160,24 +160,32 @@ func (m *Model) SHA256() string { return m.sha }
 // writes n*Classes logits into dst. Not safe for concurrent use.
 func (m *Model) Logits(dst, pixels []float32, n int) error {
 	sz := m.Shape.Size()
+	rows := max(n, m.batch)
+	if len(m.scratch) < rows*sz {
+		m.scratch = make([]float32, rows*sz)
+	}
+	m.norm.Apply(m.scratch[:n*sz], pixels[:n*sz])
+	return m.run(dst, m.scratch, n)
+}
+
+// run evaluates n normalised images held in in, which has room for the
+// graph's fixed batch when it has one: a short batch is zero-padded and
+// its extra outputs dropped.
+func (m *Model) run(dst, in []float32, n int) error {
+	sz := m.Shape.Size()
 	rows := n
 	if m.batch > 0 {
 		if n > m.batch {
 			return fmt.Errorf("batch of %d rows for a model with fixed batch %d", n, m.batch)
 		}
-		rows = m.batch // pad a short last batch; its extra outputs are ignored
+		rows = m.batch
+		clear(in[n*sz : rows*sz])
 	}
-	if len(m.scratch) < rows*sz {
-		m.scratch = make([]float32, rows*sz)
-	}
-	in := m.scratch[:rows*sz]
-	m.norm.Apply(in[:n*sz], pixels[:n*sz])
-	clear(in[n*sz:])
 	out := dst[:n*m.Classes]
 	if rows > n {
 		out = make([]float32, rows*m.Classes)
 	}
-	err := m.sess.Run(in, []int64{int64(rows), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)},
+	err := m.sess.Run(in[:rows*sz], []int64{int64(rows), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)},
 		[][]float32{out}, [][]int64{{int64(rows), int64(m.Classes)}})
 	if rows > n {
 		copy(dst, out[:n*m.Classes])
@@ -192,7 +200,7 @@ type piece struct {
 }
 
 type batch struct {
-	pixels []float32
+	pixels []float32 // normalised
 	logits []float32
 	pieces []piece
 	n      int
@@ -278,7 +286,8 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 					full <- b
 					return false
 				}
-				copy(b.pixels[at*sz:], px[p.off*sz:(p.off+take)*sz])
+				// normalise while copying: one pass over the pixels
+				m.norm.Apply(b.pixels[at*sz:(at+take)*sz], px[p.off*sz:(p.off+take)*sz])
 				p.rec.Retain()
 				b.pieces = append(b.pieces, piece{p.rec, p.off, take})
 				at += take
@@ -319,7 +328,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		defer close(done)
 		for b := range full {
 			if b.err == nil {
-				if err := m.Logits(b.logits, b.pixels, b.n); err != nil {
+				if err := m.run(b.logits, b.pixels, b.n); err != nil {
 					b.err = err
 				} else {
 					b.err = checkFinite(b, cols.ID, m.Classes, m.Config.Name)
