@@ -52,7 +52,7 @@ type Reader struct {
 // NewReader opens the Arrow IPC stream in r; name (a file name or "stdin")
 // appears in errors.
 func NewReader(r io.Reader, name string) (*Reader, error) {
-	t := &tailReader{r: bufio.NewReaderSize(r, 1<<20)}
+	t := &tailReader{r: bufio.NewReaderSize(r, 64<<10)} // large bodies bypass the buffer
 	rd, err := ipc.NewReader(t, ipc.WithAllocator(memory.DefaultAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {
 		if t.n == 0 {
@@ -102,7 +102,7 @@ func NewWriter(w io.Writer, schema *arrow.Schema) (*Writer, error) {
 	if err := RefuseTerminal(w); err != nil {
 		return nil, err
 	}
-	buf := bufio.NewWriterSize(w, 1<<20)
+	buf := bufio.NewWriterSize(w, 64<<10) // large buffers bypass it
 	return &Writer{buf: buf, w: ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))}, nil
 }
 
