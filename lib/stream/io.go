@@ -3,6 +3,7 @@ package stream
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,11 @@ type Reader struct {
 // NewReader opens the Arrow IPC stream in r; name (a file name or "stdin")
 // appears in errors.
 func NewReader(r io.Reader, name string) (*Reader, error) {
-	t := &tailReader{r: bufio.NewReaderSize(r, 64<<10)} // large bodies bypass the buffer
+	br := bufio.NewReaderSize(r, 64<<10) // large bodies bypass the buffer
+	if err := checkStart(br, name); err != nil {
+		return nil, err
+	}
+	t := &tailReader{r: br}
 	rd, err := ipc.NewReader(t, ipc.WithAllocator(memory.DefaultAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {
 		if t.n == 0 {
@@ -61,6 +66,42 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		return nil, fmt.Errorf("%s: not an Arrow IPC stream: %v", name, err)
 	}
 	return &Reader{Reader: rd, name: name, tail: t}, nil
+}
+
+// maxSchemaBytes bounds the first message: an lk schema with its metadata
+// is a few KiB, and the bound keeps a file that is not a stream from
+// making the reader allocate gigabytes for a "length" that is really text.
+const maxSchemaBytes = 64 << 20
+
+// checkStart looks at the first message's length prefix before the Arrow
+// reader trusts it.
+func checkStart(br *bufio.Reader, name string) error {
+	head, err := br.Peek(8)
+	if len(head) == 0 {
+		return fmt.Errorf("%s: empty input, expected an Arrow IPC stream (did the previous command in the pipeline fail?)", name)
+	}
+	if err != nil && len(head) < 8 {
+		return fmt.Errorf("%s: not an Arrow IPC stream (%d bytes)", name, len(head))
+	}
+	n := binary.LittleEndian.Uint32(head[:4])
+	if n == 0xffffffff { // continuation marker, then the length
+		n = binary.LittleEndian.Uint32(head[4:])
+	}
+	if n == 0 || n > maxSchemaBytes {
+		return fmt.Errorf("%s: not an Arrow IPC stream (it starts with %q)", name, printable(head))
+	}
+	return nil
+}
+
+func printable(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 32 || c > 126 {
+			c = '.'
+		}
+		out[i] = c
+	}
+	return string(out)
 }
 
 // Next advances to the next record batch. After it returns false, Err tells
