@@ -392,7 +392,7 @@ def main():
     p.add_argument("--models", default="resnet,lk3,lk31,lk13,lk7,vit")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--resnet-epochs", type=int, default=8)
-    p.add_argument("--vit-epochs", type=int, default=8)
+    p.add_argument("--vit-epochs", type=int, default=18)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=20240712)
