@@ -150,9 +150,7 @@ func TestInferPassThroughAndBatchInvariance(t *testing.T) {
 
 type preds struct {
 	ids    []string
-	labels []int32
 	logits []float32
-	md     map[string]string
 }
 
 // openStream opens an Arrow stream file; it is closed when the test ends.
@@ -174,11 +172,6 @@ func readPredictions(t *testing.T, path string) preds {
 	t.Helper()
 	r := openStream(t, path)
 	var p preds
-	p.md = map[string]string{}
-	md := r.Schema().Metadata()
-	for i, k := range md.Keys() {
-		p.md[k] = md.Values()[i]
-	}
 	lcol, _, err := stream.Logits(r.Schema())
 	if err != nil {
 		t.Fatal(err)
@@ -186,10 +179,8 @@ func readPredictions(t *testing.T, path string) preds {
 	for r.Next() {
 		rec := r.Record()
 		ids := rec.Column(0).(*array.String)
-		labels := rec.Column(1).(*array.Int32)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			p.ids = append(p.ids, ids.Value(i))
-			p.labels = append(p.labels, labels.Value(i))
 		}
 		v, _, _ := stream.Float32Rows(rec.Column(lcol))
 		p.logits = append(p.logits, v...)

@@ -55,10 +55,9 @@ func (c *counts) add(logits []float32, label int) {
 }
 
 type group struct {
-	key           []string
-	all, masked   counts
-	unlabelled    int64
-	firstRowOrder int
+	key         []string
+	all, masked counts
+	unlabelled  int64
 }
 
 // Accuracy accumulates top-1, top-5 and cross-entropy per group.
@@ -66,7 +65,6 @@ type Accuracy struct {
 	By     []string
 	Subset *imagenet.Subset // nil: plain accuracy over all logits
 	groups map[string]*group
-	nseen  int
 	sub    []float32
 }
 
@@ -154,8 +152,7 @@ func (a *Accuracy) group(key []string) *group {
 	k := strings.Join(key, "\x00")
 	g, ok := a.groups[k]
 	if !ok {
-		g = &group{key: append([]string{}, key...), firstRowOrder: a.nseen}
-		a.nseen++
+		g = &group{key: append([]string{}, key...)}
 		a.groups[k] = g
 	}
 	return g
