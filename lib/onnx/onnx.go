@@ -379,3 +379,9 @@ func (m *Model) IO() (in, out []IO) {
 	}
 	return in, out
 }
+
+// Clone returns a deep copy of m that resolves external data from the same
+// folder, for edits that must leave m as it was.
+func (m *Model) Clone() *Model {
+	return &Model{Proto: proto.Clone(m.Proto).(*onnxpb.ModelProto), Path: m.Path, dir: m.dir}
+}

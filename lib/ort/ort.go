@@ -165,3 +165,38 @@ func (s *Session) Run(in []float32, inShape []int64, outs [][]float32, outShapes
 
 // Close frees the session.
 func (s *Session) Close() error { return s.s.Destroy() }
+
+// Tensor is an output whose shape was not known before the run.
+type Tensor struct {
+	Shape []int64
+	Data  []float32
+}
+
+// RunAlloc evaluates the model on in and returns every output, letting
+// ONNX Runtime size them: for intermediate values whose shapes the graph
+// does not record. The data is copied out of ONNX Runtime's buffers.
+func (s *Session) RunAlloc(in []float32, inShape []int64) ([]Tensor, error) {
+	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %v", s.inName, err)
+	}
+	defer x.Destroy()
+	vals := make([]ort.Value, len(s.outName))
+	if err := s.s.Run([]ort.Value{x}, vals); err != nil {
+		return nil, fmt.Errorf("model %s: %v", s.path, err)
+	}
+	out := make([]Tensor, len(vals))
+	var bad error
+	for i, v := range vals {
+		if v == nil {
+			continue
+		}
+		if t, ok := v.(*ort.Tensor[float32]); ok && bad == nil {
+			out[i] = Tensor{Shape: t.GetShape(), Data: append([]float32(nil), t.GetData()...)}
+		} else if bad == nil {
+			bad = fmt.Errorf("model %s: output %s is %v, not float32", s.path, s.outName[i], v.GetONNXType())
+		}
+		v.Destroy()
+	}
+	return out, bad
+}

@@ -3,7 +3,11 @@
 package testutil
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -52,4 +56,50 @@ var Zoo = []string{"resnet", "lk3", "lk7", "lk13", "lk31", "vit"}
 // FashionMNIST is the shipped test split.
 func FashionMNIST(t testing.TB) string {
 	return Path(t, "testdata", "fashion-mnist", "t10k-images-idx3-ubyte.gz")
+}
+
+// BigModels returns a folder holding torchvision's resnet50 and vit_b_16
+// with random weights and their blocks.json, exported by
+// testdata/arch/make_arch.py --big into a cache folder ($LK_TEST_CACHE, or
+// the user cache) the first time; it skips the test when PyTorch is absent.
+func BigModels(t testing.TB) string {
+	t.Helper()
+	script := Path(t, "testdata", "arch", "make_arch.py")
+	src, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := os.Getenv("LK_TEST_CACHE")
+	if base == "" {
+		if base, err = os.UserCacheDir(); err != nil {
+			base = os.TempDir()
+		}
+		base = filepath.Join(base, "lk-test")
+	}
+	dir := filepath.Join(base, fmt.Sprintf("torchvision-%x", sha256.Sum256(src))[:len("torchvision-")+12])
+	if _, err := os.Stat(filepath.Join(dir, "blocks.json")); err == nil {
+		return dir
+	}
+	probe := exec.Command("/usr/bin/python3", "-c", "import torch, torchvision, onnx")
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Skipf("skipped: torchvision's resnet50 and vit_b_16 are exported for this test by testdata/arch/make_arch.py, which needs Debian's python3-torchvision and python3-onnx (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp(base, "export-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command("/usr/bin/python3", script, "--big", tmp)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make_arch.py --big: %v\n%s", err, out)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, "blocks.json")); serr != nil {
+			t.Fatal(err) // not a concurrent test having won the race
+		}
+	}
+	return dir
 }
