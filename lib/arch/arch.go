@@ -33,11 +33,15 @@ type Block struct {
 	Skip    string // "identity", or the ops of the projection, e.g. "Conv"
 	Nodes   []int  // indices of the nodes of body, skip, Add and trailing Relu
 	Shape   []int64
+
+	shared bool // another block has the same scope
 }
 
-// Name is how messages and --list name a block.
+// Name is how messages and --list name a block: its scope, or its Add
+// node's name where several blocks share a scope (a ViT block's attention
+// and MLP residuals).
 func (b Block) Name() string {
-	if b.Scope != "" {
+	if b.Scope != "" && !b.shared {
 		return b.Scope
 	}
 	return b.Add
@@ -175,8 +179,13 @@ func Find(g *onnx.Graph, input string) ([]Block, error) {
 		blk.Scope = scope(nodes, blk.Nodes)
 		blocks = append(blocks, blk)
 	}
+	scopes := map[string]int{}
+	for _, b := range blocks {
+		scopes[b.Scope]++
+	}
 	for k := range blocks {
 		blocks[k].Index = k + 1
+		blocks[k].shared = scopes[blocks[k].Scope] > 1
 	}
 	return blocks, nil
 }

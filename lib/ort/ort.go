@@ -176,27 +176,45 @@ type Tensor struct {
 // ONNX Runtime size them: for intermediate values whose shapes the graph
 // does not record. The data is copied out of ONNX Runtime's buffers.
 func (s *Session) RunAlloc(in []float32, inShape []int64) ([]Tensor, error) {
+	out := make([]Tensor, len(s.outName))
+	err := s.RunFunc(in, inShape, func(i int, shape []int64, data []float32) error {
+		out[i] = Tensor{Shape: shape, Data: append([]float32(nil), data...)}
+		return nil
+	})
+	return out, err
+}
+
+// RunFunc evaluates the model on in and calls fn on each output in turn
+// with ONNX Runtime's own buffer, valid only during the call: consumers
+// that reduce a big output (feature-map statistics) need no copy of it.
+func (s *Session) RunFunc(in []float32, inShape []int64, fn func(i int, shape []int64, data []float32) error) error {
 	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
 	if err != nil {
-		return nil, fmt.Errorf("input %s: %v", s.inName, err)
+		return fmt.Errorf("input %s: %v", s.inName, err)
 	}
 	defer x.Destroy()
 	vals := make([]ort.Value, len(s.outName))
 	if err := s.s.Run([]ort.Value{x}, vals); err != nil {
-		return nil, fmt.Errorf("model %s: %v", s.path, err)
+		return fmt.Errorf("model %s: %v", s.path, err)
 	}
-	out := make([]Tensor, len(vals))
-	var bad error
+	defer func() {
+		for _, v := range vals {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
 	for i, v := range vals {
 		if v == nil {
-			continue
+			return fmt.Errorf("model %s: no value for output %s", s.path, s.outName[i])
 		}
-		if t, ok := v.(*ort.Tensor[float32]); ok && bad == nil {
-			out[i] = Tensor{Shape: t.GetShape(), Data: append([]float32(nil), t.GetData()...)}
-		} else if bad == nil {
-			bad = fmt.Errorf("model %s: output %s is %v, not float32", s.path, s.outName[i], v.GetONNXType())
+		t, ok := v.(*ort.Tensor[float32])
+		if !ok {
+			return fmt.Errorf("model %s: output %s is %v, not a float32 tensor", s.path, s.outName[i], v.GetONNXType())
 		}
-		v.Destroy()
+		if err := fn(i, t.GetShape(), t.GetData()); err != nil {
+			return err
+		}
 	}
-	return out, bad
+	return nil
 }

@@ -105,6 +105,11 @@ func pivot(by []string, rows []metrics.Row) (header []string, lines [][]string) 
 
 func writePivot(w io.Writer, format string, by []string, rows []metrics.Row) error {
 	header, lines := pivot(by, rows)
+	return writeCells(w, format, header, lines)
+}
+
+// writeCells writes a header and lines as CSV, markdown or aligned text.
+func writeCells(w io.Writer, format string, header []string, lines [][]string) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)

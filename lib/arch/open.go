@@ -1,0 +1,118 @@
+package arch
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Model is an ONNX model opened for analysis: its sidecar, its image
+// input and size, and its residual blocks.
+type Model struct {
+	*onnx.Model
+	Config model.Config
+	Input  string
+	Shape  stream.Shape
+	Graph  *onnx.Graph
+	Blocks []Block
+}
+
+// Open loads the model at path with its sidecar (size overrides the
+// sidecar's input_size when set) and discovers its blocks.
+func Open(path string, size stream.Shape, threads int) (*Model, error) {
+	cfg, _, err := model.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	om, err := onnx.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Model: om, Config: cfg}
+	ins, _ := om.IO()
+	switch {
+	case cfg.Input != "":
+		m.Input = cfg.Input
+	case len(ins) == 1:
+		m.Input = ins[0].Name
+	default:
+		var names []string
+		for _, in := range ins {
+			names = append(names, in.String())
+		}
+		return nil, fmt.Errorf("model %s has %d inputs (%s); name the image input with \"input\" in the sidecar %s",
+			path, len(ins), strings.Join(names, ", "), model.SidecarPath(path))
+	}
+	var in *onnx.IO
+	for i := range ins {
+		if ins[i].Name == m.Input {
+			in = &ins[i]
+		}
+	}
+	if in == nil {
+		return nil, fmt.Errorf("model %s has no input %q", path, m.Input)
+	}
+	if in.DType != "float" || len(in.Dims) != 4 {
+		return nil, fmt.Errorf("model %s: input %s: want a float32 NCHW image input", path, in)
+	}
+	m.Shape = cfg.Shape()
+	if size.Size() > 0 {
+		m.Shape = size
+	}
+	if m.Shape.Size() == 0 {
+		if in.Dims[1] <= 0 || in.Dims[2] <= 0 || in.Dims[3] <= 0 {
+			return nil, fmt.Errorf("model %s: input %s has a symbolic size; give --input-size C,H,W or input_size in the sidecar %s",
+				path, in, model.SidecarPath(path))
+		}
+		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
+	}
+	m.Config.InputSize = []int{m.Shape.C, m.Shape.H, m.Shape.W}
+	if m.Graph, m.Blocks, err = Discover(om, m.Input, m.ProbeShape(), threads); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ProbeShape is the input shape of one image.
+func (m *Model) ProbeShape() []int64 {
+	return []int64{1, int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}
+}
+
+// List prints the blocks, one per line, so that a user can check what a
+// tool found before trusting its numbers.
+func List(w io.Writer, name string, blocks []Block) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "# %s: %d residual blocks\n", name, len(blocks))
+	fmt.Fprintln(tw, "block\tstage\tin_stage\tscope\tadd_node\tskip\tshape\tinput\toutput")
+	for _, b := range blocks {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Index, b.Stage, b.InStage, orDash(b.Scope), b.Add, b.Skip,
+			dims(b.Shape), b.Input, b.Output)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dims(d []int64) string {
+	var s []string
+	for _, v := range d[1:] {
+		s = append(s, fmt.Sprint(v))
+	}
+	return strings.Join(s, "x")
+}
+
+// NoBlocks is the error of a tool that needs residual blocks in a graph
+// that has none.
+func NoBlocks(path string) error {
+	return fmt.Errorf("model %s: no residual blocks found (an Add of a value and a longer weighted path from it, e.g. x + f(x)); lk-featvar and lk-lesion need them", path)
+}

@@ -1,0 +1,127 @@
+package featvar
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/ort"
+	"github.com/lk-robustness/lk/lib/progress"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Layers lists what is measured, in depth order: the stem's output (the
+// first block's input, unless that is the image), every block's output,
+// and before each stage's first block its input when a transition made it.
+func Layers(m *arch.Model) []Layer {
+	var ls []Layer
+	prev := m.Input
+	for i, b := range m.Blocks {
+		if b.Input != prev {
+			kind, name := "transition", fmt.Sprintf("transition %d", b.Stage-1)
+			if i == 0 {
+				kind, name = "stem", "stem"
+			}
+			ls = append(ls, Layer{Name: name, Kind: kind, Value: b.Input})
+		}
+		ls = append(ls, Layer{Name: b.Name(), Kind: "block", Value: b.Output})
+		prev = b.Output
+	}
+	return ls
+}
+
+// Options configure Run.
+type Options struct {
+	Group    int // batch-mean group size; 0: Park & Kim
+	Batch    int // images per model run
+	Threads  int
+	Mean     []float32 // normalisation, as lk-infer's
+	Std      []float32
+	Progress io.Writer
+}
+
+// Run measures every layer of m over the images of r.
+func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, error) {
+	cols, err := stream.Images(r.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	if cols.Shape != m.Shape {
+		return nil, fmt.Errorf("%s: column image is %s, the model %s expects %s (resize or crop with lk-data)", r.Name(), cols.Shape, m.Config.Name, m.Shape)
+	}
+	mean, std := m.Config.Mean, m.Config.Std
+	if o.Mean != nil {
+		mean = o.Mean
+	}
+	if o.Std != nil {
+		std = o.Std
+	}
+	if mean == nil || std == nil {
+		return nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std", m.Path, model.SidecarPath(m.Path))
+	}
+	norm, err := model.NewNormalizer(mean, std, m.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", m.Path, err)
+	}
+	values := make([]string, len(layers))
+	stats := make([]*Stat, len(layers))
+	for i, l := range layers {
+		values[i] = l.Value
+		stats[i] = &Stat{Layer: l, Group: o.Group}
+	}
+	path, cleanup, err := arch.WithOutputs(m.Model, values)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	sess, err := ort.NewSession(path, m.Input, values, ort.Options{Threads: o.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("model %s with block outputs: %v", m.Path, err)
+	}
+	defer sess.Close()
+
+	var total int64
+	if v, ok := r.Schema().Metadata().GetValue(stream.MetaRows); ok {
+		fmt.Sscan(v, &total)
+	}
+	meter := progress.New(o.Progress, "lk-featvar "+m.Config.Name, "images", total)
+	sz := m.Shape.Size()
+	buf := make([]float32, o.Batch*sz)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		err := sess.RunFunc(buf[:n*sz], []int64{int64(n), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)},
+			func(i int, shape []int64, data []float32) error { return stats[i].Add(shape, data) })
+		meter.Add(n)
+		n = 0
+		return err
+	}
+	for r.Next() {
+		px, _, err := stream.Float32Rows(r.Record().Column(cols.Image))
+		if err != nil {
+			return nil, fmt.Errorf("%s: column image: %v", r.Name(), err)
+		}
+		for k := 0; k < int(r.Record().NumRows()); k++ {
+			norm.Apply(buf[n*sz:(n+1)*sz], px[k*sz:(k+1)*sz])
+			if n++; n == o.Batch {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	meter.Done()
+	if stats[0].n == 0 {
+		return nil, fmt.Errorf("%s: no images", r.Name())
+	}
+	return stats, nil
+}

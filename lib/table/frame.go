@@ -1,0 +1,125 @@
+package table
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Frame is a typed table whose columns are strings, integers or floats:
+// per-layer and per-channel results (lk-attn-dist, lk-featvar) that a
+// plot reads as numbers, not as group labels.
+type Frame struct {
+	cols []Column
+	rows [][]any
+}
+
+// Column is a column of a Frame: Type is String, Int or Float.
+type Column struct {
+	Name string
+	Type arrow.DataType
+}
+
+// Column types.
+var (
+	String = arrow.BinaryTypes.String
+	Int    = arrow.PrimitiveTypes.Int64
+	Float  = arrow.PrimitiveTypes.Float64
+)
+
+// NewFrame starts an empty table with the given columns.
+func NewFrame(cols ...Column) *Frame { return &Frame{cols: cols} }
+
+// Add appends a row: one string, int or float64 per column, in order.
+func (f *Frame) Add(vals ...any) {
+	if len(vals) != len(f.cols) {
+		panic(fmt.Sprintf("table: row of %d values for %d columns", len(vals), len(f.cols)))
+	}
+	f.rows = append(f.rows, vals)
+}
+
+// Len is the number of rows.
+func (f *Frame) Len() int { return len(f.rows) }
+
+// maxRecordRows bounds the rows per Arrow record, so that a reader never
+// holds a huge record at once.
+const maxRecordRows = 1 << 14
+
+// Write writes the table as an Arrow table stream with metadata md, or as
+// text, markdown or CSV.
+func (f *Frame) Write(w io.Writer, format string, md arrow.Metadata) error {
+	switch format {
+	case "arrow":
+		return f.writeArrow(w, md)
+	case "text", "markdown", "csv":
+		header := make([]string, len(f.cols))
+		for i, c := range f.cols {
+			header[i] = c.Name
+		}
+		lines := make([][]string, len(f.rows))
+		for i, r := range f.rows {
+			for _, v := range r {
+				lines[i] = append(lines[i], cell(v))
+			}
+		}
+		return writeCells(w, format, header, lines)
+	}
+	return fmt.Errorf("--format %q: want one of %s", format, Formats)
+}
+
+func cell(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', 6, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+func (f *Frame) writeArrow(w io.Writer, md arrow.Metadata) error {
+	fields := make([]arrow.Field, len(f.cols))
+	for i, c := range f.cols {
+		fields[i] = arrow.Field{Name: c.Name, Type: c.Type}
+	}
+	md = stream.WithMeta(md, stream.MetaKind, stream.KindTable)
+	schema := arrow.NewSchema(fields, &md)
+	wr, err := stream.NewWriter(w, schema)
+	if err != nil {
+		return err
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for start := 0; start < len(f.rows) || start == 0; start += maxRecordRows {
+		for _, r := range f.rows[start:min(start+maxRecordRows, len(f.rows))] {
+			for j, v := range r {
+				switch fb := b.Field(j).(type) {
+				case *array.StringBuilder:
+					fb.Append(v.(string))
+				case *array.Int64Builder:
+					fb.Append(int64(v.(int)))
+				case *array.Float64Builder:
+					fb.Append(v.(float64))
+				}
+			}
+		}
+		rec := b.NewRecord()
+		err := wr.Write(rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+		if len(f.rows) == 0 {
+			break
+		}
+	}
+	return wr.Close()
+}
