@@ -32,7 +32,8 @@ type Block struct {
 	Output  string // the value it outputs (the Add's, or the Relu's after it)
 	Skip    string // "identity", or the ops of the projection, e.g. "Conv"
 	Nodes   []int  // indices of the nodes of body, skip, Add and trailing Relu
-	Shape   []int64
+	Shape   []int64 // output shape at batch 1
+	InShape []int64 // input shape at batch 1
 
 	shared bool // another block has the same scope
 }
@@ -285,6 +286,7 @@ func Assign(blocks []Block, shapes map[string][]int64) error {
 			return fmt.Errorf("no shape for the output %q of block %s", blocks[i].Output, blocks[i].Name())
 		}
 		blocks[i].Shape = s
+		blocks[i].InShape = shapes[blocks[i].Input]
 		key := fmt.Sprint(s[1:])
 		if key != prev {
 			stage++

@@ -90,13 +90,20 @@ func Discover(m *onnx.Model, input string, in []int64, threads int) (*onnx.Graph
 		return nil, nil, fmt.Errorf("model %s: %v", m.Path, err)
 	}
 	var outs []string
+	seen := map[string]bool{}
 	for _, b := range blocks {
-		outs = append(outs, b.Output)
+		for _, v := range []string{b.Input, b.Output} {
+			if !seen[v] && v != input {
+				seen[v] = true
+				outs = append(outs, v)
+			}
+		}
 	}
 	shapes, err := Probe(m, input, in, outs, threads)
 	if err != nil {
 		return nil, nil, err
 	}
+	shapes[input] = in
 	if err := Assign(blocks, shapes); err != nil {
 		return nil, nil, fmt.Errorf("model %s: %v", m.Path, err)
 	}

@@ -232,8 +232,11 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	schema, err := stream.Append(r.Schema(), md,
-		arrow.Field{Name: stream.ColModel, Type: arrow.BinaryTypes.String}, stream.LogitsField(m.Classes))
+	fields := []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}}
+	for _, k := range m.Config.ColumnNames() {
+		fields = append(fields, arrow.Field{Name: k, Type: arrow.BinaryTypes.String})
+	}
+	schema, err := stream.Append(r.Schema(), md, append(fields, stream.LogitsField(m.Classes))...)
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
@@ -422,14 +425,16 @@ func (rw *recordWriter) add(b *batch) error {
 func (rw *recordWriter) flush() error {
 	n := int(rw.cur.NumRows())
 	lcol := stream.Float32List(rw.logits, rw.m.Classes)
-	mb := array.NewStringBuilder(memory.DefaultAllocator)
-	for i := 0; i < n; i++ {
-		mb.Append(rw.m.Config.Name)
+	cols := []arrow.Array{constant(rw.m.Config.Name, n)}
+	for _, k := range rw.m.Config.ColumnNames() {
+		cols = append(cols, constant(rw.m.Config.Columns[k], n))
 	}
-	mcol := mb.NewArray()
-	out := stream.WithColumns(rw.schema, rw.cur, mcol, lcol)
+	out := stream.WithColumns(rw.schema, rw.cur, append(cols, lcol)...)
 	err := rw.wr.Write(out)
-	for _, x := range []interface{ Release() }{out, mcol, lcol, mb, rw.cur} {
+	for _, c := range cols {
+		c.Release()
+	}
+	for _, x := range []interface{ Release() }{out, lcol, rw.cur} {
 		x.Release()
 	}
 	rw.cur = nil
@@ -440,6 +445,16 @@ func (rw *recordWriter) flush() error {
 		return fmt.Errorf("writing predictions: %v", err)
 	}
 	return nil
+}
+
+// constant is a utf8 column of n copies of v.
+func constant(v string, n int) arrow.Array {
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := 0; i < n; i++ {
+		b.Append(v)
+	}
+	return b.NewArray()
 }
 
 func orDefault(s, d string) string {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/lk-robustness/lk/lib/stream"
@@ -20,16 +21,30 @@ import (
 
 // Config is a model's sidecar config. Unknown JSON keys are ignored.
 type Config struct {
-	Name          string    `json:"name"`
-	Input         string    `json:"input"`      // graph input name; empty: the model's only input
-	Output        string    `json:"output"`     // graph output name; empty: the model's first output
-	InputSize     []int     `json:"input_size"` // C,H,W
-	Mean          []float32 `json:"mean"`
-	Std           []float32 `json:"std"`
-	NumClasses    int       `json:"num_classes"`
-	LabelSpace    string    `json:"label_space"`
-	Interpolation string    `json:"interpolation"`
-	CropPct       float64   `json:"crop_pct"`
+	Name          string    `json:"name,omitempty"`
+	Input         string    `json:"input,omitempty"`      // graph input name; empty: the model's only input
+	Output        string    `json:"output,omitempty"`     // graph output name; empty: the model's first output
+	InputSize     []int     `json:"input_size,omitempty"` // C,H,W
+	Mean          []float32 `json:"mean,omitempty"`
+	Std           []float32 `json:"std,omitempty"`
+	NumClasses    int       `json:"num_classes,omitempty"`
+	LabelSpace    string    `json:"label_space,omitempty"`
+	Interpolation string    `json:"interpolation,omitempty"`
+	CropPct       float64   `json:"crop_pct,omitempty"`
+	// Columns are constant utf8 columns lk-infer appends to every row, so
+	// that streams of model variants stay apart when read together (a
+	// lesioned model's drop count and sample: lk-lesion writes them).
+	Columns map[string]string `json:"columns,omitempty"`
+}
+
+// ColumnNames are the keys of Columns, sorted.
+func (c Config) ColumnNames() []string {
+	var ks []string
+	for k := range c.Columns {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 // ImageNet's normalisation, the default for models without a sidecar.
