@@ -23,15 +23,15 @@ import (
 
 // Block is one residual block.
 type Block struct {
-	Index   int    // 1-based, in graph order
-	Stage   int    // 1-based; blocks of a stage share output shape
-	InStage int    // 1-based position within the stage
-	Scope   string // the common name prefix of its nodes, e.g. /stages.0/stages.0.1
-	Add     string // name of the residual Add node
-	Input   string // the value the block reads
-	Output  string // the value it outputs (the Add's, or the Relu's after it)
-	Skip    string // "identity", or the ops of the projection, e.g. "Conv"
-	Nodes   []int  // indices of the nodes of body, skip, Add and trailing Relu
+	Index   int     // 1-based, in graph order
+	Stage   int     // 1-based; blocks of a stage share output shape
+	InStage int     // 1-based position within the stage
+	Scope   string  // the common name prefix of its nodes, e.g. /stages.0/stages.0.1
+	Add     string  // name of the residual Add node
+	Input   string  // the value the block reads
+	Output  string  // the value it outputs (the Add's, or the Relu's after it)
+	Skip    string  // "identity", or the ops of the projection, e.g. "Conv"
+	Nodes   []int   // indices of the nodes of body, skip, Add and trailing Relu
 	Shape   []int64 // output shape at batch 1
 	InShape []int64 // input shape at batch 1
 

@@ -107,7 +107,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("model %s: no eligible units (see --list)", *path)
 	}
 	type job struct {
-		n, sample int
+		n, sample  int
 		sampleName string
 		units      []int
 	}
