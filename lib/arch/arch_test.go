@@ -2,6 +2,7 @@ package arch_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
@@ -125,10 +127,30 @@ func TestBlocksTorchvision(t *testing.T) {
 	testutil.ORT(t)
 	dir := testutil.BigModels(t)
 	ws := readBlocks(t, filepath.Join(dir, "blocks.json"))
+	// torchvision's model tables: parameters and GFLOPS (multiply-accumulates)
+	published := map[string][2]float64{"resnet50": {25557032, 4.09e9}, "vit_b_16": {86567656, 17.56e9}}
 	for name, stages := range map[string][]int{"resnet50": {3, 4, 6, 3}, "vit_b_16": {24}} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name+".onnx")
 			bs := checkBlocks(t, path, 224, ws[name])
+			m, err := arch.Open(path, stream.Shape{C: 3, H: 224, W: 224}, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := arch.Summarise(m, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The export folds BatchNorms (scale and shift become a bias)
+			// and shares identical initializers, which random
+			// initialisation makes common (all-zero biases): a few
+			// thousandths fewer parameters than PyTorch counts.
+			if p := published[name][0]; math.Abs(float64(s.Parameters)-p)/p > 0.005 {
+				t.Errorf("parameters %d, torchvision %.0f", s.Parameters, p)
+			}
+			if f := published[name][1]; math.Abs(float64(s.MACs)-f)/f > 0.005 {
+				t.Errorf("MACs %d, torchvision %.3g", s.MACs, f)
+			}
 			if got := perStage(bs); !equalInts(got, stages) {
 				t.Errorf("blocks per stage %v, want %v", got, stages)
 			}

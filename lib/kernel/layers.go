@@ -44,6 +44,13 @@ func depthwise(g *onnx.Graph, i int) (conv, bool) {
 	return conv{node: i, c: int(d[0]), k: int(d[2]), weight: w}, true
 }
 
+// IsDepthwise reports whether node i of g is a depthwise Conv with a square
+// kernel held in an initializer, and its channels and kernel size.
+func IsDepthwise(g *onnx.Graph, i int) (channels, k int, ok bool) {
+	c, ok := depthwise(g, i)
+	return c.c, c.k, ok
+}
+
 // Depthwise returns the depthwise convolutions of g with a kernel of at
 // least minKernel, in graph order. A depthwise conv that runs beside a
 // larger one on the same input, their outputs summed (RepLKNet's small

@@ -1,7 +1,9 @@
 package onnx
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
@@ -226,4 +228,53 @@ func Prune(g *onnxpb.GraphProto) error {
 	}
 	g.Initializer = inits
 	return nil
+}
+
+// AddInitializer adds a float32 initializer named name with the given dims
+// (its values stored as raw little-endian bytes, as exporters write them).
+func AddInitializer(g *onnxpb.GraphProto, name string, dims []int64, vals []float32) {
+	raw := make([]byte, 4*len(vals))
+	for i, v := range vals {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: proto.String(name), Dims: dims,
+		DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: raw})
+}
+
+// AddNode appends a node of the default domain; attrs may be nil.
+func AddNode(g *onnxpb.GraphProto, op, name string, inputs, outputs []string, attrs ...*onnxpb.AttributeProto) *onnxpb.NodeProto {
+	n := &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String(name), Input: inputs, Output: outputs, Attribute: attrs}
+	g.Node = append(g.Node, n)
+	return n
+}
+
+// IntAttr and IntsAttr build attributes for AddNode.
+func IntAttr(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func IntsAttr(name string, v ...int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
+}
+
+// Rename renames a value everywhere: its producer's output, its readers'
+// inputs and the graph output of that name.
+func Rename(g *onnxpb.GraphProto, old, new string) {
+	for _, n := range g.GetNode() {
+		for i, in := range n.GetInput() {
+			if in == old {
+				n.Input[i] = new
+			}
+		}
+		for i, o := range n.GetOutput() {
+			if o == old {
+				n.Output[i] = new
+			}
+		}
+	}
+	for _, o := range g.GetOutput() {
+		if o.GetName() == old {
+			o.Name = proto.String(new)
+		}
+	}
 }

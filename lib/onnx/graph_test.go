@@ -1,6 +1,7 @@
 package onnx_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -97,6 +98,36 @@ func TestZooGraphs(t *testing.T) {
 		}
 		if m.Opset() != 17 {
 			t.Errorf("%s: opset %d", name, m.Opset())
+		}
+	}
+}
+
+// Inserting nodes and initializers: logits scaled by 2 through an added
+// Mul after the output give ONNX Runtime's logits of the original times 2.
+func TestAddNodeAndInitializer(t *testing.T) {
+	testutil.ORT(t)
+	src := testutil.Path(t, "testdata", "zoo", "resnet.onnx")
+	m, err := onnx.Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph()
+	onnx.Rename(g, "logits", "logits_unscaled")
+	onnx.AddInitializer(g, "two", []int64{1}, []float32{2})
+	onnx.AddNode(g, "Mul", "scale", []string{"logits_unscaled", "two"}, []string{"logits"})
+	g.Output[0].Name = proto.String("logits")
+	if _, err := onnx.NewGraph(g); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "scaled.onnx")
+	if err := m.Save(dst); err != nil {
+		t.Fatal(err)
+	}
+	copySidecar(t, src, dst)
+	want, got := runZoo(t, src), runZoo(t, dst)
+	for i := range want {
+		if got[i] != 2*want[i] {
+			t.Fatalf("logit %d: %g, want 2 x %g", i, got[i], want[i])
 		}
 	}
 }

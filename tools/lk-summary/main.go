@@ -1,0 +1,93 @@
+// Command lk-summary describes ONNX models as the paper's Fig. 1 and
+// tables do: parameters, multiply-accumulates per image, depthwise kernel
+// sizes, residual blocks and stages; one row per model.
+//
+//	lk-summary --format text testdata/zoo/*.onnx
+//	lk-summary replknet31b.onnx convnext_b.onnx vit_b_16.onnx > models.arrow
+//
+// Parameters are the float initializers' elements as exported (a BatchNorm
+// folded into its conv counts as the conv's bias); MACs count Conv,
+// ConvTranspose, MatMul and Gemm, the convention behind torchvision's and
+// timm's "GFLOPs".
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/table"
+)
+
+func main() { cli.Main("lk-summary", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-summary", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	size := fs.String("input-size", "", "model input `C,H,W` for models whose sidecar and graph do not fix it")
+	list := fs.Bool("list", false, "also print each model's residual blocks on stderr")
+	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-summary [flags] model.onnx ... > table.arrow\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return cli.Usage("name at least one model file")
+	}
+	var shape stream.Shape
+	if *size != "" {
+		var err error
+		if shape, err = stream.ParseShape(*size); err != nil {
+			return cli.Usage("--input-size: %v", err)
+		}
+	}
+	f := *format
+	if f == "" {
+		f = "arrow"
+		if stream.IsTerminal(stdout) {
+			f = "text"
+		}
+	}
+	t := table.NewFrame(
+		table.Column{Name: "model", Type: table.String}, table.Column{Name: "file", Type: table.String},
+		table.Column{Name: "input", Type: table.String}, table.Column{Name: "parameters", Type: table.Int},
+		table.Column{Name: "macs", Type: table.Int}, table.Column{Name: "depthwise_kernels", Type: table.String},
+		table.Column{Name: "max_kernel", Type: table.Int}, table.Column{Name: "blocks", Type: table.Int},
+		table.Column{Name: "stages", Type: table.Int})
+	for _, path := range fs.Args() {
+		m, err := arch.Open(path, shape, 0)
+		if err != nil {
+			return err
+		}
+		s, err := arch.Summarise(m, 0)
+		if err != nil {
+			return fmt.Errorf("model %s: %v", path, err)
+		}
+		if *list {
+			if err := arch.List(stderr, m.Config.Name, m.Blocks); err != nil {
+				return err
+			}
+		}
+		var ks []string
+		maxK := 0
+		for _, k := range s.Depthwise {
+			ks = append(ks, fmt.Sprint(k))
+			maxK = max(maxK, k)
+		}
+		t.Add(m.Config.Name, path, m.Shape.String(), int(s.Parameters), int(s.MACs), strings.Join(ks, ","), maxK, s.Blocks, s.Stages)
+	}
+	md, err := stream.AddStep(arrow.Metadata{}, stream.Step{Tool: "lk-summary", Args: cli.Recorded(fs)})
+	if err != nil {
+		return err
+	}
+	return t.Write(stdout, f, md)
+}
