@@ -35,6 +35,9 @@ BatchNorm gets the fused weight, and its BatchNorm becomes a pure bias), and
 the rebuilt models must reproduce the training-time reference logits
 (testdata/zoo/NAME.ref.json) before anything is computed from them.
 
+--replknet31b DIR exports a RepLKNet-31B-sized model (random weights, about
+79M parameters) for the benchmarks.
+
 --big DIR exports torchvision's resnet50 and vit_b_16 with random weights
 (about 100 and 330 MB) and their blocks.json into DIR; the Go tests call it
 into a cache folder when PyTorch is present.
@@ -344,6 +347,17 @@ class ConvNeXt(nn.Module):
         return self.head(self.norm(x.mean((-2, -1))))
 
 
+class RepLKNetLike(train.LKNet):
+    """train.LKNet with RepLKNet's stem: 3x3 stride 2, depthwise 3x3,
+    1x1, depthwise 3x3 stride 2 (to a quarter of the input size)."""
+
+    def __init__(self, kernels, widths, depths):
+        super().__init__(kernels, widths=widths, depths=depths)
+        c = widths[0]
+        self.stem = nn.Sequential(train.conv_bn_relu(3, c, 3, stride=2), train.conv_bn_relu(c, c, 3, groups=c),
+                                  train.conv_bn_relu(c, c, 1), train.conv_bn_relu(c, c, 3, stride=2, groups=c))
+
+
 def randomise_bn(model, gen):
     for mod in model.modules():
         if isinstance(mod, nn.BatchNorm2d):
@@ -385,7 +399,7 @@ def small(out):
     torch.manual_seed(20241128)
     gen = torch.Generator().manual_seed(20241128)
     blocks = {}
-    rep = train.LKNet((31, 29, 27, 13), widths=(8, 16, 32, 64), depths=(2, 2, 18, 2))
+    rep = RepLKNetLike((31, 29, 27, 13), widths=(8, 16, 32, 64), depths=(2, 2, 18, 2))
     rep.head = nn.Linear(64, 1000)
     randomise_bn(rep, gen)
     rep.eval()
@@ -442,6 +456,19 @@ def big(out):
     dump(os.path.join(out, "blocks.json"), blocks)
 
 
+def replknet31b(out):
+    """RepLKNet-31B's size (widths 128-256-512-1024, about 79M parameters)
+    with random weights, for benchmarks."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    m = RepLKNetLike((31, 29, 27, 13), widths=(128, 256, 512, 1024), depths=(2, 2, 18, 2))
+    m.head = nn.Linear(1024, 1000)
+    randomise_bn(m, gen)
+    print("replknet31b-like: %d parameters" % sum(p.numel() for p in m.parameters()))
+    export(m, os.path.join(out, "replknet31b.onnx"), 224, dict(name="replknet31b", **IMAGENET))
+
+
 def dump(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f)
@@ -453,9 +480,12 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default=HERE)
     p.add_argument("--big", default="", help="folder for torchvision resnet50 and vit_b_16")
+    p.add_argument("--replknet31b", default="", help="folder for a RepLKNet-31B-sized model (benchmarks)")
     args = p.parse_args()
     torch.set_num_threads(2)
-    if args.big:
+    if args.replknet31b:
+        replknet31b(args.replknet31b)
+    elif args.big:
         big(args.big)
     else:
         small(args.out)
