@@ -1,11 +1,15 @@
 package arch
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
 	"github.com/lk-robustness/lk/lib/ort"
 )
 
@@ -17,15 +21,80 @@ func Probe(m *onnx.Model, input string, in []int64, values []string, threads int
 	if len(values) == 0 {
 		return map[string][]int64{}, nil
 	}
-	ts, err := RunWithOutputs(m, input, in, make([]float32, size(in)), values, threads)
+	path, cleanup, err := WithOutputs(shapeModel(m), values)
 	if err != nil {
 		return nil, err
+	}
+	defer cleanup()
+	s, err := ort.NewSession(path, input, values, ort.Options{Threads: threads, NoOptimize: true})
+	if err != nil {
+		return nil, fmt.Errorf("model %s: probing shapes: %v", m.Path, err)
+	}
+	defer s.Close()
+	ts, err := s.RunAlloc(make([]float32, size(in)), in)
+	if err != nil {
+		return nil, fmt.Errorf("probing shapes: %v", err)
 	}
 	shapes := map[string][]int64{}
 	for i, v := range values {
 		shapes[v] = ts[i].Shape
 	}
 	return shapes, nil
+}
+
+// bigInit is the size from which shapeModel replaces a float initializer.
+const bigInit = 1024
+
+// shapeModel returns a copy of m in which every float initializer of at
+// least bigInit elements is made at run time by ConstantOfShape (zeros):
+// shapes do not depend on the weights' values, and without them the copy
+// is small to write and quick for ONNX Runtime to load. Small ones stay,
+// as values that decide shapes (Resize scales) are small.
+func shapeModel(m *onnx.Model) *onnx.Model {
+	c := m.Clone()
+	g := c.Graph()
+	var keep []*onnxpb.TensorProto
+	var made []*onnxpb.NodeProto
+	replaced := map[string]bool{}
+	for _, t := range g.GetInitializer() {
+		n, err := onnx.NumElements(t)
+		if err != nil || n < bigInit || len(t.GetDims()) == 0 || !floatTypes[t.GetDataType()] {
+			keep = append(keep, t)
+			continue
+		}
+		name := t.GetName()
+		replaced[name] = true
+		raw := make([]byte, 8*len(t.GetDims()))
+		for i, d := range t.GetDims() {
+			binary.LittleEndian.PutUint64(raw[8*i:], uint64(d))
+		}
+		keep = append(keep, &onnxpb.TensorProto{Name: proto.String(name + "_lk_dims"), Dims: []int64{int64(len(t.GetDims()))},
+			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), RawData: raw})
+		zero := &onnxpb.TensorProto{Dims: []int64{1}, DataType: proto.Int32(t.GetDataType()), RawData: make([]byte, elemBytes(t.GetDataType()))}
+		made = append(made, &onnxpb.NodeProto{OpType: proto.String("ConstantOfShape"), Name: proto.String(name + "_lk_zeros"),
+			Input: []string{name + "_lk_dims"}, Output: []string{name},
+			Attribute: []*onnxpb.AttributeProto{{Name: proto.String("value"), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: zero}}})
+	}
+	g.Initializer = keep
+	g.Node = append(made, g.Node...)
+	var inputs []*onnxpb.ValueInfoProto // old exports list initializers as inputs too
+	for _, in := range g.GetInput() {
+		if !replaced[in.GetName()] {
+			inputs = append(inputs, in)
+		}
+	}
+	g.Input = inputs
+	return c
+}
+
+func elemBytes(dt int32) int {
+	switch onnxpb.TensorProto_DataType(dt) {
+	case onnxpb.TensorProto_FLOAT16, onnxpb.TensorProto_BFLOAT16:
+		return 2
+	case onnxpb.TensorProto_DOUBLE:
+		return 8
+	}
+	return 4
 }
 
 func size(dims []int64) int {

@@ -46,9 +46,9 @@ func Load(path string) (*Model, error) {
 	if st.Size() > MaxModelBytes {
 		return nil, fmt.Errorf("model %s: %d bytes, over protobuf's 2 GiB limit (large weights must be in external data files)", path, st.Size())
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("model %s: %v", path, err)
 	}
 	m, err := Parse(data)
 	if err != nil {
@@ -60,15 +60,17 @@ func Load(path string) (*Model, error) {
 
 // Parse decodes a serialised model (external data, if any, is resolved
 // relative to the current folder).
+// The model's weights are slices of data, which must not change while the
+// model is in use.
 func Parse(data []byte) (*Model, error) {
-	var mp onnxpb.ModelProto
-	if err := proto.Unmarshal(data, &mp); err != nil {
-		return nil, fmt.Errorf("not an ONNX model: %v", err)
+	mp, err := decode(data)
+	if err != nil {
+		return nil, err
 	}
 	if mp.Graph == nil {
 		return nil, errors.New("not an ONNX model: no graph")
 	}
-	return &Model{Proto: &mp, dir: "."}, nil
+	return &Model{Proto: mp, dir: "."}, nil
 }
 
 // Graph is the model's main graph.
@@ -288,16 +290,16 @@ func Float16(h uint16) float32 {
 // written into one data file next to it (NAME.onnx.data), so the saved
 // model never refers back to the folder it came from.
 func (m *Model) Save(path string) error {
-	out := proto.Clone(m.Proto).(*onnxpb.ModelProto)
+	out := m.shallow()
 	var ext []*onnxpb.TensorProto
-	collect := func(ts []*onnxpb.TensorProto) {
-		for _, t := range ts {
-			if t.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
-				ext = append(ext, t)
-			}
+	for i, t := range out.GetGraph().GetInitializer() {
+		if t.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
+			// a private copy, whose location is rewritten below (it holds no data)
+			c := proto.Clone(t).(*onnxpb.TensorProto)
+			out.Graph.Initializer[i] = c
+			ext = append(ext, c)
 		}
 	}
-	collect(out.GetGraph().GetInitializer())
 	if len(ext) > 0 {
 		dataName := filepath.Base(path) + ".data"
 		df, err := os.Create(filepath.Join(filepath.Dir(path), dataName))
@@ -380,8 +382,26 @@ func (m *Model) IO() (in, out []IO) {
 	return in, out
 }
 
-// Clone returns a deep copy of m that resolves external data from the same
-// folder, for edits that must leave m as it was.
+// Clone returns a copy of m for edits that must leave m as it was: the
+// graph, nodes and attributes are copied, the initializer tensors are
+// shared (weights are hundreds of megabytes), so an edit may add, drop or
+// replace initializers but must not change one in place. External data
+// resolves from m's folder.
 func (m *Model) Clone() *Model {
-	return &Model{Proto: proto.Clone(m.Proto).(*onnxpb.ModelProto), Path: m.Path, dir: m.dir}
+	return &Model{Proto: m.shallow(), Path: m.Path, dir: m.dir}
+}
+
+// shallow copies the model proto except the initializer tensors, which the
+// copy's own slice shares.
+func (m *Model) shallow() *onnxpb.ModelProto {
+	g := m.Proto.GetGraph()
+	if g == nil {
+		return proto.Clone(m.Proto).(*onnxpb.ModelProto)
+	}
+	inits := g.Initializer
+	g.Initializer = nil
+	out := proto.Clone(m.Proto).(*onnxpb.ModelProto)
+	g.Initializer = inits
+	out.Graph.Initializer = append([]*onnxpb.TensorProto(nil), inits...)
+	return out
 }

@@ -81,6 +81,10 @@ type Options struct {
 	Threads  int    // intra-op threads; 0 lets ONNX Runtime choose
 	Provider string // "cpu" (default) or "cuda"
 	Device   int    // CUDA device id
+	// NoOptimize turns ONNX Runtime's graph optimisations off: for a
+	// session that runs once (probing shapes), where they cost more than
+	// they save.
+	NoOptimize bool
 }
 
 // Session runs one model: float32 input of shape [batch, ...] to float32
@@ -107,6 +111,11 @@ func NewSession(path, input string, outputs []string, o Options) (*Session, erro
 			return nil, err
 		}
 		if err := so.SetInterOpNumThreads(1); err != nil {
+			return nil, err
+		}
+	}
+	if o.NoOptimize {
+		if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll); err != nil {
 			return nil, err
 		}
 	}
