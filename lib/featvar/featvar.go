@@ -22,9 +22,10 @@ import (
 
 // Layer is a value of the graph whose feature maps are measured.
 type Layer struct {
-	Name  string // what the user reads: block scope, "stem", "transition 1"
-	Kind  string // stem, block or transition
-	Value string // the graph value
+	Name  string  // what the user reads: block scope, "stem", "transition 1"
+	Kind  string  // stem, block or transition
+	Value string  // the graph value
+	Shape []int64 // its shape for one image (batch 1)
 }
 
 // Stat accumulates one layer's variance.

@@ -23,9 +23,9 @@ func Layers(m *arch.Model) []Layer {
 			if i == 0 {
 				kind, name = "stem", "stem"
 			}
-			ls = append(ls, Layer{Name: name, Kind: kind, Value: b.Input})
+			ls = append(ls, Layer{Name: name, Kind: kind, Value: b.Input, Shape: b.InShape})
 		}
-		ls = append(ls, Layer{Name: b.Name(), Kind: "block", Value: b.Output})
+		ls = append(ls, Layer{Name: b.Name(), Kind: "block", Value: b.Output, Shape: b.Shape})
 		prev = b.Output
 	}
 	return ls
@@ -88,35 +88,89 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	meter := progress.New(o.Progress, "lk-featvar "+m.Config.Name, "images", total)
 	sz := m.Shape.Size()
 	buf := make([]float32, o.Batch*sz)
+	// The outputs go into buffers made once: fresh ones for every batch
+	// (ONNX Runtime's own) cost more in page faults than the statistics.
+	per := make([]int, len(layers))
+	for i, l := range layers {
+		per[i] = 1
+		for _, d := range l.Shape[1:] {
+			per[i] *= int(d)
+		}
+	}
+	// Two sets of output buffers, made once (fresh ones per batch cost
+	// more in page faults than the statistics): the statistics of one
+	// batch are taken while ONNX Runtime runs the next.
+	type result struct {
+		n    int
+		outs [][]float32
+	}
+	free := make(chan [][]float32, 2)
+	for k := 0; k < 2; k++ {
+		outs := make([][]float32, len(layers))
+		for i := range layers {
+			outs[i] = make([]float32, o.Batch*per[i])
+		}
+		free <- outs
+	}
+	ran := make(chan result, 1)
+	statsErr := make(chan error, 1)
+	go func() {
+		var err error
+		for res := range ran {
+			for i, l := range layers {
+				if err == nil {
+					err = stats[i].Add(append([]int64{int64(res.n)}, l.Shape[1:]...), res.outs[i][:res.n*per[i]])
+				}
+			}
+			free <- res.outs
+		}
+		statsErr <- err
+	}()
 	n := 0
 	flush := func() error {
 		if n == 0 {
 			return nil
 		}
-		err := sess.RunFunc(buf[:n*sz], []int64{int64(n), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)},
-			func(i int, shape []int64, data []float32) error { return stats[i].Add(shape, data) })
+		outs := <-free
+		shapes := make([][]int64, len(layers))
+		views := make([][]float32, len(layers))
+		for i, l := range layers {
+			shapes[i] = append([]int64{int64(n)}, l.Shape[1:]...)
+			views[i] = outs[i][:n*per[i]]
+		}
+		if err := sess.Run(buf[:n*sz], []int64{int64(n), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, views, shapes); err != nil {
+			return err
+		}
+		ran <- result{n, outs}
 		meter.Add(n)
 		n = 0
+		return nil
+	}
+	finish := func(err error) error {
+		close(ran)
+		if serr := <-statsErr; err == nil {
+			err = serr
+		}
 		return err
 	}
 	for r.Next() {
 		px, _, err := stream.Float32Rows(r.Record().Column(cols.Image))
 		if err != nil {
-			return nil, fmt.Errorf("%s: column image: %v", r.Name(), err)
+			return nil, finish(fmt.Errorf("%s: column image: %v", r.Name(), err))
 		}
 		for k := 0; k < int(r.Record().NumRows()); k++ {
 			norm.Apply(buf[n*sz:(n+1)*sz], px[k*sz:(k+1)*sz])
 			if n++; n == o.Batch {
 				if err := flush(); err != nil {
-					return nil, err
+					return nil, finish(err)
 				}
 			}
 		}
 	}
 	if err := r.Err(); err != nil {
-		return nil, err
+		return nil, finish(err)
 	}
-	if err := flush(); err != nil {
+	if err := finish(flush()); err != nil {
 		return nil, err
 	}
 	meter.Done()

@@ -242,11 +242,12 @@ func (m *Model) Float32s(t *onnxpb.TensorProto) ([]float32, error) {
 		}
 		return out, nil
 	case onnxpb.TensorProto_FLOAT16:
-		out := make([]float32, n)
+		// sizes are checked against the data before allocating
 		if len(t.GetInt32Data()) > 0 { // float16 bits, one per int32
 			if len(t.GetInt32Data()) != n {
 				return nil, fmt.Errorf("tensor %q: int32_data has %d values, dims %v need %d", t.GetName(), len(t.GetInt32Data()), t.GetDims(), n)
 			}
+			out := make([]float32, n)
 			for i, v := range t.GetInt32Data() {
 				out[i] = Float16(uint16(v))
 			}
@@ -256,6 +257,7 @@ func (m *Model) Float32s(t *onnxpb.TensorProto) ([]float32, error) {
 		if err != nil {
 			return nil, err
 		}
+		out := make([]float32, n)
 		for i := range out {
 			out[i] = Float16(binary.LittleEndian.Uint16(b[2*i:]))
 		}
