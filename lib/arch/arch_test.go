@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func checkBlocks(t *testing.T, model string, size int64, ws []want) []arch.Block
 	}
 	for i, b := range bs {
 		w := ws[i]
-		if got := b.Shape[1:]; !equal(got, w.Shape) {
+		if got := b.Shape[1:]; !slices.Equal(got, w.Shape) {
 			t.Errorf("%s block %d (%s): shape %v, PyTorch %v", model, i+1, b.Name(), got, w.Shape)
 		}
 		parts := strings.Split(b.Scope, "/")
@@ -58,18 +59,6 @@ func checkBlocks(t *testing.T, model string, size int64, ws []want) []arch.Block
 		}
 	}
 	return bs
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBlocksMatchPyTorch(t *testing.T) {
@@ -91,7 +80,7 @@ func TestBlocksMatchPyTorch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			bs := checkBlocks(t, testutil.Path(t, c.path), c.size, ws[c.name])
-			if got := perStage(bs); !equalInts(got, c.stages) {
+			if got := perStage(bs); !slices.Equal(got, c.stages) {
 				t.Errorf("blocks per stage %v, want %v", got, c.stages)
 			}
 		})
@@ -107,18 +96,6 @@ func perStage(bs []arch.Block) []int {
 		n[b.Stage-1]++
 	}
 	return n
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // torchvision's resnet50 and vit_b_16 are too big to commit: make_arch.py
@@ -151,7 +128,7 @@ func TestBlocksTorchvision(t *testing.T) {
 			if f := published[name][1]; math.Abs(float64(s.MACs)-f)/f > 0.005 {
 				t.Errorf("MACs %d, torchvision %.3g", s.MACs, f)
 			}
-			if got := perStage(bs); !equalInts(got, stages) {
+			if got := perStage(bs); !slices.Equal(got, stages) {
 				t.Errorf("blocks per stage %v, want %v", got, stages)
 			}
 		})

@@ -162,3 +162,42 @@ func Recorded(fs *flag.FlagSet, perf ...string) []string {
 	})
 	return append(out, fs.Args()...)
 }
+
+// Shape is a C,H,W size as a flag value (zero when not given).
+type Shape struct{ stream.Shape }
+
+func (s *Shape) String() string {
+	if s.Size() == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d,%d,%d", s.C, s.H, s.W)
+}
+
+// Set parses "C,H,W".
+func (s *Shape) Set(v string) error {
+	sh, err := stream.ParseShape(v)
+	if err != nil {
+		return err
+	}
+	s.Shape = sh
+	return nil
+}
+
+// InputSize registers the --input-size flag every model-reading tool takes.
+func InputSize(fs *flag.FlagSet) *Shape {
+	s := &Shape{}
+	fs.Var(s, "input-size", "model input `C,H,W`, overriding the sidecar (needed when the graph's are symbolic)")
+	return s
+}
+
+// TableFormat is a table tool's --format: as given, else text on a
+// terminal and an Arrow stream otherwise.
+func TableFormat(format string, stdout io.Writer) string {
+	if format != "" {
+		return format
+	}
+	if stream.IsTerminal(stdout) {
+		return "text"
+	}
+	return "arrow"
+}

@@ -44,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	norm := fs.String("normalise", "paper", "paper: sum d|w| / sum |w|; code: sum d|w| (the reference code)")
 	merge := fs.Bool("merge", false, "add the parallel small kernel (BatchNorm-scaled) to the large one before scoring")
 	list := fs.Bool("list", false, "print the residual blocks and depthwise layers found, then exit")
-	size := fs.String("input-size", "", "model input `C,H,W`, overriding the sidecar (needed when the graph's are symbolic)")
+	size := cli.InputSize(fs)
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-attn-dist --model m.onnx [flags] > table.arrow\n")
@@ -65,13 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *minKernel < 1 {
 		return cli.Usage("--min-kernel %d: want at least 1", *minKernel)
 	}
-	var shape stream.Shape
-	if *size != "" {
-		var err error
-		if shape, err = stream.ParseShape(*size); err != nil {
-			return cli.Usage("--input-size: %v", err)
-		}
-	}
+	shape := size.Shape
 	m, err := arch.Open(*path, shape, 0)
 	if err != nil {
 		return err
@@ -103,13 +97,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(layers) == 0 {
 		return fmt.Errorf("model %s: no depthwise Conv with a kernel of at least %d (a depthwise Conv has group = channels and weights C x 1 x K x K); try --min-kernel 3 or --list", *path, *minKernel)
 	}
-	f := *format
-	if f == "" {
-		f = "arrow"
-		if stream.IsTerminal(stdout) {
-			f = "text"
-		}
-	}
+	f := cli.TableFormat(*format, stdout)
 	t := table.NewFrame(
 		table.Column{Name: "model", Type: table.String}, table.Column{Name: "layer", Type: table.String},
 		table.Column{Name: "stage", Type: table.Int}, table.Column{Name: "block", Type: table.Int},

@@ -35,7 +35,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var mean, std cli.Floats
 	fs.Var(&mean, "mean", "per-channel mean, overriding the sidecar")
 	fs.Var(&std, "std", "per-channel std, overriding the sidecar")
-	size := fs.String("input-size", "", "model input `C,H,W`, overriding the sidecar")
+	size := cli.InputSize(fs)
 	def := fs.String("variance", "park-kim", "park-kim, or batch-mean (maps averaged over each --group images first)")
 	group := fs.Int("group", 128, "images per group for --variance batch-mean")
 	fs.IntVar(&o.Batch, "batch", 64, "images per model run")
@@ -69,13 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fs.NArg() > 1 {
 		return cli.Usage("one input stream at a time (got %d files)", fs.NArg())
 	}
-	var shape stream.Shape
-	if *size != "" {
-		var err error
-		if shape, err = stream.ParseShape(*size); err != nil {
-			return cli.Usage("--input-size: %v", err)
-		}
-	}
+	shape := size.Shape
 	if mean != nil {
 		o.Mean = mean
 	}
@@ -106,13 +100,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	f := *format
-	if f == "" {
-		f = "arrow"
-		if stream.IsTerminal(stdout) {
-			f = "text"
-		}
-	}
+	f := cli.TableFormat(*format, stdout)
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		stats, err := featvar.Run(r, m, layers, o)
 		if err != nil {

@@ -30,7 +30,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Name, "name", "", "value of the model column (default: the sidecar's name, else the file name)")
 	fs.Var(&mean, "mean", "per-channel mean, overriding the sidecar (e.g. 0.485,0.456,0.406)")
 	fs.Var(&std, "std", "per-channel std, overriding the sidecar (e.g. 0.229,0.224,0.225)")
-	size := fs.String("input-size", "", "model input `C,H,W`, overriding the sidecar (needed when the graph's are symbolic)")
+	size := cli.InputSize(fs)
 	fs.IntVar(&o.Batch, "batch", 64, "images per model run")
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
 	fs.StringVar(&o.Provider, "provider", "cpu", "execution provider: cpu or cuda")
@@ -49,12 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.Batch <= 0 {
 		return cli.Usage("--batch %d: want a positive number", o.Batch)
 	}
-	if *size != "" {
-		var err error
-		if o.Size, err = stream.ParseShape(*size); err != nil {
-			return cli.Usage("--input-size: %v", err)
-		}
-	}
+	o.Size = size.Shape
 	o.Args = cli.Recorded(fs, "batch", "threads", "q")
 	if mean != nil {
 		o.Mean = mean

@@ -32,7 +32,6 @@ import (
 	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/lesion"
 	"github.com/lk-robustness/lk/lib/model"
-	"github.com/lk-robustness/lk/lib/stream"
 )
 
 func main() { cli.Main("lk-lesion", run) }
@@ -52,7 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var drop cli.Strings
 	fs.Var(&drop, "drop", "drop exactly these units (numbers as --list prints), one model")
 	list := fs.Bool("list", false, "print the blocks and units found, and which are eligible, then exit")
-	size := fs.String("input-size", "", "model input `C,H,W`, overriding the sidecar")
+	size := cli.InputSize(fs)
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-lesion --model m.onnx [--group n|scope] [--stage s] [--blocks a-b] [--n 1,2] [--samples k] --out DIR\n")
 		fs.PrintDefaults()
@@ -69,13 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *samples < 1 {
 		return cli.Usage("--samples %d: want a positive number", *samples)
 	}
-	var shape stream.Shape
-	if *size != "" {
-		var err error
-		if shape, err = stream.ParseShape(*size); err != nil {
-			return cli.Usage("--input-size: %v", err)
-		}
-	}
+	shape := size.Shape
 	m, err := arch.Open(*path, shape, 0)
 	if err != nil {
 		return err

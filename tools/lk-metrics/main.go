@@ -48,13 +48,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--subset: %v", err)
 		}
 	}
-	f := *format
-	if f == "" {
-		f = "arrow"
-		if stream.IsTerminal(stdout) {
-			f = "text"
-		}
-	}
+	f := cli.TableFormat(*format, stdout)
 	acc := metrics.NewAccuracy(by, sub)
 	var md arrow.Metadata
 	first := true

@@ -30,7 +30,7 @@ func main() { cli.Main("lk-summary", run) }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("lk-summary", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	size := fs.String("input-size", "", "model input `C,H,W` for models whose sidecar and graph do not fix it")
+	size := cli.InputSize(fs)
 	list := fs.Bool("list", false, "also print each model's residual blocks on stderr")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
 	fs.Usage = func() {
@@ -43,20 +43,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return cli.Usage("name at least one model file")
 	}
-	var shape stream.Shape
-	if *size != "" {
-		var err error
-		if shape, err = stream.ParseShape(*size); err != nil {
-			return cli.Usage("--input-size: %v", err)
-		}
-	}
-	f := *format
-	if f == "" {
-		f = "arrow"
-		if stream.IsTerminal(stdout) {
-			f = "text"
-		}
-	}
+	shape := size.Shape
+	f := cli.TableFormat(*format, stdout)
 	t := table.NewFrame(
 		table.Column{Name: "model", Type: table.String}, table.Column{Name: "file", Type: table.String},
 		table.Column{Name: "input", Type: table.String}, table.Column{Name: "parameters", Type: table.Int},
