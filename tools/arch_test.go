@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
@@ -215,6 +218,37 @@ func TestArchBadInput(t *testing.T) {
 		}
 		if strings.Contains(errOut, "panic") || strings.Contains(errOut, "goroutine") {
 			t.Errorf("%s: panicked:\n%s", c.script, errOut)
+		}
+	}
+}
+
+// An op ONNX Runtime does not know, on the path the probe runs: the error
+// names the op and the node.
+func TestArchUnknownOp(t *testing.T) {
+	m, err := onnx.Load(testutil.Path(t, "testdata/zoo/resnet.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	for _, n := range m.Graph().GetNode() {
+		if n.GetOpType() == "Relu" {
+			n.OpType = proto.String("NoSuchOp")
+			name = n.GetName()
+			break
+		}
+	}
+	dir := t.TempDir()
+	if err := m.Save(filepath.Join(dir, "odd.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, testutil.Path(t, "testdata/zoo/resnet.json"), filepath.Join(dir, "odd.json"))
+	for _, tool := range []string{"lk-lesion --list", "lk-featvar --list", "lk-summary"} {
+		_, errOut, err := sh(t, fmt.Sprintf("%s --model %s/odd.onnx", tool, dir))
+		if tool == "lk-summary" {
+			_, errOut, err = sh(t, fmt.Sprintf("lk-summary %s/odd.onnx", dir))
+		}
+		if err == nil || !strings.Contains(errOut, "NoSuchOp") || !strings.Contains(errOut, name) || strings.Contains(errOut, "goroutine") {
+			t.Errorf("%s: err %v, stderr %q; want the op NoSuchOp and node %s named", tool, err, errOut, name)
 		}
 	}
 }
