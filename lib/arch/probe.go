@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -28,12 +29,12 @@ func Probe(m *onnx.Model, input string, in []int64, values []string, threads int
 	defer cleanup()
 	s, err := ort.NewSession(path, input, values, ort.Options{Threads: threads, NoOptimize: true})
 	if err != nil {
-		return nil, fmt.Errorf("model %s: probing shapes: %v", m.Path, err)
+		return nil, CopyError(m.Path, path, "probing shapes", err)
 	}
 	defer s.Close()
 	ts, err := s.RunAlloc(make([]float32, size(in)), in)
 	if err != nil {
-		return nil, fmt.Errorf("probing shapes: %v", err)
+		return nil, CopyError(m.Path, path, "probing shapes", err)
 	}
 	shapes := map[string][]int64{}
 	for i, v := range values {
@@ -132,19 +133,12 @@ func WithOutputs(m *onnx.Model, values []string) (string, func(), error) {
 	return path, cleanup, nil
 }
 
-// RunWithOutputs runs m on x (shape in) and returns the given values.
-func RunWithOutputs(m *onnx.Model, input string, in []int64, x []float32, values []string, threads int) ([]ort.Tensor, error) {
-	path, cleanup, err := WithOutputs(m, values)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	s, err := ort.NewSession(path, input, values, ort.Options{Threads: threads})
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", m.Path, err)
-	}
-	defer s.Close()
-	return s.RunAlloc(x, in)
+// CopyError reports an ONNX Runtime error about the temporary copy at
+// copyPath of the model at path, in terms of the user's model.
+func CopyError(path, copyPath, doing string, err error) error {
+	msg := strings.ReplaceAll(err.Error(), "model "+copyPath+": ", "")
+	msg = strings.ReplaceAll(msg, copyPath, "the model")
+	return fmt.Errorf("model %s: %s with ONNX Runtime: %s", path, doing, msg)
 }
 
 // Discover finds the blocks of m and assigns their stages, probing the

@@ -77,7 +77,7 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	defer cleanup()
 	sess, err := ort.NewSession(path, m.Input, values, ort.Options{Threads: o.Threads})
 	if err != nil {
-		return nil, fmt.Errorf("model %s with block outputs: %v", m.Path, err)
+		return nil, arch.CopyError(m.Path, path, "running with the block outputs", err)
 	}
 	defer sess.Close()
 
