@@ -32,13 +32,13 @@ func Probe(m *onnx.Model, input string, in []int64, values []string, threads int
 		return nil, CopyError(m.Path, path, "probing shapes", err)
 	}
 	defer s.Close()
-	ts, err := s.RunAlloc(make([]float32, size(in)), in)
+	ts, err := s.Shapes(make([]float32, size(in)), in)
 	if err != nil {
 		return nil, CopyError(m.Path, path, "probing shapes", err)
 	}
 	shapes := map[string][]int64{}
 	for i, v := range values {
-		shapes[v] = ts[i].Shape
+		shapes[v] = ts[i]
 	}
 	return shapes, nil
 }

@@ -407,3 +407,52 @@ func (m *Model) shallow() *onnxpb.ModelProto {
 	out.Graph.Initializer = append([]*onnxpb.TensorProto(nil), inits...)
 	return out
 }
+
+// Int64s decodes an int64 or int32 tensor (shapes, axes, indices), from
+// raw_data or the typed fields.
+func (m *Model) Int64s(t *onnxpb.TensorProto) ([]int64, error) {
+	n, err := NumElements(t)
+	if err != nil {
+		return nil, err
+	}
+	switch dt := onnxpb.TensorProto_DataType(t.GetDataType()); dt {
+	case onnxpb.TensorProto_INT64:
+		if len(t.GetInt64Data()) > 0 {
+			if len(t.GetInt64Data()) != n {
+				return nil, fmt.Errorf("tensor %q: int64_data has %d values, dims %v need %d", t.GetName(), len(t.GetInt64Data()), t.GetDims(), n)
+			}
+			return append([]int64{}, t.GetInt64Data()...), nil
+		}
+		b, err := m.RawBytes(t)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		return out, nil
+	case onnxpb.TensorProto_INT32:
+		if len(t.GetInt32Data()) > 0 {
+			if len(t.GetInt32Data()) != n {
+				return nil, fmt.Errorf("tensor %q: int32_data has %d values, dims %v need %d", t.GetName(), len(t.GetInt32Data()), t.GetDims(), n)
+			}
+			out := make([]int64, n)
+			for i, v := range t.GetInt32Data() {
+				out[i] = int64(v)
+			}
+			return out, nil
+		}
+		b, err := m.RawBytes(t)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("tensor %q is %s, want int64 or int32", t.GetName(), dt)
+	}
+}

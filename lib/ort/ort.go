@@ -93,11 +93,18 @@ type Session struct {
 	s       *ort.DynamicAdvancedSession
 	path    string
 	inName  string
+	inNames []string
 	outName []string
 }
 
 // NewSession opens the model at path with the named input and outputs.
 func NewSession(path, input string, outputs []string, o Options) (*Session, error) {
+	return NewMultiSession(path, []string{input}, outputs, o)
+}
+
+// NewMultiSession opens the model at path with several named inputs (a
+// gradient model's pixels and labels), for RunInputs.
+func NewMultiSession(path string, inputs, outputs []string, o Options) (*Session, error) {
 	if err := Init(); err != nil {
 		return nil, err
 	}
@@ -141,11 +148,11 @@ func NewSession(path, input string, outputs []string, o Options) (*Session, erro
 	default:
 		return nil, fmt.Errorf("--provider %q: want cpu or cuda", o.Provider)
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, []string{input}, outputs, so)
+	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %v", path, err)
 	}
-	return &Session{s: s, path: path, inName: input, outName: outputs}, nil
+	return &Session{s: s, path: path, inName: inputs[0], inNames: inputs, outName: outputs}, nil
 }
 
 // Run evaluates the model on in (shape inShape, row-major) and writes each
@@ -172,6 +179,46 @@ func (s *Session) Run(in []float32, inShape []int64, outs [][]float32, outShapes
 	return nil
 }
 
+// Input is one input tensor of RunInputs: Float or Int data.
+type Input struct {
+	Float []float32
+	Int   []int64
+	Shape []int64
+}
+
+// RunInputs evaluates a model with several inputs, in the order the
+// session named them, writing each output into the matching slice of outs.
+func (s *Session) RunInputs(ins []Input, outs [][]float32, outShapes [][]int64) error {
+	vals := make([]ort.Value, len(ins))
+	for i, in := range ins {
+		var v ort.Value
+		var err error
+		if in.Int != nil {
+			v, err = ort.NewTensor(ort.NewShape(in.Shape...), in.Int)
+		} else {
+			v, err = ort.NewTensor(ort.NewShape(in.Shape...), in.Float)
+		}
+		if err != nil {
+			return fmt.Errorf("input %s: %v", s.inNames[i], err)
+		}
+		defer v.Destroy()
+		vals[i] = v
+	}
+	ovals := make([]ort.Value, len(outs))
+	for i := range outs {
+		t, err := ort.NewTensor(ort.NewShape(outShapes[i]...), outs[i])
+		if err != nil {
+			return fmt.Errorf("output %s: %v", s.outName[i], err)
+		}
+		defer t.Destroy()
+		ovals[i] = t
+	}
+	if err := s.s.Run(vals, ovals); err != nil {
+		return fmt.Errorf("model %s: %v", s.path, err)
+	}
+	return nil
+}
+
 // Close frees the session.
 func (s *Session) Close() error { return s.s.Destroy() }
 
@@ -191,6 +238,29 @@ func (s *Session) RunAlloc(in []float32, inShape []int64) ([]Tensor, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Shapes evaluates the model on in and returns the shape of every output,
+// whatever its element type.
+func (s *Session) Shapes(in []float32, inShape []int64) ([][]int64, error) {
+	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %v", s.inName, err)
+	}
+	defer x.Destroy()
+	vals := make([]ort.Value, len(s.outName))
+	if err := s.s.Run([]ort.Value{x}, vals); err != nil {
+		return nil, fmt.Errorf("model %s: %v", s.path, err)
+	}
+	out := make([][]int64, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			return nil, fmt.Errorf("model %s: no value for output %s", s.path, s.outName[i])
+		}
+		out[i] = v.GetShape()
+		v.Destroy()
+	}
+	return out, nil
 }
 
 // RunFunc evaluates the model on in and calls fn on each output in turn

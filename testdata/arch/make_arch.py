@@ -395,20 +395,26 @@ IMAGENET = {"input_size": [3, 224, 224], "mean": [0.485, 0.456, 0.406], "std": [
             "num_classes": 1000, "label_space": "imagenet-1k"}
 
 
-def small(out):
+def small_models():
+    """The committed random-weight models, made the same way every time."""
     torch.manual_seed(20241128)
     gen = torch.Generator().manual_seed(20241128)
-    blocks = {}
     rep = RepLKNetLike((31, 29, 27, 13), widths=(8, 16, 32, 64), depths=(2, 2, 18, 2))
     rep.head = nn.Linear(64, 1000)
     randomise_bn(rep, gen)
     rep.eval()
+    cnx = ConvNeXt()
+    cnx.eval()
+    return [("replknet_s", rep), ("convnext_s", cnx)]
+
+
+def small(out):
+    blocks = {}
+    (_, rep), (_, cnx) = small_models()
     x = torch.zeros(1, 3, 224, 224)
     blocks["replknet_s"] = block_shapes(rep, (train.RepLKBlock, train.ConvFFN), x)
     export(rep, os.path.join(out, "replknet_s.onnx"), 224,
            dict(name="replknet_s", description="RepLKNet-style, random weights (testdata/arch/make_arch.py)", **IMAGENET))
-    cnx = ConvNeXt()
-    cnx.eval()
     blocks["convnext_s"] = block_shapes(cnx, ConvNeXtBlock, x)
     export(cnx, os.path.join(out, "convnext_s.onnx"), 224,
            dict(name="convnext_s", description="ConvNeXt-style, random weights (testdata/arch/make_arch.py)", **IMAGENET))

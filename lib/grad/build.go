@@ -1,0 +1,191 @@
+package grad
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+)
+
+// Names of the gradient model's inputs and outputs.
+const (
+	Pixels = "lk_pixels" // input: float32 images in [0,1], N x C x H x W
+	Label  = "lk_label"  // input: int64 true classes, N
+	Loss   = "lk_loss"   // output: the objective per image, N
+	Grad   = "lk_grad"   // output: d sum(objective) / d pixels, N x C x H x W
+)
+
+// Objective is the per-image scalar whose gradient is taken.
+type Objective int
+
+const (
+	CrossEntropy Objective = iota // -log softmax(logits)[label]
+	TrueLogit                     // logits[label]
+)
+
+// Options configure Build.
+type Options struct {
+	Input, Output string    // the model's image input and its logits
+	C, H, W       int       // image size
+	Mean, Std     []float32 // the normalisation put in front of the graph
+	Objective     Objective
+	Threads       int // for the shape probe
+}
+
+// Build returns a copy of m that takes [0,1] pixels and labels and outputs
+// the logits (under their own name), the objective per image (Loss) and
+// its gradient with respect to the pixels (Grad). Images do not interact
+// (inference-mode graphs), so the gradient of the summed objective is each
+// image's own gradient.
+func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
+	if len(o.Mean) != o.C || len(o.Std) != o.C {
+		return nil, fmt.Errorf("mean %v and std %v need %d values", o.Mean, o.Std, o.C)
+	}
+	// shapes of everything between input and logits, at batch 2 (so that
+	// the batch axis is told apart from broadcast axes of size 1)
+	b0, err := newBuilder(m)
+	if err != nil {
+		return nil, err
+	}
+	order0, on, err := b0.path([]string{o.Input}, o.Output)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", m.Path, err)
+	}
+	want := map[string]bool{}
+	for v := range on {
+		want[v] = true
+	}
+	for _, i := range order0 { // operands whose extent a rule needs, on the path or not
+		n := m.Graph().GetNode()[i]
+		if op := n.GetOpType(); op == "Concat" || op == "MatMul" {
+			for _, v := range n.GetInput() {
+				want[v] = true
+			}
+		}
+	}
+	var values []string
+	for v := range want {
+		if _, c := b0.consts[v]; !c && v != o.Input && v != "" {
+			values = append(values, v)
+		}
+	}
+	sortStrings(values)
+	in := []int64{2, int64(o.C), int64(o.H), int64(o.W)}
+	shapes, err := arch.Probe(m, o.Input, in, values, o.Threads)
+	if err != nil {
+		return nil, err
+	}
+	shapes[o.Input] = in
+	// and at batch 3: the axes whose size changes are batch axes
+	in3 := []int64{3, int64(o.C), int64(o.H), int64(o.W)}
+	shapes3, err := arch.Probe(m, o.Input, in3, values, o.Threads)
+	if err != nil {
+		return nil, err
+	}
+	shapes3[o.Input] = in3
+	os := shapes[o.Output]
+	if len(os) != 2 {
+		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2, want [batch, classes]", m.Path, o.Output, os)
+	}
+	classes := os[1]
+
+	c := m.Clone()
+	g := c.Graph()
+	// pixels -> (x - mean) / std -> the model's input
+	var inputs []*onnxpb.ValueInfoProto
+	for _, vi := range g.GetInput() {
+		if vi.GetName() != o.Input {
+			inputs = append(inputs, vi)
+		}
+	}
+	g.Input = append(inputs, tensorInfo(Pixels, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)),
+		tensorInfo(Label, onnxpb.TensorProto_INT64, -1))
+	cdims := []int64{1, int64(o.C), 1, 1}
+	onnx.AddInitializer(g, "lk_grad/mean", cdims, o.Mean)
+	onnx.AddInitializer(g, "lk_grad/std", cdims, o.Std)
+	onnx.AddNode(g, "Sub", "lk_grad/centre", []string{Pixels, "lk_grad/mean"}, []string{"lk_grad/centred"})
+	onnx.AddNode(g, "Div", "lk_grad/normalise", []string{"lk_grad/centred", "lk_grad/std"}, []string{o.Input})
+	shapes[Pixels], shapes["lk_grad/centred"] = in, in
+	shapes3[Pixels], shapes3["lk_grad/centred"] = in3, in3
+	b, err := newBuilder(c)
+	if err != nil {
+		return nil, err
+	}
+	b.shapes, b.shapes3 = shapes, shapes3
+
+	// the objective per image and the gradient of their sum w.r.t. the logits
+	z := o.Output
+	lab := b.op("Unsqueeze", []string{Label, b.constI(1)})
+	onehot := b.op("OneHot", []string{Label, b.constI(classes), b.constF([]int64{2}, 0, 1)}, onnx.IntAttr("axis", -1))
+	var picked, seed string
+	switch o.Objective {
+	case CrossEntropy:
+		picked = b.op("Neg", []string{b.op("GatherElements", []string{b.op("LogSoftmax", []string{z}, onnx.IntAttr("axis", 1)), lab}, onnx.IntAttr("axis", 1))})
+		seed = b.op("Sub", []string{b.op("Softmax", []string{z}, onnx.IntAttr("axis", 1)), onehot})
+	case TrueLogit:
+		picked = b.op("GatherElements", []string{z, lab}, onnx.IntAttr("axis", 1))
+		seed = onehot
+	default:
+		return nil, fmt.Errorf("unknown objective %d", o.Objective)
+	}
+	onnx.AddNode(g, "Reshape", "lk_grad/loss", []string{picked, b.constI(-1)}, []string{Loss})
+
+	b.v, err = onnx.NewGraph(g)
+	if err != nil {
+		return nil, err
+	}
+	order, on2, err := b.path([]string{Pixels}, z)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", m.Path, err)
+	}
+	gs, err := b.backward(order, on2, z, seed, []string{Pixels})
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", m.Path, err)
+	}
+	onnx.AddNode(g, "Identity", "lk_grad/out", []string{gs[0]}, []string{Grad})
+	g.Output = []*onnxpb.ValueInfoProto{
+		tensorInfo(z, onnxpb.TensorProto_FLOAT, -1, classes),
+		tensorInfo(Loss, onnxpb.TensorProto_FLOAT, -1),
+		tensorInfo(Grad, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)),
+	}
+	raiseOpset(c.Proto, 17)
+	return c, nil
+}
+
+// raiseOpset lifts the default-domain opset to at least v (ScatterElements
+// with reduction needs 16, LayerNormalization 17; the ops PyTorch exports
+// at 13-16 mean the same at 17) and the IR version with it.
+func raiseOpset(mp *onnxpb.ModelProto, v int64) {
+	found := false
+	for _, o := range mp.GetOpsetImport() {
+		if o.GetDomain() == "" || o.GetDomain() == "ai.onnx" {
+			found = true
+			if o.GetVersion() < v {
+				o.Version = proto.Int64(v)
+			}
+		}
+	}
+	if !found {
+		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(""), Version: proto.Int64(v)})
+	}
+	if mp.GetIrVersion() < 8 {
+		mp.IrVersion = proto.Int64(8)
+	}
+}
+
+// tensorInfo describes a graph input or output; -1 is a symbolic dim.
+func tensorInfo(name string, t onnxpb.TensorProto_DataType, dims ...int64) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{}
+	for _, d := range dims {
+		if d < 0 {
+			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}})
+		} else {
+			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+		}
+	}
+	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(t)), Shape: shape}}}}
+}

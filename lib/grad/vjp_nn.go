@@ -1,0 +1,489 @@
+package grad
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+)
+
+// convGeometry reads a Conv's or pool's spatial attributes for nd
+// spatial dims, refusing auto_pad (exporters write explicit pads).
+func convGeometry(n *onnxpb.NodeProto, nd int) (strides, pads, dil []int64, err error) {
+	if a := onnx.Attr(n, "auto_pad"); a != nil && string(a.GetS()) != "NOTSET" && string(a.GetS()) != "" {
+		return nil, nil, nil, fmt.Errorf("auto_pad=%s is not supported (export with explicit pads)", a.GetS())
+	}
+	strides = attrInts(n, "strides", repeat(1, nd))
+	pads = attrInts(n, "pads", repeat(0, 2*nd))
+	dil = attrInts(n, "dilations", repeat(1, nd))
+	if len(strides) != nd || len(pads) != 2*nd || len(dil) != nd {
+		return nil, nil, nil, fmt.Errorf("strides %v, pads %v, dilations %v do not fit %d spatial dims", strides, pads, dil, nd)
+	}
+	return strides, pads, dil, nil
+}
+
+// transposed is the ConvTranspose that maps a gradient of shape gs back to
+// shape xs, inverting a strided window op with kernel k.
+func (b *builder) transposed(g, w string, xs, gs, k, strides, pads, dil []int64, group int64) string {
+	nd := len(k)
+	outPad := make([]int64, nd)
+	for i := 0; i < nd; i++ {
+		// ConvTranspose's output size without output_padding
+		full := strides[i]*(gs[2+i]-1) + (k[i]-1)*dil[i] + 1 - pads[i] - pads[i+nd]
+		outPad[i] = xs[2+i] - full
+	}
+	attrs := []*onnxpb.AttributeProto{onnx.IntsAttr("strides", strides...), onnx.IntsAttr("pads", pads...),
+		onnx.IntsAttr("dilations", dil...), onnx.IntAttr("group", group)}
+	for _, p := range outPad {
+		if p != 0 {
+			attrs = append(attrs, onnx.IntsAttr("output_padding", outPad...))
+			break
+		}
+	}
+	return b.op("ConvTranspose", []string{g, w}, attrs...)
+}
+
+func (b *builder) conv(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	x, w := n.GetInput()[0], n.GetInput()[1]
+	if need(1) {
+		return nil, fmt.Errorf("gradients of Conv weights are not implemented (the input's are)")
+	}
+	res := make([]string, len(n.GetInput()))
+	gs, err := b.shape(n.GetOutput()[0])
+	if err != nil {
+		return nil, err
+	}
+	if need(2) { // bias: sum over batch and space
+		axes := []int64{0}
+		for i := 2; i < len(gs); i++ {
+			axes = append(axes, int64(i))
+		}
+		res[2] = b.op("ReduceSum", []string{g, b.constI(axes...)}, onnx.IntAttr("keepdims", 0))
+	}
+	if !need(0) {
+		return res, nil
+	}
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := b.shape(w)
+	if err != nil {
+		return nil, err
+	}
+	strides, pads, dil, err := convGeometry(n, len(xs)-2)
+	if err != nil {
+		return nil, err
+	}
+	res[0] = b.transposed(g, w, xs, gs, ws[2:], strides, pads, dil, attrI(n, "group", 1))
+	return res, nil
+}
+
+func (b *builder) gemm(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	in := n.GetInput()
+	alpha, beta := attrF(n, "alpha", 1), attrF(n, "beta", 1)
+	ta, tb := attrI(n, "transA", 0), attrI(n, "transB", 0)
+	res := make([]string, len(in))
+	scaled := func(v string, s float32) string {
+		if s == 1 {
+			return v
+		}
+		return b.op("Mul", []string{v, b.scalar(s)})
+	}
+	gemm := func(a, bb string, ta, tb int64) string {
+		return b.op("Gemm", []string{a, bb}, onnx.IntAttr("transA", ta), onnx.IntAttr("transB", tb))
+	}
+	if need(0) { // dA' = g op(B)^T; A = A'^T when transA
+		if ta == 0 {
+			res[0] = scaled(gemm(g, in[1], 0, 1-tb), alpha)
+		} else {
+			res[0] = scaled(gemm(in[1], g, tb, 1), alpha)
+		}
+	}
+	if need(1) { // dB' = op(A)^T g; B = B'^T when transB
+		if tb == 0 {
+			res[1] = scaled(gemm(in[0], g, 1-ta, 0), alpha)
+		} else {
+			res[1] = scaled(gemm(g, in[0], 1, ta), alpha)
+		}
+	}
+	if need(2) {
+		gs, err := b.shape(n.GetOutput()[0])
+		if err != nil {
+			return nil, err
+		}
+		u, err := b.unbroadcast(scaled(g, beta), gs, in[2])
+		if err != nil {
+			return nil, err
+		}
+		res[2] = u
+	}
+	return res, nil
+}
+
+func swapLast(r int) []int64 {
+	p := make([]int64, r)
+	for i := range p {
+		p[i] = int64(i)
+	}
+	p[r-1], p[r-2] = p[r-2], p[r-1]
+	return p
+}
+
+func (b *builder) matmul(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	a, bb := n.GetInput()[0], n.GetInput()[1]
+	as, err := b.shape(a)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := b.shape(bb)
+	if err != nil {
+		return nil, err
+	}
+	os, err := b.shape(n.GetOutput()[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(as) < 2 || len(bs) < 2 {
+		return nil, fmt.Errorf("MatMul of a 1-D operand (shapes %v, %v) is not supported", as, bs)
+	}
+	res := make([]string, 2)
+	batch := os[:len(os)-2]
+	if need(0) { // g B^T, summed over broadcast batch dims
+		bt := b.op("Transpose", []string{bb}, onnx.IntsAttr("perm", swapLast(len(bs))...))
+		ga := b.op("MatMul", []string{g, bt})
+		if res[0], err = b.unbroadcast(ga, append(append([]int64{}, batch...), as[len(as)-2:]...), a); err != nil {
+			return nil, err
+		}
+	}
+	if need(1) { // A^T g
+		at := b.op("Transpose", []string{a}, onnx.IntsAttr("perm", swapLast(len(as))...))
+		gb := b.op("MatMul", []string{at, g})
+		if res[1], err = b.unbroadcast(gb, append(append([]int64{}, batch...), bs[len(bs)-2:]...), bb); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// layerNorm: y = xhat * scale + B over the axes from axis on, with
+// xhat = (x - mean) / sqrt(var + eps);
+// dx = (gh - mean(gh) - xhat mean(gh xhat)) / sqrt(var + eps), gh = g scale.
+func (b *builder) layerNorm(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	in := n.GetInput()
+	x := in[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	axis := normAxis(attrI(n, "axis", -1), len(xs))
+	eps := attrF(n, "epsilon", 1e-5)
+	var axes []int64
+	count := int64(1)
+	for i := axis; i < int64(len(xs)); i++ {
+		axes = append(axes, i)
+		count *= xs[i]
+	}
+	ax := b.constI(axes...)
+	mean := func(v string) string {
+		return b.op("Div", []string{b.op("ReduceSum", []string{v, ax}, onnx.IntAttr("keepdims", 1)), b.scalar(float32(count))})
+	}
+	xc := b.op("Sub", []string{x, mean(x)})
+	inv := b.op("Reciprocal", []string{b.op("Sqrt", []string{b.op("Add", []string{mean(b.op("Mul", []string{xc, xc})), b.scalar(eps)})})})
+	xhat := b.op("Mul", []string{xc, inv})
+	res := make([]string, len(in))
+	if need(0) {
+		gh := b.op("Mul", []string{g, in[1]})
+		t := b.op("Sub", []string{b.op("Sub", []string{gh, mean(gh)}), b.op("Mul", []string{xhat, mean(b.op("Mul", []string{gh, xhat}))})})
+		res[0] = b.op("Mul", []string{t, inv})
+	}
+	if need(1) || need(2) {
+		gs, err := b.shape(n.GetOutput()[0])
+		if err != nil {
+			return nil, err
+		}
+		if need(1) {
+			if res[1], err = b.unbroadcast(b.op("Mul", []string{g, xhat}), gs, in[1]); err != nil {
+				return nil, err
+			}
+		}
+		if need(2) {
+			if res[2], err = b.unbroadcast(g, gs, in[2]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// reduce: the gradient of a sum is spread back over the reduced axes (and
+// divided by their size for a mean).
+func (b *builder) reduce(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	axes := attrInts(n, "axes", nil)
+	if a := input(n, 1); a != "" {
+		if axes, err = b.ints(a); err != nil {
+			return nil, err
+		}
+	}
+	if len(axes) == 0 {
+		if attrI(n, "noop_with_empty_axes", 0) != 0 {
+			return []string{g}, nil
+		}
+		for i := range xs {
+			axes = append(axes, int64(i))
+		}
+	}
+	axes = sortedAxes(axes, len(xs))
+	gk := g
+	if attrI(n, "keepdims", 1) == 0 {
+		gk = b.op("Unsqueeze", []string{g, b.constI(axes...)})
+	}
+	e := b.op("Expand", []string{gk, b.op("Shape", []string{x})})
+	if n.GetOpType() == "ReduceSum" {
+		return []string{e}, nil
+	}
+	count := int64(1)
+	for _, a := range axes {
+		if b.batchAxis(x, a) {
+			return nil, fmt.Errorf("ReduceMean over the batch axis is not supported")
+		}
+		count *= xs[a]
+	}
+	return []string{b.op("Div", []string{e, b.scalar(float32(count))})}, nil
+}
+
+func (b *builder) avgPool(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := b.shape(n.GetOutput()[0])
+	if err != nil {
+		return nil, err
+	}
+	k := attrInts(n, "kernel_shape", nil)
+	strides, pads, dil, err := convGeometry(n, len(xs)-2)
+	if err != nil {
+		return nil, err
+	}
+	if attrI(n, "ceil_mode", 0) != 0 {
+		return nil, fmt.Errorf("AveragePool with ceil_mode is not supported")
+	}
+	padded := false
+	for _, p := range pads {
+		padded = padded || p != 0
+	}
+	if padded && attrI(n, "count_include_pad", 0) == 0 {
+		return nil, fmt.Errorf("AveragePool with padding that the count excludes is not supported")
+	}
+	// the transposed convolution of a per-channel kernel of 1/|k|
+	size := int64(1)
+	for _, v := range k {
+		size *= v
+	}
+	c := xs[1]
+	vals := make([]float32, c*size)
+	for i := range vals {
+		vals[i] = 1 / float32(size)
+	}
+	w := b.constF(append([]int64{c, 1}, k...), vals...)
+	return []string{b.transposed(g, w, xs, gs, k, strides, pads, dil, c)}, nil
+}
+
+// maxPool routes each output's gradient to the input position that won,
+// through MaxPool's Indices output (flat indices over N x C x H x W).
+func (b *builder) maxPool(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	if attrI(n, "storage_order", 0) != 0 {
+		return nil, fmt.Errorf("MaxPool with column-major storage_order is not supported")
+	}
+	if len(n.GetOutput()) < 2 || n.GetOutput()[1] == "" {
+		idx := fmt.Sprintf("lk_grad/%s_indices", onnx.NodeName(n))
+		if len(n.GetOutput()) < 2 {
+			n.Output = append(n.Output, idx)
+		} else {
+			n.Output[1] = idx
+		}
+	}
+	idx := n.GetOutput()[1]
+	flat := b.constI(-1)
+	xf := b.op("Reshape", []string{x, flat})
+	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{xf})}) // float zeros
+	sc := b.op("ScatterElements", []string{zeros, b.op("Reshape", []string{idx, flat}), b.op("Reshape", []string{g, flat})},
+		onnx.IntAttr("axis", 0), &onnxpb.AttributeProto{Name: strp("reduction"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("add")})
+	return []string{b.op("Reshape", []string{sc, b.op("Shape", []string{x})})}, nil
+}
+
+func (b *builder) pad(n *onnxpb.NodeProto, g string) ([]string, error) {
+	if a := onnx.Attr(n, "mode"); a != nil && string(a.GetS()) != "constant" {
+		return nil, fmt.Errorf("Pad mode %s is not supported (constant only)", a.GetS())
+	}
+	pads := attrInts(n, "pads", nil)
+	if p := input(n, 1); p != "" {
+		var err error
+		if pads, err = b.ints(p); err != nil {
+			return nil, err
+		}
+	}
+	if input(n, 3) != "" {
+		return nil, fmt.Errorf("Pad with an axes input is not supported")
+	}
+	r := len(pads) / 2
+	var starts, ends, axes []int64
+	for i := 0; i < r; i++ {
+		if pads[i] < 0 || pads[i+r] < 0 {
+			return nil, fmt.Errorf("negative pads %v (cropping) are not supported", pads)
+		}
+		if pads[i] == 0 && pads[i+r] == 0 {
+			continue
+		}
+		end := int64(math.MaxInt64)
+		if pads[i+r] > 0 {
+			end = -pads[i+r]
+		}
+		starts, ends, axes = append(starts, pads[i]), append(ends, end), append(axes, int64(i))
+	}
+	if len(axes) == 0 {
+		return []string{g}, nil
+	}
+	return []string{b.op("Slice", []string{g, b.constI(starts...), b.constI(ends...), b.constI(axes...)})}, nil
+}
+
+func (b *builder) concat(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	os, err := b.shape(n.GetOutput()[0])
+	if err != nil {
+		return nil, err
+	}
+	axis := normAxis(attrI(n, "axis", 0), len(os))
+	if b.batchAxis(n.GetOutput()[0], axis) {
+		return nil, fmt.Errorf("Concat along the batch axis is not supported")
+	}
+	res := make([]string, len(n.GetInput()))
+	var off int64
+	for k, in := range n.GetInput() {
+		s, err := b.shape(in)
+		if err != nil {
+			return nil, err
+		}
+		if need(k) {
+			res[k] = b.op("Slice", []string{g, b.constI(off), b.constI(off + s[axis]), b.constI(axis)})
+		}
+		off += s[axis]
+	}
+	return res, nil
+}
+
+func (b *builder) split(n *onnxpb.NodeProto, gouts []string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	axis := normAxis(attrI(n, "axis", 0), len(xs))
+	parts := make([]string, len(gouts))
+	for k, o := range n.GetOutput() {
+		if gouts[k] != "" {
+			parts[k] = gouts[k]
+			continue
+		}
+		// an output no gradient reaches contributes zeros of its shape
+		parts[k] = b.op("ConstantOfShape", []string{b.op("Shape", []string{o})}) // float zeros
+	}
+	return []string{b.op("Concat", parts, onnx.IntAttr("axis", axis))}, nil
+}
+
+// slice: a unit-step slice's gradient is the gradient padded back with
+// zeros to the input's extent.
+func (b *builder) slice(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	starts, err := b.ints(input(n, 1))
+	if err != nil {
+		return nil, err
+	}
+	ends, err := b.ints(input(n, 2))
+	if err != nil {
+		return nil, err
+	}
+	axes := make([]int64, len(starts))
+	for i := range axes {
+		axes[i] = int64(i)
+	}
+	if a := input(n, 3); a != "" {
+		if axes, err = b.ints(a); err != nil {
+			return nil, err
+		}
+	}
+	if s := input(n, 4); s != "" {
+		steps, err := b.ints(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range steps {
+			if st != 1 {
+				return nil, fmt.Errorf("Slice with step %d is not supported (step 1 only)", st)
+			}
+		}
+	}
+	r := len(xs)
+	pads := make([]int64, 2*r)
+	for i, a := range axes {
+		a = normAxis(a, r)
+		if b.batchAxis(x, a) {
+			return nil, fmt.Errorf("Slice along the batch axis is not supported")
+		}
+		d := xs[a]
+		clamp := func(v int64) int64 {
+			if v < 0 {
+				v += d
+			}
+			return max(0, min(v, d))
+		}
+		s, e := clamp(starts[i]), clamp(ends[i])
+		pads[a], pads[int(a)+r] = s, d-max(e, s)
+	}
+	return []string{b.op("Pad", []string{g, b.constI(pads...)})}, nil
+}
+
+// gather with one constant index (a ViT's class token, x[:, 0]): the
+// gradient is placed back at that index, zeros elsewhere.
+func (b *builder) gather(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := b.ints(input(n, 1))
+	if err != nil {
+		return nil, err
+	}
+	t := b.consts[input(n, 1)]
+	if len(idx) != 1 || len(t.GetDims()) != 0 {
+		return nil, fmt.Errorf("Gather of a differentiable value by %d indices is not supported (one scalar index only)", len(idx))
+	}
+	r := len(xs)
+	axis := normAxis(attrI(n, "axis", 0), r)
+	if b.batchAxis(x, axis) {
+		return nil, fmt.Errorf("Gather along the batch axis is not supported")
+	}
+	i := idx[0]
+	if i < 0 {
+		i += xs[axis]
+	}
+	u := b.op("Unsqueeze", []string{g, b.constI(axis)})
+	pads := make([]int64, 2*r)
+	pads[axis], pads[int(axis)+r] = i, xs[axis]-1-i
+	return []string{b.op("Pad", []string{u, b.constI(pads...)})}, nil
+}
+
+func strp(s string) *string { return &s }

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Input gradients computed by PyTorch autograd, the reference for lk's
+ONNX gradient graphs (lib/grad).
+
+Run with Debian's PyTorch (python3-torch 1.13, python3-onnx):
+
+    /usr/bin/python3 testdata/grad/make_grad.py
+
+For every zoo model (rebuilt from its ONNX weights, see
+testdata/arch/make_arch.py) and the random-weight ConvNeXt- and
+RepLKNet-style fixtures, the gradient with respect to [0,1] pixels (the
+normalisation inside) of two objectives per image: the cross-entropy of the
+true label and the true label's logit, summed over the batch. Zoo models
+take the first 4 Fashion-MNIST test images (labels above 7 taken mod 8); the
+224-pixel fixtures take 2 images of hash noise (hash_pixels). To keep the file small, each gradient is stored at 256
+positions (from a fixed seed) together with its L2 norm and sum.
+"""
+import base64
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "testdata", "arch"))
+import make_arch  # noqa: E402
+from make_arch import train  # noqa: E402
+
+
+def b64(a):
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
+
+
+def hash_pixels(n):
+    """Pixel i is (i * 2654435761 mod 2^32) / 2^32: noise in [0,1) that any
+    language computes exactly (lib/grad's tests do it in Go)."""
+    i = np.arange(n, dtype=np.uint64)
+    return (((i * np.uint64(2654435761)) % np.uint64(2 ** 32)).astype(np.float64) / 2.0 ** 32).astype(np.float32)
+
+
+def grads(model, x, labels, mean, std):
+    out = {}
+    for obj in ("cross_entropy", "true_logit"):
+        xx = x.clone().requires_grad_(True)
+        z = model((xx - mean) / std)
+        if obj == "cross_entropy":
+            loss = torch.nn.functional.cross_entropy(z, labels, reduction="sum")
+        else:
+            loss = z.gather(1, labels[:, None]).sum()
+        loss.backward()
+        out[obj] = xx.grad.detach().numpy()
+    return out
+
+
+def record(g, rng, k=256):
+    n = g.shape[0]
+    flat = g.reshape(n, -1)
+    idx = rng.choice(flat.shape[1], size=k, replace=False)
+    idx.sort()
+    return {"index": idx.tolist(),
+            "values": [b64(flat[i, idx]) for i in range(n)],
+            "norm": [float(np.linalg.norm(flat[i].astype(np.float64))) for i in range(n)],
+            "sum": [float(flat[i].astype(np.float64).sum()) for i in range(n)]}
+
+
+def main():
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(20241128)
+    out = {"models": {}}
+    x = make_arch.test_images(4)
+    with open(os.path.join(ROOT, "testdata", "fashion-mnist", "t10k-labels-idx1-ubyte.gz"), "rb") as f:
+        import gzip
+        labels = np.frombuffer(gzip.decompress(f.read())[8:12], dtype=np.uint8).astype(np.int64) % 8
+    lab = torch.from_numpy(labels)
+    for name in train.ZOO:
+        model = make_arch.rebuild(name)
+        g = grads(model, x, lab, train.MEAN, train.STD)
+        out["models"][name] = {"images": "fashion-mnist", "labels": labels.tolist(),
+                               **{k: record(v, rng) for k, v in g.items()}}
+    # the 224-pixel random-weight fixtures, through their ONNX export's weights:
+    # rebuilt in PyTorch with the same constructors and seeds as make_arch.py
+    x224 = torch.from_numpy(hash_pixels(2 * 3 * 224 * 224).reshape(2, 3, 224, 224))
+    lab224 = torch.tensor([3, 917])
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    for name, model in make_arch.small_models():
+        g = grads(model, x224, lab224, mean, std)
+        out["models"][name] = {"images": "hash pixels", "labels": lab224.tolist(),
+                               **{k: record(v, rng) for k, v in g.items()}}
+    path = os.path.join(HERE, "grad.json")
+    with open(path, "w") as f:
+        json.dump(out, f)
+        f.write("\n")
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
+if __name__ == "__main__":
+    main()
