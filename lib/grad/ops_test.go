@@ -1,0 +1,314 @@
+package grad
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+	"github.com/lk-robustness/lk/lib/ort"
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+// graph helpers for the op cases: x is the differentiable input, y the output.
+type gb struct{ g *onnxpb.GraphProto }
+
+func (b gb) n(op string, in []string, out string, attrs ...*onnxpb.AttributeProto) {
+	onnx.AddNode(b.g, op, out+"_node", in, []string{out}, attrs...)
+}
+
+func (b gb) f(name string, dims []int64, vals ...float32) string {
+	onnx.AddInitializer(b.g, name, dims, vals)
+	return name
+}
+
+func (b gb) i(name string, vals ...int64) string {
+	b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String(name), Dims: []int64{int64(len(vals))},
+		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: vals})
+	return name
+}
+
+func (b gb) scalarI(name string, v int64) string {
+	b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String(name),
+		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{v}})
+	return name
+}
+
+func ramp(n int, scale float32) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = scale * float32(math.Sin(float64(i)*1.7+0.3))
+	}
+	return v
+}
+
+func sattr(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
+}
+
+func fattr(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
+}
+
+type opCase struct {
+	name  string
+	x     []int64 // x's dims after the batch axis (batch 2 in the test)
+	opset int64
+	build func(b gb) // from "x" to "y"
+}
+
+var i1 = onnx.IntAttr
+var is = onnx.IntsAttr
+
+var opCases = []opCase{
+	{"Add broadcast", []int64{3, 4, 5}, 17, func(b gb) { b.n("Add", []string{"x", b.f("c", []int64{3, 1, 1}, 1, 2, 3)}, "y") }},
+	{"Sub both operands", []int64{3, 4, 5}, 17, func(b gb) {
+		b.n("ReduceMean", []string{"x"}, "m", is("axes", 2, 3), i1("keepdims", 1))
+		b.n("Sub", []string{"m", "x"}, "y")
+	}},
+	{"Mul both operands", []int64{3, 4}, 17, func(b gb) { b.n("Sigmoid", []string{"x"}, "s"); b.n("Mul", []string{"x", "s"}, "y") }},
+	{"Div both operands", []int64{3, 4}, 17, func(b gb) {
+		b.n("Mul", []string{"x", "x"}, "sq")
+		b.n("Add", []string{"sq", b.f("one", nil, 1)}, "d")
+		b.n("Div", []string{"x", "d"}, "y")
+	}},
+	{"Pow", []int64{6}, 17, func(b gb) { b.n("Pow", []string{"x", b.f("p", nil, 3)}, "y") }},
+	{"Sqrt Reciprocal Neg", []int64{6}, 17, func(b gb) {
+		b.n("Mul", []string{"x", "x"}, "sq")
+		b.n("Add", []string{"sq", b.f("one", nil, 1)}, "d")
+		b.n("Sqrt", []string{"d"}, "r")
+		b.n("Reciprocal", []string{"r"}, "q")
+		b.n("Neg", []string{"q"}, "y")
+	}},
+	{"Exp Log", []int64{6}, 17, func(b gb) {
+		b.n("Exp", []string{"x"}, "e")
+		b.n("Add", []string{"e", b.f("one", nil, 1)}, "d")
+		b.n("Log", []string{"d"}, "y")
+	}},
+	{"Relu", []int64{3, 4}, 17, func(b gb) { b.n("Relu", []string{"x"}, "y") }},
+	{"LeakyRelu", []int64{3, 4}, 17, func(b gb) { b.n("LeakyRelu", []string{"x"}, "y", fattr("alpha", 0.1)) }},
+	{"Tanh", []int64{6}, 17, func(b gb) { b.n("Tanh", []string{"x"}, "y") }},
+	{"Erf", []int64{6}, 17, func(b gb) { b.n("Erf", []string{"x"}, "y") }},
+	{"Gelu", []int64{6}, 20, func(b gb) { b.n("Gelu", []string{"x"}, "y") }},
+	{"HardSigmoid", []int64{8}, 17, func(b gb) {
+		b.n("Mul", []string{"x", b.f("k", nil, 3)}, "t")
+		b.n("HardSigmoid", []string{"t"}, "y", fattr("alpha", 0.25), fattr("beta", 0.4))
+	}},
+	{"HardSwish", []int64{8}, 17, func(b gb) { b.n("Mul", []string{"x", b.f("k", nil, 4)}, "t"); b.n("HardSwish", []string{"t"}, "y") }},
+	{"Clip Identity Dropout Cast", []int64{8}, 17, func(b gb) {
+		b.n("Clip", []string{"x", b.f("lo", nil, -0.5), b.f("hi", nil, 0.7)}, "c")
+		b.n("Identity", []string{"c"}, "d")
+		b.n("Dropout", []string{"d"}, "e")
+		b.n("Cast", []string{"e"}, "y", i1("to", int64(onnxpb.TensorProto_FLOAT)))
+	}},
+	{"Conv 3x3 with bias", []int64{2, 5, 5}, 17, func(b gb) {
+		b.n("Conv", []string{"x", b.f("w", []int64{3, 2, 3, 3}, ramp(54, 0.5)...), b.f("bias", []int64{3}, 1, 2, 3)}, "y", is("pads", 1, 1, 1, 1))
+	}},
+	{"Conv stride 2 asymmetric pads", []int64{2, 6, 7}, 17, func(b gb) {
+		b.n("Conv", []string{"x", b.f("w", []int64{4, 2, 3, 3}, ramp(72, 0.5)...)}, "y", is("strides", 2, 2), is("pads", 1, 0, 0, 1))
+	}},
+	{"Conv depthwise dilated", []int64{3, 7, 7}, 17, func(b gb) {
+		b.n("Conv", []string{"x", b.f("w", []int64{3, 1, 3, 3}, ramp(27, 0.5)...)}, "y", i1("group", 3), is("dilations", 2, 2), is("pads", 2, 2, 2, 2))
+	}},
+	{"BatchNormalization", []int64{3, 2, 2}, 17, func(b gb) {
+		b.n("BatchNormalization", []string{"x", b.f("s", []int64{3}, 1, 2, 0.5), b.f("bb", []int64{3}, 0, 1, 2),
+			b.f("mu", []int64{3}, 0.1, 0.2, 0.3), b.f("var", []int64{3}, 1, 4, 0.25)}, "y")
+	}},
+	{"Gemm", []int64{6}, 17, func(b gb) {
+		b.n("Gemm", []string{"x", b.f("w", []int64{4, 6}, ramp(24, 1)...), b.f("c", []int64{4}, 1, 2, 3, 4)}, "y",
+			i1("transB", 1), fattr("alpha", 0.5), fattr("beta", 2))
+	}},
+	{"MatMul with weights", []int64{3, 4}, 17, func(b gb) { b.n("MatMul", []string{"x", b.f("w", []int64{4, 5}, ramp(20, 1)...)}, "y") }},
+	{"MatMul both operands", []int64{3, 4}, 17, func(b gb) {
+		b.n("Transpose", []string{"x"}, "xt", is("perm", 0, 2, 1))
+		b.n("MatMul", []string{"x", "xt"}, "y")
+	}},
+	{"Softmax", []int64{3, 5}, 17, func(b gb) { b.n("Softmax", []string{"x"}, "y", i1("axis", -1)) }},
+	{"LogSoftmax", []int64{5}, 17, func(b gb) { b.n("LogSoftmax", []string{"x"}, "y", i1("axis", 1)) }},
+	{"LayerNormalization", []int64{3, 6}, 17, func(b gb) {
+		b.n("LayerNormalization", []string{"x", b.f("s", []int64{6}, ramp(6, 1)...), b.f("bb", []int64{6}, 1, 2, 3, 4, 5, 6)}, "y", i1("axis", -1))
+	}},
+	{"ReduceMean keepdims 0", []int64{3, 4, 5}, 17, func(b gb) {
+		b.n("ReduceMean", []string{"x"}, "y", is("axes", 1, 3), i1("keepdims", 0))
+	}},
+	{"ReduceSum axes input", []int64{3, 4}, 17, func(b gb) { b.n("ReduceSum", []string{"x", b.i("ax", -1)}, "y", i1("keepdims", 1)) }},
+	{"GlobalAveragePool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalAveragePool", []string{"x"}, "y") }},
+	{"AveragePool 3x3 stride 2 pad 1", []int64{2, 7, 7}, 17, func(b gb) {
+		b.n("AveragePool", []string{"x"}, "y", is("kernel_shape", 3, 3), is("strides", 2, 2), is("pads", 1, 1, 1, 1), i1("count_include_pad", 1))
+	}},
+	{"MaxPool 3x3 stride 2 pad 1", []int64{2, 7, 7}, 17, func(b gb) {
+		b.n("MaxPool", []string{"x"}, "y", is("kernel_shape", 3, 3), is("strides", 2, 2), is("pads", 1, 1, 1, 1))
+	}},
+	{"Pad", []int64{2, 3, 3}, 17, func(b gb) { b.n("Pad", []string{"x", b.i("pads", 0, 0, 1, 2, 0, 0, 2, 0)}, "y") }},
+	{"Reshape Flatten Squeeze Unsqueeze", []int64{3, 4}, 17, func(b gb) {
+		b.n("Unsqueeze", []string{"x", b.i("ax", 1)}, "u")
+		b.n("Squeeze", []string{"u", b.i("ax2", 1)}, "s")
+		b.n("Reshape", []string{"s", b.i("shape", 0, 4, 3)}, "r")
+		b.n("Flatten", []string{"r"}, "y", i1("axis", 1))
+	}},
+	{"Transpose", []int64{2, 3, 4}, 17, func(b gb) { b.n("Transpose", []string{"x"}, "y", is("perm", 0, 3, 1, 2)) }},
+	{"Concat", []int64{2, 3}, 17, func(b gb) {
+		b.n("Mul", []string{"x", "x"}, "sq")
+		b.n("Mul", []string{"x", b.f("k", []int64{2, 3}, ramp(6, 1)...)}, "xk")
+		b.n("Concat", []string{"x", "xk", "sq"}, "y", i1("axis", 1))
+	}},
+	{"Split with an unused output", []int64{5, 2}, 17, func(b gb) {
+		onnx.AddNode(b.g, "Split", "split", []string{"x", b.i("sizes", 2, 3)}, []string{"s0", "s1"}, i1("axis", 1))
+		b.n("Mul", []string{"s1", "s1"}, "y")
+	}},
+	{"Slice", []int64{3, 6, 5}, 17, func(b gb) {
+		b.n("Slice", []string{"x", b.i("st", 1, -4), b.i("en", 3, 1000), b.i("ax", 1, 2)}, "y")
+	}},
+	{"Gather scalar", []int64{4, 3}, 17, func(b gb) { b.n("Gather", []string{"x", b.scalarI("idx", 2)}, "y", i1("axis", 1)) }},
+	{"Expand", []int64{1, 4}, 17, func(b gb) { b.n("Expand", []string{"x", b.i("shape", 1, 3, 4)}, "y") }},
+	{"Where", []int64{3, 4}, 17, func(b gb) {
+		b.n("Greater", []string{b.f("m", []int64{3, 4}, ramp(12, 1)...), b.f("z", nil, 0)}, "cond")
+		b.n("Mul", []string{"x", b.f("k", nil, 3)}, "x3")
+		b.n("Where", []string{"cond", "x", "x3"}, "y")
+	}},
+}
+
+// Every op's rule agrees with central differences of ONNX Runtime forward
+// passes: for y = op(x) and a fixed random r, the gradient of sum(y r).
+// Inputs are spaced so that no kink (Relu's 0, a pool's maximum, a clip
+// bound) lies within the difference step.
+func TestOpsFiniteDifferences(t *testing.T) {
+	testutil.ORT(t)
+	for _, c := range opCases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := checkOp(t, c); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func checkOp(t *testing.T, c opCase) error {
+	dims := append([]int64{-1}, c.x...)
+	g := &onnxpb.GraphProto{Name: proto.String(c.name)}
+	g.Input = []*onnxpb.ValueInfoProto{tensorInfo("x", onnxpb.TensorProto_FLOAT, dims...)}
+	g.Output = []*onnxpb.ValueInfoProto{{Name: proto.String("y")}}
+	c.build(gb{g})
+	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(c.opset)}}}
+	dir := t.TempDir()
+	fwdPath := filepath.Join(dir, "fwd.onnx")
+	m := &onnx.Model{Proto: mp}
+	if err := m.Save(fwdPath); err != nil {
+		return err
+	}
+	if m, _ = onnx.Load(fwdPath); m == nil {
+		return fmt.Errorf("reload")
+	}
+	in2 := append([]int64{2}, c.x...)
+	in3 := append([]int64{3}, c.x...)
+	b, err := newBuilder(m.Clone())
+	if err != nil {
+		return err
+	}
+	_, on, err := b.path([]string{"x"}, "y")
+	if err != nil {
+		return err
+	}
+	var vals []string
+	for v := range on {
+		if _, k := b.consts[v]; !k && v != "x" {
+			vals = append(vals, v)
+		}
+	}
+	if b.shapes, err = arch.Probe(m, "x", in2, vals, 1); err != nil {
+		return err
+	}
+	if b.shapes3, err = arch.Probe(m, "x", in3, vals, 1); err != nil {
+		return err
+	}
+	b.shapes["x"], b.shapes3["x"] = in2, in3
+	ys := b.shapes["y"]
+	ny := 1
+	for _, d := range ys {
+		ny *= int(d)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	r := make([]float32, ny)
+	for i := range r {
+		r[i] = rng.Float32()*2 - 1
+	}
+	onnx.AddInitializer(b.g, "lk_test_r", ys, r)
+	b.consts["lk_test_r"] = b.g.Initializer[len(b.g.Initializer)-1]
+	b.v, _ = onnx.NewGraph(b.g)
+	order, on, err := b.path([]string{"x"}, "y")
+	if err != nil {
+		return err
+	}
+	gs, err := b.backward(order, on, "y", "lk_test_r", []string{"x"})
+	if err != nil {
+		return err
+	}
+	onnx.AddNode(b.g, "Identity", "gx_out", []string{gs[0]}, []string{"gx"})
+	b.g.Output = append(b.g.Output, &onnxpb.ValueInfoProto{Name: proto.String("gx")})
+	raiseOpset(b.m.Proto, 17)
+	gradPath := filepath.Join(dir, "grad.onnx")
+	if err := b.m.Save(gradPath); err != nil {
+		return err
+	}
+
+	// x: distinct values at least 0.01 apart, none within 0.1 of zero
+	nx := 1
+	for _, d := range in2 {
+		nx *= int(d)
+	}
+	x := make([]float32, nx)
+	for i, p := range rng.Perm(nx) {
+		v := 0.1 + 0.01*float32(p)
+		if rng.IntN(2) == 0 {
+			v = -v
+		}
+		x[i] = v
+	}
+	gsess, err := ort.NewSession(gradPath, "x", []string{"y", "gx"}, ort.Options{Threads: 1})
+	if err != nil {
+		return err
+	}
+	defer gsess.Close()
+	outs, err := gsess.RunAlloc(x, in2)
+	if err != nil {
+		return err
+	}
+	gx := outs[1].Data
+	fsess, err := ort.NewSession(fwdPath, "x", []string{"y"}, ort.Options{Threads: 1})
+	if err != nil {
+		return err
+	}
+	defer fsess.Close()
+	f := func() float64 {
+		o, err := fsess.RunAlloc(x, in2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s float64
+		for i, v := range o[0].Data {
+			s += float64(v) * float64(r[i])
+		}
+		return s
+	}
+	const eps = 2e-3
+	for i := range x {
+		save := x[i]
+		x[i] = save + eps
+		fp := f()
+		x[i] = save - eps
+		fm := f()
+		x[i] = save
+		fd := (fp - fm) / (2 * eps)
+		if math.Abs(fd-float64(gx[i])) > 2e-3+5e-3*math.Abs(fd) {
+			return fmt.Errorf("x[%d] = %g: gradient %g, finite difference %g", i, save, gx[i], fd)
+		}
+	}
+	return nil
+}
