@@ -25,6 +25,19 @@ type Model struct {
 // Open loads the model at path with its sidecar (size overrides the
 // sidecar's input_size when set) and discovers its blocks.
 func Open(path string, size stream.Shape, threads int) (*Model, error) {
+	m, err := Load(path, size)
+	if err != nil {
+		return nil, err
+	}
+	if m.Graph, m.Blocks, err = Discover(m.Model, m.Input, m.ProbeShape(), threads); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Load loads the model at path with its sidecar and finds its image input
+// and size, without looking for blocks.
+func Load(path string, size stream.Shape) (*Model, error) {
 	cfg, _, err := model.Load(path)
 	if err != nil {
 		return nil, err
@@ -72,9 +85,6 @@ func Open(path string, size stream.Shape, threads int) (*Model, error) {
 		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
 	}
 	m.Config.InputSize = []int{m.Shape.C, m.Shape.H, m.Shape.W}
-	if m.Graph, m.Blocks, err = Discover(om, m.Input, m.ProbeShape(), threads); err != nil {
-		return nil, err
-	}
 	return m, nil
 }
 

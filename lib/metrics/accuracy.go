@@ -35,6 +35,8 @@ const (
 	Top1 = "top1"
 	Top5 = "top5"
 	Xent = "xent"
+	// SuccessRate is an attack's success: percent of images misclassified.
+	SuccessRate = "success_rate"
 )
 
 type counts struct {
@@ -64,8 +66,12 @@ type group struct {
 type Accuracy struct {
 	By     []string
 	Subset *imagenet.Subset // nil: plain accuracy over all logits
-	groups map[string]*group
-	sub    []float32
+	// Attacked is set once a record has an attack column (lk-attack's):
+	// the rows then also carry the attack success rate, the percentage of
+	// images misclassified (100 - top-1), as the TAIG protocol reports it.
+	Attacked bool
+	groups   map[string]*group
+	sub      []float32
 }
 
 // NewAccuracy groups by the named columns; subset may be nil.
@@ -86,6 +92,9 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 		return fmt.Errorf("%s: stream has no int32 column %q; accuracy needs labels", name, stream.ColLabel)
 	}
 	labels := rec.Column(li[0]).(*array.Int32)
+	if len(schema.FieldIndices("attack")) > 0 {
+		a.Attacked = true
+	}
 	var ids *array.String
 	if ii := schema.FieldIndices(stream.ColID); len(ii) == 1 {
 		ids, _ = rec.Column(ii[0]).(*array.String)
@@ -177,6 +186,9 @@ func (a *Accuracy) Rows() ([]Row, error) {
 				Row{g.key, Top1 + suffix, 100 * float64(c.top1) / n, c.n},
 				Row{g.key, Top5 + suffix, 100 * float64(c.top5) / n, c.n},
 				Row{g.key, Xent + suffix, c.xent / n, c.n})
+			if a.Attacked {
+				rows = append(rows, Row{g.key, SuccessRate + suffix, 100 - 100*float64(c.top1)/n, c.n})
+			}
 		}
 		if a.Subset != nil {
 			emit(g.masked, "_masked")

@@ -66,6 +66,34 @@ def record(g, rng, k=256):
             "sum": [float(flat[i].astype(np.float64).sum()) for i in range(n)]}
 
 
+def fgsm_reference(n=1000, eps=(0.002, 0.01, 0.03)):
+    """Top-1 (percent) under FGSM in PyTorch, as torchattacks computes it
+    with set_normalization_used: x + eps sign(grad CE) in [0,1] pixels,
+    clamped; on the first n test images of classes 0-7 (what
+    `lk-data --gray3 --crop 32 --keep-labels 0-7 --limit n` streams)."""
+    import gzip
+    with gzip.open(os.path.join(ROOT, "testdata", "fashion-mnist", "t10k-labels-idx1-ubyte.gz"), "rb") as f:
+        labels = np.frombuffer(f.read()[8:], dtype=np.uint8).astype(np.int64)
+    keep = np.nonzero(labels < 8)[0][:n]
+    x = make_arch.test_images(int(keep[-1]) + 1)[torch.from_numpy(keep)]
+    y = torch.from_numpy(labels[keep])
+    out = {"images": "first %d test images with label < 8" % n, "eps": list(eps), "top1": {}}
+    for name in ("resnet", "lk31"):
+        model = make_arch.rebuild(name)
+        accs = []
+        for e in eps:
+            xx = x.clone().requires_grad_(True)
+            loss = torch.nn.functional.cross_entropy(model((xx - train.MEAN) / train.STD), y, reduction="sum")
+            loss.backward()
+            adv = (x + e * xx.grad.sign()).clamp(0, 1)
+            with torch.no_grad():
+                pred = model((adv - train.MEAN) / train.STD).argmax(1)
+            accs.append(100.0 * (pred == y).float().mean().item())
+        out["top1"][name] = accs
+        print(name, "FGSM top-1", accs)
+    return out
+
+
 def main():
     torch.set_num_threads(2)
     rng = np.random.default_rng(20241128)
@@ -90,6 +118,7 @@ def main():
         g = grads(model, x224, lab224, mean, std)
         out["models"][name] = {"images": "hash pixels", "labels": lab224.tolist(),
                                **{k: record(v, rng) for k, v in g.items()}}
+    out["fgsm"] = fgsm_reference()
     path = os.path.join(HERE, "grad.json")
     with open(path, "w") as f:
         json.dump(out, f)

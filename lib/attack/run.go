@@ -1,0 +1,291 @@
+package attack
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/grad"
+	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/ort"
+	"github.com/lk-robustness/lk/lib/progress"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Stream columns an attack appends.
+const (
+	ColAttack = "attack"
+	ColEps    = "eps"
+	ColSteps  = "steps"
+)
+
+// chunk is the most images one gradient run takes: a fixed size, so that
+// results do not depend on how the stream's records are cut.
+const chunk = 32
+
+// Options configure Run.
+type Options struct {
+	Model       string
+	Attack      string    // fgsm, pgd or taig
+	Eps         []float64 // one output copy of the stream per eps (and per steps for PGD)
+	Steps       []int     // PGD steps, or TAIG iterations (one value)
+	Alpha       float64   // step size; 0: eps/4 for PGD, 1/255 for TAIG
+	RandomStart bool      // PGD
+	Points      int       // TAIG integration points
+	Seed        uint64
+	Mean, Std   []float32
+	Size        stream.Shape
+	Threads     int
+	Args        []string
+	Progress    io.Writer
+}
+
+type config struct {
+	eps   float64
+	steps int
+}
+
+// Run attacks every image of r and writes the attacked images, one copy of
+// each input record per configuration, with columns attack, eps and steps.
+func Run(r *stream.Reader, w io.Writer, o Options) error {
+	m, err := arch.Load(o.Model, o.Size)
+	if err != nil {
+		return err
+	}
+	mean, std := m.Config.Mean, m.Config.Std
+	if o.Mean != nil {
+		mean = o.Mean
+	}
+	if o.Std != nil {
+		std = o.Std
+	}
+	if mean == nil || std == nil {
+		return fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std", o.Model, model.SidecarPath(o.Model))
+	}
+	cols, err := stream.Images(r.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	if cols.Shape != m.Shape {
+		return fmt.Errorf("%s: column image is %s, the model %s expects %s", r.Name(), cols.Shape, m.Config.Name, m.Shape)
+	}
+	_, outs := m.IO()
+	output := m.Config.Output
+	if output == "" {
+		output = outs[0].Name
+	}
+	obj := grad.CrossEntropy
+	if o.Attack == "taig" {
+		obj = grad.TrueLogit
+	}
+	gm, err := grad.Build(m.Model, grad.Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
+		Mean: mean, Std: std, Objective: obj, Threads: o.Threads})
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "lk-attack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	gpath := filepath.Join(dir, "grad.onnx")
+	if err := gm.Save(gpath); err != nil {
+		return err
+	}
+	sess, err := ort.NewMultiSession(gpath, []string{grad.Pixels, grad.Label}, []string{grad.Grad}, ort.Options{Threads: o.Threads})
+	if err != nil {
+		return arch.CopyError(o.Model, gpath, "running the gradient model", err)
+	}
+	defer sess.Close()
+	g := Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W}
+	classes := int64(0)
+	if len(outs) > 0 && len(outs[0].Dims) == 2 {
+		classes = outs[0].Dims[1]
+	}
+
+	var configs []config
+	for _, e := range o.Eps {
+		if o.Attack == "pgd" {
+			for _, s := range o.Steps {
+				configs = append(configs, config{e, s})
+			}
+		} else {
+			steps := 1
+			if o.Attack == "taig" {
+				steps = o.Steps[0]
+			}
+			configs = append(configs, config{e, steps})
+		}
+	}
+	md := r.Schema().Metadata()
+	if v, ok := md.GetValue(stream.MetaRows); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			md = stream.WithMeta(md, stream.MetaRows, strconv.Itoa(n*len(configs)))
+		}
+	}
+	sha, err := model.FileSHA256(o.Model)
+	if err != nil {
+		return err
+	}
+	md, err = stream.AddStep(md, stream.Step{Tool: "lk-attack", Args: o.Args, Model: o.Model, SHA256: sha,
+		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}})
+	if err != nil {
+		return err
+	}
+	schema, err := stream.Append(r.Schema(), md,
+		arrow.Field{Name: ColAttack, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: ColEps, Type: arrow.PrimitiveTypes.Float64},
+		arrow.Field{Name: ColSteps, Type: arrow.PrimitiveTypes.Int64})
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	wr, err := stream.NewWriter(w, schema)
+	if err != nil {
+		return err
+	}
+	var total int64
+	if v, ok := md.GetValue(stream.MetaRows); ok {
+		fmt.Sscan(v, &total)
+	}
+	meter := progress.New(o.Progress, "lk-attack "+o.Attack+" "+m.Config.Name, "images", total)
+	sz := m.Shape.Size()
+	for r.Next() {
+		rec := r.Record()
+		n := int(rec.NumRows())
+		if n == 0 {
+			continue
+		}
+		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
+		if err != nil {
+			return fmt.Errorf("%s: column image: %v", r.Name(), err)
+		}
+		ids := rec.Column(cols.ID).(*array.String)
+		labs := rec.Column(cols.Label).(*array.Int32)
+		labels := make([]int64, n)
+		idv := make([]string, n)
+		for i := 0; i < n; i++ {
+			idv[i] = ids.Value(i)
+			labels[i] = int64(labs.Value(i))
+			if labels[i] < 0 || (classes > 0 && labels[i] >= classes) {
+				return fmt.Errorf("%s: row id %q: label %d; an attack needs a true class of the model's %d", r.Name(), idv[i], labels[i], classes)
+			}
+		}
+		adv := make([][]float32, len(configs))
+		for k := range adv {
+			adv[k] = make([]float32, n*sz)
+		}
+		for at := 0; at < n; at += chunk {
+			end := min(at+chunk, n)
+			if err := attackChunk(g, o, configs, px[at*sz:end*sz], labels[at:end], idv[at:end], adv, at*sz); err != nil {
+				return err
+			}
+		}
+		for k, c := range configs {
+			out := outRecord(schema, rec, cols.Image, adv[k], sz, o.Attack, c)
+			err := wr.Write(out)
+			out.Release()
+			if err != nil {
+				return fmt.Errorf("writing attacked images: %v", err)
+			}
+			meter.Add(n)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	meter.Done()
+	return wr.Close()
+}
+
+// attackChunk attacks a chunk of images under every configuration, writing
+// into adv[k] at offset off.
+func attackChunk(g Grad, o Options, configs []config, px []float32, labels []int64, ids []string, adv [][]float32, off int) error {
+	n := len(ids)
+	switch o.Attack {
+	case "fgsm":
+		for k, c := range configs {
+			x, err := FGSM(g, px, labels, n, float32(c.eps))
+			if err != nil {
+				return err
+			}
+			copy(adv[k][off:], x)
+		}
+	case "pgd":
+		for _, e := range o.Eps {
+			alpha := o.Alpha
+			if alpha == 0 {
+				alpha = e / 4
+			}
+			snaps, err := PGD(g, px, labels, ids, PGDConfig{Eps: float32(e), Alpha: float32(alpha), Steps: o.Steps,
+				RandomStart: o.RandomStart, Seed: o.Seed})
+			if err != nil {
+				return err
+			}
+			for j, s := range o.Steps {
+				for k, c := range configs {
+					if c.eps == e && c.steps == s {
+						copy(adv[k][off:], snaps[j])
+					}
+				}
+			}
+		}
+	case "taig":
+		for k, c := range configs {
+			alpha := o.Alpha
+			if alpha == 0 {
+				alpha = 1.0 / 255
+			}
+			x, err := TAIG(g, px, labels, ids, TAIGConfig{Eps: float32(c.eps), Alpha: float32(alpha), Iters: c.steps, Points: o.Points, Seed: o.Seed})
+			if err != nil {
+				return err
+			}
+			copy(adv[k][off:], x)
+		}
+	default:
+		return fmt.Errorf("unknown attack %q", o.Attack)
+	}
+	return nil
+}
+
+// outRecord is rec with its image column replaced by px and the attack's
+// columns appended.
+func outRecord(schema *arrow.Schema, rec arrow.Record, imageCol int, px []float32, sz int, attack string, c config) arrow.Record {
+	n := int(rec.NumRows())
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	var made []arrow.Array
+	for i := 0; i < int(rec.NumCols()); i++ {
+		if i == imageCol {
+			a := stream.Float32List(px, sz)
+			made = append(made, a)
+			cols = append(cols, a)
+		} else {
+			cols = append(cols, rec.Column(i))
+		}
+	}
+	sb := array.NewStringBuilder(memory.DefaultAllocator)
+	fb := array.NewFloat64Builder(memory.DefaultAllocator)
+	ib := array.NewInt64Builder(memory.DefaultAllocator)
+	for i := 0; i < n; i++ {
+		sb.Append(attack)
+		fb.Append(c.eps)
+		ib.Append(int64(c.steps))
+	}
+	for _, b := range []array.Builder{sb, fb, ib} {
+		a := b.NewArray()
+		made = append(made, a)
+		cols = append(cols, a)
+		b.Release()
+	}
+	out := array.NewRecord(schema, cols, int64(n))
+	for _, a := range made {
+		a.Release()
+	}
+	return out
+}

@@ -1,0 +1,129 @@
+// Command lk-attack perturbs an image stream adversarially against an ONNX
+// model, in [0,1] pixel units: FGSM, PGD (l-infinity) and TAIG-R. The
+// gradients come from ONNX Runtime itself, running a copy of the model
+// extended with its own backward pass (lib/grad), so any exported model
+// can be attacked. The output is an image stream, so lk-infer and
+// lk-metrics score it on the attacked model or on any other.
+//
+//	lk-data ... | lk-attack --model m.onnx --attack fgsm --eps 0.002,0.004 | lk-infer --model m.onnx | lk-metrics --by eps
+//	lk-data ... | lk-attack --model m.onnx --attack pgd --eps 0.006 --steps 1,2,5,10 | ...
+//	lk-data ... | lk-attack --model surrogate.onnx --attack taig | lk-infer --model target.onnx | lk-metrics --by attack
+//
+// Each input record comes out once per configuration (eps, and steps for
+// PGD) with columns attack, eps and steps. PGD starts at a uniform random
+// point of the eps-ball unless --no-random-start, with step size --alpha
+// (default eps/4); one run of the largest --steps gives every smaller one.
+// TAIG-R uses the true class's logit, --points integration points with
+// uniform noise, --steps iterations of --alpha (default 1/255), eps 16/255
+// by default, and rounds its images to 8-bit values. Random draws depend
+// on --seed and the image id only.
+package main
+
+import (
+	"flag"
+	"io"
+	"strconv"
+
+	"github.com/lk-robustness/lk/lib/attack"
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func main() { cli.Main("lk-attack", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-attack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o attack.Options
+	var mean, std cli.Floats
+	var eps, steps cli.Strings
+	fs.StringVar(&o.Model, "model", "", "ONNX model `file` to attack (the surrogate, for TAIG) (required)")
+	fs.StringVar(&o.Attack, "attack", "", "fgsm, pgd or taig (required)")
+	fs.Var(&eps, "eps", "perturbation budgets in [0,1] pixel units, a list (default 16/255 for taig; required otherwise)")
+	fs.Var(&steps, "steps", "PGD steps, a list (default 5); TAIG iterations (default 20)")
+	fs.Float64Var(&o.Alpha, "alpha", 0, "step size in pixel units (default eps/4 for PGD, 1/255 for TAIG)")
+	noStart := fs.Bool("no-random-start", false, "PGD: start at the image, not at a random point of the eps-ball")
+	fs.IntVar(&o.Points, "points", 20, "TAIG: integration points along the path")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the random start (PGD) and the path noise (TAIG)")
+	fs.Var(&mean, "mean", "per-channel mean, overriding the sidecar")
+	fs.Var(&std, "std", "per-channel std, overriding the sidecar")
+	size := cli.InputSize(fs)
+	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if o.Model == "" {
+		return cli.Usage("--model is required")
+	}
+	switch o.Attack {
+	case "fgsm", "pgd", "taig":
+	case "":
+		return cli.Usage("--attack is required: fgsm, pgd or taig")
+	default:
+		return cli.Usage("--attack %q: want fgsm, pgd or taig", o.Attack)
+	}
+	if len(eps) == 0 {
+		if o.Attack != "taig" {
+			return cli.Usage("--eps is required for %s (e.g. --eps 0.002,0.004)", o.Attack)
+		}
+		eps = cli.Strings{strconv.FormatFloat(16.0/255, 'g', -1, 64)}
+	}
+	for _, e := range eps {
+		v, err := strconv.ParseFloat(e, 64)
+		if err != nil || v < 0 || v > 1 {
+			return cli.Usage("--eps %q: want numbers in [0,1] (pixel units: 8/255 is 0.0314)", e)
+		}
+		o.Eps = append(o.Eps, v)
+	}
+	if len(steps) == 0 {
+		steps = cli.Strings{"5"}
+		if o.Attack == "taig" {
+			steps = cli.Strings{"20"}
+		}
+	}
+	for _, s := range steps {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			return cli.Usage("--steps %q: want non-negative whole numbers", s)
+		}
+		o.Steps = append(o.Steps, v)
+	}
+	stepsSet := false
+	fs.Visit(func(f *flag.Flag) { stepsSet = stepsSet || f.Name == "steps" })
+	if o.Attack == "fgsm" && stepsSet {
+		return cli.Usage("--steps is for pgd and taig; FGSM is one step")
+	}
+	if o.Attack == "taig" && len(o.Steps) != 1 {
+		return cli.Usage("--steps: TAIG takes one iteration count")
+	}
+	if o.Points < 1 {
+		return cli.Usage("--points %d: want at least 1", o.Points)
+	}
+	if o.Alpha < 0 {
+		return cli.Usage("--alpha %g: want a positive step", o.Alpha)
+	}
+	o.RandomStart = !*noStart
+	o.Size = size.Shape
+	if mean != nil {
+		o.Mean = mean
+	}
+	if std != nil {
+		o.Std = std
+	}
+	o.Args = cli.Recorded(fs, "threads", "q")
+	if !*quiet {
+		o.Progress = stderr
+	}
+	if err := stream.RefuseTerminal(stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return cli.Usage("one input stream at a time (got %d files)", fs.NArg())
+	}
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return attack.Run(r, stdout, o) })
+}
