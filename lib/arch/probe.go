@@ -19,28 +19,39 @@ import (
 // own shape computation is exact for every op it runs, where a static
 // inference in Go would cover only the ops it knows.
 func Probe(m *onnx.Model, input string, in []int64, values []string, threads int) (map[string][]int64, error) {
+	shapes, _, err := ProbeInts(m, input, in, values, threads)
+	return shapes, err
+}
+
+// ProbeInts is Probe that also returns the values of the int64 ones among
+// values: the results of shape computations (Shape, Gather, Mul on dims),
+// which a graph transformation may need as constants.
+func ProbeInts(m *onnx.Model, input string, in []int64, values []string, threads int) (map[string][]int64, map[string][]int64, error) {
 	if len(values) == 0 {
-		return map[string][]int64{}, nil
+		return map[string][]int64{}, map[string][]int64{}, nil
 	}
 	path, cleanup, err := WithOutputs(shapeModel(m), values)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cleanup()
 	s, err := ort.NewSession(path, input, values, ort.Options{Threads: threads, NoOptimize: true})
 	if err != nil {
-		return nil, CopyError(m.Path, path, "probing shapes", err)
+		return nil, nil, CopyError(m.Path, path, "probing shapes", err)
 	}
 	defer s.Close()
-	ts, err := s.Shapes(make([]float32, size(in)), in)
+	ts, vs, err := s.ShapesInts(make([]float32, size(in)), in)
 	if err != nil {
-		return nil, CopyError(m.Path, path, "probing shapes", err)
+		return nil, nil, CopyError(m.Path, path, "probing shapes", err)
 	}
-	shapes := map[string][]int64{}
+	shapes, ints := map[string][]int64{}, map[string][]int64{}
 	for i, v := range values {
 		shapes[v] = ts[i]
+		if vs[i] != nil {
+			ints[v] = vs[i]
+		}
 	}
-	return shapes, nil
+	return shapes, ints, nil
 }
 
 // bigInit is the size from which shapeModel replaces a float initializer.
@@ -119,7 +130,8 @@ func WithOutputs(m *onnx.Model, values []string) (string, func(), error) {
 	g := c.Graph()
 	g.Output = nil
 	for _, v := range values {
-		onnx.AddOutput(g, v, nil)
+		// no type: ONNX Runtime infers it (shape computations are int64)
+		g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(v)})
 	}
 	if err := onnx.Prune(g); err != nil {
 		cleanup()

@@ -2,6 +2,7 @@ package grad
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -58,11 +59,19 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	for v := range on {
 		want[v] = true
 	}
-	for _, i := range order0 { // operands whose extent a rule needs, on the path or not
+	computed := map[string]bool{} // shape computations whose values rules need as constants
+	for _, i := range order0 {
 		n := m.Graph().GetNode()[i]
-		if op := n.GetOpType(); op == "Concat" || op == "MatMul" {
+		switch op := n.GetOpType(); op {
+		case "Concat", "MatMul": // operands whose extent a rule needs, on the path or not
 			for _, v := range n.GetInput() {
 				want[v] = true
+			}
+		case "Slice", "Pad", "ReduceSum", "ReduceMean", "Gather", "Split":
+			for k, v := range n.GetInput() {
+				if _, c := b0.consts[v]; k > 0 && v != "" && !c && !on[v] {
+					want[v], computed[v] = true, true
+				}
 			}
 		}
 	}
@@ -74,14 +83,14 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	sortStrings(values)
 	in := []int64{2, int64(o.C), int64(o.H), int64(o.W)}
-	shapes, err := arch.Probe(m, o.Input, in, values, o.Threads)
+	shapes, ints, err := arch.ProbeInts(m, o.Input, in, values, o.Threads)
 	if err != nil {
 		return nil, err
 	}
 	shapes[o.Input] = in
 	// and at batch 3: the axes whose size changes are batch axes
 	in3 := []int64{3, int64(o.C), int64(o.H), int64(o.W)}
-	shapes3, err := arch.Probe(m, o.Input, in3, values, o.Threads)
+	shapes3, ints3, err := arch.ProbeInts(m, o.Input, in3, values, o.Threads)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +124,16 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		return nil, err
 	}
 	b.shapes, b.shapes3 = shapes, shapes3
+	// shape computations that come out the same at batch 2 and 3 are
+	// constants of the graph (torchvision's attention slices qkv by
+	// indices computed from its width)
+	for v := range computed {
+		a, c := ints[v], ints3[v]
+		if a != nil && slices.Equal(a, c) {
+			b.consts[v] = &onnxpb.TensorProto{Name: proto.String(v), Dims: shapes[v],
+				DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: a}
+		}
+	}
 
 	// the objective per image and the gradient of their sum w.r.t. the logits
 	z := o.Output

@@ -243,24 +243,35 @@ func (s *Session) RunAlloc(in []float32, inShape []int64) ([]Tensor, error) {
 // Shapes evaluates the model on in and returns the shape of every output,
 // whatever its element type.
 func (s *Session) Shapes(in []float32, inShape []int64) ([][]int64, error) {
+	shapes, _, err := s.ShapesInts(in, inShape)
+	return shapes, err
+}
+
+// ShapesInts is Shapes that also returns the values of int64 outputs
+// (nil for other types): what shape computations inside a graph produce.
+func (s *Session) ShapesInts(in []float32, inShape []int64) ([][]int64, [][]int64, error) {
 	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
 	if err != nil {
-		return nil, fmt.Errorf("input %s: %v", s.inName, err)
+		return nil, nil, fmt.Errorf("input %s: %v", s.inName, err)
 	}
 	defer x.Destroy()
 	vals := make([]ort.Value, len(s.outName))
 	if err := s.s.Run([]ort.Value{x}, vals); err != nil {
-		return nil, fmt.Errorf("model %s: %v", s.path, err)
+		return nil, nil, fmt.Errorf("model %s: %v", s.path, err)
 	}
 	out := make([][]int64, len(vals))
+	ints := make([][]int64, len(vals))
 	for i, v := range vals {
 		if v == nil {
-			return nil, fmt.Errorf("model %s: no value for output %s", s.path, s.outName[i])
+			return nil, nil, fmt.Errorf("model %s: no value for output %s", s.path, s.outName[i])
 		}
 		out[i] = v.GetShape()
+		if t, ok := v.(*ort.Tensor[int64]); ok {
+			ints[i] = append([]int64{}, t.GetData()...)
+		}
 		v.Destroy()
 	}
-	return out, nil
+	return out, ints, nil
 }
 
 // RunFunc evaluates the model on in and calls fn on each output in turn

@@ -39,10 +39,14 @@ the rebuilt models must reproduce the training-time reference logits
 79M parameters) for the benchmarks.
 
 --big DIR exports torchvision's resnet50 and vit_b_16 with random weights
-(about 100 and 330 MB) and their blocks.json into DIR; the Go tests call it
-into a cache folder when PyTorch is present.
+(about 100 and 330 MB; the ViT's zero-initialised head given random
+weights), their blocks.json and grad.json (PyTorch autograd input gradients
+of one hash-noise image, as testdata/grad/make_grad.py records them) into
+DIR; the Go tests call it into a cache folder when PyTorch is present.
 """
 import argparse
+import base64
+import copy
 import gzip
 import json
 import math
@@ -444,6 +448,44 @@ def small(out):
     dump(os.path.join(out, "attn_dist.json"), {"min_kernel": 3, "models": ad})
 
 
+# ---------------------------------------------------------------- input gradients (PyTorch autograd)
+
+def b64(a):
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
+
+
+def hash_pixels(n):
+    """Pixel i is (i * 2654435761 mod 2^32) / 2^32: noise in [0,1) that any
+    language computes exactly (lib/grad's tests do it in Go)."""
+    i = np.arange(n, dtype=np.uint64)
+    return (((i * np.uint64(2654435761)) % np.uint64(2 ** 32)).astype(np.float64) / 2.0 ** 32).astype(np.float32)
+
+
+def grads(model, x, labels, mean, std):
+    out = {}
+    for obj in ("cross_entropy", "true_logit"):
+        xx = x.clone().requires_grad_(True)
+        z = model((xx - mean) / std)
+        if obj == "cross_entropy":
+            loss = torch.nn.functional.cross_entropy(z, labels, reduction="sum")
+        else:
+            loss = z.gather(1, labels[:, None]).sum()
+        loss.backward()
+        out[obj] = xx.grad.detach().numpy()
+    return out
+
+
+def record(g, rng, k=256):
+    n = g.shape[0]
+    flat = g.reshape(n, -1)
+    idx = rng.choice(flat.shape[1], size=k, replace=False)
+    idx.sort()
+    return {"index": idx.tolist(),
+            "values": [b64(flat[i, idx]) for i in range(n)],
+            "norm": [float(np.linalg.norm(flat[i].astype(np.float64))) for i in range(n)],
+            "sum": [float(flat[i].astype(np.float64).sum()) for i in range(n)]}
+
+
 def big(out):
     import torchvision
     os.makedirs(out, exist_ok=True)
@@ -455,11 +497,33 @@ def big(out):
     blocks["resnet50"] = block_shapes(r50, torchvision.models.resnet.Bottleneck, x)
     export(r50, os.path.join(out, "resnet50.onnx"), 224, dict(name="resnet50", **IMAGENET))
     vit = torchvision.models.vit_b_16()
+    with torch.no_grad():  # torchvision zero-initialises the head: give it weights, or every gradient is 0
+        vit.heads.head.weight.normal_(0, 0.02)
     vit.eval()
     enc = block_shapes(vit, torchvision.models.vision_transformer.EncoderBlock, x)
     blocks["vit_b_16"] = [u for e in enc for u in (e, e)]  # attention and MLP residuals
     export(vit, os.path.join(out, "vit_b_16.onnx"), 224, dict(name="vit_b_16", **IMAGENET))
     dump(os.path.join(out, "blocks.json"), blocks)
+    x224 = torch.from_numpy(hash_pixels(3 * 224 * 224).reshape(1, 3, 224, 224))
+    lab = torch.tensor([3])
+    mean = torch.tensor(IMAGENET["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET["std"]).view(1, 3, 1, 1)
+    rng = np.random.default_rng(1)
+    ref = {}
+    for name, model in (("resnet50", r50), ("vit_b_16", vit)):
+        g = grads(model, x224, lab, mean, std)
+        # float32 itself is not exact on a deep random network (ReLUs near
+        # their kink flip): float64 gradients say how far PyTorch's own
+        # float32 ones are from the exact ones
+        g64 = grads(copy.deepcopy(model).double(), x224.double(), lab, mean.double(), std.double())
+        ref[name] = {"images": "hash pixels", "labels": lab.tolist()}
+        for k, v in g.items():
+            rec = record(v, rng)
+            flat64 = g64[k].reshape(1, -1)
+            rec["values64"] = [b64(flat64[0, rec["index"]])]
+            rec["float32_error"] = float(np.linalg.norm(v.reshape(-1).astype(np.float64) - flat64[0]) / np.linalg.norm(flat64[0]))
+            ref[name][k] = rec
+    dump(os.path.join(out, "grad.json"), {"models": ref})
 
 
 def replknet31b(out):

@@ -15,7 +15,6 @@ take the first 4 Fashion-MNIST test images (labels above 7 taken mod 8); the
 224-pixel fixtures take 2 images of hash noise (hash_pixels). To keep the file small, each gradient is stored at 256
 positions (from a fixed seed) together with its L2 norm and sum.
 """
-import base64
 import json
 import os
 import sys
@@ -27,43 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "testdata", "arch"))
 import make_arch  # noqa: E402
-from make_arch import train  # noqa: E402
-
-
-def b64(a):
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
-
-
-def hash_pixels(n):
-    """Pixel i is (i * 2654435761 mod 2^32) / 2^32: noise in [0,1) that any
-    language computes exactly (lib/grad's tests do it in Go)."""
-    i = np.arange(n, dtype=np.uint64)
-    return (((i * np.uint64(2654435761)) % np.uint64(2 ** 32)).astype(np.float64) / 2.0 ** 32).astype(np.float32)
-
-
-def grads(model, x, labels, mean, std):
-    out = {}
-    for obj in ("cross_entropy", "true_logit"):
-        xx = x.clone().requires_grad_(True)
-        z = model((xx - mean) / std)
-        if obj == "cross_entropy":
-            loss = torch.nn.functional.cross_entropy(z, labels, reduction="sum")
-        else:
-            loss = z.gather(1, labels[:, None]).sum()
-        loss.backward()
-        out[obj] = xx.grad.detach().numpy()
-    return out
-
-
-def record(g, rng, k=256):
-    n = g.shape[0]
-    flat = g.reshape(n, -1)
-    idx = rng.choice(flat.shape[1], size=k, replace=False)
-    idx.sort()
-    return {"index": idx.tolist(),
-            "values": [b64(flat[i, idx]) for i in range(n)],
-            "norm": [float(np.linalg.norm(flat[i].astype(np.float64))) for i in range(n)],
-            "sum": [float(flat[i].astype(np.float64).sum()) for i in range(n)]}
+from make_arch import train, grads, record, hash_pixels  # noqa: E402
 
 
 def fgsm_reference(n=1000, eps=(0.002, 0.01, 0.03)):
