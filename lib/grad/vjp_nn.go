@@ -76,8 +76,67 @@ func (b *builder) conv(n *onnxpb.NodeProto, g string, need func(int) bool) ([]st
 	if err != nil {
 		return nil, err
 	}
-	res[0] = b.transposed(g, w, xs, gs, ws[2:], strides, pads, dil, attrI(n, "group", 1))
+	group := attrI(n, "group", 1)
+	if fc, ok, err := b.flippedConv(g, w, ws, strides, pads, dil, group); err != nil {
+		return nil, err
+	} else if ok {
+		res[0] = fc
+		return res, nil
+	}
+	res[0] = b.transposed(g, w, xs, gs, ws[2:], strides, pads, dil, group)
 	return res, nil
+}
+
+// flippedConv is the input gradient of a stride-1 Conv with constant
+// weights as a Conv of the gradient with the kernel flipped in space and
+// its in/out channels swapped within each group, padded by d(k-1) - pad.
+// It is the same linear map as the ConvTranspose, but ONNX Runtime runs
+// depthwise Convs far faster than grouped ConvTransposes (a 31x31
+// depthwise kernel's gradient: BENCH.md). ok is false when the Conv does
+// not qualify (strides, weights computed in the graph, pads past the
+// kernel's reach).
+func (b *builder) flippedConv(g, w string, ws, strides, pads, dil []int64, group int64) (string, bool, error) {
+	nd := len(ws) - 2
+	newPads := make([]int64, 2*nd)
+	for i := 0; i < nd; i++ {
+		if strides[i] != 1 {
+			return "", false, nil
+		}
+		reach := dil[i] * (ws[2+i] - 1)
+		newPads[i], newPads[i+nd] = reach-pads[i], reach-pads[i+nd]
+		if newPads[i] < 0 || newPads[i+nd] < 0 {
+			return "", false, nil
+		}
+	}
+	t, ok := b.consts[w]
+	if !ok || nd != 2 {
+		return "", false, nil
+	}
+	vals, err := b.m.Float32s(t)
+	if err != nil {
+		return "", false, err
+	}
+	m, cg, kh, kw := ws[0], ws[1], ws[2], ws[3] // out channels, in channels per group, kernel
+	mg := m / group
+	out := make([]float32, len(vals))
+	// W'[c, o', y, x] = W[o, c', kh-1-y, kw-1-x] where, in group q,
+	// c = q*cg + c' and o = q*mg + o'
+	for q := int64(0); q < group; q++ {
+		for o := int64(0); o < mg; o++ {
+			for c := int64(0); c < cg; c++ {
+				src := ((q*mg+o)*cg + c) * kh * kw
+				dst := ((q*cg+c)*mg + o) * kh * kw
+				for y := int64(0); y < kh; y++ {
+					for x := int64(0); x < kw; x++ {
+						out[dst+y*kw+x] = vals[src+(kh-1-y)*kw+(kw-1-x)]
+					}
+				}
+			}
+		}
+	}
+	wf := b.constF([]int64{group * cg, mg, kh, kw}, out...)
+	return b.op("Conv", []string{g, wf}, onnx.IntsAttr("pads", newPads...), onnx.IntsAttr("dilations", dil...),
+		onnx.IntAttr("group", group)), true, nil
 }
 
 func (b *builder) gemm(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {

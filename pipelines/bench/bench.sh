@@ -10,6 +10,7 @@
 #   4. lk-infer peak RSS on a 100,000-row stream vs a 1,000-row one
 #   5. lk-featvar vs lk-infer on the kernel-31 zoo model
 #   6. lk-attn-dist on a RepLKNet-31B-sized model (exported by make_arch.py)
+#   7. lk-attack PGD-5 vs PyTorch autograd; one gradient pass vs one forward pass
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=out/bench
@@ -115,3 +116,27 @@ sum=$(lk-summary --format csv "$OUT/replknet31b/replknet31b.onnx" | tail -1)
 say "## 6. lk-attn-dist on a RepLKNet-31B-sized model (random weights; lk-summary: $sum)"
 say ""
 say "Best of 3: $best s (target: under 5 s)"
+say ""
+
+# 7: PGD-5 through ONNX Runtime's gradients vs PyTorch autograd; gradient vs forward
+N7=1024
+lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit $N7 "$OUT/big-images-idx3-ubyte" --labels "$OUT/big-labels-idx1-ubyte" > "$OUT/fm1k.arrow"
+say "## 7. lk-attack PGD-5 vs PyTorch autograd ($N7 images, batches of 32, $THREADS threads, best of 3 interleaved)"
+say ""
+say "| model | PyTorch img/s | lk-attack img/s | lk / PyTorch | lk-infer --batch 32 s | lk-attack fgsm s | gradient / forward |"
+say "|---|---|---|---|---|---|---|"
+for m in lk3 lk31; do
+  lk=0; pt=0; fw=0; fg=0
+  for run in 1 2 3; do
+    s=$(secs sh -c "lk-attack -q --threads $THREADS --model testdata/zoo/$m.onnx --attack pgd --eps 0.03 --steps 5 < $OUT/fm1k.arrow > /dev/null")
+    r=$(rate $N7 "$s"); lk=$(awk -v a="$lk" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+    r=$($PY pipelines/bench/torch_pgd.py $m --threads "$THREADS" --images $N7); pt=$(awk -v a="$pt" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+    a=$(secs sh -c "lk-infer -q --batch 32 --threads $THREADS --model testdata/zoo/$m.onnx < $OUT/fm1k.arrow > /dev/null")
+    b=$(secs sh -c "lk-attack -q --threads $THREADS --model testdata/zoo/$m.onnx --attack fgsm --eps 0.03 < $OUT/fm1k.arrow > /dev/null")
+    fw=$(awk -v x="$fw" -v y="$a" 'BEGIN { print (x == 0 || y < x) ? y : x }')
+    fg=$(awk -v x="$fg" -v y="$b" 'BEGIN { print (x == 0 || y < x) ? y : x }')
+  done
+  say "| $m | $pt | $lk | $(ratio "$lk" "$pt") | $fw | $fg | $(ratio "$fg" "$fw") |"
+done
+say ""
+say "(gradient / forward compares whole processes, start-up included: lk-attack builds and loads its gradient model first.)"
