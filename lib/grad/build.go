@@ -33,8 +33,14 @@ type Options struct {
 	C, H, W       int       // image size
 	Mean, Std     []float32 // the normalisation put in front of the graph
 	Objective     Objective
-	Threads       int // for the shape probe
+	// Wrt names initializers whose gradients are output too, as
+	// WrtPrefix+name (Conv weights excepted: not implemented).
+	Wrt     []string
+	Threads int // for the shape probe
 }
+
+// WrtPrefix prefixes the outputs of Options.Wrt's gradients.
+const WrtPrefix = "lk_grad:"
 
 // Build returns a copy of m that takes [0,1] pixels and labels and outputs
 // the logits (under their own name), the objective per image (Loss) and
@@ -156,11 +162,16 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	order, on2, err := b.path([]string{Pixels}, z)
+	for _, w := range o.Wrt {
+		if _, ok := b.v.Inits[w]; !ok {
+			return nil, fmt.Errorf("model %s: --wrt %s: no initializer of that name", m.Path, w)
+		}
+	}
+	order, on2, err := b.path(append([]string{Pixels}, o.Wrt...), z)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %v", m.Path, err)
 	}
-	gs, err := b.backward(order, on2, z, seed, []string{Pixels})
+	gs, err := b.backward(order, on2, z, seed, append([]string{Pixels}, o.Wrt...))
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %v", m.Path, err)
 	}
@@ -169,6 +180,10 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		tensorInfo(z, onnxpb.TensorProto_FLOAT, -1, classes),
 		tensorInfo(Loss, onnxpb.TensorProto_FLOAT, -1),
 		tensorInfo(Grad, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)),
+	}
+	for k, w := range o.Wrt {
+		onnx.AddNode(g, "Identity", "lk_grad/out_"+w, []string{gs[k+1]}, []string{WrtPrefix + w})
+		g.Output = append(g.Output, tensorInfo(WrtPrefix+w, onnxpb.TensorProto_FLOAT, b.v.Inits[w].GetDims()...))
 	}
 	raiseOpset(c.Proto, 17)
 	return c, nil

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lk-robustness/lk/lib/grad"
@@ -222,4 +223,66 @@ func gradients(t *testing.T, path string, cfg model.Config, obj grad.Objective, 
 		t.Fatal(err)
 	}
 	return g
+}
+
+// Gradients with respect to initializers, on request: the zoo resnet's
+// classifier weights, against PyTorch autograd.
+func TestWeightGradients(t *testing.T) {
+	testutil.ORT(t)
+	var ref struct {
+		Models  map[string]refModel `json:"models"`
+		Weights map[string]string   `json:"weights"`
+	}
+	b, err := os.ReadFile(testutil.Path(t, "testdata/grad/grad.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	path := testutil.Path(t, "testdata/zoo/resnet.onnx")
+	m, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, _ := model.Load(path)
+	wrt := []string{"head.weight", "head.bias"}
+	gm, err := grad.Build(m, grad.Options{Input: "input", Output: "logits", C: 3, H: 32, W: 32,
+		Mean: cfg.Mean, Std: cfg.Std, Objective: grad.CrossEntropy, Wrt: wrt, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "g.onnx")
+	if err := gm.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ort.NewMultiSession(out, []string{grad.Pixels, grad.Label}, []string{grad.WrtPrefix + wrt[0], grad.WrtPrefix + wrt[1]}, ort.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	labels := ref.Models["resnet"].Labels
+	px := fashionMNIST(t, len(labels))
+	gw, gb := make([]float32, 8*64), make([]float32, 8)
+	if err := s.RunInputs([]ort.Input{{Float: px, Shape: []int64{4, 3, 32, 32}}, {Int: labels, Shape: []int64{4}}},
+		[][]float32{gw, gb}, [][]int64{{8, 64}, {8}}); err != nil {
+		t.Fatal(err)
+	}
+	for k, got := range [][]float32{gw, gb} {
+		want := floats(t, ref.Weights[wrt[k]])
+		var d2, w2 float64
+		for i := range want {
+			d := float64(got[i] - want[i])
+			d2, w2 = d2+d*d, w2+float64(want[i])*float64(want[i])
+		}
+		if rel := math.Sqrt(d2 / w2); rel > 1e-4 || len(want) != len(got) {
+			t.Errorf("%s: relative error %.2e (%d values, PyTorch %d)", wrt[k], rel, len(got), len(want))
+		}
+	}
+	// Conv weights are refused with a message
+	_, err = grad.Build(m, grad.Options{Input: "input", Output: "logits", C: 3, H: 32, W: 32,
+		Mean: cfg.Mean, Std: cfg.Std, Wrt: []string{m.Graph().GetNode()[0].GetInput()[1]}, Threads: 1})
+	if err == nil || !strings.Contains(err.Error(), "Conv weights are not implemented") {
+		t.Errorf("Conv weight: %v", err)
+	}
 }

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "testdata", "arch"))
 import make_arch  # noqa: E402
-from make_arch import train, grads, record, hash_pixels  # noqa: E402
+from make_arch import train, grads, record, hash_pixels, b64  # noqa: E402
 
 
 def fgsm_reference(n=1000, eps=(0.002, 0.01, 0.03)):
@@ -81,6 +81,12 @@ def main():
         g = grads(model, x224, lab224, mean, std)
         out["models"][name] = {"images": "hash pixels", "labels": lab224.tolist(),
                                **{k: record(v, rng) for k, v in g.items()}}
+    # gradients with respect to weights: the resnet's classifier, summed CE
+    model = make_arch.rebuild("resnet")
+    loss = torch.nn.functional.cross_entropy(model((x - train.MEAN) / train.STD), lab, reduction="sum")
+    loss.backward()
+    out["weights"] = {"model": "resnet", "head.weight": b64(model.head.weight.grad.numpy()),
+                      "head.bias": b64(model.head.bias.grad.numpy())}
     out["fgsm"] = fgsm_reference()
     path = os.path.join(HERE, "grad.json")
     with open(path, "w") as f:
