@@ -34,7 +34,7 @@ type Options struct {
 	Mean, Std     []float32 // the normalisation put in front of the graph
 	Objective     Objective
 	// Wrt names initializers whose gradients are output too, as
-	// WrtPrefix+name (Conv weights excepted: not implemented).
+	// WrtPrefix+name (Conv weights: group 1 and depthwise only).
 	Wrt     []string
 	Threads int // for the shape probe
 }

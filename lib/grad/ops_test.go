@@ -116,6 +116,12 @@ var opCases = []opCase{
 	{"Conv depthwise dilated", []int64{3, 7, 7}, 17, func(b gb) {
 		b.n("Conv", []string{"x", b.f("w", []int64{3, 1, 3, 3}, ramp(27, 0.5)...)}, "y", i1("group", 3), is("dilations", 2, 2), is("pads", 2, 2, 2, 2))
 	}},
+	{"Conv weights, group 1, stride 2", []int64{2, 3, 3}, 17, func(b gb) {
+		b.n("Conv", []string{b.f("data", []int64{2, 2, 7, 6}, ramp(168, 1)...), "x"}, "y", is("strides", 2, 2), is("pads", 1, 0, 1, 1))
+	}},
+	{"Conv weights, group 1, dilation 2", []int64{2, 3, 3}, 17, func(b gb) {
+		b.n("Conv", []string{b.f("data", []int64{2, 2, 7, 7}, ramp(196, 1)...), "x"}, "y", is("dilations", 2, 2), is("pads", 2, 2, 2, 2))
+	}},
 	{"BatchNormalization", []int64{3, 2, 2}, 17, func(b gb) {
 		b.n("BatchNormalization", []string{"x", b.f("s", []int64{3}, 1, 2, 0.5), b.f("bb", []int64{3}, 0, 1, 2),
 			b.f("mu", []int64{3}, 0.1, 0.2, 0.3), b.f("var", []int64{3}, 1, 4, 0.25)}, "y")
@@ -311,4 +317,23 @@ func checkOp(t *testing.T, c opCase) error {
 		}
 	}
 	return nil
+}
+
+// An op lk cannot differentiate, between the input and the objective, is
+// an error naming the node and the op; one off the path is no concern.
+func TestUnknownOp(t *testing.T) {
+	g := &onnxpb.GraphProto{Input: []*onnxpb.ValueInfoProto{tensorInfo("x", onnxpb.TensorProto_FLOAT, -1, 3)}}
+	b := gb{g}
+	b.n("Sin", []string{"x"}, "s")
+	b.n("Relu", []string{"s"}, "y")
+	b.n("Cos", []string{b.f("c", []int64{3}, 1, 2, 3)}, "off") // not on the path
+	m := &onnx.Model{Proto: &onnxpb.ModelProto{Graph: g}}
+	bd, err := newBuilder(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = bd.path([]string{"x"}, "y")
+	if err == nil || err.Error() != "node s_node: lk cannot differentiate Sin (it lies between the input and the objective)" {
+		t.Errorf("got %v", err)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/lk-robustness/lk/lib/grad"
@@ -279,10 +278,77 @@ func TestWeightGradients(t *testing.T) {
 			t.Errorf("%s: relative error %.2e (%d values, PyTorch %d)", wrt[k], rel, len(got), len(want))
 		}
 	}
-	// Conv weights are refused with a message
-	_, err = grad.Build(m, grad.Options{Input: "input", Output: "logits", C: 3, H: 32, W: 32,
-		Mean: cfg.Mean, Std: cfg.Std, Wrt: []string{m.Graph().GetNode()[0].GetInput()[1]}, Threads: 1})
-	if err == nil || !strings.Contains(err.Error(), "Conv weights are not implemented") {
-		t.Errorf("Conv weight: %v", err)
+}
+
+// Conv weight gradients (group 1 strided, depthwise, depthwise strided) of
+// the zoo lk7 against PyTorch autograd.
+func TestConvWeightGradients(t *testing.T) {
+	testutil.ORT(t)
+	var ref struct {
+		Models      map[string]refModel `json:"models"`
+		ConvWeights struct {
+			Layers map[string]string `json:"layers"`
+		} `json:"conv_weights"`
+	}
+	b, err := os.ReadFile(testutil.Path(t, "testdata/grad/grad.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	path := testutil.Path(t, "testdata/zoo/lk7.onnx")
+	m, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, _ := model.Load(path)
+	var wrt, outs []string
+	for name := range ref.ConvWeights.Layers {
+		wrt = append(wrt, name)
+		outs = append(outs, grad.WrtPrefix+name)
+	}
+	if len(wrt) != 3 {
+		t.Fatalf("%d reference layers", len(wrt))
+	}
+	gm, err := grad.Build(m, grad.Options{Input: "input", Output: "logits", C: 3, H: 32, W: 32,
+		Mean: cfg.Mean, Std: cfg.Std, Wrt: wrt, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "g.onnx")
+	if err := gm.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ort.NewMultiSession(out, []string{grad.Pixels, grad.Label}, outs, ort.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	labels := ref.Models["lk7"].Labels
+	px := fashionMNIST(t, len(labels))
+	got := make([][]float32, len(wrt))
+	shapes := make([][]int64, len(wrt))
+	for k, w := range wrt {
+		shapes[k] = m.Initializer(w).GetDims()
+		n := int64(1)
+		for _, d := range shapes[k] {
+			n *= d
+		}
+		got[k] = make([]float32, n)
+	}
+	if err := s.RunInputs([]ort.Input{{Float: px, Shape: []int64{4, 3, 32, 32}}, {Int: labels, Shape: []int64{4}}}, got, shapes); err != nil {
+		t.Fatal(err)
+	}
+	for k, w := range wrt {
+		want := floats(t, ref.ConvWeights.Layers[w])
+		var d2, w2 float64
+		for i := range want {
+			d := float64(got[k][i] - want[i])
+			d2, w2 = d2+d*d, w2+float64(want[i])*float64(want[i])
+		}
+		if rel := math.Sqrt(d2 / w2); rel > 1e-4 || len(want) != len(got[k]) {
+			t.Errorf("%s %v: relative error %.2e", w, shapes[k], rel)
+		}
 	}
 }

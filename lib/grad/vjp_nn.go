@@ -46,13 +46,15 @@ func (b *builder) transposed(g, w string, xs, gs, k, strides, pads, dil []int64,
 
 func (b *builder) conv(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
 	x, w := n.GetInput()[0], n.GetInput()[1]
-	if need(1) {
-		return nil, fmt.Errorf("gradients of Conv weights are not implemented (the input's are)")
-	}
 	res := make([]string, len(n.GetInput()))
 	gs, err := b.shape(n.GetOutput()[0])
 	if err != nil {
 		return nil, err
+	}
+	if need(1) {
+		if res[1], err = b.convWeight(n, g, x, w); err != nil {
+			return nil, err
+		}
 	}
 	if need(2) { // bias: sum over batch and space
 		axes := []int64{0}
@@ -85,6 +87,48 @@ func (b *builder) conv(n *onnxpb.NodeProto, g string, need func(int) bool) ([]st
 	}
 	res[0] = b.transposed(g, w, xs, gs, ws[2:], strides, pads, dil, group)
 	return res, nil
+}
+
+// convWeight is the gradient of a 2-D Conv's weights: a correlation of
+// the input with the output gradient over batch and space, itself a Conv
+// in which the batch plays the channels, the original stride the dilation
+// and the original dilation the stride. group 1 and depthwise (one input
+// channel per group) Convs are covered.
+func (b *builder) convWeight(n *onnxpb.NodeProto, g, x, w string) (string, error) {
+	xs, err := b.shape(x)
+	if err != nil {
+		return "", err
+	}
+	ws, err := b.shape(w)
+	if err != nil {
+		return "", err
+	}
+	if len(xs) != 4 {
+		return "", fmt.Errorf("gradients of Conv weights are implemented for 2-D convolutions only")
+	}
+	strides, pads, dil, err := convGeometry(n, 2)
+	if err != nil {
+		return "", err
+	}
+	group := attrI(n, "group", 1)
+	m, cg, kh, kw := ws[0], ws[1], ws[2], ws[3]
+	swap := onnx.IntsAttr("perm", 1, 0, 2, 3)
+	gt := b.op("Transpose", []string{g}, swap) // M x N x Ho x Wo: the "kernels"
+	attrs := []*onnxpb.AttributeProto{onnx.IntsAttr("strides", dil...), onnx.IntsAttr("dilations", strides...), onnx.IntsAttr("pads", pads...)}
+	crop := func(v string) string {
+		return b.op("Slice", []string{v, b.constI(0, 0), b.constI(kh, kw), b.constI(2, 3)})
+	}
+	switch {
+	case group == 1: // input as C "images" of N channels: C x M x kh' x kw'
+		xt := b.op("Transpose", []string{x}, swap)
+		full := b.op("Conv", []string{xt, gt}, attrs...)
+		return b.op("Transpose", []string{crop(full)}, swap), nil
+	case cg == 1: // depthwise: one image of C*N channels, group C: 1 x M x kh' x kw'
+		xt := b.op("Reshape", []string{b.op("Transpose", []string{x}, swap), b.constI(1, -1, xs[2], xs[3])})
+		full := b.op("Conv", []string{xt, gt}, append(attrs, onnx.IntAttr("group", group))...)
+		return b.op("Reshape", []string{crop(full), b.constI(m, 1, kh, kw)}), nil
+	}
+	return "", fmt.Errorf("gradients of the weights of a Conv with %d groups of %d channels are not implemented (group 1 and depthwise are)", group, cg)
 }
 
 // flippedConv is the input gradient of a stride-1 Conv with constant

@@ -125,7 +125,9 @@ def rebuild(name):
         nodes = [n for n in m.graph.node if n.op_type == "Conv"]
         assert len(convs) == len(nodes), (name, len(convs), len(nodes))
         bns = following_bn(model)
+        model.onnx_conv = {}  # ONNX weight initializer -> the Conv2d holding it
         for mod, n in zip(convs, nodes):
+            model.onnx_conv[n.input[1]] = mod
             w = torch.from_numpy(inits[n.input[1]].copy())
             assert w.shape == mod.weight.shape, (n.name, w.shape, mod.weight.shape)
             mod.weight.copy_(w)

@@ -87,6 +87,15 @@ def main():
     loss.backward()
     out["weights"] = {"model": "resnet", "head.weight": b64(model.head.weight.grad.numpy()),
                       "head.bias": b64(model.head.bias.grad.numpy())}
+    # and the lk7's Conv weights: the stem (group 1, stride 2), the first
+    # 7x7 depthwise kernel, the transition's strided depthwise conv
+    model = make_arch.rebuild("lk7")
+    loss = torch.nn.functional.cross_entropy(model((x - train.MEAN) / train.STD), lab, reduction="sum")
+    loss.backward()
+    convs = {"stem": model.stem[0], "lkb": model.stages[0][0].large_kernel.lkb_origin[0],
+             "transition": model.transitions[0][1][0]}
+    out["conv_weights"] = {"model": "lk7", "layers": {name: b64(mod.weight.grad.numpy()) for name, mod in
+                                                      ((k, v) for k, v in model.onnx_conv.items() if v in convs.values())}}
     out["fgsm"] = fgsm_reference()
     path = os.path.join(HERE, "grad.json")
     with open(path, "w") as f:
