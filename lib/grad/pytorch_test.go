@@ -134,6 +134,19 @@ func TestTorchvisionMatchesPyTorch(t *testing.T) {
 	for _, name := range []string{"resnet50", "vit_b_16"} {
 		t.Run(name, func(t *testing.T) { compare(t, filepath.Join(dir, name+".onnx"), ref.Models[name]) })
 	}
+	// the zoo ViT exported at opset 13 (LayerNorm written out in ops) has
+	// the gradients of its opset-17 export
+	var zoo struct {
+		Models map[string]refModel `json:"models"`
+	}
+	b, err = os.ReadFile(testutil.Path(t, "testdata/grad/grad.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &zoo); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("vit_op13", func(t *testing.T) { compare(t, filepath.Join(dir, "vit_op13.onnx"), zoo.Models["vit"]) })
 }
 
 // compare checks lk's input gradients of the model at path against a

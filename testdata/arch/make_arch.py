@@ -41,8 +41,8 @@ the rebuilt models must reproduce the training-time reference logits
 --big DIR exports torchvision's resnet50 and vit_b_16 with random weights
 (about 100 and 330 MB; the ViT's zero-initialised head given random
 weights), their blocks.json and grad.json (PyTorch autograd input gradients
-of one hash-noise image, as testdata/grad/make_grad.py records them) into
-DIR; the Go tests call it into a cache folder when PyTorch is present.
+of one hash-noise image, as testdata/grad/make_grad.py records them), and
+the zoo's ViT exported at opset 13 into DIR; the Go tests call it into a cache folder when PyTorch is present.
 """
 import argparse
 import base64
@@ -526,6 +526,17 @@ def big(out):
             rec["float32_error"] = float(np.linalg.norm(v.reshape(-1).astype(np.float64) - flat64[0]) / np.linalg.norm(flat64[0]))
             ref[name][k] = rec
     dump(os.path.join(out, "grad.json"), {"models": ref})
+    # the zoo's ViT exported at opset 13, where LayerNorm is written out
+    # (ReduceMean, Sub, Pow, Sqrt, Div): lib/grad compares its gradients
+    # with the opset-17 reference of testdata/grad/grad.json
+    vz = rebuild("vit")
+    torch.onnx.export(vz, torch.zeros(1, 3, 32, 32), os.path.join(out, "vit_op13.onnx"), opset_version=13,
+                      input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    with open(os.path.join(ROOT, "testdata", "zoo", "vit.json")) as f:
+        side = json.load(f)
+    with open(os.path.join(out, "vit_op13.json"), "w") as f:
+        json.dump(side, f)
 
 
 def replknet31b(out):
