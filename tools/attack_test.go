@@ -13,7 +13,8 @@ import (
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
-// attacked reads an attacked stream: pixels by id, per configuration.
+// attacked reads an image stream's pixels by id, and for an attacked one
+// by id and configuration.
 func attacked(t *testing.T, path string) map[string][]float32 {
 	t.Helper()
 	r := openStream(t, path)
@@ -21,8 +22,10 @@ func attacked(t *testing.T, path string) map[string][]float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eps := r.Schema().FieldIndices("eps")[0]
-	steps := r.Schema().FieldIndices("steps")[0]
+	eps, steps := -1, -1
+	if ix := r.Schema().FieldIndices("eps"); len(ix) == 1 {
+		eps, steps = ix[0], r.Schema().FieldIndices("steps")[0]
+	}
 	out := map[string][]float32{}
 	for r.Next() {
 		rec := r.Record()
@@ -30,7 +33,10 @@ func attacked(t *testing.T, path string) map[string][]float32 {
 		sz := len(px) / int(rec.NumRows())
 		ids := rec.Column(cols.ID).(*array.String)
 		for i := 0; i < int(rec.NumRows()); i++ {
-			k := fmt.Sprintf("%s eps=%g steps=%d", ids.Value(i), rec.Column(eps).(*array.Float64).Value(i), rec.Column(steps).(*array.Int64).Value(i))
+			k := ids.Value(i)
+			if eps >= 0 {
+				k = fmt.Sprintf("%s eps=%g steps=%d", k, rec.Column(eps).(*array.Float64).Value(i), rec.Column(steps).(*array.Int64).Value(i))
+			}
 			out[k] = append([]float32(nil), px[i*sz:(i+1)*sz]...)
 		}
 	}
@@ -92,7 +98,7 @@ func TestPGD(t *testing.T) {
 	if len(a) != 800 || len(b) != 200 {
 		t.Fatalf("%d and %d attacked images, want 800 and 200", len(a), len(b))
 	}
-	orig := attacked0(t, tmp+"/x.arrow")
+	orig := attacked(t, tmp+"/x.arrow")
 	for k, v := range b {
 		w := a[k]
 		if w == nil {
@@ -125,29 +131,13 @@ func TestPGD(t *testing.T) {
 	}
 }
 
-func attacked0(t *testing.T, path string) map[string][]float32 {
-	r := openStream(t, path)
-	cols, _ := stream.Images(r.Schema())
-	out := map[string][]float32{}
-	for r.Next() {
-		rec := r.Record()
-		px, _, _ := stream.Float32Rows(rec.Column(cols.Image))
-		sz := len(px) / int(rec.NumRows())
-		ids := rec.Column(cols.ID).(*array.String)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			out[ids.Value(i)] = append([]float32(nil), px[i*sz:(i+1)*sz]...)
-		}
-	}
-	return out
-}
-
 // TAIG-R's images are 8-bit values inside the eps-ball, lower the
 // surrogate's accuracy, and are scored on other models.
 func TestTAIG(t *testing.T) {
 	tmp := t.TempDir()
 	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 64 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
 	mustSh(t, "lk-attack -q --model testdata/zoo/lk3.onnx --attack taig --steps 4 --points 6 < "+tmp+"/x.arrow > "+tmp+"/t.arrow")
-	adv, orig := attacked(t, tmp+"/t.arrow"), attacked0(t, tmp+"/x.arrow")
+	adv, orig := attacked(t, tmp+"/t.arrow"), attacked(t, tmp+"/x.arrow")
 	if len(adv) != 64 {
 		t.Fatalf("%d images", len(adv))
 	}

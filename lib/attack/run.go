@@ -59,15 +59,9 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	mean, std := m.Config.Mean, m.Config.Std
-	if o.Mean != nil {
-		mean = o.Mean
-	}
-	if o.Std != nil {
-		std = o.Std
-	}
-	if mean == nil || std == nil {
-		return fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std", o.Model, model.SidecarPath(o.Model))
+	mean, std, err := m.Config.Normalisation(o.Model, o.Mean, o.Std)
+	if err != nil {
+		return err
 	}
 	cols, err := stream.Images(r.Schema())
 	if err != nil {

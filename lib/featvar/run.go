@@ -50,15 +50,9 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	if cols.Shape != m.Shape {
 		return nil, fmt.Errorf("%s: column image is %s, the model %s expects %s (resize or crop with lk-data)", r.Name(), cols.Shape, m.Config.Name, m.Shape)
 	}
-	mean, std := m.Config.Mean, m.Config.Std
-	if o.Mean != nil {
-		mean = o.Mean
-	}
-	if o.Std != nil {
-		std = o.Std
-	}
-	if mean == nil || std == nil {
-		return nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std", m.Path, model.SidecarPath(m.Path))
+	mean, std, err := m.Config.Normalisation(m.Path, o.Mean, o.Std)
+	if err != nil {
+		return nil, err
 	}
 	norm, err := model.NewNormalizer(mean, std, m.Shape)
 	if err != nil {

@@ -61,18 +61,11 @@ func Open(o Options) (*Model, error) {
 	if o.Name != "" {
 		cfg.Name = o.Name
 	}
-	if o.Mean != nil {
-		cfg.Mean = o.Mean
-	}
-	if o.Std != nil {
-		cfg.Std = o.Std
+	if cfg.Mean, cfg.Std, err = cfg.Normalisation(o.Model, o.Mean, o.Std); err != nil {
+		return nil, err
 	}
 	if o.Size.Size() > 0 {
 		cfg.InputSize = []int{o.Size.C, o.Size.H, o.Size.W}
-	}
-	if cfg.Mean == nil || cfg.Std == nil {
-		return nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std (ImageNet models: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)",
-			o.Model, model.SidecarPath(o.Model))
 	}
 	om, err := onnx.Load(o.Model)
 	if err != nil {

@@ -164,3 +164,19 @@ func FileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// Normalisation is the config's mean and std, each overridden by the
+// flag's value when given, or an error saying where to give them.
+func (c Config) Normalisation(modelPath string, mean, std []float32) ([]float32, []float32, error) {
+	if mean == nil {
+		mean = c.Mean
+	}
+	if std == nil {
+		std = c.Std
+	}
+	if mean == nil || std == nil {
+		return nil, nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std (ImageNet models: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)",
+			modelPath, SidecarPath(modelPath))
+	}
+	return mean, std, nil
+}
