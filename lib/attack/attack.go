@@ -12,7 +12,9 @@
 //     jittered by uniform noise in [-eps, eps]; each iteration steps alpha
 //     against the sign of that map (lowering the true logit), projects and
 //     clamps; the result is rounded to 8-bit values as the reference saves
-//     it.
+//     it. (protocols.md §9 words the update as x + alpha sign(-IG_loss)
+//     with loss = -logit, which read literally would raise the true logit;
+//     lk takes the direction that lowers it, the attack's purpose.)
 //
 // Random numbers come from a PCG stream seeded by the seed, the image id
 // and the attack's parameters, so an image's result does not depend on
