@@ -45,6 +45,15 @@ var (
 	}}
 )
 
+// Box is Pillow's BOX: each output pixel the mean of the input pixels
+// its footprint covers (ImageNet-C's pixelate).
+var Box = Filter{"box", 0.5, func(x float64) float64 {
+	if x > -0.5 && x <= 0.5 {
+		return 1
+	}
+	return 0
+}}
+
 // FilterByName returns bilinear or bicubic.
 func FilterByName(name string) (Filter, error) {
 	switch name {

@@ -1,0 +1,191 @@
+package corrupt
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+func readPNG(t *testing.T, path string) *Img {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	im, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := im.Bounds()
+	m := newImg(b.Dy(), b.Dx())
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			r, g, bb, _ := im.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			m.Pix[(y*m.W+x)*3], m.Pix[(y*m.W+x)*3+1], m.Pix[(y*m.W+x)*3+2] = float64(r>>8)/255, float64(g>>8)/255, float64(bb>>8)/255
+		}
+	}
+	return m
+}
+
+var _ image.Image
+
+// The deterministic corruptions equal the reference libraries' outputs
+// (scipy, skimage, OpenCV, Pillow; testdata/corrupt/make_corrupt.py) to
+// within one 8-bit level, which float rounding before the truncating cast
+// can move, on at most 1% of the values.
+func TestDeterministicMatchReference(t *testing.T) {
+	var ref struct {
+		Index224 []int `json:"index224"`
+		CIFAR    map[string]string
+		ImageNet map[string]struct {
+			Sums    []int64 `json:"sums"`
+			Sampled []int   `json:"sampled"`
+		}
+	}
+	b, err := os.ReadFile(testutil.Path(t, "testdata/corrupt/corrupt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	small := readPNG(t, testutil.Path(t, "testdata/corrupt/input32.png"))
+	big := readPNG(t, testutil.Path(t, "testdata/images/collage-500x375.bilinear.png"))
+	if len(ref.CIFAR) != 35 {
+		t.Fatalf("%d reference outputs", len(ref.CIFAR))
+	}
+	for key, enc := range ref.CIFAR {
+		parts := strings.Split(key, "/")
+		s := int(parts[1][0] - '0')
+		want, _ := base64.StdEncoding.DecodeString(enc)
+		got, err := Apply(parts[0], small, s, CIFAR, 0, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLevels(t, key+" (32)", got, want, nil)
+		r := ref.ImageNet[key]
+		got, err = Apply(parts[0], big, s, ImageNet, 0, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sampled := make([]byte, len(r.Sampled))
+		for i, v := range r.Sampled {
+			sampled[i] = byte(v)
+		}
+		checkLevels(t, key+" (224)", got, sampled, ref.Index224)
+		var sums [3]float64
+		for i, v := range got.Pix {
+			sums[i%3] += math.Round(v * 255)
+		}
+		for c := range sums {
+			if d := math.Abs(sums[c] - float64(r.Sums[c])); d > 0.01*float64(224*224) {
+				t.Errorf("%s (224) channel %d: sum %v, reference %d", key, c, sums[c], r.Sums[c])
+			}
+		}
+	}
+}
+
+func checkLevels(t *testing.T, what string, got *Img, want []byte, index []int) {
+	t.Helper()
+	off := 0
+	for k, w := range want {
+		i := k
+		if index != nil {
+			i = index[k]
+		}
+		d := math.Abs(math.Round(got.Pix[i]*255) - float64(w))
+		if d > 1 {
+			t.Errorf("%s value %d: %v, reference %d", what, i, math.Round(got.Pix[i]*255), w)
+			return
+		}
+		if d == 1 {
+			off++
+		}
+	}
+	if float64(off) > 0.01*float64(len(want)) {
+		t.Errorf("%s: %d of %d values one level off", what, off, len(want))
+	}
+}
+
+// The noises have the reference's distributions, and draw by (seed, id,
+// corruption, severity) only.
+func TestNoiseStatistics(t *testing.T) {
+	flat := newImg(64, 64)
+	for i := range flat.Pix {
+		flat.Pix[i] = 0.5
+	}
+	stats := func(m *Img) (mean, sd, extremes float64) {
+		for _, v := range m.Pix {
+			mean += v
+			if v == 0 || v == 1 {
+				extremes++
+			}
+		}
+		n := float64(len(m.Pix))
+		mean /= n
+		for _, v := range m.Pix {
+			sd += (v - mean) * (v - mean)
+		}
+		return mean, math.Sqrt(sd / n), extremes / n
+	}
+	cases := []struct {
+		name               string
+		s                  int
+		t                  Table
+		mean, sd, extremes float64 // expected; -1: not checked
+	}{
+		{"gaussian_noise", 3, ImageNet, 0.5 - 0.5/255, 0.18, -1},
+		{"gaussian_noise", 1, CIFAR, 0.5 - 0.5/255, 0.04, -1},
+		{"shot_noise", 2, ImageNet, 0.5 - 0.5/255, math.Sqrt(0.5 / 25), -1},
+		{"shot_noise", 5, CIFAR, 0.5 - 0.5/255, math.Sqrt(0.5 / 50), -1},
+		{"impulse_noise", 4, ImageNet, -1, -1, 0.17},
+		{"speckle_noise", 2, ImageNet, 0.5 - 0.5/255, 0.5 * 0.2, -1},
+	}
+	for _, c := range cases {
+		out, err := Apply(c.name, flat, c.s, c.t, 1, "img")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mean, sd, ext := stats(out)
+		if c.mean >= 0 && math.Abs(mean-c.mean) > 0.01 {
+			t.Errorf("%s/%d: mean %.4f, want %.4f", c.name, c.s, mean, c.mean)
+		}
+		if c.sd >= 0 && math.Abs(sd-c.sd) > 0.05*c.sd+1.0/255 {
+			t.Errorf("%s/%d: sd %.4f, want %.4f", c.name, c.s, sd, c.sd)
+		}
+		if c.extremes >= 0 && math.Abs(ext-c.extremes) > 0.02 {
+			t.Errorf("%s/%d: %.3f of values at 0 or 1, want %.3f", c.name, c.s, ext, c.extremes)
+		}
+		again, _ := Apply(c.name, flat, c.s, c.t, 1, "img")
+		other, _ := Apply(c.name, flat, c.s, c.t, 1, "other")
+		same, diff := true, false
+		for i := range out.Pix {
+			same = same && out.Pix[i] == again.Pix[i]
+			diff = diff || out.Pix[i] != other.Pix[i]
+		}
+		if !same || !diff {
+			t.Errorf("%s: same seed and id give the same image %v; another id another %v", c.name, same, diff)
+		}
+	}
+}
+
+func TestApplyErrors(t *testing.T) {
+	m := newImg(4, 4)
+	if _, err := Apply("frost_bite", m, 1, CIFAR, 0, "x"); err == nil || !strings.Contains(err.Error(), "want one of") {
+		t.Errorf("unknown corruption: %v", err)
+	}
+	if _, err := Apply("contrast", m, 6, CIFAR, 0, "x"); err == nil {
+		t.Error("severity 6 accepted")
+	}
+	if _, err := Apply("zoom_blur", newImg(4, 6), 1, CIFAR, 0, "x"); err == nil {
+		t.Error("zoom_blur of a non-square image accepted")
+	}
+}

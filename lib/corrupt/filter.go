@@ -1,0 +1,268 @@
+package corrupt
+
+import "math"
+
+// Img is an H x W x 3 image of float64 values, row-major, channels last,
+// in [0,1] (the layout the reference code computes in).
+type Img struct {
+	H, W int
+	Pix  []float64
+}
+
+func newImg(h, w int) *Img { return &Img{H: h, W: w, Pix: make([]float64, h*w*3)} }
+
+func (m *Img) clone() *Img { return &Img{H: m.H, W: m.W, Pix: append([]float64(nil), m.Pix...)} }
+
+func (m *Img) at(y, x, c int) float64 { return m.Pix[(y*m.W+x)*3+c] }
+
+func clip01(v float64) float64 { return math.Min(math.Max(v, 0), 1) }
+
+// gaussTaps are scipy.ndimage's gaussian_filter1d weights: radius
+// int(truncate*sigma + 0.5), exp(-x^2/2 sigma^2) normalised to sum 1.
+func gaussTaps(sigma, truncate float64) []float64 {
+	r := int(truncate*sigma + 0.5)
+	taps := make([]float64, 2*r+1)
+	var sum float64
+	for i := -r; i <= r; i++ {
+		v := math.Exp(-0.5 * float64(i*i) / (sigma * sigma))
+		taps[i+r] = v
+		sum += v
+	}
+	for i := range taps {
+		taps[i] /= sum
+	}
+	return taps
+}
+
+// border maps an out-of-range index into [0, n) by a border rule.
+type border func(i, n int) int
+
+// nearest replicates the edge (scipy mode 'nearest').
+func nearest(i, n int) int { return min(max(i, 0), n-1) }
+
+// reflect101 mirrors without repeating the edge (OpenCV's default,
+// d c b | a b c d).
+func reflect101(i, n int) int {
+	if n == 1 {
+		return 0
+	}
+	for i < 0 || i >= n {
+		if i < 0 {
+			i = -i
+		}
+		if i >= n {
+			i = 2*n - 2 - i
+		}
+	}
+	return i
+}
+
+// separable filters every channel with taps along rows then columns
+// (correlation, centred taps), with border rule b.
+func separable(m *Img, taps []float64, b border) *Img {
+	r := len(taps) / 2
+	tmp := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			for c := 0; c < 3; c++ {
+				var s float64
+				for k, t := range taps {
+					s += t * m.at(y, b(x+k-r, m.W), c)
+				}
+				tmp.Pix[(y*m.W+x)*3+c] = s
+			}
+		}
+	}
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			for c := 0; c < 3; c++ {
+				var s float64
+				for k, t := range taps {
+					s += t * tmp.at(b(y+k-r, m.H), x, c)
+				}
+				out.Pix[(y*m.W+x)*3+c] = s
+			}
+		}
+	}
+	return out
+}
+
+// gaussian is skimage's gaussian(img, sigma, multichannel=True): scipy's
+// gaussian_filter per channel, mode nearest, truncate 4.
+func gaussian(m *Img, sigma float64) *Img {
+	if sigma == 0 {
+		return m.clone()
+	}
+	return separable(m, gaussTaps(sigma, 4), nearest)
+}
+
+// disk is the reference's defocus kernel: a disk of the given radius on
+// a 17x17 grid (larger radii: (2r+1)^2), normalised, then smoothed by
+// OpenCV's GaussianBlur with a 3x3 (radius above 8: 5x5) kernel of
+// sigma alias, border REFLECT_101. The reference builds it in float32,
+// and so does this: the last bits decide 8-bit levels of the result.
+func disk(radius, alias float64) (k []float64, size int) {
+	var half int
+	ks := 3
+	if radius <= 8 {
+		half = 8
+	} else {
+		half = int(radius)
+		ks = 5
+	}
+	size = 2*half + 1
+	mask := make([]float32, size*size)
+	var sum float32
+	for y := -half; y <= half; y++ {
+		for x := -half; x <= half; x++ {
+			if float64(x*x+y*y) <= radius*radius {
+				mask[(y+half)*size+x+half] = 1
+				sum++
+			}
+		}
+	}
+	for i := range mask {
+		mask[i] /= sum
+	}
+	// OpenCV's Gaussian taps for ksize and sigma: exp(-i^2/2s^2)
+	// normalised in double, then float32
+	r := ks / 2
+	dt := make([]float64, ks)
+	var ts float64
+	for i := -r; i <= r; i++ {
+		dt[i+r] = math.Exp(-float64(i*i) / (2 * alias * alias))
+		ts += dt[i+r]
+	}
+	taps := make([]float32, ks)
+	for i := range taps {
+		taps[i] = float32(dt[i] / ts)
+	}
+	tmp := make([]float32, len(mask))
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			var s float32
+			for j, t := range taps {
+				s += t * mask[y*size+reflect101(x+j-r, size)]
+			}
+			tmp[y*size+x] = s
+		}
+	}
+	k = make([]float64, len(mask))
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			var s float32
+			for j, t := range taps {
+				s += t * tmp[reflect101(y+j-r, size)*size+x]
+			}
+			k[y*size+x] = float64(s)
+		}
+	}
+	return k, size
+}
+
+// filter2D is OpenCV's filter2D on each channel: correlation with the
+// kernel centred, border REFLECT_101.
+func filter2D(m *Img, k []float64, size int) *Img {
+	r := size / 2
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			for c := 0; c < 3; c++ {
+				var s float64
+				for j := 0; j < size; j++ {
+					yy := reflect101(y+j-r, m.H)
+					for i := 0; i < size; i++ {
+						s += k[j*size+i] * m.at(yy, reflect101(x+i-r, m.W), c)
+					}
+				}
+				out.Pix[(y*m.W+x)*3+c] = s
+			}
+		}
+	}
+	return out
+}
+
+// clippedZoom is the reference's clipped_zoom of a square image: the
+// central ceil(h/z) square, zoomed by z with scipy.ndimage.zoom order 1
+// (corners aligned, output side round(ch*z)), then the central h x h.
+func clippedZoom(m *Img, z float64) *Img {
+	h := m.H
+	ch := int(math.Ceil(float64(h) / z))
+	top := (h - ch) / 2
+	out := int(math.Round(float64(ch) * z))
+	trim := (out - h) / 2
+	res := newImg(h, h)
+	scale := 0.0
+	if out > 1 {
+		scale = float64(ch-1) / float64(out-1)
+	}
+	for oy := 0; oy < h; oy++ {
+		sy := float64(oy+trim) * scale
+		y0 := int(math.Floor(sy))
+		fy := sy - float64(y0)
+		y1 := min(y0+1, ch-1)
+		for ox := 0; ox < h; ox++ {
+			sx := float64(ox+trim) * scale
+			x0 := int(math.Floor(sx))
+			fx := sx - float64(x0)
+			x1 := min(x0+1, ch-1)
+			for c := 0; c < 3; c++ {
+				v00 := m.at(top+y0, top+x0, c)
+				v01 := m.at(top+y0, top+x1, c)
+				v10 := m.at(top+y1, top+x0, c)
+				v11 := m.at(top+y1, top+x1, c)
+				res.Pix[(oy*h+ox)*3+c] = (1-fy)*((1-fx)*v00+fx*v01) + fy*((1-fx)*v10+fx*v11)
+			}
+		}
+	}
+	return res
+}
+
+// rgb2hsv and hsv2rgb follow skimage: V = max, S = (max-min)/max, H in [0,1).
+func rgb2hsv(r, g, b float64) (h, s, v float64) {
+	mx := math.Max(r, math.Max(g, b))
+	mn := math.Min(r, math.Min(g, b))
+	v = mx
+	d := mx - mn
+	if mx != 0 {
+		s = d / mx
+	}
+	if d == 0 {
+		return 0, s, v
+	}
+	switch {
+	case r == mx:
+		h = (g - b) / d
+	case g == mx:
+		h = 2 + (b-r)/d
+	default:
+		h = 4 + (r-g)/d
+	}
+	h = math.Mod(h/6, 1)
+	if h < 0 {
+		h++
+	}
+	return h, s, v
+}
+
+func hsv2rgb(h, s, v float64) (r, g, b float64) {
+	i := math.Floor(h * 6)
+	f := h*6 - i
+	p := v * (1 - s)
+	q := v * (1 - f*s)
+	t := v * (1 - (1-f)*s)
+	switch int(i) % 6 {
+	case 0:
+		return v, t, p
+	case 1:
+		return q, v, p
+	case 2:
+		return p, v, t
+	case 3:
+		return p, q, v
+	case 4:
+		return t, p, v
+	}
+	return v, p, q
+}
