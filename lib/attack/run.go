@@ -9,7 +9,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/grad"
@@ -182,9 +181,13 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			}
 		}
 		for k, c := range configs {
-			out := outRecord(schema, rec, cols.Image, adv[k], sz, o.Attack, c)
+			extra := []arrow.Array{stream.ConstString(o.Attack, n), stream.ConstFloat64(c.eps, n), stream.ConstInt64(int64(c.steps), n)}
+			out := stream.WithImage(schema, rec, cols.Image, adv[k], sz, extra...)
 			err := wr.Write(out)
 			out.Release()
+			for _, a := range extra {
+				a.Release()
+			}
 			if err != nil {
 				return fmt.Errorf("writing attacked images: %v", err)
 			}
@@ -246,40 +249,4 @@ func attackChunk(g Grad, o Options, configs []config, px []float32, labels []int
 		return fmt.Errorf("unknown attack %q", o.Attack)
 	}
 	return nil
-}
-
-// outRecord is rec with its image column replaced by px and the attack's
-// columns appended.
-func outRecord(schema *arrow.Schema, rec arrow.Record, imageCol int, px []float32, sz int, attack string, c config) arrow.Record {
-	n := int(rec.NumRows())
-	cols := make([]arrow.Array, 0, schema.NumFields())
-	var made []arrow.Array
-	for i := 0; i < int(rec.NumCols()); i++ {
-		if i == imageCol {
-			a := stream.Float32List(px, sz)
-			made = append(made, a)
-			cols = append(cols, a)
-		} else {
-			cols = append(cols, rec.Column(i))
-		}
-	}
-	sb := array.NewStringBuilder(memory.DefaultAllocator)
-	fb := array.NewFloat64Builder(memory.DefaultAllocator)
-	ib := array.NewInt64Builder(memory.DefaultAllocator)
-	for i := 0; i < n; i++ {
-		sb.Append(attack)
-		fb.Append(c.eps)
-		ib.Append(int64(c.steps))
-	}
-	for _, b := range []array.Builder{sb, fb, ib} {
-		a := b.NewArray()
-		made = append(made, a)
-		cols = append(cols, a)
-		b.Release()
-	}
-	out := array.NewRecord(schema, cols, int64(n))
-	for _, a := range made {
-		a.Release()
-	}
-	return out
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/onnx"
@@ -418,9 +417,9 @@ func (rw *recordWriter) add(b *batch) error {
 func (rw *recordWriter) flush() error {
 	n := int(rw.cur.NumRows())
 	lcol := stream.Float32List(rw.logits, rw.m.Classes)
-	cols := []arrow.Array{constant(rw.m.Config.Name, n)}
+	cols := []arrow.Array{stream.ConstString(rw.m.Config.Name, n)}
 	for _, k := range rw.m.Config.ColumnNames() {
-		cols = append(cols, constant(rw.m.Config.Columns[k], n))
+		cols = append(cols, stream.ConstString(rw.m.Config.Columns[k], n))
 	}
 	out := stream.WithColumns(rw.schema, rw.cur, append(cols, lcol)...)
 	err := rw.wr.Write(out)
@@ -438,16 +437,6 @@ func (rw *recordWriter) flush() error {
 		return fmt.Errorf("writing predictions: %v", err)
 	}
 	return nil
-}
-
-// constant is a utf8 column of n copies of v.
-func constant(v string, n int) arrow.Array {
-	b := array.NewStringBuilder(memory.DefaultAllocator)
-	defer b.Release()
-	for i := 0; i < n; i++ {
-		b.Append(v)
-	}
-	return b.NewArray()
 }
 
 func orDefault(s, d string) string {

@@ -216,3 +216,49 @@ func WithColumns(schema *arrow.Schema, rec arrow.Record, cols ...arrow.Array) ar
 	all := append(append([]arrow.Array{}, rec.Columns()...), cols...)
 	return array.NewRecord(schema, all, rec.NumRows())
 }
+
+// WithImage returns rec with its image column replaced by px (rows of
+// width values) and cols appended, under schema (rec's fields, then one
+// per appended column): what a tool that transforms images writes.
+func WithImage(schema *arrow.Schema, rec arrow.Record, imageCol int, px []float32, width int, cols ...arrow.Array) arrow.Record {
+	img := Float32List(px, width)
+	defer img.Release()
+	all := make([]arrow.Array, 0, schema.NumFields())
+	for i := 0; i < int(rec.NumCols()); i++ {
+		if i == imageCol {
+			all = append(all, img)
+		} else {
+			all = append(all, rec.Column(i))
+		}
+	}
+	return array.NewRecord(schema, append(all, cols...), rec.NumRows())
+}
+
+// ConstString, ConstInt64 and ConstFloat64 are columns of n copies of v:
+// the condition columns (model, corruption, severity, eps) of a record.
+func ConstString(v string, n int) arrow.Array {
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := 0; i < n; i++ {
+		b.Append(v)
+	}
+	return b.NewArray()
+}
+
+func ConstInt64(v int64, n int) arrow.Array {
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := 0; i < n; i++ {
+		b.Append(v)
+	}
+	return b.NewArray()
+}
+
+func ConstFloat64(v float64, n int) arrow.Array {
+	b := array.NewFloat64Builder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := 0; i < n; i++ {
+		b.Append(v)
+	}
+	return b.NewArray()
+}

@@ -1,0 +1,87 @@
+package tools_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+// A sweep's bytes depend on the seed and the images only: not on the
+// number of workers nor on how the stream is cut into records.
+func TestCorruptDeterministic(t *testing.T) {
+	tmp := t.TempDir()
+	fm := testutil.FashionMNIST(t)
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --limit 40 %s > %s/a.arrow", fm, tmp))
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --limit 40 --rows 7 %s > %s/b.arrow", fm, tmp))
+	mustSh(t, "lk-corrupt -q --corruptions gaussian_noise,impulse_noise,zoom_blur --severities 2,5 --seed 4 --workers 1 < "+tmp+"/a.arrow > "+tmp+"/a.out")
+	mustSh(t, "lk-corrupt -q --corruptions gaussian_noise,impulse_noise,zoom_blur --severities 2,5 --seed 4 --workers 3 < "+tmp+"/b.arrow > "+tmp+"/b.out")
+	a, b := imagesBy(t, tmp+"/a.out", "corruption", "severity"), imagesBy(t, tmp+"/b.out", "corruption", "severity")
+	if len(a) != 240 || len(b) != 240 {
+		t.Fatalf("%d and %d images, want 240", len(a), len(b))
+	}
+	for k, v := range a {
+		w := b[k]
+		if w == nil {
+			t.Fatalf("%s missing", k)
+		}
+		for i := range v {
+			if v[i] != w[i] {
+				t.Fatalf("%s pixel %d: %v with 1 worker and records of 32, %v with 3 and records of 7", k, i, v[i], w[i])
+			}
+		}
+	}
+}
+
+// imagesBy reads an image stream's pixels keyed by id and the values of
+// the named columns.
+func imagesBy(t *testing.T, path string, cols ...string) map[string][]float32 {
+	t.Helper()
+	r := openStream(t, path)
+	ic, err := stream.Images(r.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx []int
+	for _, c := range cols {
+		idx = append(idx, r.Schema().FieldIndices(c)[0])
+	}
+	out := map[string][]float32{}
+	for r.Next() {
+		rec := r.Record()
+		px, _, _ := stream.Float32Rows(rec.Column(ic.Image))
+		sz := len(px) / int(rec.NumRows())
+		ids := rec.Column(ic.ID).(*array.String)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			k := ids.Value(i)
+			for _, j := range idx {
+				k += " " + rec.Column(j).ValueStr(i)
+			}
+			out[k] = append([]float32(nil), px[i*sz:(i+1)*sz]...)
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCorruptBadInput(t *testing.T) {
+	fm := testutil.FashionMNIST(t)
+	cases := []struct{ script, want string }{
+		{fmt.Sprintf("lk-data -q --limit 4 %s | lk-corrupt -q --corruptions contrast", fm), "images are 1x28x28; the corruptions are defined on RGB images"},
+		{"lk-corrupt --corruptions frostbite < /dev/null", "\"frostbite\" is not one of"},
+		{"lk-corrupt --corruptions contrast --severities 0-7 < /dev/null", "severities are 1 to 5"},
+		{"lk-corrupt < /dev/null", "--corruptions is required"},
+	}
+	for _, c := range cases {
+		_, errOut, err := sh(t, c.script)
+		if err == nil || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "goroutine") {
+			t.Errorf("%s: err %v, stderr %q; want %q", c.script, err, errOut, c.want)
+		}
+	}
+}
