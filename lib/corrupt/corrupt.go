@@ -146,15 +146,14 @@ func speckleNoise(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 	return mapPix(m, func(v float64) float64 { return v + v*c*r.NormFloat64() }), nil
 }
 
-// poisson draws from Poisson(lambda): Knuth's product method for small
-// lambda, a normal approximation with continuity correction above 500
-// (relative error below 1e-3 of the mean there).
+// poisson draws from Poisson(lambda): Knuth's product method below 10,
+// Hörmann's transformed rejection (PTRS, 1993) above, exact both.
 func poisson(r *rand.Rand, lambda float64) float64 {
 	if lambda <= 0 {
 		return 0
 	}
-	if lambda > 500 {
-		return math.Max(0, math.Round(lambda+math.Sqrt(lambda)*r.NormFloat64()))
+	if lambda >= 10 {
+		return poissonPTRS(r, lambda)
 	}
 	l := math.Exp(-lambda)
 	k, p := 0.0, 1.0
@@ -164,6 +163,30 @@ func poisson(r *rand.Rand, lambda float64) float64 {
 			return k
 		}
 		k++
+	}
+}
+
+func poissonPTRS(r *rand.Rand, lam float64) float64 {
+	slam, loglam := math.Sqrt(lam), math.Log(lam)
+	b := 0.931 + 2.53*slam
+	a := -0.059 + 0.02483*b
+	invAlpha := 1.1239 + 1.1328/(b-3.4)
+	vr := 0.9277 - 3.6224/(b-2)
+	for {
+		u := r.Float64() - 0.5
+		v := r.Float64()
+		us := 0.5 - math.Abs(u)
+		k := math.Floor((2*a/us+b)*u + lam + 0.43)
+		if us >= 0.07 && v <= vr {
+			return k
+		}
+		if k < 0 || (us < 0.013 && v > us) {
+			continue
+		}
+		lg, _ := math.Lgamma(k + 1)
+		if math.Log(v)+math.Log(invAlpha)-math.Log(a/(us*us)+b) <= -lam+k*loglam-lg {
+			return k
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -187,5 +188,25 @@ func TestApplyErrors(t *testing.T) {
 	}
 	if _, err := Apply("zoom_blur", newImg(4, 6), 1, CIFAR, 0, "x"); err == nil {
 		t.Error("zoom_blur of a non-square image accepted")
+	}
+}
+
+// Poisson draws have the mean and variance lambda on both sides of the
+// method switch.
+func TestPoisson(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, lam := range []float64{0.5, 3, 9.9, 10, 30, 250, 1000} {
+		const n = 200000
+		var s, ss float64
+		for i := 0; i < n; i++ {
+			k := poisson(r, lam)
+			s += k
+			ss += k * k
+		}
+		mean := s / n
+		v := ss/n - mean*mean
+		if math.Abs(mean-lam) > 4*math.Sqrt(lam/n) || math.Abs(v-lam) > 0.02*lam {
+			t.Errorf("lambda %g: mean %g variance %g", lam, mean, v)
+		}
 	}
 }

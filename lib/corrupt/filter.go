@@ -57,29 +57,49 @@ func reflect101(i, n int) int {
 	return i
 }
 
+// plane returns channel c of m as an H x W plane padded by r on every
+// side with border rule b, so that filters run without bounds checks.
+func plane(m *Img, c, r int, b border) (p []float64, stride int) {
+	stride = m.W + 2*r
+	p = make([]float64, (m.H+2*r)*stride)
+	for y := -r; y < m.H+r; y++ {
+		sy := b(y, m.H)
+		row := p[(y+r)*stride:]
+		for x := -r; x < m.W+r; x++ {
+			row[x+r] = m.Pix[(sy*m.W+b(x, m.W))*3+c]
+		}
+	}
+	return p, stride
+}
+
 // separable filters every channel with taps along rows then columns
 // (correlation, centred taps), with border rule b.
 func separable(m *Img, taps []float64, b border) *Img {
 	r := len(taps) / 2
+	out := newImg(m.H, m.W)
 	tmp := newImg(m.H, m.W)
-	for y := 0; y < m.H; y++ {
-		for x := 0; x < m.W; x++ {
-			for c := 0; c < 3; c++ {
+	for c := 0; c < 3; c++ {
+		p, stride := plane(m, c, r, b)
+		for y := 0; y < m.H; y++ { // rows (every padded row is needed for the column pass)
+			row := p[(y+r)*stride:]
+			for x := 0; x < m.W; x++ {
+				win := row[x : x+len(taps)]
 				var s float64
 				for k, t := range taps {
-					s += t * m.at(y, b(x+k-r, m.W), c)
+					s += t * win[k]
 				}
 				tmp.Pix[(y*m.W+x)*3+c] = s
 			}
 		}
 	}
-	out := newImg(m.H, m.W)
-	for y := 0; y < m.H; y++ {
-		for x := 0; x < m.W; x++ {
-			for c := 0; c < 3; c++ {
+	for c := 0; c < 3; c++ {
+		p, stride := plane(tmp, c, r, b)
+		for y := 0; y < m.H; y++ {
+			for x := 0; x < m.W; x++ {
 				var s float64
+				at := y*stride + x + r
 				for k, t := range taps {
-					s += t * tmp.at(b(y+k-r, m.H), x, c)
+					s += t * p[at+k*stride]
 				}
 				out.Pix[(y*m.W+x)*3+c] = s
 			}
@@ -162,19 +182,31 @@ func disk(radius, alias float64) (k []float64, size int) {
 }
 
 // filter2D is OpenCV's filter2D on each channel: correlation with the
-// kernel centred, border REFLECT_101.
+// kernel centred, border REFLECT_101. Zero taps (most of a small disk's
+// 17x17 grid) are skipped.
 func filter2D(m *Img, k []float64, size int) *Img {
 	r := size / 2
+	type tap struct {
+		off int
+		w   float64
+	}
 	out := newImg(m.H, m.W)
-	for y := 0; y < m.H; y++ {
-		for x := 0; x < m.W; x++ {
-			for c := 0; c < 3; c++ {
+	for c := 0; c < 3; c++ {
+		p, stride := plane(m, c, r, reflect101)
+		var taps []tap
+		for j := 0; j < size; j++ {
+			for i := 0; i < size; i++ {
+				if w := k[j*size+i]; w != 0 {
+					taps = append(taps, tap{j*stride + i, w})
+				}
+			}
+		}
+		for y := 0; y < m.H; y++ {
+			for x := 0; x < m.W; x++ {
+				at := y*stride + x
 				var s float64
-				for j := 0; j < size; j++ {
-					yy := reflect101(y+j-r, m.H)
-					for i := 0; i < size; i++ {
-						s += k[j*size+i] * m.at(yy, reflect101(x+i-r, m.W), c)
-					}
+				for _, t := range taps {
+					s += t.w * p[at+t.off]
 				}
 				out.Pix[(y*m.W+x)*3+c] = s
 			}

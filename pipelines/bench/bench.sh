@@ -11,6 +11,7 @@
 #   5. lk-featvar vs lk-infer on the kernel-31 zoo model
 #   6. lk-attn-dist on a RepLKNet-31B-sized model (exported by make_arch.py)
 #   7. lk-attack PGD-5 vs PyTorch autograd; one gradient pass vs one forward pass
+#   8. every corruption's time per image at 224 and 32 pixels, vs the Python libraries
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=out/bench
@@ -140,3 +141,19 @@ for m in lk3 lk31; do
 done
 say ""
 say "(gradient / forward compares whole processes, start-up included: lk-attack builds and loads its gradient model first.)"
+say ""
+
+# 8: corruptions, seconds per image at 224 and 32 (severity 3), Go vs the
+# Python reference libraries on the deterministic ones
+(cd lib/corrupt && go test -run '^$' -bench Apply -benchtime 5x .) > "$OUT/corrupt_go.txt"
+$PY pipelines/bench/corrupt_py.py > "$OUT/corrupt_py.txt"
+say "## 8. Corruptions, milliseconds per image, severity 3, one core each (lk: Go benchmark; reference: numpy/scipy/skimage/OpenCV/Pillow)"
+say ""
+say "| corruption | lk 224 | reference 224 | lk 32 | reference 32 |"
+say "|---|---|---|---|---|"
+awk 'FNR == NR { if ($1 ~ /^BenchmarkApply/) { split($1, p, "/"); sub(/-[0-9]+$/, "", p[3]); go[p[2] " " p[3]] = $3 / 1e6; names[p[2]] = 1 } next }
+     { py[$1 " " $2] = $3 * 1000 }
+     END { for (c in names) {
+             r224 = (c " 224" in py) ? sprintf("%.2f", py[c " 224"]) : "-"; r32 = (c " 32" in py) ? sprintf("%.3f", py[c " 32"]) : "-"
+             printf "| %s | %.2f | %s | %.3f | %s |\n", c, go[c " 224"], r224, go[c " 32"], r32 } }' \
+  "$OUT/corrupt_go.txt" "$OUT/corrupt_py.txt" | sort | tee -a "$res"
