@@ -49,17 +49,20 @@ type corruption struct {
 }
 
 var corruptions = map[string]corruption{
-	"gaussian_noise": {true, gaussianNoise},
-	"shot_noise":     {true, shotNoise},
-	"impulse_noise":  {true, impulseNoise},
-	"speckle_noise":  {true, speckleNoise},
-	"gaussian_blur":  {false, gaussianBlur},
-	"defocus_blur":   {false, defocusBlur},
-	"zoom_blur":      {false, zoomBlur},
-	"brightness":     {false, brightness},
-	"contrast":       {false, contrast},
-	"saturate":       {false, saturate},
-	"pixelate":       {false, pixelate},
+	"gaussian_noise":   {true, gaussianNoise},
+	"shot_noise":       {true, shotNoise},
+	"impulse_noise":    {true, impulseNoise},
+	"speckle_noise":    {true, speckleNoise},
+	"gaussian_blur":    {false, gaussianBlur},
+	"defocus_blur":     {false, defocusBlur},
+	"zoom_blur":        {false, zoomBlur},
+	"brightness":       {false, brightness},
+	"contrast":         {false, contrast},
+	"saturate":         {false, saturate},
+	"pixelate":         {false, pixelate},
+	"jpeg_compression": {false, jpegCompression},
+	"fog":              {true, fog},
+	"glass_blur":       {true, glassBlur},
 }
 
 // Names lists the implemented corruptions, sorted.
@@ -296,4 +299,140 @@ func pixelate(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
 		out.Pix[i] = float64(v) / 255
 	}
 	return out, nil
+}
+
+// toBytes converts an image to 8-bit RGB (values are k/255 in streams
+// from lk-data; rounding recovers k).
+func toBytes(m *Img) *imageio.Image {
+	img := &imageio.Image{W: m.W, H: m.H, C: 3, Pix: make([]uint8, len(m.Pix))}
+	for i, v := range m.Pix {
+		img.Pix[i] = uint8(math.Round(clip01(v) * 255))
+	}
+	return img
+}
+
+func fromBytes(img *imageio.Image) *Img {
+	out := newImg(img.H, img.W)
+	for i, v := range img.Pix {
+		out.Pix[i] = float64(v) / 255
+	}
+	return out
+}
+
+// jpeg_compression: encoded at a quality per severity (Pillow's defaults:
+// 4:2:0, accurate DCT, through libjpeg-turbo as Pillow) and decoded.
+func jpegCompression(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+	q := pick(t, s, []int{25, 18, 15, 10, 7}, []int{80, 65, 58, 50, 40})
+	b, err := imageio.EncodeJPEG(toBytes(m), q)
+	if err != nil {
+		return nil, err
+	}
+	img, err := imageio.DecodeJPEG(b)
+	if err != nil {
+		return nil, err
+	}
+	return fromBytes(img), nil
+}
+
+// plasma is the reference's plasma_fractal: diamond-square on a toroidal
+// mapsize x mapsize grid, each new point the mean of its four neighbours
+// plus wibble * U(-wibble, wibble), wibble divided by decay per level;
+// rescaled to [0,1].
+func plasma(size int, decay float64, r *rand.Rand) []float64 {
+	m := make([]float64, size*size)
+	at := func(y, x int) *float64 { return &m[((y%size+size)%size)*size+(x%size+size)%size] }
+	wibble := 100.0
+	wm := func(a float64) float64 { return a/4 + wibble*(2*wibble*r.Float64()-wibble) }
+	for step := size; step >= 2; step /= 2 {
+		h := step / 2
+		n := size / step
+		// squares: the centre of each cell from its four corners
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				s := *at(i*step, j*step) + *at((i+1)*step, j*step) + *at(i*step, (j+1)*step) + *at((i+1)*step, (j+1)*step)
+				*at(i*step+h, j*step+h) = wm(s)
+			}
+		}
+		// diamonds: the top edge midpoints, then the left edge midpoints
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				s := *at(i*step+h, j*step+h) + *at(i*step-h, j*step+h) + *at(i*step, j*step) + *at(i*step, (j+1)*step)
+				*at(i*step, j*step+h) = wm(s)
+			}
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				s := *at(i*step+h, j*step+h) + *at(i*step+h, j*step-h) + *at(i*step, j*step) + *at((i+1)*step, j*step)
+				*at(i*step+h, j*step) = wm(s)
+			}
+		}
+		wibble /= decay
+	}
+	lo := math.Inf(1)
+	for _, v := range m {
+		lo = math.Min(lo, v)
+	}
+	hi := math.Inf(-1)
+	for i := range m {
+		m[i] -= lo
+		hi = math.Max(hi, m[i])
+	}
+	for i := range m {
+		m[i] /= hi
+	}
+	return m
+}
+
+// fog: the clean image plus t times a plasma fractal (the same in the
+// three channels), rescaled by the clean image's maximum.
+func fog(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+	p := pick(t, s, [][2]float64{{1.5, 2}, {2, 2}, {2.5, 1.7}, {2.5, 1.5}, {3, 1.4}},
+		[][2]float64{{.2, 3}, {.5, 3}, {.75, 2.5}, {1, 2}, {1.5, 1.75}})
+	size := 256
+	if t == CIFAR {
+		size = 32
+	}
+	for size < max(m.H, m.W) { // larger images: the next power of two, as bethgelab's port
+		size *= 2
+	}
+	f := plasma(size, p[1], r)
+	maxVal := 0.0
+	for _, v := range m.Pix {
+		maxVal = math.Max(maxVal, v)
+	}
+	out := m.clone()
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			for c := 0; c < 3; c++ {
+				i := (y*m.W+x)*3 + c
+				out.Pix[i] = (m.Pix[i] + p[0]*f[y*size+x]) * maxVal / (maxVal + p[0])
+			}
+		}
+	}
+	return out, nil
+}
+
+// glass_blur: blur, truncate to 8 bits, then for each pixel from the
+// bottom-right corner up (iterations times) copy in the pixel at a random
+// offset in [-d, d) (the reference's "swap" is a copy: numpy views), and
+// blur again.
+func glassBlur(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+	p := pick(t, s, [][3]float64{{.7, 1, 2}, {.9, 2, 1}, {1, 2, 3}, {1.1, 3, 2}, {1.5, 4, 2}},
+		[][3]float64{{.05, 1, 1}, {.25, 1, 1}, {.4, 1, 1}, {.25, 1, 2}, {.4, 1, 2}})
+	sigma, d, iters := p[0], int(p[1]), int(p[2])
+	x := gaussian(m, sigma)
+	for i, v := range x.Pix {
+		x.Pix[i] = math.Floor(clip01(v)*255) / 255
+	}
+	for it := 0; it < iters; it++ {
+		for h := m.H - d; h > d; h-- {
+			for w := m.W - d; w > d; w-- {
+				dx := r.IntN(2*d) - d
+				dy := r.IntN(2*d) - d
+				hp, wp := h+dy, w+dx
+				copy(x.Pix[(h*m.W+w)*3:(h*m.W+w)*3+3], x.Pix[(hp*m.W+wp)*3:(hp*m.W+wp)*3+3])
+			}
+		}
+	}
+	return gaussian(x, sigma), nil
 }

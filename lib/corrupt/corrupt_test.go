@@ -60,7 +60,7 @@ func TestDeterministicMatchReference(t *testing.T) {
 	}
 	small := readPNG(t, testutil.Path(t, "testdata/corrupt/input32.png"))
 	big := readPNG(t, testutil.Path(t, "testdata/images/collage-500x375.bilinear.png"))
-	if len(ref.CIFAR) != 35 {
+	if len(ref.CIFAR) != 40 {
 		t.Fatalf("%d reference outputs", len(ref.CIFAR))
 	}
 	for key, enc := range ref.CIFAR {
@@ -207,6 +207,59 @@ func TestPoisson(t *testing.T) {
 		v := ss/n - mean*mean
 		if math.Abs(mean-lam) > 4*math.Sqrt(lam/n) || math.Abs(v-lam) > 0.02*lam {
 			t.Errorf("lambda %g: mean %g variance %g", lam, mean, v)
+		}
+	}
+}
+
+// The plasma fractal spans [0,1] exactly, is reproducible from its seed,
+// and is smooth: neighbours differ far less than distant points.
+func TestPlasma(t *testing.T) {
+	a := plasma(64, 2, rand.New(rand.NewPCG(1, 1)))
+	b := plasma(64, 2, rand.New(rand.NewPCG(1, 1)))
+	lo, hi := 1.0, 0.0
+	var near, far float64
+	for y := 0; y < 64; y++ {
+		for x := 0; x < 64; x++ {
+			v := a[y*64+x]
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			if v != b[y*64+x] {
+				t.Fatal("same seed, different fractal")
+			}
+			near += math.Abs(v - a[y*64+(x+1)%64])
+			far += math.Abs(v - a[((y+32)%64)*64+(x+32)%64])
+		}
+	}
+	if lo != 0 || hi != 1 || near > far/3 {
+		t.Errorf("range [%g, %g], neighbour difference %g vs distant %g", lo, hi, near, far)
+	}
+}
+
+// fog brightens toward the fractal and keeps the clean maximum's scale;
+// glass blur of a flat image is the flat image (8-bit truncated).
+func TestFogAndGlass(t *testing.T) {
+	flat := newImg(32, 32)
+	for i := range flat.Pix {
+		flat.Pix[i] = 0.5
+	}
+	f, err := Apply("fog", flat, 3, CIFAR, 2, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := 1.0, 0.0
+	for _, v := range f.Pix {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	// (0.5 + 0.75 p) * 0.5 / 1.25 for p in [0,1]: from 0.2 to 0.5
+	if math.Abs(lo-math.Floor(0.2*255)/255) > 1.0/255 || math.Abs(hi-math.Floor(0.5*255)/255) > 1.0/255 {
+		t.Errorf("fog of a flat image spans [%g, %g], want [0.2, 0.5]", lo, hi)
+	}
+	g, err := Apply("glass_blur", flat, 5, CIFAR, 2, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range g.Pix {
+		if v != 127.0/255 {
+			t.Fatalf("glass blur of flat 0.5: %v", v*255)
 		}
 	}
 }

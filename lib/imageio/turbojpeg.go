@@ -63,3 +63,44 @@ func hasEOI(data []byte) bool {
 
 const csCMYK = C.TJCS_CMYK
 const csYCCK = C.TJCS_YCCK
+
+// EncodeJPEG compresses interleaved RGB to a baseline JPEG at quality q
+// with 4:2:0 chroma subsampling and the accurate integer DCT: Pillow's
+// save(..., "JPEG", quality=q) defaults, through the same library.
+func EncodeJPEG(img *Image, q int) ([]byte, error) {
+	if img.C != 3 || len(img.Pix) != img.W*img.H*3 {
+		return nil, fmt.Errorf("EncodeJPEG: want an RGB image, got %d channels", img.C)
+	}
+	hd := C.tjInitCompress()
+	if hd == nil {
+		return nil, fmt.Errorf("libturbojpeg: cannot initialise")
+	}
+	defer C.tjDestroy(hd)
+	var buf *C.uchar
+	var size C.ulong
+	rc := C.tjCompress2(hd, (*C.uchar)(unsafe.Pointer(&img.Pix[0])), C.int(img.W), C.int(img.W*3), C.int(img.H), C.TJPF_RGB,
+		&buf, &size, C.TJSAMP_420, C.int(q), C.TJFLAG_ACCURATEDCT) // TurboJPEG would pick the fast DCT below quality 96
+	if buf != nil {
+		defer C.tjFree(buf)
+	}
+	if rc != 0 {
+		return nil, fmt.Errorf("libturbojpeg: %s", C.GoString(C.tjGetErrorStr2(hd)))
+	}
+	return C.GoBytes(unsafe.Pointer(buf), C.int(size)), nil
+}
+
+// DecodeJPEG decodes JPEG bytes to interleaved RGB.
+func DecodeJPEG(data []byte) (*Image, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("empty JPEG")
+	}
+	w, h, _, err := jpegHeader(data)
+	if err != nil {
+		return nil, err
+	}
+	pix, err := decodeJPEG(data, w, h)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{W: w, H: h, C: 3, Pix: pix}, nil
+}

@@ -14,6 +14,7 @@ output pixel (uint8, base64), for 224 pixels the per-channel sums and 256
 sampled pixels, per corruption and severity.
 """
 import base64
+import io
 import json
 import os
 
@@ -36,6 +37,7 @@ P224 = {
     "contrast": [.4, .3, .2, .1, .05],
     "saturate": [(.3, 0), (.1, 0), (2, 0), (5, .1), (20, .2)],
     "pixelate": [.6, .5, .4, .3, .25],
+    "jpeg_compression": [25, 18, 15, 10, 7],
 }
 P32 = {
     "gaussian_blur": [.4, .6, .7, .8, 1],
@@ -46,6 +48,7 @@ P32 = {
     "contrast": [.75, .5, .4, .3, .15],
     "saturate": [(.3, 0), (.1, 0), (1.5, 0), (2, .1), (2.5, .2)],
     "pixelate": [.95, .9, .85, .75, .65],
+    "jpeg_compression": [80, 65, 58, 50, 40],
 }
 
 
@@ -98,6 +101,10 @@ def corrupt(name, img, p):
         w = img.size[0]
         small = img.resize((int(w * p), int(w * p)), Image.BOX)
         return np.array(small.resize((w, w), Image.BOX)).astype(np.float64)
+    if name == "jpeg_compression":
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=p)
+        return np.array(Image.open(buf)).astype(np.float64)
     raise ValueError(name)
 
 
