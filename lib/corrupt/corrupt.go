@@ -63,6 +63,8 @@ var corruptions = map[string]corruption{
 	"jpeg_compression": {false, jpegCompression},
 	"fog":              {true, fog},
 	"glass_blur":       {true, glassBlur},
+	"motion_blur":      {true, motionBlurCorruption},
+	"snow":             {true, snow},
 }
 
 // Names lists the implemented corruptions, sorted.
@@ -435,4 +437,85 @@ func glassBlur(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 		}
 	}
 	return gaussian(x, sigma), nil
+}
+
+// motionBlur is ImageMagick's MotionBlur on 8-bit values (the reference
+// round-trips through PNG): a one-sided kernel exp(-i^2 / 2 sigma^2),
+// i = 0..2 radius, normalised, its taps at (ceil(i sin a - 0.5),
+// ceil(i cos a - 0.5)) from each pixel, edges replicated; rounded to 8 bits.
+func motionBlur(m *Img, radius, sigma, angle float64) *Img {
+	width := int(2*radius + 1)
+	k := make([]float64, width)
+	var sum float64
+	for i := range k {
+		k[i] = math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		sum += k[i]
+	}
+	a := angle * math.Pi / 180
+	dy := make([]int, width)
+	dx := make([]int, width)
+	for i := range k {
+		k[i] /= sum
+		dy[i] = int(math.Ceil(float64(i)*math.Sin(a) - 0.5))
+		dx[i] = int(math.Ceil(float64(i)*math.Cos(a) - 0.5))
+	}
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			for c := 0; c < 3; c++ {
+				var s float64
+				for i, w := range k {
+					s += w * math.Round(clip01(m.at(nearest(y+dy[i], m.H), nearest(x+dx[i], m.W), c))*255)
+				}
+				out.Pix[(y*m.W+x)*3+c] = math.Round(s) / 255
+			}
+		}
+	}
+	return out
+}
+
+// motion_blur: ImageMagick's MotionBlur at an angle drawn from U(-45, 45).
+func motionBlurCorruption(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+	p := pick(t, s, [][2]float64{{10, 3}, {15, 5}, {15, 8}, {15, 12}, {20, 15}},
+		[][2]float64{{6, 1}, {6, 1.5}, {6, 2}, {8, 2}, {9, 2.5}})
+	angle := -45 + 90*r.Float64()
+	return motionBlur(m, p[0], p[1], angle), nil
+}
+
+// snow: a field N(loc, scale) zoomed, thresholded, motion-blurred at an
+// angle from U(-135, -45), over an image brightened toward its grey; the
+// layer is added with its 180-degree rotation.
+func snow(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+	if m.H != m.W {
+		return nil, fmt.Errorf("snow needs a square image (the reference's clipped_zoom), got %dx%d", m.H, m.W)
+	}
+	p := pick(t, s,
+		[][7]float64{{.1, .3, 3, .5, 10, 4, .8}, {.2, .3, 2, .5, 12, 4, .7}, {.55, .3, 4, .9, 12, 8, .7}, {.55, .3, 4.5, .85, 12, 8, .65}, {.55, .3, 2.5, .85, 12, 12, .55}},
+		[][7]float64{{.1, .2, 1, .6, 8, 3, .95}, {.1, .2, 1, .5, 10, 4, .9}, {.15, .3, 1.75, .55, 10, 4, .9}, {.25, .3, 2.25, .6, 12, 6, .85}, {.3, .3, 1.25, .65, 14, 12, .8}})
+	loc, scale, zoom, thresh, mbR, mbS, blend := p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+	layer := newImg(m.H, m.W) // one channel, kept in all three
+	for i := 0; i < m.H*m.W; i++ {
+		v := loc + scale*r.NormFloat64()
+		layer.Pix[3*i], layer.Pix[3*i+1], layer.Pix[3*i+2] = v, v, v
+	}
+	layer = clippedZoom(layer, zoom)
+	for i, v := range layer.Pix {
+		if v < thresh {
+			v = 0
+		}
+		layer.Pix[i] = math.Floor(clip01(v)*255) / 255 // to uint8, truncating
+	}
+	layer = motionBlur(layer, mbR, mbS, -135+90*r.Float64())
+	out := m.clone()
+	n := m.H * m.W
+	for i := 0; i < n; i++ {
+		px := out.Pix[3*i : 3*i+3]
+		gray := float64(float32(.299*px[0] + .587*px[1] + .114*px[2]))
+		rot := layer.Pix[3*(n-1-i)]
+		for c := 0; c < 3; c++ {
+			v := blend*px[c] + (1-blend)*math.Max(px[c], gray*1.5+0.5)
+			px[c] = v + layer.Pix[3*i] + rot
+		}
+	}
+	return out, nil
 }

@@ -263,3 +263,68 @@ func TestFogAndGlass(t *testing.T) {
 		}
 	}
 }
+
+// ImageMagick's one-sided motion kernel: a white dot at (8, 8) spreads to
+// (8, 8-i) at angle 0 and to (8-i, 8) at angle 90, with weight
+// exp(-i^2/2 sigma^2) normalised, rounded to 8 bits.
+func TestMotionBlurKernel(t *testing.T) {
+	dot := newImg(17, 17)
+	for c := 0; c < 3; c++ {
+		dot.Pix[(8*17+8)*3+c] = 1
+	}
+	const radius, sigma = 2, 1.0
+	var w [5]float64
+	var sum float64
+	for i := range w {
+		w[i] = math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		sum += w[i]
+	}
+	for _, angle := range []float64{0, 90} {
+		out := motionBlur(dot, radius, sigma, angle)
+		var total float64
+		for i, v := range out.Pix {
+			total += v
+			_ = i
+		}
+		for i := range w {
+			y, x := 8, 8-i
+			if angle == 90 {
+				y, x = 8-i, 8
+			}
+			got := out.at(y, x, 0) * 255
+			if want := math.Round(255 * w[i] / sum); got != want {
+				t.Errorf("angle %v tap %d: %v, want %v", angle, i, got, want)
+			}
+		}
+		if math.Abs(total/3*255-255) > 3 {
+			t.Errorf("angle %v: total %v, want 255 (mass kept up to rounding)", angle, total/3*255)
+		}
+	}
+}
+
+// Snow and motion blur are seeded, deterministic and keep a square image's
+// size; snow brightens.
+func TestSnowAndMotion(t *testing.T) {
+	img := readPNG(t, testutil.Path(t, "testdata/corrupt/input32.png"))
+	var before float64
+	for _, v := range img.Pix {
+		before += v
+	}
+	for _, name := range []string{"snow", "motion_blur"} {
+		a, err := Apply(name, img, 4, CIFAR, 3, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := Apply(name, img, 4, CIFAR, 3, "x")
+		var after float64
+		for i, v := range a.Pix {
+			after += v
+			if v != b.Pix[i] {
+				t.Fatalf("%s: not deterministic", name)
+			}
+		}
+		if name == "snow" && after <= before {
+			t.Errorf("snow: total %v, clean %v", after, before)
+		}
+	}
+}
