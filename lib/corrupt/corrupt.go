@@ -49,22 +49,23 @@ type corruption struct {
 }
 
 var corruptions = map[string]corruption{
-	"gaussian_noise":   {true, gaussianNoise},
-	"shot_noise":       {true, shotNoise},
-	"impulse_noise":    {true, impulseNoise},
-	"speckle_noise":    {true, speckleNoise},
-	"gaussian_blur":    {false, gaussianBlur},
-	"defocus_blur":     {false, defocusBlur},
-	"zoom_blur":        {false, zoomBlur},
-	"brightness":       {false, brightness},
-	"contrast":         {false, contrast},
-	"saturate":         {false, saturate},
-	"pixelate":         {false, pixelate},
-	"jpeg_compression": {false, jpegCompression},
-	"fog":              {true, fog},
-	"glass_blur":       {true, glassBlur},
-	"motion_blur":      {true, motionBlurCorruption},
-	"snow":             {true, snow},
+	"gaussian_noise":    {true, gaussianNoise},
+	"shot_noise":        {true, shotNoise},
+	"impulse_noise":     {true, impulseNoise},
+	"speckle_noise":     {true, speckleNoise},
+	"gaussian_blur":     {false, gaussianBlur},
+	"defocus_blur":      {false, defocusBlur},
+	"zoom_blur":         {false, zoomBlur},
+	"brightness":        {false, brightness},
+	"contrast":          {false, contrast},
+	"saturate":          {false, saturate},
+	"pixelate":          {false, pixelate},
+	"jpeg_compression":  {false, jpegCompression},
+	"fog":               {true, fog},
+	"glass_blur":        {true, glassBlur},
+	"motion_blur":       {true, motionBlurCorruption},
+	"snow":              {true, snow},
+	"elastic_transform": {true, elastic},
 }
 
 // Names lists the implemented corruptions, sorted.
@@ -515,6 +516,54 @@ func snow(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 		for c := 0; c < 3; c++ {
 			v := blend*px[c] + (1-blend)*math.Max(px[c], gray*1.5+0.5)
 			px[c] = v + layer.Pix[3*i] + rot
+		}
+	}
+	return out, nil
+}
+
+// elastic_transform: a random affine warp of the image's three control
+// points, then a displacement field of uniform noise smoothed by a
+// Gaussian (sigma, truncate 3, mirrored border) and scaled by alpha,
+// sampled bilinearly with mirrored borders. (The reference's parameters
+// are multiples of 244 where 224 was meant; kept.)
+func elastic(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+	p := pick(t, s,
+		[][3]float64{{244 * 2, 244 * .7, 244 * .1}, {244 * 2, 244 * .08, 244 * .2}, {244 * .05, 244 * .01, 244 * .02}, {244 * .07, 244 * .01, 244 * .02}, {244 * .12, 244 * .01, 244 * .02}},
+		[][3]float64{{0, 0, 32 * .08}, {32 * .05, 32 * .2, 32 * .07}, {32 * .08, 32 * .06, 32 * .06}, {32 * .1, 32 * .04, 32 * .05}, {32 * .1, 32 * .03, 32 * .03}})
+	alpha, sigma, am := p[0], p[1], p[2]
+	c0, c1 := float64(m.H/2), float64(m.W/2)
+	sq := float64(min(m.H, m.W) / 3)
+	src := [3][2]float64{{c0 + sq, c1 + sq}, {c0 + sq, c1 - sq}, {c0 - sq, c1 - sq}}
+	var dst [3][2]float64
+	for i := range src {
+		for j := range src[i] {
+			dst[i][j] = float64(float32(src[i][j] + am*(2*r.Float64()-1)))
+		}
+	}
+	warped := warpAffine(m, affine(src, dst))
+	field := func() []float64 {
+		f := newImg(m.H, m.W)
+		for i := 0; i < m.H*m.W; i++ {
+			f.Pix[3*i] = 2*r.Float64() - 1
+		}
+		if sigma > 0 {
+			f = separable(f, gaussTaps(sigma, 3), reflectHalf)
+		}
+		out := make([]float64, m.H*m.W)
+		for i := range out {
+			out[i] = float64(float32(f.Pix[3*i] * alpha))
+		}
+		return out
+	}
+	dx := field()
+	dy := field()
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			i := y*m.W + x
+			for c := 0; c < 3; c++ {
+				out.Pix[i*3+c] = bilinear(warped, float64(y)+dy[i], float64(x)+dx[i], c, reflectHalf)
+			}
 		}
 	}
 	return out, nil

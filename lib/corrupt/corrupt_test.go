@@ -328,3 +328,53 @@ func TestSnowAndMotion(t *testing.T) {
 		}
 	}
 }
+
+// getAffineTransform recovers a known map from three points; warpAffine
+// by a whole-pixel translation shifts the image (mirrored at the border).
+func TestAffine(t *testing.T) {
+	want := [6]float64{1.1, 0.2, 3, -0.1, 0.9, -2}
+	src := [3][2]float64{{26, 26}, {26, 6}, {6, 6}}
+	var dst [3][2]float64
+	for i, p := range src {
+		dst[i] = [2]float64{want[0]*p[0] + want[1]*p[1] + want[2], want[3]*p[0] + want[4]*p[1] + want[5]}
+	}
+	got := affine(src, dst)
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Fatalf("affine %v, want %v", got, want)
+		}
+	}
+	img := readPNG(t, testutil.Path(t, "testdata/corrupt/input32.png"))
+	shifted := warpAffine(img, [6]float64{1, 0, 2, 0, 1, 0}) // dst(x) = src(x - 2)
+	for y := 0; y < 32; y++ {
+		for x := 0; x < 32; x++ {
+			if got, want := shifted.at(y, x, 1), img.at(y, reflect101(x-2, 32), 1); got != want {
+				t.Fatalf("(%d,%d): %v, want %v", y, x, got, want)
+			}
+		}
+	}
+	// elastic runs at both tables, seeded
+	big := readPNG(t, testutil.Path(t, "testdata/images/collage-500x375.bilinear.png"))
+	for _, c := range []struct {
+		m *Img
+		t Table
+	}{{img, CIFAR}, {big, ImageNet}} {
+		a, err := Apply("elastic_transform", c.m, 3, c.t, 9, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := Apply("elastic_transform", c.m, 3, c.t, 9, "x")
+		diff := 0
+		for i := range a.Pix {
+			if a.Pix[i] != b.Pix[i] {
+				t.Fatal("elastic: not deterministic")
+			}
+			if a.Pix[i] != c.m.Pix[i] {
+				diff++
+			}
+		}
+		if diff < len(a.Pix)/4 {
+			t.Errorf("elastic moved only %d of %d values", diff, len(a.Pix))
+		}
+	}
+}

@@ -298,3 +298,67 @@ func hsv2rgb(h, s, v float64) (r, g, b float64) {
 	}
 	return v, p, q
 }
+
+// reflectHalf mirrors with the edge repeated (scipy mode 'reflect',
+// d c b a | a b c d).
+func reflectHalf(i, n int) int {
+	for i < 0 || i >= n {
+		if i < 0 {
+			i = -i - 1
+		}
+		if i >= n {
+			i = 2*n - 1 - i
+		}
+	}
+	return i
+}
+
+// bilinear samples channel c of m at (y, x) with border rule b.
+func bilinear(m *Img, y, x float64, c int, b border) float64 {
+	y0, x0 := math.Floor(y), math.Floor(x)
+	fy, fx := y-y0, x-x0
+	iy, ix := int(y0), int(x0)
+	v00 := m.at(b(iy, m.H), b(ix, m.W), c)
+	v01 := m.at(b(iy, m.H), b(ix+1, m.W), c)
+	v10 := m.at(b(iy+1, m.H), b(ix, m.W), c)
+	v11 := m.at(b(iy+1, m.H), b(ix+1, m.W), c)
+	return (1-fy)*((1-fx)*v00+fx*v01) + fy*((1-fx)*v10+fx*v11)
+}
+
+// affine solves for the 2x3 matrix mapping the three points src to dst
+// (OpenCV's getAffineTransform); points are (x, y).
+func affine(src, dst [3][2]float64) [6]float64 {
+	// rows: [x y 1] . [a b c] = dst.x, [x y 1] . [d e f] = dst.y
+	det := src[0][0]*(src[1][1]-src[2][1]) - src[0][1]*(src[1][0]-src[2][0]) + (src[1][0]*src[2][1] - src[2][0]*src[1][1])
+	solve := func(v [3]float64) (a, b, c float64) {
+		a = (v[0]*(src[1][1]-src[2][1]) - src[0][1]*(v[1]-v[2]) + (v[1]*src[2][1] - v[2]*src[1][1])) / det
+		b = (src[0][0]*(v[1]-v[2]) - v[0]*(src[1][0]-src[2][0]) + (src[1][0]*v[2] - src[2][0]*v[1])) / det
+		c = (src[0][0]*(src[1][1]*v[2]-src[2][1]*v[1]) - src[0][1]*(src[1][0]*v[2]-src[2][0]*v[1]) + v[0]*(src[1][0]*src[2][1]-src[2][0]*src[1][1])) / det
+		return
+	}
+	a, b, c := solve([3]float64{dst[0][0], dst[1][0], dst[2][0]})
+	d, e, f := solve([3]float64{dst[0][1], dst[1][1], dst[2][1]})
+	return [6]float64{a, b, c, d, e, f}
+}
+
+// warpAffine is OpenCV's warpAffine with bilinear interpolation and
+// REFLECT_101 border: each output pixel samples the source at the inverse
+// map of its position, quantised to 1/32 pixel as OpenCV's fixed point.
+func warpAffine(m *Img, M [6]float64) *Img {
+	// inverse of [a b c; d e f]
+	det := M[0]*M[4] - M[1]*M[3]
+	ia, ib, id, ie := M[4]/det, -M[1]/det, -M[3]/det, M[0]/det
+	ic := -(ia*M[2] + ib*M[5])
+	iff := -(id*M[2] + ie*M[5])
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			sx := math.Round((ia*float64(x)+ib*float64(y)+ic)*32) / 32
+			sy := math.Round((id*float64(x)+ie*float64(y)+iff)*32) / 32
+			for c := 0; c < 3; c++ {
+				out.Pix[(y*m.W+x)*3+c] = bilinear(m, sy, sx, c, reflect101)
+			}
+		}
+	}
+	return out
+}
