@@ -17,7 +17,7 @@ func BenchmarkApply(b *testing.B) {
 		for _, name := range Names() {
 			b.Run(fmt.Sprintf("%s/%d", name, size), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					if _, err := Apply(name, m, 3, t, 1, "img"); err != nil {
+					if _, err := Apply(name, m, 3, Config{Table: t, Seed: 1}, "img"); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -19,8 +19,10 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/lk-robustness/lk/lib/imageio"
 	"github.com/lk-robustness/lk/lib/preprocess"
@@ -42,10 +44,19 @@ func TableFor(h, w int) Table {
 	return ImageNet
 }
 
+// Config is what a corruption needs besides the image and severity.
+type Config struct {
+	Table Table
+	Seed  uint64
+	// FrostDir holds the reference's frost1.png ... frost5.jpg; without
+	// it, frost uses a procedural texture (a documented substitute).
+	FrostDir string
+}
+
 // corruption is one corruption's definition.
 type corruption struct {
 	random bool
-	apply  func(m *Img, s int, t Table, r *rand.Rand) (*Img, error)
+	apply  func(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error)
 }
 
 var corruptions = map[string]corruption{
@@ -66,6 +77,7 @@ var corruptions = map[string]corruption{
 	"motion_blur":       {true, motionBlurCorruption},
 	"snow":              {true, snow},
 	"elastic_transform": {true, elastic},
+	"frost":             {true, frost},
 }
 
 // Names lists the implemented corruptions, sorted.
@@ -79,7 +91,7 @@ func Names() []string {
 }
 
 // Apply corrupts an image (H x W x 3, values in [0,1]) at severity 1-5.
-func Apply(name string, m *Img, severity int, t Table, seed uint64, id string) (*Img, error) {
+func Apply(name string, m *Img, severity int, cfg Config, id string) (*Img, error) {
 	c, ok := corruptions[name]
 	if !ok {
 		return nil, fmt.Errorf("corruption %q: want one of %s", name, strings.Join(Names(), ", "))
@@ -91,9 +103,9 @@ func Apply(name string, m *Img, severity int, t Table, seed uint64, id string) (
 	if c.random {
 		h := fnv.New64a()
 		fmt.Fprintf(h, "%s\x00%s\x00%d", id, name, severity)
-		r = rand.New(rand.NewPCG(seed, h.Sum64()))
+		r = rand.New(rand.NewPCG(cfg.Seed, h.Sum64()))
 	}
-	out, err := c.apply(m, severity, t, r)
+	out, err := c.apply(m, severity, cfg, r)
 	if err != nil {
 		return nil, err
 	}
@@ -120,20 +132,23 @@ func mapPix(m *Img, f func(v float64) float64) *Img {
 }
 
 // gaussian_noise: x + N(0, c).
-func gaussianNoise(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func gaussianNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	c := pick(t, s, []float64{.08, .12, .18, .26, .38}, []float64{.04, .06, .08, .09, .10})
 	return mapPix(m, func(v float64) float64 { return v + c*r.NormFloat64() }), nil
 }
 
 // shot_noise: Poisson(x c) / c.
-func shotNoise(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func shotNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	c := pick(t, s, []float64{60, 25, 12, 5, 3}, []float64{500, 250, 100, 75, 50})
 	return mapPix(m, func(v float64) float64 { return poisson(r, v*c) / c }), nil
 }
 
 // impulse_noise: salt and pepper per element, skimage >= 0.19's way: an
 // element is hit with probability amount, then salt or pepper evenly.
-func impulseNoise(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func impulseNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	amount := pick(t, s, []float64{.03, .06, .09, .17, .27}, []float64{.01, .02, .03, .05, .07})
 	return mapPix(m, func(v float64) float64 {
 		if r.Float64() < amount {
@@ -147,7 +162,8 @@ func impulseNoise(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 }
 
 // speckle_noise: x + x N(0, c).
-func speckleNoise(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func speckleNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	c := pick(t, s, []float64{.15, .2, .35, .45, .6}, []float64{.06, .1, .12, .16, .2})
 	return mapPix(m, func(v float64) float64 { return v + v*c*r.NormFloat64() }), nil
 }
@@ -197,12 +213,14 @@ func poissonPTRS(r *rand.Rand, lam float64) float64 {
 }
 
 // gaussian_blur: skimage gaussian with sigma per severity.
-func gaussianBlur(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func gaussianBlur(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	return gaussian(m, pick(t, s, []float64{1, 2, 3, 4, 6}, []float64{.4, .6, .7, .8, 1})), nil
 }
 
 // defocus_blur: filter2D with the disk kernel.
-func defocusBlur(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func defocusBlur(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	p := pick(t, s, [][2]float64{{3, .1}, {4, .5}, {6, .5}, {8, .5}, {10, .5}},
 		[][2]float64{{.3, .4}, {.4, .5}, {.5, .6}, {1, .2}, {1.5, .1}})
 	k, size := disk(p[0], p[1])
@@ -222,7 +240,8 @@ func zoomFactors(stop, step float64) []float64 {
 
 // zoom_blur: the mean of the image and its clipped zooms (z = 1 included,
 // so the image counts twice).
-func zoomBlur(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func zoomBlur(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	if m.H != m.W {
 		return nil, fmt.Errorf("zoom_blur needs a square image (the reference's clipped_zoom), got %dx%d", m.H, m.W)
 	}
@@ -248,13 +267,15 @@ func zoomBlur(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
 }
 
 // brightness: V + c in HSV.
-func brightness(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func brightness(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	c := pick(t, s, []float64{.1, .2, .3, .4, .5}, []float64{.05, .1, .15, .2, .3})
 	return hsvMap(m, func(h, sat, v float64) (float64, float64, float64) { return h, sat, clip01(v + c) }), nil
 }
 
 // saturate: S mul + add in HSV.
-func saturate(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func saturate(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	p := pick(t, s, [][2]float64{{.3, 0}, {.1, 0}, {2, 0}, {5, .1}, {20, .2}},
 		[][2]float64{{.3, 0}, {.1, 0}, {1.5, 0}, {2, .1}, {2.5, .2}})
 	return hsvMap(m, func(h, sat, v float64) (float64, float64, float64) { return h, clip01(sat*p[0] + p[1]), v }), nil
@@ -271,7 +292,8 @@ func hsvMap(m *Img, f func(h, s, v float64) (float64, float64, float64)) *Img {
 }
 
 // contrast: (x - mean) c + mean, with the per-channel mean.
-func contrast(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func contrast(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	c := pick(t, s, []float64{.4, .3, .2, .1, .05}, []float64{.75, .5, .4, .3, .15})
 	var mean [3]float64
 	for i, v := range m.Pix {
@@ -288,7 +310,8 @@ func contrast(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
 
 // pixelate: Pillow BOX resize to int(side c) (224 c or 32 c in the
 // reference; the image's width here), then back.
-func pixelate(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func pixelate(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	c := pick(t, s, []float64{.6, .5, .4, .3, .25}, []float64{.95, .9, .85, .75, .65})
 	img := &imageio.Image{W: m.W, H: m.H, C: 3, Pix: make([]uint8, len(m.Pix))}
 	for i, v := range m.Pix {
@@ -324,7 +347,8 @@ func fromBytes(img *imageio.Image) *Img {
 
 // jpeg_compression: encoded at a quality per severity (Pillow's defaults:
 // 4:2:0, accurate DCT, through libjpeg-turbo as Pillow) and decoded.
-func jpegCompression(m *Img, s int, t Table, _ *rand.Rand) (*Img, error) {
+func jpegCompression(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	q := pick(t, s, []int{25, 18, 15, 10, 7}, []int{80, 65, 58, 50, 40})
 	b, err := imageio.EncodeJPEG(toBytes(m), q)
 	if err != nil {
@@ -388,7 +412,8 @@ func plasma(size int, decay float64, r *rand.Rand) []float64 {
 
 // fog: the clean image plus t times a plasma fractal (the same in the
 // three channels), rescaled by the clean image's maximum.
-func fog(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func fog(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	p := pick(t, s, [][2]float64{{1.5, 2}, {2, 2}, {2.5, 1.7}, {2.5, 1.5}, {3, 1.4}},
 		[][2]float64{{.2, 3}, {.5, 3}, {.75, 2.5}, {1, 2}, {1.5, 1.75}})
 	size := 256
@@ -419,7 +444,8 @@ func fog(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 // bottom-right corner up (iterations times) copy in the pixel at a random
 // offset in [-d, d) (the reference's "swap" is a copy: numpy views), and
 // blur again.
-func glassBlur(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func glassBlur(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	p := pick(t, s, [][3]float64{{.7, 1, 2}, {.9, 2, 1}, {1, 2, 3}, {1.1, 3, 2}, {1.5, 4, 2}},
 		[][3]float64{{.05, 1, 1}, {.25, 1, 1}, {.4, 1, 1}, {.25, 1, 2}, {.4, 1, 2}})
 	sigma, d, iters := p[0], int(p[1]), int(p[2])
@@ -476,7 +502,8 @@ func motionBlur(m *Img, radius, sigma, angle float64) *Img {
 }
 
 // motion_blur: ImageMagick's MotionBlur at an angle drawn from U(-45, 45).
-func motionBlurCorruption(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func motionBlurCorruption(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	p := pick(t, s, [][2]float64{{10, 3}, {15, 5}, {15, 8}, {15, 12}, {20, 15}},
 		[][2]float64{{6, 1}, {6, 1.5}, {6, 2}, {8, 2}, {9, 2.5}})
 	angle := -45 + 90*r.Float64()
@@ -486,7 +513,8 @@ func motionBlurCorruption(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 // snow: a field N(loc, scale) zoomed, thresholded, motion-blurred at an
 // angle from U(-135, -45), over an image brightened toward its grey; the
 // layer is added with its 180-degree rotation.
-func snow(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func snow(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	if m.H != m.W {
 		return nil, fmt.Errorf("snow needs a square image (the reference's clipped_zoom), got %dx%d", m.H, m.W)
 	}
@@ -526,7 +554,8 @@ func snow(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 // Gaussian (sigma, truncate 3, mirrored border) and scaled by alpha,
 // sampled bilinearly with mirrored borders. (The reference's parameters
 // are multiples of 244 where 224 was meant; kept.)
-func elastic(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
+func elastic(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	t := cfg.Table
 	p := pick(t, s,
 		[][3]float64{{244 * 2, 244 * .7, 244 * .1}, {244 * 2, 244 * .08, 244 * .2}, {244 * .05, 244 * .01, 244 * .02}, {244 * .07, 244 * .01, 244 * .02}, {244 * .12, 244 * .01, 244 * .02}},
 		[][3]float64{{0, 0, 32 * .08}, {32 * .05, 32 * .2, 32 * .07}, {32 * .08, 32 * .06, 32 * .06}, {32 * .1, 32 * .04, 32 * .05}, {32 * .1, 32 * .03, 32 * .03}})
@@ -563,6 +592,91 @@ func elastic(m *Img, s int, t Table, r *rand.Rand) (*Img, error) {
 			i := y*m.W + x
 			for c := 0; c < 3; c++ {
 				out.Pix[i*3+c] = bilinear(warped, float64(y)+dy[i], float64(x)+dx[i], c, reflectHalf)
+			}
+		}
+	}
+	return out, nil
+}
+
+var frostFiles = []string{"frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg"}
+
+// textures caches frost textures by file or procedural index and table.
+var textures sync.Map
+
+// frostTexture returns frost texture idx (0-4) as 8-bit RGB: the
+// reference's file from dir (for CIFAR reduced to a fifth, as the
+// reference's cv2.resize(fx=fy=0.2)), or without dir a procedural one.
+func frostTexture(dir string, idx int, t Table) (*imageio.Image, error) {
+	key := fmt.Sprintf("%s\x00%d\x00%d", dir, idx, t)
+	if v, ok := textures.Load(key); ok {
+		return v.(*imageio.Image), nil
+	}
+	var tex *imageio.Image
+	if dir != "" {
+		path := filepath.Join(dir, frostFiles[idx])
+		img, err := imageio.ReadFile(path, 0)
+		if err != nil {
+			return nil, fmt.Errorf("--frost-dir: %v (the folder needs %s)", err, strings.Join(frostFiles, ", "))
+		}
+		if t == CIFAR {
+			img = preprocess.Resize(img, int(float64(img.W)*0.2+0.5), int(float64(img.H)*0.2+0.5), preprocess.Bilinear)
+		}
+		tex = img
+	} else {
+		tex = proceduralFrost(idx, t)
+	}
+	textures.Store(key, tex)
+	return tex, nil
+}
+
+// proceduralFrost stands in for the frost photographs when the user has
+// none: a bluish-white layer of plasma-fractal patches with fine crystal
+// grain, of the photographs' size class. It is not the official texture,
+// so frost results differ from the released ImageNet-C's.
+func proceduralFrost(idx int, t Table) *imageio.Image {
+	size := 512
+	if t == CIFAR {
+		size = 64
+	}
+	r := rand.New(rand.NewPCG(0xf7057, uint64(idx)))
+	patches := plasma(size, 1.6, r)
+	grainImg := newImg(size, size)
+	for i := 0; i < size*size; i++ {
+		grainImg.Pix[3*i] = r.Float64()
+	}
+	grainImg = separable(grainImg, gaussTaps(0.8, 4), reflectHalf)
+	img := &imageio.Image{W: size, H: size, C: 3, Pix: make([]uint8, size*size*3)}
+	tint := [3]float64{0.86, 0.94, 1}
+	for i := 0; i < size*size; i++ {
+		v := clip01(0.75*patches[i]*patches[i] + 0.9*math.Max(0, grainImg.Pix[3*i]-0.45))
+		for c := 0; c < 3; c++ {
+			img.Pix[3*i+c] = uint8(255 * v * tint[c])
+		}
+	}
+	return img
+}
+
+// frost: a * x + b * a random crop of one of five frost textures.
+func frost(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	p := pick(cfg.Table, s, [][2]float64{{1, .4}, {.8, .6}, {.7, .7}, {.65, .7}, {.6, .75}},
+		[][2]float64{{1, .2}, {1, .3}, {.9, .4}, {.85, .4}, {.75, .45}})
+	tex, err := frostTexture(cfg.FrostDir, r.IntN(5), cfg.Table)
+	if err != nil {
+		return nil, err
+	}
+	if tex.H < m.H || tex.W < m.W {
+		return nil, fmt.Errorf("frost texture %dx%d is smaller than the %dx%d image", tex.W, tex.H, m.W, m.H)
+	}
+	// the reference's randint(0, fh - h) excludes its upper bound
+	y0 := r.IntN(max(1, tex.H-m.H))
+	x0 := r.IntN(max(1, tex.W-m.W))
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			for c := 0; c < 3; c++ {
+				f := float64(tex.Pix[((y0+y)*tex.W+x0+x)*3+c])
+				i := (y*m.W+x)*3 + c
+				out.Pix[i] = (p[0]*m.Pix[i]*255 + p[1]*f) / 255
 			}
 		}
 	}

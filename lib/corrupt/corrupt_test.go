@@ -67,13 +67,13 @@ func TestDeterministicMatchReference(t *testing.T) {
 		parts := strings.Split(key, "/")
 		s := int(parts[1][0] - '0')
 		want, _ := base64.StdEncoding.DecodeString(enc)
-		got, err := Apply(parts[0], small, s, CIFAR, 0, "x")
+		got, err := Apply(parts[0], small, s, Config{Table: CIFAR, Seed: 0}, "x")
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkLevels(t, key+" (32)", got, want, nil)
 		r := ref.ImageNet[key]
-		got, err = Apply(parts[0], big, s, ImageNet, 0, "x")
+		got, err = Apply(parts[0], big, s, Config{Table: ImageNet, Seed: 0}, "x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestNoiseStatistics(t *testing.T) {
 		{"speckle_noise", 2, ImageNet, 0.5 - 0.5/255, 0.5 * 0.2, -1},
 	}
 	for _, c := range cases {
-		out, err := Apply(c.name, flat, c.s, c.t, 1, "img")
+		out, err := Apply(c.name, flat, c.s, Config{Table: c.t, Seed: 1}, "img")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,8 +165,8 @@ func TestNoiseStatistics(t *testing.T) {
 		if c.extremes >= 0 && math.Abs(ext-c.extremes) > 0.02 {
 			t.Errorf("%s/%d: %.3f of values at 0 or 1, want %.3f", c.name, c.s, ext, c.extremes)
 		}
-		again, _ := Apply(c.name, flat, c.s, c.t, 1, "img")
-		other, _ := Apply(c.name, flat, c.s, c.t, 1, "other")
+		again, _ := Apply(c.name, flat, c.s, Config{Table: c.t, Seed: 1}, "img")
+		other, _ := Apply(c.name, flat, c.s, Config{Table: c.t, Seed: 1}, "other")
 		same, diff := true, false
 		for i := range out.Pix {
 			same = same && out.Pix[i] == again.Pix[i]
@@ -180,13 +180,13 @@ func TestNoiseStatistics(t *testing.T) {
 
 func TestApplyErrors(t *testing.T) {
 	m := newImg(4, 4)
-	if _, err := Apply("frost_bite", m, 1, CIFAR, 0, "x"); err == nil || !strings.Contains(err.Error(), "want one of") {
+	if _, err := Apply("frost_bite", m, 1, Config{Table: CIFAR, Seed: 0}, "x"); err == nil || !strings.Contains(err.Error(), "want one of") {
 		t.Errorf("unknown corruption: %v", err)
 	}
-	if _, err := Apply("contrast", m, 6, CIFAR, 0, "x"); err == nil {
+	if _, err := Apply("contrast", m, 6, Config{Table: CIFAR, Seed: 0}, "x"); err == nil {
 		t.Error("severity 6 accepted")
 	}
-	if _, err := Apply("zoom_blur", newImg(4, 6), 1, CIFAR, 0, "x"); err == nil {
+	if _, err := Apply("zoom_blur", newImg(4, 6), 1, Config{Table: CIFAR}, "x"); err == nil {
 		t.Error("zoom_blur of a non-square image accepted")
 	}
 }
@@ -241,7 +241,7 @@ func TestFogAndGlass(t *testing.T) {
 	for i := range flat.Pix {
 		flat.Pix[i] = 0.5
 	}
-	f, err := Apply("fog", flat, 3, CIFAR, 2, "x")
+	f, err := Apply("fog", flat, 3, Config{Table: CIFAR, Seed: 2}, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestFogAndGlass(t *testing.T) {
 	if math.Abs(lo-math.Floor(0.2*255)/255) > 1.0/255 || math.Abs(hi-math.Floor(0.5*255)/255) > 1.0/255 {
 		t.Errorf("fog of a flat image spans [%g, %g], want [0.2, 0.5]", lo, hi)
 	}
-	g, err := Apply("glass_blur", flat, 5, CIFAR, 2, "x")
+	g, err := Apply("glass_blur", flat, 5, Config{Table: CIFAR, Seed: 2}, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,11 +311,11 @@ func TestSnowAndMotion(t *testing.T) {
 		before += v
 	}
 	for _, name := range []string{"snow", "motion_blur"} {
-		a, err := Apply(name, img, 4, CIFAR, 3, "x")
+		a, err := Apply(name, img, 4, Config{Table: CIFAR, Seed: 3}, "x")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := Apply(name, img, 4, CIFAR, 3, "x")
+		b, _ := Apply(name, img, 4, Config{Table: CIFAR, Seed: 3}, "x")
 		var after float64
 		for i, v := range a.Pix {
 			after += v
@@ -359,11 +359,11 @@ func TestAffine(t *testing.T) {
 		m *Img
 		t Table
 	}{{img, CIFAR}, {big, ImageNet}} {
-		a, err := Apply("elastic_transform", c.m, 3, c.t, 9, "x")
+		a, err := Apply("elastic_transform", c.m, 3, Config{Table: c.t, Seed: 9}, "x")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := Apply("elastic_transform", c.m, 3, c.t, 9, "x")
+		b, _ := Apply("elastic_transform", c.m, 3, Config{Table: c.t, Seed: 9}, "x")
 		diff := 0
 		for i := range a.Pix {
 			if a.Pix[i] != b.Pix[i] {
@@ -375,6 +375,49 @@ func TestAffine(t *testing.T) {
 		}
 		if diff < len(a.Pix)/4 {
 			t.Errorf("elastic moved only %d of %d values", diff, len(a.Pix))
+		}
+	}
+}
+
+// Frost blends a crop of a texture: the procedural one without
+// --frost-dir, the user's files with it (here: made-up files of the
+// reference's names), and says what is missing.
+func TestFrost(t *testing.T) {
+	img := readPNG(t, testutil.Path(t, "testdata/corrupt/input32.png"))
+	a, err := Apply("frost", img, 3, Config{Table: CIFAR, Seed: 1}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after float64
+	for i := range a.Pix {
+		before += img.Pix[i]
+		after += a.Pix[i]
+	}
+	if after <= 0.9*before*0.9 { // a = 0.9 of the image plus a bright layer
+		t.Errorf("frost darkened the image: %v from %v", after, before)
+	}
+	dir := t.TempDir()
+	if _, err := Apply("frost", img, 3, Config{Table: CIFAR, Seed: 1, FrostDir: dir}, "x"); err == nil || !strings.Contains(err.Error(), "frost1.png") {
+		t.Errorf("missing frost files: %v", err)
+	}
+	// white texture files: frost = clip(a x + b)
+	white := image.NewRGBA(image.Rect(0, 0, 400, 300))
+	for i := range white.Pix {
+		white.Pix[i] = 255
+	}
+	for _, name := range frostFiles {
+		f, _ := os.Create(dir + "/" + name)
+		png.Encode(f, white) // the reader goes by content, not by extension
+		f.Close()
+	}
+	b, err := Apply("frost", img, 3, Config{Table: CIFAR, Seed: 1, FrostDir: dir}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range b.Pix {
+		want := math.Floor(clip01(0.9*img.Pix[i]+0.4)*255) / 255
+		if math.Abs(v-want) > 1.0/255+1e-9 {
+			t.Fatalf("value %d: %v, want %v", i, v*255, want*255)
 		}
 	}
 }

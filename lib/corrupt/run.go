@@ -26,6 +26,7 @@ type Options struct {
 	Severities  []int
 	Seed        uint64
 	Table       string // auto (by image size), imagenet or cifar
+	FrostDir    string // the reference's frost images, if the user has them
 	Workers     int    // 0: all cores
 	Args        []string
 	Progress    io.Writer
@@ -125,7 +126,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 				for j := range jobs {
 					k, i := j[0], j[1]
 					img := toImg(px[i*sz:(i+1)*sz], sh)
-					res, err := Apply(pairs[k].name, img, pairs[k].sev, table, o.Seed, ids.Value(i))
+					res, err := Apply(pairs[k].name, img, pairs[k].sev, Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}, ids.Value(i))
 					if err != nil {
 						errs <- fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
 						continue

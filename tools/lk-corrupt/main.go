@@ -39,6 +39,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	sev := fs.String("severities", "1-5", "severities, e.g. 1-5 or 3 or 1,5")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the random corruptions")
 	fs.StringVar(&o.Table, "table", "auto", "parameter table: imagenet (224 px), cifar (32 px), or auto by image size")
+	fs.StringVar(&o.FrostDir, "frost-dir", "", "`folder` with the reference's frost1.png ... frost5.jpg (default: a procedural frost texture, a substitute)")
 	fs.IntVar(&o.Workers, "workers", 0, "goroutines (0: all cores)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.Usage = func() {
