@@ -85,3 +85,21 @@ func TestCorruptBadInput(t *testing.T) {
 		}
 	}
 }
+
+// lk-data reads an ImageNet-C tree into a stream with the columns that
+// lk-corrupt writes, so real and generated sweeps score alike.
+func TestDataImageNetC(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"fog/2/n01440764/a.png", "contrast/5/n01443537/b.png"} {
+		mustSh(t, fmt.Sprintf("mkdir -p %s/%s && cp testdata/images/collage-500x375.bilinear.png %s/%s", root, p[:strings.LastIndex(p, "/")], root, p))
+	}
+	mustSh(t, fmt.Sprintf("lk-data -q --resize 36 --crop 32 %s > %s/c.arrow", root, root))
+	imgs := imagesBy(t, root+"/c.arrow", "corruption", "severity")
+	if imgs["contrast/5/n01443537/b.png contrast 5"] == nil || imgs["fog/2/n01440764/a.png fog 2"] == nil || len(imgs) != 2 {
+		var keys []string
+		for k := range imgs {
+			keys = append(keys, k)
+		}
+		t.Errorf("rows %v", keys)
+	}
+}

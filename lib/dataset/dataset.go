@@ -39,6 +39,9 @@ type Item struct {
 	Label int32
 	Path  string // file path; empty for IDX images
 	Index int    // position in an IDX file
+	// ImageNet-C trees: the corruption and severity of the image's folders
+	Corruption string
+	Severity   int
 }
 
 // Source is a listed dataset.
@@ -49,7 +52,71 @@ type Source struct {
 	LabelSpace string   // "imagenet-1k", "folders", "idx", "list"
 	Classes    []string // class names in label order, when known
 	Notes      []string // things the user should know (printed on stderr)
-	idx        *idxImages
+	// Corrupted is set for ImageNet-C trees: the stream gets the columns
+	// corruption and severity, as lk-corrupt writes them.
+	Corrupted bool
+	idx       *idxImages
+}
+
+// CorruptionNames are the folder names of ImageNet-C's 19 corruptions
+// (15 standard and 4 extra).
+var CorruptionNames = []string{"gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
+	"motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform",
+	"pixelate", "jpeg_compression", "speckle_noise", "gaussian_blur", "spatter", "saturate"}
+
+func isCorruption(name string) bool {
+	for _, c := range CorruptionNames {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// openImageNetC lists an ImageNet-C tree: ROOT/CORRUPTION/SEVERITY/WNID/*.JPEG
+// (or, given one corruption's folder, ROOT/SEVERITY/WNID/*.JPEG).
+func openImageNetC(root string, corruptions []string, single string) (*Source, error) {
+	s := &Source{Kind: "imagenet-c", Root: root, LabelSpace: "imagenet-1k", Corrupted: true}
+	for _, c := range corruptions {
+		cdir := filepath.Join(root, c)
+		if single != "" {
+			cdir = root
+		}
+		sevs, err := os.ReadDir(cdir)
+		if err != nil {
+			return nil, err
+		}
+		for _, sv := range sevs {
+			if !sv.IsDir() || strings.HasPrefix(sv.Name(), ".") {
+				continue
+			}
+			sev, err := strconv.Atoi(sv.Name())
+			if err != nil || sev < 1 || sev > 5 {
+				return nil, fmt.Errorf("%s: folder %q is not a severity; an ImageNet-C tree is CORRUPTION/SEVERITY(1-5)/WNID/*.JPEG", cdir, sv.Name())
+			}
+			sub, err := openDir(filepath.Join(cdir, sv.Name()), "")
+			if err != nil {
+				return nil, err
+			}
+			if sub.LabelSpace != "imagenet-1k" {
+				return nil, fmt.Errorf("%s/%s: class folders are not ImageNet WordNet ids; an ImageNet-C tree is CORRUPTION/SEVERITY/WNID/*.JPEG", cdir, sv.Name())
+			}
+			name := c
+			if single != "" {
+				name = single
+			}
+			for _, it := range sub.Items {
+				it.ID = name + "/" + sv.Name() + "/" + it.ID
+				it.Corruption, it.Severity = name, sev
+				s.Items = append(s.Items, it)
+			}
+		}
+	}
+	if len(s.Items) == 0 {
+		return nil, fmt.Errorf("%s: an ImageNet-C tree without images", root)
+	}
+	s.Notes = append(s.Notes, fmt.Sprintf("ImageNet-C layout: %d images with columns corruption and severity", len(s.Items)))
+	return s, nil
 }
 
 // ImageExts are the file extensions listed as images (case-insensitive),
@@ -109,6 +176,21 @@ func openDir(root, labels string) (*Source, error) {
 		return nil, fmt.Errorf("%s: no class folders and no images (expected ROOT/CLASS/*.JPEG)", root)
 	}
 	sort.Strings(dirs)
+	nc := 0
+	for _, d := range dirs {
+		if isCorruption(d) {
+			nc++
+		}
+	}
+	if nc > 0 {
+		if nc != len(dirs) {
+			return nil, fmt.Errorf("%s mixes corruption folders (ImageNet-C) with others; expected only CORRUPTION/SEVERITY/WNID/*.JPEG", root)
+		}
+		return openImageNetC(root, dirs, "")
+	}
+	if isCorruption(filepath.Base(filepath.Clean(root))) && allSeverities(dirs) {
+		return openImageNetC(root, []string{""}, filepath.Base(filepath.Clean(root)))
+	}
 	s := &Source{Kind: "folders", Root: root, Classes: dirs}
 	allWNID := true
 	for _, d := range dirs {
@@ -155,6 +237,15 @@ func openDir(root, labels string) (*Source, error) {
 		return nil, fmt.Errorf("%s: %d class folders but no images with extensions %s", root, len(dirs), strings.Join(ImageExts, " "))
 	}
 	return s, nil
+}
+
+func allSeverities(dirs []string) bool {
+	for _, d := range dirs {
+		if n, err := strconv.Atoi(d); err != nil || n < 1 || n > 5 {
+			return false
+		}
+	}
+	return len(dirs) > 0
 }
 
 func firstNonWNID(dirs []string) string {

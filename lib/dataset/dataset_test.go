@@ -1,6 +1,9 @@
 package dataset_test
 
 import (
+	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -123,5 +126,45 @@ func TestOrder(t *testing.T) {
 	set, err := dataset.ParseLabelSet("0-2,5")
 	if err != nil || len(set) != 4 || !set[5] || set[3] {
 		t.Fatalf("ParseLabelSet: %v %v", set, err)
+	}
+}
+
+// An ImageNet-C tree (CORRUPTION/SEVERITY/WNID/*.JPEG), or one
+// corruption's folder of it, lists its images with corruption and
+// severity; a tree that half matches is an error saying what was expected.
+func TestImageNetC(t *testing.T) {
+	root := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for _, p := range []string{"fog/1/n01440764/a.png", "fog/3/n01443537/b.png", "snow/5/n01440764/c.png"} {
+		path := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		f, _ := os.Create(path)
+		png.Encode(f, img)
+		f.Close()
+	}
+	s, err := dataset.Open(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range s.Items {
+		got = append(got, fmt.Sprintf("%s %d %s %d", it.ID, it.Label, it.Corruption, it.Severity))
+	}
+	want := "fog/1/n01440764/a.png 0 fog 1|fog/3/n01443537/b.png 1 fog 3|snow/5/n01440764/c.png 0 snow 5"
+	if strings.Join(got, "|") != want || !s.Corrupted {
+		t.Errorf("items %v", got)
+	}
+	one, err := dataset.Open(filepath.Join(root, "fog"), "")
+	if err != nil || len(one.Items) != 2 || one.Items[1].Severity != 3 || one.Items[1].Corruption != "fog" {
+		t.Errorf("one corruption's folder: %v %+v", err, one)
+	}
+	os.MkdirAll(filepath.Join(root, "holiday"), 0o755)
+	if _, err := dataset.Open(root, ""); err == nil || !strings.Contains(err.Error(), "mixes corruption folders") {
+		t.Errorf("mixed tree: %v", err)
+	}
+	os.Remove(filepath.Join(root, "holiday"))
+	os.MkdirAll(filepath.Join(root, "fog", "7"), 0o755)
+	if _, err := dataset.Open(root, ""); err == nil || !strings.Contains(err.Error(), `folder "7" is not a severity`) {
+		t.Errorf("bad severity: %v", err)
 	}
 }

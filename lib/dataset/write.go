@@ -94,6 +94,8 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		ids    []string
 		labels []int32
 		pix    []float32
+		corrs  []string // ImageNet-C trees: corruption and severity per row
+		sevs   []int64
 	)
 	meter := progress.New(o.Progress, "lk-data", "images", int64(len(items)))
 	flush := func() error {
@@ -107,13 +109,27 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		lb.AppendValues(labels, nil)
 		lc := lb.NewArray()
 		ic := stream.Float32List(pix, shape.Size())
-		rec := array.NewRecord(schema, []arrow.Array{idc, lc, ic}, int64(len(ids)))
+		cols := []arrow.Array{idc, lc, ic}
+		if s.Corrupted {
+			cb := array.NewStringBuilder(memory.DefaultAllocator)
+			cb.AppendValues(corrs, nil)
+			sb := array.NewInt64Builder(memory.DefaultAllocator)
+			sb.AppendValues(sevs, nil)
+			cols = append(cols, cb.NewArray(), sb.NewArray())
+			cb.Release()
+			sb.Release()
+		}
+		rec := array.NewRecord(schema, cols, int64(len(ids)))
 		err := wr.Write(rec)
-		for _, x := range []interface{ Release() }{rec, idc, lc, ic, idb, lb} {
+		rec.Release()
+		for _, x := range cols {
 			x.Release()
 		}
+		idb.Release()
+		lb.Release()
 		meter.Add(len(ids))
 		ids, labels, pix = ids[:0], labels[:0], make([]float32, 0, rows*shape.Size())
+		corrs, sevs = corrs[:0], sevs[:0]
 		return err
 	}
 	for ch := range order {
@@ -140,7 +156,13 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			if o.SkipBad {
 				md = stream.WithMeta(md, stream.MetaSkipped, "on: unreadable images are skipped and counted on stderr, so this stream may have fewer rows than "+stream.MetaRows)
 			}
-			schema = stream.ImageSchema(shape, md)
+			if s.Corrupted {
+				schema = stream.ImageSchema(shape, md,
+					arrow.Field{Name: "corruption", Type: arrow.BinaryTypes.String},
+					arrow.Field{Name: "severity", Type: arrow.PrimitiveTypes.Int64})
+			} else {
+				schema = stream.ImageSchema(shape, md)
+			}
 			if wr, err = stream.NewWriter(w, schema); err != nil {
 				return skipped, err
 			}
@@ -152,6 +174,7 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		}
 		ids = append(ids, d.it.ID)
 		labels = append(labels, d.it.Label)
+		corrs, sevs = append(corrs, d.it.Corruption), append(sevs, int64(d.it.Severity))
 		pix = append(pix, d.pix...)
 		if len(ids) == rows {
 			if err := flush(); err != nil {
