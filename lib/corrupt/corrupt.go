@@ -78,6 +78,7 @@ var corruptions = map[string]corruption{
 	"snow":              {true, snow},
 	"elastic_transform": {true, elastic},
 	"frost":             {true, frost},
+	"spatter":           {true, spatter},
 }
 
 // Names lists the implemented corruptions, sorted.

@@ -421,3 +421,62 @@ func TestFrost(t *testing.T) {
 		}
 	}
 }
+
+// Spatter's water mode runs OpenCV's Canny, distance transform, histogram
+// equalisation, emboss filter and box blurs; each step equals OpenCV's on
+// a fixed layer of blobs (make_corrupt.py), the distances to the truncating
+// cast's level and the rest to one level on at most 2% of pixels.
+func TestSpatterSteps(t *testing.T) {
+	var ref struct {
+		W map[string]string `json:"spatter_water"`
+	}
+	b, _ := os.ReadFile(testutil.Path(t, "testdata/corrupt/corrupt.json"))
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	dec := func(k string) plane8 {
+		raw, _ := base64.StdEncoding.DecodeString(ref.W[k])
+		p := plane8{64, 64, make([]float64, len(raw))}
+		for i, v := range raw {
+			p.v[i] = float64(v)
+		}
+		return p
+	}
+	l8 := dec("layer")
+	edges := canny(l8, 50, 150)
+	cmp := func(what string, got, want plane8, slack float64) {
+		off := 0
+		for i := range want.v {
+			d := math.Abs(got.v[i] - want.v[i])
+			if d > slack {
+				off++
+			}
+		}
+		if float64(off) > 0.02*float64(len(want.v)) {
+			t.Errorf("%s: %d of %d pixels differ from OpenCV by more than %v", what, off, len(want.v), slack)
+		}
+	}
+	cmp("canny", edges, dec("canny"), 0)
+	inv := plane8{64, 64, make([]float64, 64*64)}
+	for i, v := range dec("canny").v {
+		inv.v[i] = 255 - v
+	}
+	dist := distanceTransform(inv)
+	for i, v := range dist.v {
+		dist.v[i] = math.Min(v, 20)
+	}
+	dist = boxBlur3(dist, false)
+	for i, v := range dist.v {
+		dist.v[i] = math.Floor(v)
+	}
+	cmp("distance", dist, dec("dist"), 1)
+	cmp("equalized", equalizeHist(dec("dist")), dec("equalized"), 1)
+	cmp("final", boxBlur3(emboss(dec("equalized")), true), dec("final"), 1)
+	// and the whole corruption runs at every severity of both tables
+	img := readPNG(t, testutil.Path(t, "testdata/corrupt/input32.png"))
+	for s := 1; s <= 5; s++ {
+		if _, err := Apply("spatter", img, s, Config{Table: CIFAR, Seed: 1}, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -108,6 +108,24 @@ def corrupt(name, img, p):
     raise ValueError(name)
 
 
+def spatter_steps():
+    """The OpenCV chain of spatter's water mode on a fixed 8-bit layer of
+    blobs (spatter is random; its image processing is not)."""
+    y, x = np.mgrid[0:64, 0:64]
+    layer = (np.sin(x / 3.0) * np.cos(y / 4.0) + 1) * 127.5
+    layer[layer < 150] = 0
+    l8 = layer.astype(np.uint8)
+    edges = cv2.Canny(l8, 50, 150)
+    dist = cv2.distanceTransform(255 - edges, cv2.DIST_L2, 5)
+    _, dist = cv2.threshold(dist, 20, 20, cv2.THRESH_TRUNC)
+    dist = cv2.blur(dist, (3, 3)).astype(np.uint8)
+    eq = cv2.equalizeHist(dist)
+    emb = cv2.filter2D(eq, cv2.CV_8U, np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]))
+    final = cv2.blur(emb, (3, 3))
+    enc = lambda a: base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode()
+    return {"layer": enc(l8), "canny": enc(edges), "dist": enc(dist), "equalized": enc(eq), "final": enc(final)}
+
+
 def main():
     big = Image.open(os.path.join(ROOT, "testdata", "images", "collage-500x375.bilinear.png")).convert("RGB")
     small = big.resize((32, 32), Image.BOX)
@@ -124,6 +142,7 @@ def main():
             out["imagenet"]["%s/%d" % (name, s + 1)] = {
                 "sums": b.reshape(-1, 3).astype(np.int64).sum(0).tolist(),
                 "sampled": flat[idx].tolist()}
+    out["spatter_water"] = spatter_steps()
     with open(os.path.join(HERE, "corrupt.json"), "w") as f:
         json.dump(out, f)
         f.write("\n")

@@ -1,0 +1,289 @@
+package corrupt
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// plane8 is a one-channel H x W image of 8-bit values held as float64
+// (OpenCV's CV_8U steps of spatter) or of floats (CV_32F steps).
+type plane8 struct {
+	h, w int
+	v    []float64
+}
+
+func (p plane8) at(y, x int) float64 { return p.v[y*p.w+x] }
+
+// canny is OpenCV's Canny on an 8-bit plane with aperture 3 and the L1
+// gradient: Sobel with replicated borders, non-maximum suppression along
+// the gradient's quantised direction, hysteresis between low and high
+// over 8-connected neighbours. Edges are 255.
+func canny(p plane8, low, high float64) plane8 {
+	h, w := p.h, p.w
+	dx := make([]float64, h*w)
+	dy := make([]float64, h*w)
+	mag := make([]float64, h*w)
+	at := func(y, x int) float64 { return p.at(nearest(y, h), nearest(x, w)) }
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			gx := at(y-1, x+1) + 2*at(y, x+1) + at(y+1, x+1) - at(y-1, x-1) - 2*at(y, x-1) - at(y+1, x-1)
+			gy := at(y+1, x-1) + 2*at(y+1, x) + at(y+1, x+1) - at(y-1, x-1) - 2*at(y-1, x) - at(y-1, x+1)
+			dx[y*w+x], dy[y*w+x], mag[y*w+x] = gx, gy, math.Abs(gx)+math.Abs(gy)
+		}
+	}
+	m := func(y, x int) float64 {
+		if y < 0 || y >= h || x < 0 || x >= w {
+			return 0
+		}
+		return mag[y*w+x]
+	}
+	const tg22 = 0.41421356237309503 // tan(22.5 degrees)
+	const tg67 = 2.414213562373095   // tan(67.5 degrees)
+	state := make([]uint8, h*w)      // 0 none, 1 weak, 2 strong
+	var stack []int
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := y*w + x
+			v := mag[i]
+			if v <= low {
+				continue
+			}
+			ax, ay := math.Abs(dx[i]), math.Abs(dy[i])
+			var keep bool
+			switch {
+			case ay < ax*tg22: // horizontal gradient: compare left and right
+				keep = v > m(y, x-1) && v >= m(y, x+1)
+			case ay > ax*tg67: // vertical
+				keep = v > m(y-1, x) && v >= m(y+1, x)
+			default:
+				s := 1
+				if (dx[i] < 0) != (dy[i] < 0) {
+					s = -1
+				}
+				keep = v > m(y-1, x-s) && v > m(y+1, x+s)
+			}
+			if !keep {
+				continue
+			}
+			if v > high {
+				state[i] = 2
+				stack = append(stack, i)
+			} else {
+				state[i] = 1
+			}
+		}
+	}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		y, x := i/w, i%w
+		for yy := y - 1; yy <= y+1; yy++ {
+			for xx := x - 1; xx <= x+1; xx++ {
+				if yy >= 0 && yy < h && xx >= 0 && xx < w && state[yy*w+xx] == 1 {
+					state[yy*w+xx] = 2
+					stack = append(stack, yy*w+xx)
+				}
+			}
+		}
+	}
+	out := plane8{h, w, make([]float64, h*w)}
+	for i, s := range state {
+		if s == 2 {
+			out.v[i] = 255
+		}
+	}
+	return out
+}
+
+// distanceTransform is OpenCV's DIST_L2 with a 5x5 mask: the chamfer
+// distance (1, 1.4, 2.1969) from each non-zero pixel to the nearest zero.
+func distanceTransform(p plane8) plane8 {
+	const a, b, c = 1.0, 1.4, 2.1969
+	h, w := p.h, p.w
+	inf := 1e9
+	d := make([]float64, h*w)
+	for i, v := range p.v {
+		if v != 0 {
+			d[i] = inf
+		}
+	}
+	get := func(y, x int) float64 {
+		if y < 0 || y >= h || x < 0 || x >= w {
+			return inf
+		}
+		return d[y*w+x]
+	}
+	fwd := [][3]float64{{-2, -1, c}, {-2, 1, c}, {-1, -2, c}, {-1, -1, b}, {-1, 0, a}, {-1, 1, b}, {-1, 2, c}, {0, -1, a}}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := d[y*w+x]
+			for _, o := range fwd {
+				v = math.Min(v, get(y+int(o[0]), x+int(o[1]))+o[2])
+			}
+			d[y*w+x] = v
+		}
+	}
+	for y := h - 1; y >= 0; y-- {
+		for x := w - 1; x >= 0; x-- {
+			v := d[y*w+x]
+			for _, o := range fwd {
+				v = math.Min(v, get(y-int(o[0]), x-int(o[1]))+o[2])
+			}
+			d[y*w+x] = v
+		}
+	}
+	return plane8{h, w, d}
+}
+
+// boxBlur3 is OpenCV's blur with a 3x3 box, border REFLECT_101; round
+// gives the 8-bit result (an 8-bit input), else the float.
+func boxBlur3(p plane8, round bool) plane8 {
+	out := plane8{p.h, p.w, make([]float64, len(p.v))}
+	for y := 0; y < p.h; y++ {
+		for x := 0; x < p.w; x++ {
+			var s float64
+			for j := -1; j <= 1; j++ {
+				for i := -1; i <= 1; i++ {
+					s += p.at(reflect101(y+j, p.h), reflect101(x+i, p.w))
+				}
+			}
+			s /= 9
+			if round {
+				s = math.Round(s)
+			}
+			out.v[y*p.w+x] = s
+		}
+	}
+	return out
+}
+
+// equalizeHist is OpenCV's: the cumulative histogram from the first
+// occupied level, scaled to 0..255 and rounded.
+func equalizeHist(p plane8) plane8 {
+	var hist [256]int
+	for _, v := range p.v {
+		hist[int(v)]++
+	}
+	i0 := 0
+	for hist[i0] == 0 {
+		i0++
+	}
+	total := len(p.v)
+	out := plane8{p.h, p.w, make([]float64, len(p.v))}
+	if hist[i0] == total {
+		for i := range out.v {
+			out.v[i] = float64(i0)
+		}
+		return out
+	}
+	var lut [256]float64
+	scale := 255.0 / float64(total-hist[i0])
+	sum := 0
+	for i := i0 + 1; i < 256; i++ {
+		sum += hist[i]
+		lut[i] = math.Min(255, math.Round(float64(sum)*scale))
+	}
+	for i, v := range p.v {
+		out.v[i] = lut[int(v)]
+	}
+	return out
+}
+
+// emboss is filter2D with [[-2,-1,0],[-1,1,1],[0,1,2]] into 8 bits
+// (rounded, saturated), border REFLECT_101.
+func emboss(p plane8) plane8 {
+	k := [3][3]float64{{-2, -1, 0}, {-1, 1, 1}, {0, 1, 2}}
+	out := plane8{p.h, p.w, make([]float64, len(p.v))}
+	for y := 0; y < p.h; y++ {
+		for x := 0; x < p.w; x++ {
+			var s float64
+			for j := 0; j < 3; j++ {
+				for i := 0; i < 3; i++ {
+					s += k[j][i] * p.at(reflect101(y+j-1, p.h), reflect101(x+i-1, p.w))
+				}
+			}
+			out.v[y*p.w+x] = math.Min(255, math.Max(0, math.Round(s)))
+		}
+	}
+	return out
+}
+
+// spatter: a thresholded smooth random field makes either water drops
+// (mode 0: their embossed, equalised edge-distance pattern in pale
+// turquoise) or mud (mode 1: the field blurred, thresholded at 0.8, as
+// brown paint).
+func spatter(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+	p := pick(cfg.Table, s,
+		[][6]float64{{.65, .3, 4, .69, .6, 0}, {.65, .3, 3, .68, .6, 0}, {.65, .3, 2, .68, .5, 0}, {.65, .3, 1, .65, 1.5, 1}, {.67, .4, 1, .65, 1.5, 1}},
+		[][6]float64{{.62, .1, .7, .7, .5, 0}, {.65, .1, .8, .7, .5, 0}, {.65, .3, 1, .69, .5, 0}, {.65, .1, .7, .69, .6, 1}, {.65, .1, .5, .68, .6, 1}})
+	loc, scale, sigma, thr, intensity, mode := p[0], p[1], p[2], p[3], p[4], p[5]
+	h, w := m.H, m.W
+	field := newImg(h, w)
+	for i := 0; i < h*w; i++ {
+		field.Pix[3*i] = loc + scale*r.NormFloat64()
+	}
+	field = gaussian(field, sigma)
+	liq := make([]float64, h*w)
+	for i := range liq {
+		v := field.Pix[3*i]
+		if v < thr {
+			v = 0
+		}
+		liq[i] = v
+	}
+	out := m.clone()
+	if mode == 0 {
+		l8 := plane8{h, w, make([]float64, h*w)}
+		for i, v := range liq {
+			l8.v[i] = float64(int(v*255) & 255) // numpy's uint8 cast wraps
+		}
+		edges := canny(l8, 50, 150)
+		for i, v := range edges.v {
+			edges.v[i] = 255 - v
+		}
+		dist := distanceTransform(edges)
+		for i, v := range dist.v {
+			dist.v[i] = math.Min(v, 20)
+		}
+		dist = boxBlur3(dist, false)
+		for i, v := range dist.v {
+			dist.v[i] = math.Floor(v) // astype(uint8)
+		}
+		dist = boxBlur3(emboss(equalizeHist(dist)), true)
+		mk := make([]float64, h*w)
+		mx := 0.0
+		for i := range mk {
+			mk[i] = float64(float32(l8.v[i] * dist.v[i]))
+			mx = math.Max(mx, mk[i])
+		}
+		color := [3]float64{175.0 / 255, 238.0 / 255, 238.0 / 255}
+		for i := range mk {
+			v := 0.0
+			if mx > 0 {
+				v = mk[i] / mx * intensity
+			}
+			for c := 0; c < 3; c++ {
+				out.Pix[3*i+c] += v * color[c]
+			}
+		}
+		return out, nil
+	}
+	mask := newImg(h, w)
+	for i, v := range liq {
+		if v > thr {
+			mask.Pix[3*i] = 1
+		}
+	}
+	mask = gaussian(mask, intensity)
+	color := [3]float64{63.0 / 255, 42.0 / 255, 20.0 / 255}
+	for i := 0; i < h*w; i++ {
+		mv := mask.Pix[3*i]
+		if mv < 0.8 {
+			mv = 0
+		}
+		for c := 0; c < 3; c++ {
+			out.Pix[3*i+c] = out.Pix[3*i+c]*(1-mv) + mv*color[c]
+		}
+	}
+	return out, nil
+}
