@@ -2,6 +2,8 @@ package tools_test
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,5 +103,37 @@ func TestDataImageNetC(t *testing.T) {
 			keys = append(keys, k)
 		}
 		t.Errorf("rows %v", keys)
+	}
+}
+
+// A sweep through the whole chain; normalised by itself, every CE and the
+// mCE are 100 (CE is 1 at the baseline's errors); AlexNet-normalised CE is
+// error / AlexNet's error.
+func TestCESweep(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 24 %s | lk-corrupt -q --corruptions all | lk-infer -q --model testdata/zoo/lk3.onnx > %s/p.arrow", testutil.FashionMNIST(t), tmp))
+	mustSh(t, "lk-metrics --measure ce --by model "+tmp+"/p.arrow > "+tmp+"/base.arrow")
+	rows := readCSV(t, mustSh(t, "lk-metrics --measure ce --by model --baseline "+tmp+"/base.arrow --format csv "+tmp+"/p.arrow"))
+	if len(rows) != 19+3 {
+		t.Fatalf("%d rows, want 19 corruptions and 3 summaries", len(rows))
+	}
+	for _, r := range rows {
+		if r["ce"] != "100.00" && !(r["error"] == "0.00" && r["ce"] == "") {
+			t.Errorf("self-normalised CE %v", r)
+		}
+	}
+	alex := readCSV(t, mustSh(t, "lk-metrics --measure ce --by model --format csv "+tmp+"/p.arrow"))
+	for _, r := range alex {
+		if r["corruption"] == "fog" {
+			e, _ := strconv.ParseFloat(r["error"], 64)
+			ce, _ := strconv.ParseFloat(r["ce"], 64)
+			if math.Abs(ce-e/0.819324) > 0.01 {
+				t.Errorf("fog: error %v, CE %v, want error / 0.819324", e, ce)
+			}
+		}
+	}
+	_, errOut, err := sh(t, "lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 4 "+testutil.FashionMNIST(t)+" | lk-corrupt -q --corruptions fog --severities 1-2 | lk-infer -q --model testdata/zoo/lk3.onnx | lk-metrics --measure ce")
+	if err == nil || !strings.Contains(errOut, "corruption fog has 2 severities; CE averages all 5") {
+		t.Errorf("partial severities: %v %q", err, errOut)
 	}
 }

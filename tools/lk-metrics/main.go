@@ -15,12 +15,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/metrics"
+	"github.com/lk-robustness/lk/lib/robust"
 	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/table"
 )
@@ -34,6 +36,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&by, "by", "comma-separated columns to group by (e.g. model,corruption,severity)")
 	subset := fs.String("subset", "", "score over a 200-class subset as well: imagenet-a, imagenet-r or imagenet-o")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
+	measure := fs.String("measure", "accuracy", "accuracy, or ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity)")
+	baseline := fs.String("baseline", "", "for ce: a table `file` of a baseline model's --measure ce run, normalising CE instead of the bundled AlexNet errors")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-metrics [--by cols] [--subset name] [--format f] [predictions.arrow ...]\n")
 		fs.PrintDefaults()
@@ -49,7 +53,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	f := cli.TableFormat(*format, stdout)
-	acc := metrics.NewAccuracy(by, sub)
+	groupBy := by
+	base := robust.AlexNet
+	switch *measure {
+	case "accuracy":
+		if *baseline != "" {
+			return cli.Usage("--baseline is for --measure ce")
+		}
+	case "ce":
+		groupBy = append(append(cli.Strings{}, by...), "corruption", "severity")
+		if *baseline != "" {
+			var err error
+			if base, err = metrics.ReadBaseline(*baseline); err != nil {
+				return err
+			}
+		}
+	default:
+		return cli.Usage("--measure %q: want accuracy or ce", *measure)
+	}
+	acc := metrics.NewAccuracy(groupBy, sub)
 	var md arrow.Metadata
 	first := true
 	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
@@ -76,6 +98,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if n := acc.Unlabelled(); n > 0 {
 		fmt.Fprintf(stderr, "lk-metrics: %d rows have label -1 (unknown) and are not scored\n", n)
+	}
+	if *measure == "ce" {
+		var notes []string
+		if rows, notes, err = metrics.CE(rows, len(by), base); err != nil {
+			return err
+		}
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "lk-metrics: %s\n", strings.TrimSpace(n))
+		}
+		by = append(by, "corruption")
 	}
 	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
 	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})

@@ -1,0 +1,126 @@
+package metrics
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/lk-robustness/lk/lib/robust"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// CE turns top-1 rows grouped by (by..., corruption, severity) into
+// ImageNet-C's measures per group of by: for each corruption the error
+// (percent, the mean over its severities) and CE (percent of the
+// baseline's error), then mCE over the 15 standard corruptions and, when
+// all 19 are there, the mean CE over the 19 (labelled so) and over the 4
+// extra. base maps corruption to the baseline's mean error (fractions).
+// Summary rows carry the corruption value "mCE", "mean_ce_19" or
+// "mean_ce_extra".
+func CE(rows []Row, nby int, base map[string]float64) (out []Row, notes []string, err error) {
+	type key struct{ group, corruption string }
+	sum := map[key]float64{}
+	cnt := map[key]int{}
+	ns := map[key]int64{}
+	groups := map[string][]string{}
+	var order []string
+	for _, r := range rows {
+		if r.Metric != Top1 {
+			continue
+		}
+		g := strings.Join(r.Group[:nby], "\x00")
+		if _, ok := groups[g]; !ok {
+			groups[g] = r.Group[:nby]
+			order = append(order, g)
+		}
+		k := key{g, r.Group[nby]}
+		sum[k] += 1 - r.Value/100
+		cnt[k]++
+		ns[k] += r.N
+	}
+	for _, g := range order {
+		errs := map[string]float64{}
+		var names []string
+		for k := range sum {
+			if k.group == g {
+				names = append(names, k.corruption)
+			}
+		}
+		sort.Strings(names)
+		for _, c := range names {
+			k := key{g, c}
+			if cnt[k] != 5 {
+				return nil, nil, fmt.Errorf("corruption %s has %d severities; CE averages all 5", c, cnt[k])
+			}
+			e := sum[k] / 5
+			errs[c] = e
+			grp := append(append([]string{}, groups[g]...), c)
+			out = append(out, Row{grp, "error", 100 * e, ns[k]})
+			if b, ok := base[c]; ok {
+				out = append(out, Row{grp, "ce", 100 * robust.CE(e, b), ns[k]})
+			}
+		}
+		summary := func(label string, list []string) {
+			v, err := robust.MeanCE(errs, base, list)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("%s %s: no %s: %v", strings.Join(groups[g], " "), "", label, err))
+				return
+			}
+			out = append(out, Row{append(append([]string{}, groups[g]...), label), "ce", 100 * v, 0})
+		}
+		summary("mCE", robust.Standard)
+		summary("mean_ce_19", append(append([]string{}, robust.Standard...), robust.Extra...))
+		summary("mean_ce_extra", robust.Extra)
+	}
+	return out, notes, nil
+}
+
+// ReadBaseline reads the per-corruption errors of a baseline model from a
+// table stream written by lk-metrics --measure ce (rows with metric
+// "error", percent), as fractions for CE.
+func ReadBaseline(path string) (map[string]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--baseline: %v", err)
+	}
+	defer f.Close()
+	r, err := stream.NewReader(f, path)
+	if err != nil {
+		return nil, err
+	}
+	s := r.Schema()
+	ci, mi, vi := s.FieldIndices("corruption"), s.FieldIndices(stream.ColMetric), s.FieldIndices(stream.ColValue)
+	if len(ci) != 1 || len(mi) != 1 || len(vi) != 1 {
+		return nil, fmt.Errorf("--baseline %s: not a table of lk-metrics --measure ce (columns corruption, metric, value)", path)
+	}
+	base := map[string]float64{}
+	for r.Next() {
+		rec := r.Record()
+		cs, ok1 := rec.Column(ci[0]).(*array.String)
+		ms, ok2 := rec.Column(mi[0]).(*array.String)
+		vs, ok3 := rec.Column(vi[0]).(*array.Float64)
+		if !ok1 || !ok2 || !ok3 {
+			return nil, fmt.Errorf("--baseline %s: columns corruption and metric must be utf8 and value float64", path)
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if ms.Value(i) != "error" {
+				continue
+			}
+			c := cs.Value(i)
+			if _, dup := base[c]; dup {
+				return nil, fmt.Errorf("--baseline %s: several errors for %s (one model per baseline table)", path, c)
+			}
+			base[c] = vs.Value(i) / 100
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if len(base) == 0 {
+		return nil, fmt.Errorf("--baseline %s: no error rows", path)
+	}
+	return base, nil
+}
