@@ -17,7 +17,7 @@ func TestTop5Distance(t *testing.T) {
 		want  int
 	}{
 		{ref, 0},
-		{[]float32{8, 9, 7, 6, 5, 4, 3, 2, 1, 0}, 2},           // ranks 1 and 2 swapped
+		{[]float32{8, 9, 7, 6, 5, 4, 3, 2, 1, 0}, 2},                  // ranks 1 and 2 swapped
 		{[]float32{-1, 8, 7, 6, 5, 4, 3, 2, 1, 0}, 5 + 1 + 1 + 1 + 1}, // the top class falls out of the top 5
 	}
 	for _, c := range cases {
