@@ -137,3 +137,18 @@ func TestCESweep(t *testing.T) {
 		t.Errorf("partial severities: %v %q", err, errOut)
 	}
 }
+
+// OOD detection from two prediction streams: a stream against itself is
+// chance (AUROC 50); without --positive the tool says what it needs.
+func TestOODMeasure(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --limit 200 %s | lk-infer -q --model testdata/zoo/lk3.onnx > %s/p.arrow", testutil.FashionMNIST(t), tmp))
+	rows := readCSV(t, mustSh(t, "lk-metrics --measure ood --by model --positive "+tmp+"/p.arrow --format csv "+tmp+"/p.arrow"))
+	if rows[0]["auroc"] != "50.00" || rows[0]["n"] != "400" {
+		t.Errorf("a stream against itself: %v", rows[0])
+	}
+	_, errOut, err := sh(t, "lk-metrics --measure ood "+tmp+"/p.arrow")
+	if err == nil || !strings.Contains(errOut, "--measure ood needs --positive FILE") {
+		t.Errorf("no positives: %v %q", err, errOut)
+	}
+}

@@ -36,7 +36,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&by, "by", "comma-separated columns to group by (e.g. model,corruption,severity)")
 	subset := fs.String("subset", "", "score over a 200-class subset as well: imagenet-a, imagenet-r or imagenet-o")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
-	measure := fs.String("measure", "accuracy", "accuracy, or ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity)")
+	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution")
+	var positive cli.Strings
+	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce: a table `file` of a baseline model's --measure ce run, normalising CE instead of the bundled AlexNet errors")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-metrics [--by cols] [--subset name] [--format f] [predictions.arrow ...]\n")
@@ -68,8 +70,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
+	case "ood":
+		if len(positive) == 0 {
+			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
+		}
+		return runOOD(by, sub, positive, fs, stdin, stdout, f)
 	default:
-		return cli.Usage("--measure %q: want accuracy or ce", *measure)
+		return cli.Usage("--measure %q: want accuracy, ce or ood", *measure)
 	}
 	acc := metrics.NewAccuracy(groupBy, sub)
 	var md arrow.Metadata
@@ -115,4 +122,38 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	return table.Write(stdout, f, by, rows, md)
+}
+
+// runOOD scores out-of-distribution detection: rows of the --positive
+// files against the rows of the inputs.
+func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagSet, stdin io.Reader, stdout io.Writer, format string) error {
+	o := metrics.NewOOD(by, sub)
+	var md arrow.Metadata
+	add := func(pos bool) func(r *stream.Reader) error {
+		return func(r *stream.Reader) error {
+			md = r.Schema().Metadata()
+			for r.Next() {
+				if err := o.Add(r.Record(), r.Name(), pos); err != nil {
+					return err
+				}
+			}
+			return r.Err()
+		}
+	}
+	if err := cli.Inputs(positive, nil, add(true)); err != nil {
+		return err
+	}
+	if err := cli.Inputs(fs.Args(), stdin, add(false)); err != nil {
+		return err
+	}
+	rows, err := o.Rows()
+	if err != nil {
+		return err
+	}
+	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
+	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})
+	if err != nil {
+		return err
+	}
+	return table.Write(stdout, format, by, rows, md)
 }

@@ -1,0 +1,141 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/imagenet"
+	"github.com/lk-robustness/lk/lib/robust"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// OOD scores out-of-distribution detection (ImageNet-O's protocol): each
+// row's anomaly score is minus its maximum softmax probability (over the
+// subset's classes when there is one); rows of the positive streams are
+// the out-of-distribution ones. Per group: AUPR, AUROC and the false
+// positive rate at 95% recall, in percent.
+type OOD struct {
+	By     []string
+	Subset *imagenet.Subset
+	groups map[string]*oodGroup
+}
+
+type oodGroup struct {
+	key    []string
+	scores []float64
+	pos    []bool
+}
+
+// NewOOD groups by the named columns; subset may be nil.
+func NewOOD(by []string, subset *imagenet.Subset) *OOD {
+	return &OOD{By: by, Subset: subset, groups: map[string]*oodGroup{}}
+}
+
+// byColumns returns the record's columns named by, or an error naming
+// the missing one.
+func byColumns(rec arrow.Record, by []string, name string) ([]arrow.Array, error) {
+	cols := make([]arrow.Array, len(by))
+	for j, b := range by {
+		idx := rec.Schema().FieldIndices(b)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("%s: --by %s: no such column (columns: %s)", name, b, fieldNames(rec.Schema()))
+		}
+		cols[j] = rec.Column(idx[0])
+	}
+	return cols, nil
+}
+
+// Add accumulates a record of a prediction stream; positive marks the
+// out-of-distribution stream's rows.
+func (o *OOD) Add(rec arrow.Record, name string, positive bool) error {
+	lcol, k, err := stream.Logits(rec.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	if o.Subset != nil && k <= o.Subset.Indices[len(o.Subset.Indices)-1] {
+		return fmt.Errorf("%s: --subset %s needs ImageNet-1k logits, but the stream has %d classes", name, o.Subset.Name, k)
+	}
+	cols, err := byColumns(rec, o.By, name)
+	if err != nil {
+		return err
+	}
+	vals, _, err := stream.Float32Rows(rec.Column(lcol))
+	if err != nil {
+		return fmt.Errorf("%s: column logits: %v", name, err)
+	}
+	key := make([]string, len(o.By))
+	for i := 0; i < int(rec.NumRows()); i++ {
+		for j, c := range cols {
+			key[j] = c.ValueStr(i)
+		}
+		ks := strings.Join(key, "\x00")
+		g, ok := o.groups[ks]
+		if !ok {
+			g = &oodGroup{key: append([]string{}, key...)}
+			o.groups[ks] = g
+		}
+		row := vals[i*k : (i+1)*k]
+		idx := []int(nil)
+		if o.Subset != nil {
+			idx = o.Subset.Indices
+		}
+		g.scores = append(g.scores, -msp(row, idx))
+		g.pos = append(g.pos, positive)
+	}
+	return nil
+}
+
+// msp is the maximum softmax probability over the classes idx (all when nil).
+func msp(row []float32, idx []int) float64 {
+	at := func(p int) float64 {
+		if idx != nil {
+			return float64(row[idx[p]])
+		}
+		return float64(row[p])
+	}
+	n := len(row)
+	if idx != nil {
+		n = len(idx)
+	}
+	mx := math.Inf(-1)
+	for p := 0; p < n; p++ {
+		mx = math.Max(mx, at(p))
+	}
+	var s float64
+	for p := 0; p < n; p++ {
+		s += math.Exp(at(p) - mx)
+	}
+	return 1 / s
+}
+
+// Rows returns AUPR, AUROC and FPR95 per group, groups sorted.
+func (o *OOD) Rows() ([]Row, error) {
+	var gs []*oodGroup
+	for _, g := range o.groups {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return lessKey(gs[i].key, gs[j].key) })
+	var rows []Row
+	for _, g := range gs {
+		np := 0
+		for _, p := range g.pos {
+			if p {
+				np++
+			}
+		}
+		if np == 0 || np == len(g.pos) {
+			return nil, fmt.Errorf("group %s has %d out-of-distribution rows of %d; detection needs both kinds (give the OOD stream with --positive, the in-distribution one as input)",
+				strings.Join(g.key, ","), np, len(g.pos))
+		}
+		n := int64(len(g.pos))
+		rows = append(rows,
+			Row{g.key, "aupr", 100 * robust.AUPR(g.scores, g.pos), n},
+			Row{g.key, "auroc", 100 * robust.AUROC(g.scores, g.pos), n},
+			Row{g.key, "fpr95", 100 * robust.FPRAtRecall(g.scores, g.pos, 0.95), n})
+	}
+	return rows, nil
+}
