@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -35,6 +36,11 @@ type Options struct {
 	Device   int
 	Args     []string  // the command line, for provenance
 	Progress io.Writer // nil: silent
+	// Out, when set, is the output file instead of the writer; with
+	// Resume, an existing Out from an interrupted run keeps its complete
+	// record batches and only the rows it lacks are run and appended.
+	Out    string
+	Resume bool
 }
 
 // Model is an opened model, ready to run batches.
@@ -232,9 +238,31 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
-	wr, err := stream.NewWriter(w, schema)
-	if err != nil {
-		return err
+	var wr *stream.Writer
+	skip := map[string]bool{} // ids an interrupted run already wrote
+	switch {
+	case o.Out != "" && o.Resume:
+		var f *os.File
+		if wr, f, skip, err = stream.Resume(o.Out, schema); err != nil {
+			return err
+		}
+		defer f.Close()
+		if len(skip) > 0 && o.Progress != nil {
+			fmt.Fprintf(o.Progress, "lk-infer: resuming %s: %d rows already there are skipped\n", o.Out, len(skip))
+		}
+	case o.Out != "":
+		f, err := os.Create(o.Out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if wr, err = stream.NewWriter(f, schema); err != nil {
+			return err
+		}
+	default:
+		if wr, err = stream.NewWriter(w, schema); err != nil {
+			return err
+		}
 	}
 	bs := o.Batch
 	if bs <= 0 {
@@ -302,9 +330,10 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			if rec.NumRows() == 0 {
 				continue
 			}
-			rec.Retain()
-			pend = append(pend, piece{rec, 0, int(rec.NumRows())})
-			pendRows += int(rec.NumRows())
+			for _, sub := range keep(rec, cols.ID, skip) {
+				pend = append(pend, piece{sub, 0, int(sub.NumRows())})
+				pendRows += int(sub.NumRows())
+			}
 			for pendRows >= bs {
 				if !emit(bs) {
 					return
@@ -437,6 +466,29 @@ func (rw *recordWriter) flush() error {
 		return fmt.Errorf("writing predictions: %v", err)
 	}
 	return nil
+}
+
+// keep returns the runs of rec's rows whose ids are not in done, as
+// records the caller owns (rec itself, retained, when none is done).
+func keep(rec arrow.Record, idCol int, done map[string]bool) []arrow.Record {
+	if len(done) == 0 {
+		rec.Retain()
+		return []arrow.Record{rec}
+	}
+	ids := rec.Column(idCol).(*array.String)
+	var out []arrow.Record
+	start := -1
+	for i := 0; i <= ids.Len(); i++ {
+		skip := i == ids.Len() || done[ids.Value(i)]
+		if !skip && start < 0 {
+			start = i
+		}
+		if skip && start >= 0 {
+			out = append(out, rec.NewSlice(int64(start), int64(i)))
+			start = -1
+		}
+	}
+	return out
 }
 
 func orDefault(s, d string) string {
