@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/imagenet"
+	"github.com/lk-robustness/lk/lib/robust"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -59,6 +60,7 @@ func (c *counts) add(logits []float32, label int) {
 type group struct {
 	key         []string
 	all, masked counts
+	in9, in9n   int64 // ImageNet-9: correct and scored rows
 	unlabelled  int64
 }
 
@@ -70,8 +72,11 @@ type Accuracy struct {
 	// the rows then also carry the attack success rate, the percentage of
 	// images misclassified (100 - top-1), as the TAIG protocol reports it.
 	Attacked bool
-	groups   map[string]*group
-	sub      []float32
+	// IN9 scores ImageNet-9: the top-1 of the 1000 logits mapped to the 9
+	// superclasses (unmapped classes count as wrong) against 9-way labels.
+	IN9    bool
+	groups map[string]*group
+	sub    []float32
 }
 
 // NewAccuracy groups by the named columns; subset may be nil.
@@ -139,6 +144,25 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			return fmt.Errorf("%s: %s: label %d is outside the model's %d classes", name, rowName(i), label, k)
 		}
 		row := vals[i*k : (i+1)*k]
+		if a.IN9 {
+			if k != 1000 {
+				return fmt.Errorf("%s: --measure in9 maps ImageNet-1k predictions, but the stream has %d classes", name, k)
+			}
+			if label > 8 {
+				return fmt.Errorf("%s: %s: label %d; ImageNet-9 labels are 0-8 (its folders in order)", name, rowName(i), label)
+			}
+			best := 0
+			for c, v := range row {
+				if v > row[best] {
+					best = c
+				}
+			}
+			g.in9n++
+			if robust.IN9(best) == label {
+				g.in9++
+			}
+			continue
+		}
 		g.all.add(row, label)
 		if a.Subset != nil {
 			pos, ok := a.Subset.Position(label)
@@ -177,6 +201,13 @@ func (a *Accuracy) Rows() ([]Row, error) {
 	sort.Slice(gs, func(i, j int) bool { return lessKey(gs[i].key, gs[j].key) })
 	var rows []Row
 	for _, g := range gs {
+		if a.IN9 {
+			if g.in9n == 0 {
+				return nil, fmt.Errorf("group %s has no labelled rows", strings.Join(g.key, ","))
+			}
+			rows = append(rows, Row{g.key, "top1_in9", 100 * float64(g.in9) / float64(g.in9n), g.in9n})
+			continue
+		}
 		if g.all.n == 0 {
 			return nil, fmt.Errorf("group %s has no labelled rows (%d rows with label -1)", strings.Join(g.key, ","), g.unlabelled)
 		}

@@ -139,3 +139,24 @@ func TestSubsetsAreDistinct(t *testing.T) {
 		t.Errorf("wnid list: %d entries", len(imagenet.WNIDs))
 	}
 }
+
+// ImageNet-9: the 1000-way top-1 mapped to the superclasses; a class
+// outside them is wrong.
+func TestIN9(t *testing.T) {
+	mk := func(top int) []float32 {
+		l := make([]float32, 1000)
+		l[top] = 1
+		return l
+	}
+	// dog (label 0) predicted as 200 (a dog), as 171 (excluded), as 7 (bird)
+	rec := predictions(t, 1000, []string{"m", "m", "m"}, []int32{0, 0, 1}, [][]float32{mk(200), mk(171), mk(7)})
+	a := metrics.NewAccuracy(nil, nil)
+	a.IN9 = true
+	if err := a.Add(rec, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := a.Rows()
+	if err != nil || len(rows) != 1 || rows[0].Metric != "top1_in9" || math.Abs(rows[0].Value-200.0/3) > 1e-9 {
+		t.Errorf("rows %v %v", rows, err)
+	}
+}

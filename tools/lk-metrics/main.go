@@ -36,7 +36,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&by, "by", "comma-separated columns to group by (e.g. model,corruption,severity)")
 	subset := fs.String("subset", "", "score over a 200-class subset as well: imagenet-a, imagenet-r or imagenet-o")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
-	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution")
+	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution; in9: ImageNet-9's 9-way top-1 of 1000-class predictions")
 	var positive cli.Strings
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce: a table `file` of a baseline model's --measure ce run, normalising CE instead of the bundled AlexNet errors")
@@ -70,15 +70,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
+	case "in9":
+		// handled by Accuracy below
 	case "ood":
 		if len(positive) == 0 {
 			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
 		}
 		return runOOD(by, sub, positive, fs, stdin, stdout, f)
 	default:
-		return cli.Usage("--measure %q: want accuracy, ce or ood", *measure)
+		return cli.Usage("--measure %q: want accuracy, ce, ood or in9", *measure)
 	}
 	acc := metrics.NewAccuracy(groupBy, sub)
+	acc.IN9 = *measure == "in9"
 	var md arrow.Metadata
 	first := true
 	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
