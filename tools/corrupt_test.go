@@ -78,7 +78,7 @@ func TestCorruptBadInput(t *testing.T) {
 		{fmt.Sprintf("lk-data -q --limit 4 %s | lk-corrupt -q --corruptions contrast", fm), "images are 1x28x28; the corruptions are defined on RGB images"},
 		{"lk-corrupt --corruptions frostbite < /dev/null", "\"frostbite\" is not one of"},
 		{"lk-corrupt --corruptions contrast --severities 0-7 < /dev/null", "severities are 1 to 5"},
-		{"lk-corrupt < /dev/null", "--corruptions is required"},
+		{"lk-corrupt < /dev/null", "--corruptions (or --perturbations) is required"},
 	}
 	for _, c := range cases {
 		_, errOut, err := sh(t, c.script)
@@ -150,5 +150,29 @@ func TestOODMeasure(t *testing.T) {
 	_, errOut, err := sh(t, "lk-metrics --measure ood "+tmp+"/p.arrow")
 	if err == nil || !strings.Contains(errOut, "--measure ood needs --positive FILE") {
 		t.Errorf("no positives: %v %q", err, errOut)
+	}
+}
+
+// Sequences through the chain: every sequence is scored once per
+// perturbation at any stride, FP is a percentage, and a stream that is not
+// sequences is refused with what is needed.
+func TestSequencesFP(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 12 %s | lk-corrupt -q --perturbations translate,gaussian_noise | lk-infer -q --model testdata/zoo/lk3.onnx > %s/p.arrow", testutil.FashionMNIST(t), tmp))
+	for _, stride := range []string{"1", "3"} {
+		rows := readCSV(t, mustSh(t, "lk-metrics --measure fp --stride "+stride+" --by model --format csv "+tmp+"/p.arrow"))
+		if len(rows) != 2 {
+			t.Fatalf("rows %v", rows)
+		}
+		for _, r := range rows {
+			fp, _ := strconv.ParseFloat(r["fp"], 64)
+			if r["n"] != "12" || fp < 0 || fp > 100 {
+				t.Errorf("stride %s: %v", stride, r)
+			}
+		}
+	}
+	_, errOut, err := sh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 4 %s | lk-infer -q --model testdata/zoo/lk3.onnx | lk-metrics --measure fp", testutil.FashionMNIST(t)))
+	if err == nil || !strings.Contains(errOut, "no column perturbation; --measure fp needs sequences") {
+		t.Errorf("not sequences: %v %q", err, errOut)
 	}
 }

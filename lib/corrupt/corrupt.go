@@ -102,9 +102,7 @@ func Apply(name string, m *Img, severity int, cfg Config, id string) (*Img, erro
 	}
 	var r *rand.Rand
 	if c.random {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%s\x00%s\x00%d", id, name, severity)
-		r = rand.New(rand.NewPCG(cfg.Seed, h.Sum64()))
+		r = rand.New(rand.NewPCG(cfg.Seed, fnvHash(id, name, severity)))
 	}
 	out, err := c.apply(m, severity, cfg, r)
 	if err != nil {
@@ -114,6 +112,14 @@ func Apply(name string, m *Img, severity int, cfg Config, id string) (*Img, erro
 		out.Pix[i] = math.Floor(clip01(v)*255) / 255
 	}
 	return out, nil
+}
+
+// fnvHash keys an image's random stream by its id, what is applied and
+// its level.
+func fnvHash(id, what string, level int) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%d", id, what, level)
+	return h.Sum64()
 }
 
 // pick returns the severity's parameter from the table's list.

@@ -480,3 +480,41 @@ func TestSpatterSteps(t *testing.T) {
 		}
 	}
 }
+
+// Sequences have the reference's lengths; the frame at zero shift, angle,
+// shear or scale change, and a noise sequence's frame 0, are the image.
+func TestSequences(t *testing.T) {
+	img := readPNG(t, testutil.Path(t, "testdata/corrupt/input32.png"))
+	cases := []struct {
+		name     string
+		frames   int
+		identity int
+	}{
+		{"translate", 16, 7}, {"rotate", 31, 15}, {"shear", 31, 15}, {"scale", 31, 15},
+		{"gaussian_noise", 31, 0}, {"shot_noise", 31, 0}, {"speckle_noise", 31, 0},
+		{"motion_blur", 21, -1}, {"zoom_blur", 31, 0}, {"brightness", 31, 15}, {"gaussian_blur", 31, -1},
+	}
+	if len(cases) != len(PerturbationNames()) {
+		t.Fatalf("%d cases for %d perturbations", len(cases), len(PerturbationNames()))
+	}
+	for _, c := range cases {
+		fr, err := Sequence(c.name, img, 1, Config{Table: CIFAR, Seed: 1}, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fr) != c.frames {
+			t.Errorf("%s: %d frames, want %d", c.name, len(fr), c.frames)
+		}
+		if c.identity < 0 {
+			continue
+		}
+		for i, v := range fr[c.identity].Pix {
+			if math.Abs(v-img.Pix[i]) > 1.0/255+1e-9 {
+				t.Fatalf("%s frame %d value %d: %v, image %v", c.name, c.identity, i, v*255, img.Pix[i]*255)
+			}
+		}
+	}
+	if _, err := Sequence("tilt", img, 1, Config{Table: CIFAR}, "x"); err == nil {
+		t.Error("an unimplemented perturbation was accepted")
+	}
+}

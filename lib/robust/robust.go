@@ -254,3 +254,32 @@ func IN9(class int) int {
 // BGGap is ImageNet-9's background gap: Mixed-Same minus Mixed-Rand
 // accuracy, in points.
 func BGGap(mixedSame, mixedRand float64) float64 { return mixedSame - mixedRand }
+
+// Top5 returns the five highest-ranked classes (descending logit, ties by
+// index): all Top5Distance needs of a frame.
+func Top5(logits []float32) []int {
+	r := Ranking(logits)
+	return append([]int(nil), r[:min(5, len(r))]...)
+}
+
+// Top5DistanceLists is Top5Distance from two frames' top-5 lists: a class
+// absent from the other top 5 has rank 6 or more, which the distance caps
+// at 5 anyway.
+func Top5DistanceLists(ref, other []int) int {
+	d := 0
+	for i, c := range ref {
+		r := 5
+		for j, o := range other {
+			if o == c {
+				r = j
+				break
+			}
+		}
+		d += abs(i - r)
+	}
+	return d
+}
+
+// Perturbations lists the 10 perturbations of mFR and mT5D.
+var Perturbations = []string{"gaussian_noise", "shot_noise", "motion_blur", "zoom_blur", "snow", "brightness",
+	"translate", "rotate", "tilt", "scale"}

@@ -3,6 +3,7 @@ package robust
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -111,5 +112,19 @@ func TestIN9(t *testing.T) {
 	}
 	if g := BGGap(86.2, 78.9); math.Abs(g-7.3) > 1e-9 {
 		t.Errorf("BG-Gap %v", g)
+	}
+}
+
+// The top-5 lists give the full rankings' distance.
+func TestTop5Lists(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for trial := 0; trial < 200; trial++ {
+		a, b := make([]float32, 12), make([]float32, 12)
+		for i := range a {
+			a[i], b[i] = float32(r.IntN(6)), float32(r.IntN(6)) // ties
+		}
+		if got, want := Top5DistanceLists(Top5(a), Top5(b)), Top5Distance(a, b); got != want {
+			t.Fatalf("%v %v: %d, want %d", a, b, got, want)
+		}
 	}
 }

@@ -37,6 +37,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var names cli.Strings
 	fs.Var(&names, "corruptions", "corruptions, a list, or all ("+strings.Join(corrupt.Names(), ", ")+")")
 	sev := fs.String("severities", "1-5", "severities, e.g. 1-5 or 3 or 1,5")
+	var perts cli.Strings
+	fs.Var(&perts, "perturbations", "instead of corruptions: ImageNet-P sequences, a list or all ("+strings.Join(corrupt.PerturbationNames(), ", ")+")")
+	difficulty := fs.Int("difficulty", 1, "for --perturbations: 1-3 (the noise level of noise perturbations; others use the stride when scored)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the random corruptions")
 	fs.StringVar(&o.Table, "table", "auto", "parameter table: imagenet (224 px), cifar (32 px), or auto by image size")
 	fs.StringVar(&o.FrostDir, "frost-dir", "", "`folder` with the reference's frost1.png ... frost5.jpg (default: a procedural frost texture, a substitute)")
@@ -49,8 +52,38 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if len(perts) > 0 {
+		if len(names) > 0 {
+			return cli.Usage("give --corruptions or --perturbations, not both")
+		}
+		if len(perts) == 1 && perts[0] == "all" {
+			perts = corrupt.PerturbationNames()
+		}
+		known := map[string]bool{}
+		for _, n := range corrupt.PerturbationNames() {
+			known[n] = true
+		}
+		for _, n := range perts {
+			if !known[n] {
+				return cli.Usage("--perturbations: %q is not one of %s", n, strings.Join(corrupt.PerturbationNames(), ", "))
+			}
+		}
+		if *difficulty < 1 || *difficulty > 3 {
+			return cli.Usage("--difficulty %d: want 1 to 3", *difficulty)
+		}
+		o.Args = cli.Recorded(fs, "workers", "q")
+		if !*quiet {
+			o.Progress = stderr
+		}
+		if err := stream.RefuseTerminal(stdout); err != nil {
+			return err
+		}
+		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+			return corrupt.RunSequences(r, stdout, perts, *difficulty, o)
+		})
+	}
 	if len(names) == 0 {
-		return cli.Usage("--corruptions is required (a list, or all)")
+		return cli.Usage("--corruptions (or --perturbations) is required (a list, or all)")
 	}
 	if len(names) == 1 && names[0] == "all" {
 		names = corrupt.Names()

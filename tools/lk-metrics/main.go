@@ -36,7 +36,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&by, "by", "comma-separated columns to group by (e.g. model,corruption,severity)")
 	subset := fs.String("subset", "", "score over a 200-class subset as well: imagenet-a, imagenet-r or imagenet-o")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
-	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution; in9: ImageNet-9's 9-way top-1 of 1000-class predictions")
+	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution; in9: ImageNet-9's 9-way top-1 of 1000-class predictions; fp: flip probability and top-5 distance of perturbation sequences (unnormalised; per perturbation)")
+	stride := fs.Int("stride", 1, "for fp: the frame stride (ImageNet-P's difficulty for non-noise perturbations)")
 	var positive cli.Strings
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce: a table `file` of a baseline model's --measure ce run, normalising CE instead of the bundled AlexNet errors")
@@ -72,13 +73,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	case "in9":
 		// handled by Accuracy below
+	case "fp":
+		if *stride < 1 {
+			return cli.Usage("--stride %d: want a positive number", *stride)
+		}
+		return runFP(by, *stride, fs, stdin, stdout, f)
 	case "ood":
 		if len(positive) == 0 {
 			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
 		}
 		return runOOD(by, sub, positive, fs, stdin, stdout, f)
 	default:
-		return cli.Usage("--measure %q: want accuracy, ce, ood or in9", *measure)
+		return cli.Usage("--measure %q: want accuracy, ce, ood, in9 or fp", *measure)
 	}
 	acc := metrics.NewAccuracy(groupBy, sub)
 	acc.IN9 = *measure == "in9"
@@ -159,4 +165,32 @@ func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagS
 		return err
 	}
 	return table.Write(stdout, format, by, rows, md)
+}
+
+// runFP scores perturbation sequences: flip probability and top-5 distance
+// per group and perturbation.
+func runFP(by []string, stride int, fs *flag.FlagSet, stdin io.Reader, stdout io.Writer, format string) error {
+	fp := metrics.NewFP(by, stride)
+	var md arrow.Metadata
+	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+		md = r.Schema().Metadata()
+		for r.Next() {
+			if err := fp.Add(r.Record(), r.Name()); err != nil {
+				return err
+			}
+		}
+		return r.Err()
+	})
+	if err != nil {
+		return err
+	}
+	rows, err := fp.Rows()
+	if err != nil {
+		return err
+	}
+	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
+	if md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)}); err != nil {
+		return err
+	}
+	return table.Write(stdout, format, append(append([]string{}, by...), "perturbation"), rows, md)
 }

@@ -1,0 +1,178 @@
+package corrupt
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+)
+
+// A perturbation turns an image into a sequence of frames (ImageNet-P,
+// Hendrycks & Dietterich 2019): frame 0 the start, each next one a little
+// further along (noise: fresh noise on the clean image; geometry: a
+// growing shift, angle or scale). Sequences follow make_imagenet_p.py
+// (224 px) and make_cifar_p.py (32 px); geometric ones act on the
+// stream's image itself and fill with black, where the reference worked on
+// the 256-pixel image before its centre crop.
+type perturbation struct {
+	noise  bool // its difficulty picks the noise level, and frames compare with frame 0
+	frames func(t Table) int
+	frame  func(m *Img, i, d int, t Table, r *rand.Rand) *Img
+}
+
+var perturbations = map[string]perturbation{
+	"gaussian_noise": {true, n31, func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+		if i == 0 {
+			return m.clone()
+		}
+		s := pick(t, d, []float64{.03, .05, .08}, []float64{.02, .04, .06})
+		return mapPix(m, func(v float64) float64 { return v + s*r.NormFloat64() })
+	}},
+	"shot_noise": {true, n31, func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+		if i == 0 {
+			return m.clone()
+		}
+		l := pick(t, d, []float64{300, 120, 60}, []float64{700, 400, 200})
+		return mapPix(m, func(v float64) float64 { return poisson(r, v*l) / l })
+	}},
+	"speckle_noise": {true, n31, func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+		if i == 0 {
+			return m.clone()
+		}
+		s := pick(t, d, []float64{.05, .10, .15}, []float64{.05, .07, .1})
+		return mapPix(m, func(v float64) float64 { return v + v*s*r.NormFloat64() })
+	}},
+	"brightness": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		step := pick(t, 1, []float64{.02}, []float64{.015})
+		c := float64(i-15) * step
+		return hsvMap(m, func(h, s, v float64) (float64, float64, float64) { return h, s, clip01(v + c) })
+	}},
+	"gaussian_blur": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		s := pick(t, 1, []float64{.25 + .035*float64(i)}, []float64{.3 + .015*float64(i)})
+		tr := pick(t, 1, []float64{6}, []float64{7})
+		return separable(m, gaussTaps(s, tr), nearest)
+	}},
+	"translate": {false, func(t Table) int { return pick(t, 1, []int{41}, []int{16}) }, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		shift := float64(i - pick(t, 1, []int{20}, []int{7}))
+		return warp(m, [4]float64{1, 0, 0, 1}, [2]float64{shift, 0}, true)
+	}},
+	"rotate": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		a := float64(i-15) * math.Pi / 180
+		return warp(m, [4]float64{math.Cos(a), -math.Sin(a), math.Sin(a), math.Cos(a)}, [2]float64{}, false)
+	}},
+	"scale": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		s := pick(t, 1, []float64{(2.5*float64(i) + 40) / 100}, []float64{(2*float64(i) + 70) / 100})
+		return warp(m, [4]float64{s, 0, 0, s}, [2]float64{}, false)
+	}},
+	"shear": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		sh := math.Tan(float64(i-15) * math.Pi / 180)
+		return warp(m, [4]float64{1, -sh, 0, 1}, [2]float64{}, false)
+	}},
+	"zoom_blur": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		// the cumulative mean of the image zoomed by 1 + 0.004 k, k = 0..i
+		acc := m.clone()
+		for k := 1; k <= i; k++ {
+			s := 1 + 0.004*float64(k)
+			z := warp(m, [4]float64{s, 0, 0, s}, [2]float64{}, false)
+			for j, v := range z.Pix {
+				acc.Pix[j] += v
+			}
+		}
+		for j := range acc.Pix {
+			acc.Pix[j] /= float64(i + 1)
+		}
+		return acc
+	}},
+	"motion_blur": {false, func(t Table) int { return pick(t, 1, []int{31}, []int{21}) }, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		if t == CIFAR {
+			return motionBlur(m, 6, 1.8, float64(i-20)*9)
+		}
+		return motionBlur(m, 10, 3, float64(i-30)*4)
+	}},
+}
+
+func n31(Table) int { return 31 }
+
+// warp maps each output pixel p to the input at A^-1 (p - c - t) + c,
+// c the image centre: an affine transform about the centre, bilinear (or
+// nearest) with black outside, as torchvision's affine.
+func warp(m *Img, A [4]float64, t [2]float64, nearestNeighbour bool) *Img {
+	det := A[0]*A[3] - A[1]*A[2]
+	ia, ib, ic, id := A[3]/det, -A[1]/det, -A[2]/det, A[0]/det
+	cx, cy := float64(m.W)/2, float64(m.H)/2
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			px, py := float64(x)+0.5-cx-t[0], float64(y)+0.5-cy-t[1]
+			sx := ia*px + ib*py + cx - 0.5
+			sy := ic*px + id*py + cy - 0.5
+			for c := 0; c < 3; c++ {
+				var v float64
+				if nearestNeighbour {
+					xi, yi := int(math.Round(sx)), int(math.Round(sy))
+					if xi >= 0 && xi < m.W && yi >= 0 && yi < m.H {
+						v = m.at(yi, xi, c)
+					}
+				} else {
+					v = bilinear0(m, sy, sx, c)
+				}
+				out.Pix[(y*m.W+x)*3+c] = v
+			}
+		}
+	}
+	return out
+}
+
+// bilinear0 samples with black outside the image.
+func bilinear0(m *Img, y, x float64, c int) float64 {
+	y0, x0 := math.Floor(y), math.Floor(x)
+	fy, fx := y-y0, x-x0
+	get := func(yy, xx int) float64 {
+		if yy < 0 || yy >= m.H || xx < 0 || xx >= m.W {
+			return 0
+		}
+		return m.at(yy, xx, c)
+	}
+	iy, ix := int(y0), int(x0)
+	return (1-fy)*((1-fx)*get(iy, ix)+fx*get(iy, ix+1)) + fy*((1-fx)*get(iy+1, ix)+fx*get(iy+1, ix+1))
+}
+
+// PerturbationNames lists the implemented perturbations, sorted.
+func PerturbationNames() []string {
+	var n []string
+	for k := range perturbations {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// IsNoise reports whether a perturbation's frames are compared with the
+// first (noise) rather than with the previous one.
+func IsNoise(name string) bool { return perturbations[name].noise }
+
+// Sequence returns the frames of a perturbation of an image at difficulty
+// 1-3 (for noise, the noise level; for the others the stride is applied
+// when scoring, and the frames are the same), truncated to 8-bit levels.
+func Sequence(name string, m *Img, difficulty int, cfg Config, id string) ([]*Img, error) {
+	p, ok := perturbations[name]
+	if !ok {
+		return nil, fmt.Errorf("perturbation %q: want one of %s", name, strings.Join(PerturbationNames(), ", "))
+	}
+	if difficulty < 1 || difficulty > 3 {
+		return nil, fmt.Errorf("difficulty %d: want 1 to 3", difficulty)
+	}
+	h := fnvHash(id, "p:"+name, difficulty)
+	r := rand.New(rand.NewPCG(cfg.Seed, h))
+	n := p.frames(cfg.Table)
+	frames := make([]*Img, n)
+	for i := range frames {
+		f := p.frame(m, i, difficulty, cfg.Table, r)
+		for j, v := range f.Pix {
+			f.Pix[j] = math.Floor(clip01(v)*255) / 255
+		}
+		frames[i] = f
+	}
+	return frames, nil
+}

@@ -1,0 +1,139 @@
+package corrupt
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/progress"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Stream columns of perturbation sequences.
+const (
+	ColPerturbation = "perturbation"
+	ColSeq          = "seq"
+	ColFrame        = "frame"
+	ColDifficulty   = "difficulty"
+)
+
+// RunSequences writes, for every image of r and every perturbation, its
+// sequence of frames: rows with id "ID/PERTURBATION/FRAME", the image's
+// label, the frame, and columns perturbation, seq (the image's id), frame
+// and difficulty. Other input columns are not carried (a sequence has
+// many rows per input row).
+func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int, o Options) error {
+	cols, err := stream.Images(r.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	sh := cols.Shape
+	if sh.C != 3 {
+		return fmt.Errorf("%s: images are %s; perturbations are defined on RGB images (lk-data --gray3)", r.Name(), sh)
+	}
+	table := TableFor(sh.H, sh.W)
+	if o.Table == "imagenet" {
+		table = ImageNet
+	} else if o.Table == "cifar" {
+		table = CIFAR
+	}
+	md := stream.WithoutMeta(r.Schema().Metadata(), stream.MetaRows)
+	md, err = stream.AddStep(md, stream.Step{Tool: "lk-corrupt", Args: o.Args,
+		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}})
+	if err != nil {
+		return err
+	}
+	schema := stream.ImageSchema(sh, md,
+		arrow.Field{Name: ColPerturbation, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: ColSeq, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: ColFrame, Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: ColDifficulty, Type: arrow.PrimitiveTypes.Int64})
+	wr, err := stream.NewWriter(w, schema)
+	if err != nil {
+		return err
+	}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	meter := progress.New(o.Progress, "lk-corrupt sequences", "images", 0)
+	sz := sh.Size()
+	cfg := Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}
+	for r.Next() {
+		rec := r.Record()
+		n := int(rec.NumRows())
+		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
+		if err != nil {
+			return fmt.Errorf("%s: column image: %v", r.Name(), err)
+		}
+		ids := rec.Column(cols.ID).(*array.String)
+		labels := rec.Column(cols.Label).(*array.Int32)
+		for _, name := range names {
+			seqs := make([][]*Img, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, workers)
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func(i int) {
+					defer wg.Done()
+					defer func() { <-sem }()
+					seqs[i], errs[i] = Sequence(name, toImg(px[i*sz:(i+1)*sz], sh), difficulty, cfg, ids.Value(i))
+				}(i)
+			}
+			wg.Wait()
+			for _, e := range errs {
+				if e != nil {
+					return e
+				}
+			}
+			idb := array.NewStringBuilder(memory.DefaultAllocator)
+			lb := array.NewInt32Builder(memory.DefaultAllocator)
+			pb := array.NewStringBuilder(memory.DefaultAllocator)
+			sb := array.NewStringBuilder(memory.DefaultAllocator)
+			fb := array.NewInt64Builder(memory.DefaultAllocator)
+			db := array.NewInt64Builder(memory.DefaultAllocator)
+			var pix []float32
+			for i := 0; i < n; i++ {
+				for f, fr := range seqs[i] {
+					idb.Append(fmt.Sprintf("%s/%s/%d", ids.Value(i), name, f))
+					lb.Append(labels.Value(i))
+					pb.Append(name)
+					sb.Append(ids.Value(i))
+					fb.Append(int64(f))
+					db.Append(int64(difficulty))
+					one := make([]float32, sz)
+					fromImg(one, fr, sh)
+					pix = append(pix, one...)
+				}
+			}
+			img := stream.Float32List(pix, sz)
+			arrs := []arrow.Array{idb.NewArray(), lb.NewArray(), img, pb.NewArray(), sb.NewArray(), fb.NewArray(), db.NewArray()}
+			out := array.NewRecord(schema, arrs, int64(len(pix)/sz))
+			err := wr.Write(out)
+			out.Release()
+			for _, a := range arrs {
+				a.Release()
+			}
+			for _, b := range []array.Builder{idb, lb, pb, sb, fb, db} {
+				b.Release()
+			}
+			if err != nil {
+				return fmt.Errorf("writing sequences: %v", err)
+			}
+		}
+		meter.Add(n)
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	meter.Done()
+	return wr.Close()
+}

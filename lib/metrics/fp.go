@@ -1,0 +1,153 @@
+package metrics
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/lk-robustness/lk/lib/robust"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// FP scores perturbation sequences (ImageNet-P): per group and
+// perturbation, the flip probability and the top-5 distance, each
+// averaged within a sequence, then over sequences. Frames pair with the
+// first (noise perturbations: names containing "noise") or with the frame
+// Stride before. Only each frame's top five classes are kept, so memory
+// grows with the number of frames, not of classes.
+type FP struct {
+	By     []string
+	Stride int
+	seqs   map[string]map[string]map[int64][]int // group+perturbation -> seq -> frame -> top-5
+	keys   map[string][]string
+}
+
+// NewFP groups by the named columns.
+func NewFP(by []string, stride int) *FP {
+	return &FP{By: by, Stride: stride, seqs: map[string]map[string]map[int64][]int{}, keys: map[string][]string{}}
+}
+
+// Add accumulates a record of predictions on a sequence stream (columns
+// perturbation, seq, frame).
+func (f *FP) Add(rec arrow.Record, name string) error {
+	s := rec.Schema()
+	lcol, k, err := stream.Logits(s)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	get := func(col string) (arrow.Array, error) {
+		idx := s.FieldIndices(col)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("%s: no column %s; --measure fp needs sequences (lk-corrupt --perturbations, or lk-data on ImageNet-P)", name, col)
+		}
+		return rec.Column(idx[0]), nil
+	}
+	pc, err := get("perturbation")
+	if err != nil {
+		return err
+	}
+	sc, err := get("seq")
+	if err != nil {
+		return err
+	}
+	fc, err := get("frame")
+	if err != nil {
+		return err
+	}
+	frames, ok := fc.(*array.Int64)
+	if !ok {
+		return fmt.Errorf("%s: column frame is %s, want int64", name, fc.DataType())
+	}
+	cols, err := byColumns(rec, f.By, name)
+	if err != nil {
+		return err
+	}
+	vals, _, err := stream.Float32Rows(rec.Column(lcol))
+	if err != nil {
+		return fmt.Errorf("%s: column logits: %v", name, err)
+	}
+	key := make([]string, len(f.By)+1)
+	for i := 0; i < int(rec.NumRows()); i++ {
+		for j, c := range cols {
+			key[j] = c.ValueStr(i)
+		}
+		key[len(f.By)] = pc.ValueStr(i)
+		g := strings.Join(key, "\x00")
+		if _, ok := f.seqs[g]; !ok {
+			f.seqs[g] = map[string]map[int64][]int{}
+			f.keys[g] = append([]string{}, key...)
+		}
+		seq := sc.ValueStr(i)
+		if f.seqs[g][seq] == nil {
+			f.seqs[g][seq] = map[int64][]int{}
+		}
+		fr := frames.Value(i)
+		if _, dup := f.seqs[g][seq][fr]; dup {
+			return fmt.Errorf("%s: sequence %s frame %d appears twice", name, seq, fr)
+		}
+		f.seqs[g][seq][fr] = robust.Top5(vals[i*k : (i+1)*k])
+	}
+	return nil
+}
+
+// Rows returns fp (percent) and t5d per group and perturbation, groups
+// sorted; rows carry the number of sequences.
+func (f *FP) Rows() ([]Row, error) {
+	var gs []string
+	for g := range f.seqs {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return lessKey(f.keys[gs[i]], f.keys[gs[j]]) })
+	var rows []Row
+	for _, g := range gs {
+		key := f.keys[g]
+		noise := strings.Contains(key[len(key)-1], "noise")
+		var fpSum, t5Sum float64
+		n := 0
+		for seq, frames := range f.seqs[g] {
+			idx := make([]int64, 0, len(frames))
+			for fr := range frames {
+				idx = append(idx, fr)
+			}
+			sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
+			for j, fr := range idx {
+				if fr != int64(j) {
+					return nil, fmt.Errorf("sequence %s (%s): frame %d missing", seq, key[len(key)-1], j)
+				}
+			}
+			top := make([][]int, len(idx))
+			pred := make([]int, len(idx))
+			for j := range idx {
+				top[j] = frames[int64(j)]
+				pred[j] = top[j][0]
+			}
+			flips, pairs := robust.Flips(pred, noise, f.Stride)
+			if pairs == 0 {
+				continue
+			}
+			var dist float64
+			if noise {
+				for j := 1; j < len(top); j++ {
+					dist += float64(robust.Top5DistanceLists(top[0], top[j]))
+				}
+			} else {
+				for s := 0; s < f.Stride; s++ {
+					for j := s + f.Stride; j < len(top); j += f.Stride {
+						dist += float64(robust.Top5DistanceLists(top[j-f.Stride], top[j]))
+					}
+				}
+			}
+			fpSum += float64(flips) / float64(pairs)
+			t5Sum += dist / float64(pairs)
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("group %s: no sequence with two frames", strings.Join(key, ","))
+		}
+		rows = append(rows, Row{key, "fp", 100 * fpSum / float64(n), int64(n)}, Row{key, "t5d", t5Sum / float64(n), int64(n)})
+	}
+	return rows, nil
+}
