@@ -171,6 +171,13 @@ func TestSequencesFP(t *testing.T) {
 			}
 		}
 	}
+	// normalised by itself: FR and the T5D ratio are 100
+	mustSh(t, "lk-metrics --measure fp --by model "+tmp+"/p.arrow > "+tmp+"/base.arrow")
+	for _, r := range readCSV(t, mustSh(t, "lk-metrics --measure fp --by model --baseline "+tmp+"/base.arrow --format csv "+tmp+"/p.arrow")) {
+		if r["fr"] != "100.00" && r["fp"] != "0.00" {
+			t.Errorf("self-normalised FR %v", r)
+		}
+	}
 	_, errOut, err := sh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 4 %s | lk-infer -q --model testdata/zoo/lk3.onnx | lk-metrics --measure fp", testutil.FashionMNIST(t)))
 	if err == nil || !strings.Contains(errOut, "no column perturbation; --measure fp needs sequences") {
 		t.Errorf("not sequences: %v %q", err, errOut)

@@ -82,6 +82,13 @@ func CE(rows []Row, nby int, base map[string]float64) (out []Row, notes []string
 // table stream written by lk-metrics --measure ce (rows with metric
 // "error", percent), as fractions for CE.
 func ReadBaseline(path string) (map[string]float64, error) {
+	return ReadBaselineTable(path, "corruption", "error", "--measure ce")
+}
+
+// ReadBaselineTable reads one metric per value of column col from a
+// baseline model's lk-metrics table, divided by 100 (percentages become
+// fractions; use the result as ratios only).
+func ReadBaselineTable(path, col, metric, made string) (map[string]float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--baseline: %v", err)
@@ -92,9 +99,9 @@ func ReadBaseline(path string) (map[string]float64, error) {
 		return nil, err
 	}
 	s := r.Schema()
-	ci, mi, vi := s.FieldIndices("corruption"), s.FieldIndices(stream.ColMetric), s.FieldIndices(stream.ColValue)
+	ci, mi, vi := s.FieldIndices(col), s.FieldIndices(stream.ColMetric), s.FieldIndices(stream.ColValue)
 	if len(ci) != 1 || len(mi) != 1 || len(vi) != 1 {
-		return nil, fmt.Errorf("--baseline %s: not a table of lk-metrics --measure ce (columns corruption, metric, value)", path)
+		return nil, fmt.Errorf("--baseline %s: not a table of lk-metrics %s (columns %s, metric, value)", path, made, col)
 	}
 	base := map[string]float64{}
 	for r.Next() {
@@ -103,10 +110,10 @@ func ReadBaseline(path string) (map[string]float64, error) {
 		ms, ok2 := rec.Column(mi[0]).(*array.String)
 		vs, ok3 := rec.Column(vi[0]).(*array.Float64)
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("--baseline %s: columns corruption and metric must be utf8 and value float64", path)
+			return nil, fmt.Errorf("--baseline %s: columns %s and metric must be utf8 and value float64", path, col)
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			if ms.Value(i) != "error" {
+			if ms.Value(i) != metric {
 				continue
 			}
 			c := cs.Value(i)
@@ -120,7 +127,7 @@ func ReadBaseline(path string) (map[string]float64, error) {
 		return nil, err
 	}
 	if len(base) == 0 {
-		return nil, fmt.Errorf("--baseline %s: no error rows", path)
+		return nil, fmt.Errorf("--baseline %s: no %s rows", path, metric)
 	}
 	return base, nil
 }

@@ -151,3 +151,63 @@ func (f *FP) Rows() ([]Row, error) {
 	}
 	return rows, nil
 }
+
+// Normalise adds, to fp/t5d rows grouped by (by..., perturbation), the
+// ratios to a baseline model's (fr and t5d_ratio, percent) and, per group
+// of by, mFR and mT5D over the 10 standard perturbations when all are
+// there (notes say why not otherwise).
+func Normalise(rows []Row, nby int, fpBase, t5Base map[string]float64) (out []Row, notes []string) {
+	type acc struct {
+		key    []string
+		fr, t5 map[string]float64
+	}
+	groups := map[string]*acc{}
+	var order []string
+	for _, r := range rows {
+		out = append(out, r)
+		p := r.Group[nby]
+		g := strings.Join(r.Group[:nby], "\x00")
+		if groups[g] == nil {
+			groups[g] = &acc{key: r.Group[:nby], fr: map[string]float64{}, t5: map[string]float64{}}
+			order = append(order, g)
+		}
+		switch r.Metric {
+		case "fp":
+			if b, ok := fpBase[p]; ok && b > 0 {
+				v := r.Value / 100 / b * 100
+				out = append(out, Row{r.Group, "fr", v, r.N})
+				groups[g].fr[p] = v
+			}
+		case "t5d":
+			if b, ok := t5Base[p]; ok && b > 0 {
+				v := r.Value / 100 / b * 100 // the baseline table's t5d was divided by 100 too
+				out = append(out, Row{r.Group, "t5d_ratio", v, r.N})
+				groups[g].t5[p] = v
+			}
+		}
+	}
+	for _, g := range order {
+		a := groups[g]
+		for _, m := range []struct {
+			name, metric string
+			vals         map[string]float64
+		}{{"mFR", "fr", a.fr}, {"mT5D", "t5d_ratio", a.t5}} {
+			var s float64
+			missing := ""
+			for _, p := range robust.Perturbations {
+				v, ok := m.vals[p]
+				if !ok {
+					missing = p
+					break
+				}
+				s += v
+			}
+			if missing != "" {
+				notes = append(notes, fmt.Sprintf("%s: no %s: no normalised %s for %s (it needs all 10: %s)", strings.Join(a.key, " "), m.name, m.metric, missing, strings.Join(robust.Perturbations, ", ")))
+				continue
+			}
+			out = append(out, Row{append(append([]string{}, a.key...), m.name), m.metric, s / float64(len(robust.Perturbations)), 0})
+		}
+	}
+	return out, notes
+}

@@ -40,7 +40,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	stride := fs.Int("stride", 1, "for fp: the frame stride (ImageNet-P's difficulty for non-noise perturbations)")
 	var positive cli.Strings
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
-	baseline := fs.String("baseline", "", "for ce: a table `file` of a baseline model's --measure ce run, normalising CE instead of the bundled AlexNet errors")
+	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-metrics [--by cols] [--subset name] [--format f] [predictions.arrow ...]\n")
 		fs.PrintDefaults()
@@ -61,7 +61,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch *measure {
 	case "accuracy":
 		if *baseline != "" {
-			return cli.Usage("--baseline is for --measure ce")
+			return cli.Usage("--baseline is for --measure ce and fp")
 		}
 	case "ce":
 		groupBy = append(append(cli.Strings{}, by...), "corruption", "severity")
@@ -77,7 +77,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if *stride < 1 {
 			return cli.Usage("--stride %d: want a positive number", *stride)
 		}
-		return runFP(by, *stride, fs, stdin, stdout, f)
+		return runFP(by, *stride, *baseline, fs, stdin, stdout, stderr, f)
 	case "ood":
 		if len(positive) == 0 {
 			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
@@ -169,7 +169,7 @@ func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagS
 
 // runFP scores perturbation sequences: flip probability and top-5 distance
 // per group and perturbation.
-func runFP(by []string, stride int, fs *flag.FlagSet, stdin io.Reader, stdout io.Writer, format string) error {
+func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, stdin io.Reader, stdout, stderr io.Writer, format string) error {
 	fp := metrics.NewFP(by, stride)
 	var md arrow.Metadata
 	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
@@ -187,6 +187,21 @@ func runFP(by []string, stride int, fs *flag.FlagSet, stdin io.Reader, stdout io
 	rows, err := fp.Rows()
 	if err != nil {
 		return err
+	}
+	if baseline != "" {
+		fpBase, err := metrics.ReadBaselineTable(baseline, "perturbation", "fp", "--measure fp")
+		if err != nil {
+			return err
+		}
+		t5Base, err := metrics.ReadBaselineTable(baseline, "perturbation", "t5d", "--measure fp")
+		if err != nil {
+			return err
+		}
+		var notes []string
+		rows, notes = metrics.Normalise(rows, len(by), fpBase, t5Base)
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "lk-metrics: %s\n", n)
+		}
 	}
 	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
 	if md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)}); err != nil {
