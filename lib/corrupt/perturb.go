@@ -57,6 +57,7 @@ var perturbations = map[string]perturbation{
 		shift := float64(i - pick(t, 1, []int{20}, []int{7}))
 		return warp(m, [4]float64{1, 0, 0, 1}, [2]float64{shift, 0}, true)
 	}},
+	"snow": {false, n31, nil},
 	"rotate": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		a := float64(i-15) * math.Pi / 180
 		return warp(m, [4]float64{math.Cos(a), -math.Sin(a), math.Sin(a), math.Cos(a)}, [2]float64{}, false)
@@ -83,6 +84,10 @@ var perturbations = map[string]perturbation{
 			acc.Pix[j] /= float64(i + 1)
 		}
 		return acc
+	}},
+	"tilt": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+		deg := pick(t, 1, []float64{float64(i - 15)}, []float64{0.75 * float64(i-15)})
+		return tiltFrame(m, deg*math.Pi/180)
 	}},
 	"motion_blur": {false, func(t Table) int { return pick(t, 1, []int{31}, []int{21}) }, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		if t == CIFAR {
@@ -167,12 +172,114 @@ func Sequence(name string, m *Img, difficulty int, cfg Config, id string) ([]*Im
 	r := rand.New(rand.NewPCG(cfg.Seed, h))
 	n := p.frames(cfg.Table)
 	frames := make([]*Img, n)
+	var whole []*Img
+	if name == "snow" { // one snow layer for the sequence, blurred at a turning angle
+		whole = snowSequence(m, cfg.Table, r)
+	}
 	for i := range frames {
-		f := p.frame(m, i, difficulty, cfg.Table, r)
+		var f *Img
+		if whole != nil {
+			f = whole[i]
+		} else {
+			f = p.frame(m, i, difficulty, cfg.Table, r)
+		}
 		for j, v := range f.Pix {
 			f.Pix[j] = math.Floor(clip01(v)*255) / 255
 		}
 		frames[i] = f
 	}
 	return frames, nil
+}
+
+// tiltFrame rotates the image plane about both in-plane axes by phi and
+// projects it back (the reference's P2 T RX RY P1 homography), bilinear
+// with black outside, as cv2.warpPerspective.
+func tiltFrame(m *Img, phi float64) *Img {
+	w, h := float64(m.W), float64(m.H)
+	f := math.Hypot(w, h)
+	mul := func(a, b [][]float64) [][]float64 {
+		out := make([][]float64, len(a))
+		for i := range a {
+			out[i] = make([]float64, len(b[0]))
+			for j := range b[0] {
+				for k := range b {
+					out[i][j] += a[i][k] * b[k][j]
+				}
+			}
+		}
+		return out
+	}
+	c, s := math.Cos(phi), math.Sin(phi)
+	p1 := [][]float64{{1, 0, -w / 2}, {0, 1, -h / 2}, {0, 0, 0}, {0, 0, 1}}
+	rx := [][]float64{{1, 0, 0, 0}, {0, c, -s, 0}, {0, s, c, 0}, {0, 0, 0, 1}}
+	ry := [][]float64{{c, 0, -s, 0}, {0, 1, 0, 0}, {s, 0, c, 0}, {0, 0, 0, 1}}
+	t := [][]float64{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, f}, {0, 0, 0, 1}}
+	p2 := [][]float64{{f, 0, w / 2, 0}, {0, f, h / 2, 0}, {0, 0, 1, 0}}
+	M := mul(p2, mul(t, mul(rx, mul(ry, p1))))
+	inv := invert3(M)
+	out := newImg(m.H, m.W)
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			X, Y := float64(x), float64(y)
+			z := inv[2][0]*X + inv[2][1]*Y + inv[2][2]
+			sx := (inv[0][0]*X + inv[0][1]*Y + inv[0][2]) / z
+			sy := (inv[1][0]*X + inv[1][1]*Y + inv[1][2]) / z
+			for ch := 0; ch < 3; ch++ {
+				out.Pix[(y*m.W+x)*3+ch] = bilinear0(m, sy, sx, ch)
+			}
+		}
+	}
+	return out
+}
+
+func invert3(m [][]float64) [3][3]float64 {
+	a, b, c := m[0][0], m[0][1], m[0][2]
+	d, e, f := m[1][0], m[1][1], m[1][2]
+	g, h, i := m[2][0], m[2][1], m[2][2]
+	det := a*(e*i-f*h) - b*(d*i-f*g) + c*(d*h-e*g)
+	return [3][3]float64{
+		{(e*i - f*h) / det, (c*h - b*i) / det, (b*f - c*e) / det},
+		{(f*g - d*i) / det, (a*i - c*g) / det, (c*d - a*f) / det},
+		{(d*h - e*g) / det, (b*g - a*h) / det, (a*e - b*d) / det},
+	}
+}
+
+// snowSequence is ImageNet-P's snow: one snow layer per sequence
+// (N(.05, .3), zoomed, thresholded at .5), motion-blurred at an angle
+// turning 4 degrees per frame from -150, over the brightened image.
+func snowSequence(m *Img, t Table, r *rand.Rand) []*Img {
+	zoom, mbR, mbS := 3.0, 14.0, 4.0
+	if t == CIFAR {
+		zoom, mbR, mbS = 2, 10, 2
+	}
+	layer := newImg(m.H, m.W)
+	for i := 0; i < m.H*m.W; i++ {
+		v := 0.05 + 0.3*r.NormFloat64()
+		layer.Pix[3*i], layer.Pix[3*i+1], layer.Pix[3*i+2] = v, v, v
+	}
+	if m.H == m.W {
+		layer = clippedZoom(layer, zoom)
+	}
+	for i, v := range layer.Pix {
+		if v < .5 {
+			v = 0
+		}
+		layer.Pix[i] = math.Floor(clip01(v)*255) / 255
+	}
+	frames := make([]*Img, 31)
+	n := m.H * m.W
+	for k := range frames {
+		l := motionBlur(layer, mbR, mbS, float64(4*k-150))
+		out := m.clone()
+		for i := 0; i < n; i++ {
+			px := out.Pix[3*i : 3*i+3]
+			gray := .299*px[0] + .587*px[1] + .114*px[2]
+			for c := 0; c < 3; c++ {
+				v := .85*px[c] + .15*math.Max(px[c], gray*1.5+.5)
+				px[c] = v + l.Pix[3*i] + l.Pix[3*(n-1-i)]
+			}
+		}
+		frames[k] = out
+	}
+	return frames
 }
