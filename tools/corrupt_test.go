@@ -183,3 +183,21 @@ func TestSequencesFP(t *testing.T) {
 		t.Errorf("not sequences: %v %q", err, errOut)
 	}
 }
+
+// lk-data --tag adds constant columns (ImageNet-9's variants scored in one
+// table); a tag may not shadow a stream column.
+func TestDataTags(t *testing.T) {
+	tmp := t.TempDir()
+	fm := testutil.FashionMNIST(t)
+	for _, v := range []string{"mixed_same", "mixed_rand"} {
+		mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 16 --tag variant=%s %s | lk-infer -q --model testdata/zoo/lk3.onnx > %s/%s.arrow", v, fm, tmp, v))
+	}
+	rows := readCSV(t, mustSh(t, "lk-metrics --by variant --format csv "+tmp+"/mixed_same.arrow "+tmp+"/mixed_rand.arrow"))
+	if len(rows) != 2 || rows[0]["variant"] != "mixed_rand" || rows[1]["variant"] != "mixed_same" {
+		t.Errorf("rows %v", rows)
+	}
+	_, errOut, err := sh(t, "lk-data -q --tag label=3 "+fm+" > /dev/null")
+	if err == nil || !strings.Contains(errOut, "column label is already in the stream") {
+		t.Errorf("shadowing tag: %v %q", err, errOut)
+	}
+}

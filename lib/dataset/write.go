@@ -26,6 +26,10 @@ type WriteOptions struct {
 	Meta      arrow.Metadata // extra schema metadata (provenance)
 	Progress  io.Writer
 	Log       io.Writer // skipped files are named here
+	// Tags are constant utf8 columns on every row (e.g. variant=mixed_same
+	// for ImageNet-9), in the order given, so that streams of different
+	// sets stay apart when scored together.
+	Tags [][2]string
 }
 
 type decoded struct {
@@ -119,6 +123,9 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			cb.Release()
 			sb.Release()
 		}
+		for _, t := range o.Tags {
+			cols = append(cols, stream.ConstString(t[1], len(ids)))
+		}
 		rec := array.NewRecord(schema, cols, int64(len(ids)))
 		err := wr.Write(rec)
 		rec.Release()
@@ -156,13 +163,15 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			if o.SkipBad {
 				md = stream.WithMeta(md, stream.MetaSkipped, "on: unreadable images are skipped and counted on stderr, so this stream may have fewer rows than "+stream.MetaRows)
 			}
+			var extra []arrow.Field
 			if s.Corrupted {
-				schema = stream.ImageSchema(shape, md,
-					arrow.Field{Name: "corruption", Type: arrow.BinaryTypes.String},
+				extra = append(extra, arrow.Field{Name: "corruption", Type: arrow.BinaryTypes.String},
 					arrow.Field{Name: "severity", Type: arrow.PrimitiveTypes.Int64})
-			} else {
-				schema = stream.ImageSchema(shape, md)
 			}
+			for _, t := range o.Tags {
+				extra = append(extra, arrow.Field{Name: t[0], Type: arrow.BinaryTypes.String})
+			}
+			schema = stream.ImageSchema(shape, md, extra...)
 			if wr, err = stream.NewWriter(w, schema); err != nil {
 				return skipped, err
 			}

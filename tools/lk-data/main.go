@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
@@ -40,6 +41,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 0, "seed for --shuffle")
 	shard := fs.String("shard", "", "`k/n`: keep only shard k (0-based) of n, a partition by image id")
 	skipBad := fs.Bool("skip-bad", false, "skip unreadable images (counted on stderr) instead of failing")
+	var tags cli.Strings
+	fs.Var(&tags, "tag", "constant columns `name=value`, a list (e.g. variant=mixed_same), to tell sets apart when scored together")
 	maxPixels := fs.Int("max-pixels", imageio.DefaultMaxPixels, "refuse images whose header claims more pixels (decompression bombs)")
 	workers := fs.Int("workers", 0, "decoding goroutines (0: all cores)")
 	rows := fs.Int("rows", stream.DefaultBatchRows, "rows per record batch")
@@ -94,7 +97,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := dataset.WriteOptions{
+	var tagList [][2]string
+	seen := map[string]bool{"id": true, "label": true, "image": true}
+	for _, t := range tags {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok || k == "" {
+			return cli.Usage("--tag %q: want name=value", t)
+		}
+		if seen[k] {
+			return cli.Usage("--tag %q: column %s is already in the stream", t, k)
+		}
+		seen[k] = true
+		tagList = append(tagList, [2]string{k, v})
+	}
+	o := dataset.WriteOptions{Tags: tagList,
 		Spec:      preprocess.Spec{Resize: *resize, CropH: *crop, CropW: *crop, Filter: filter, Gray3: *gray3},
 		MaxPixels: *maxPixels, SkipBad: *skipBad, Workers: *workers, BatchRows: *rows,
 		Meta: md, Log: stderr,
