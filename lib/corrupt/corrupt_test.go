@@ -493,7 +493,7 @@ func TestSequences(t *testing.T) {
 		{"translate", 16, 7}, {"rotate", 31, 15}, {"shear", 31, 15}, {"scale", 31, 15},
 		{"gaussian_noise", 31, 0}, {"shot_noise", 31, 0}, {"speckle_noise", 31, 0},
 		{"motion_blur", 21, -1}, {"zoom_blur", 31, 0}, {"brightness", 31, 15}, {"gaussian_blur", 31, -1},
-		{"tilt", 31, 15}, {"snow", 31, -1},
+		{"tilt", 31, 15}, {"snow", 31, -1}, {"spatter", 31, -1},
 	}
 	if len(cases) != len(PerturbationNames()) {
 		t.Fatalf("%d cases for %d perturbations", len(cases), len(PerturbationNames()))

@@ -57,7 +57,8 @@ var perturbations = map[string]perturbation{
 		shift := float64(i - pick(t, 1, []int{20}, []int{7}))
 		return warp(m, [4]float64{1, 0, 0, 1}, [2]float64{shift, 0}, true)
 	}},
-	"snow": {false, n31, nil},
+	"snow":    {false, n31, nil},
+	"spatter": {false, n31, nil},
 	"rotate": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		a := float64(i-15) * math.Pi / 180
 		return warp(m, [4]float64{math.Cos(a), -math.Sin(a), math.Sin(a), math.Cos(a)}, [2]float64{}, false)
@@ -173,8 +174,11 @@ func Sequence(name string, m *Img, difficulty int, cfg Config, id string) ([]*Im
 	n := p.frames(cfg.Table)
 	frames := make([]*Img, n)
 	var whole []*Img
-	if name == "snow" { // one snow layer for the sequence, blurred at a turning angle
+	switch name { // one layer for the whole sequence
+	case "snow":
 		whole = snowSequence(m, cfg.Table, r)
+	case "spatter":
+		whole = spatterSequence(m, cfg.Table, r)
 	}
 	for i := range frames {
 		var f *Img

@@ -231,43 +231,10 @@ func spatter(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 		}
 		liq[i] = v
 	}
-	out := m.clone()
 	if mode == 0 {
-		l8 := plane8{h, w, make([]float64, h*w)}
-		for i, v := range liq {
-			l8.v[i] = float64(int(v*255) & 255) // numpy's uint8 cast wraps
-		}
-		edges := canny(l8, 50, 150)
-		for i, v := range edges.v {
-			edges.v[i] = 255 - v
-		}
-		dist := distanceTransform(edges)
-		for i, v := range dist.v {
-			dist.v[i] = math.Min(v, 20)
-		}
-		dist = boxBlur3(dist, false)
-		for i, v := range dist.v {
-			dist.v[i] = math.Floor(v) // astype(uint8)
-		}
-		dist = boxBlur3(emboss(equalizeHist(dist)), true)
-		mk := make([]float64, h*w)
-		mx := 0.0
-		for i := range mk {
-			mk[i] = float64(float32(l8.v[i] * dist.v[i]))
-			mx = math.Max(mx, mk[i])
-		}
-		color := [3]float64{175.0 / 255, 238.0 / 255, 238.0 / 255}
-		for i := range mk {
-			v := 0.0
-			if mx > 0 {
-				v = mk[i] / mx * intensity
-			}
-			for c := 0; c < 3; c++ {
-				out.Pix[3*i+c] += v * color[c]
-			}
-		}
-		return out, nil
+		return water(m, liq, intensity), nil
 	}
+	out := m.clone()
 	mask := newImg(h, w)
 	for i, v := range liq {
 		if v > thr {
@@ -286,4 +253,90 @@ func spatter(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 		}
 	}
 	return out, nil
+}
+
+// water renders spatter's water drops of a liquid layer (H x W values)
+// over the image: the layer's edges (Canny) give a distance map that is
+// truncated, blurred, equalised and embossed into drop rims, tinted pale
+// turquoise and scaled to intensity.
+func water(m *Img, liq []float64, intensity float64) *Img {
+	h, w := m.H, m.W
+	out := m.clone()
+	l8 := plane8{h, w, make([]float64, h*w)}
+	for i, v := range liq {
+		l8.v[i] = float64(int(v*255) & 255) // numpy's uint8 cast wraps
+	}
+	edges := canny(l8, 50, 150)
+	for i, v := range edges.v {
+		edges.v[i] = 255 - v
+	}
+	dist := distanceTransform(edges)
+	for i, v := range dist.v {
+		dist.v[i] = math.Min(v, 20)
+	}
+	dist = boxBlur3(dist, false)
+	for i, v := range dist.v {
+		dist.v[i] = math.Floor(v) // astype(uint8)
+	}
+	dist = boxBlur3(emboss(equalizeHist(dist)), true)
+	mk := make([]float64, h*w)
+	mx := 0.0
+	for i := range mk {
+		mk[i] = float64(float32(l8.v[i] * dist.v[i]))
+		mx = math.Max(mx, mk[i])
+	}
+	color := [3]float64{175.0 / 255, 238.0 / 255, 238.0 / 255}
+	for i := range mk {
+		v := 0.0
+		if mx > 0 {
+			v = mk[i] / mx * intensity
+		}
+		for c := 0; c < 3; c++ {
+			out.Pix[3*i+c] += v * color[c]
+		}
+	}
+	return out
+}
+
+// spatterSequence is ImageNet-P's spatter: one liquid layer, its water
+// drops rendered on every frame, the layer then running down each column
+// (numpy's convolve, mode same, with the reference's kernel).
+func spatterSequence(m *Img, t Table, r *rand.Rand) []*Img {
+	loc, scale, sigma, thr := .65, .27, 3.7, .69
+	kernel := []float64{.05, .1, .15, .7}
+	if t == CIFAR {
+		loc, scale, sigma, thr = .6, .265, 1.75, .7
+		kernel = []float64{.2, .8}
+	}
+	h, w := m.H, m.W
+	field := newImg(h, w)
+	for i := 0; i < h*w; i++ {
+		field.Pix[3*i] = loc + scale*r.NormFloat64()
+	}
+	field = gaussian(field, sigma)
+	liq := make([]float64, h*w)
+	for i := range liq {
+		if v := field.Pix[3*i]; v >= thr {
+			liq[i] = v
+		}
+	}
+	off := (len(kernel) - 1) / 2
+	frames := make([]*Img, 31)
+	for k := range frames {
+		frames[k] = water(m, liq, .6)
+		next := make([]float64, h*w)
+		for x := 0; x < w; x++ {
+			for y := 0; y < h; y++ {
+				var s float64
+				for j, kv := range kernel { // same[y] = full[y + off] = sum_j a[y + off - j] k[j]
+					if yy := y + off - j; yy >= 0 && yy < h {
+						s += liq[yy*w+x] * kv
+					}
+				}
+				next[y*w+x] = s
+			}
+		}
+		liq = next
+	}
+	return frames
 }
