@@ -42,6 +42,7 @@ type Item struct {
 	// ImageNet-C trees: the corruption and severity of the image's folders
 	Corruption string
 	Severity   int
+	Variant    string // ImageNet-9 trees: original, mixed_same, mixed_rand, ...
 }
 
 // Source is a listed dataset.
@@ -55,7 +56,37 @@ type Source struct {
 	// Corrupted is set for ImageNet-C trees: the stream gets the columns
 	// corruption and severity, as lk-corrupt writes them.
 	Corrupted bool
-	idx       *idxImages
+	// Variants is set for ImageNet-9 trees: the stream gets a variant column.
+	Variants bool
+	idx      *idxImages
+}
+
+// in9Variants are the Backgrounds Challenge's test variants.
+var in9Variants = map[string]bool{"original": true, "mixed_same": true, "mixed_rand": true, "mixed_next": true,
+	"no_fg": true, "only_bg_b": true, "only_bg_t": true, "only_fg": true, "fg_mask": true}
+
+// openIN9 lists an ImageNet-9 tree: ROOT/VARIANT/val/NN_class/*: labels are
+// the 9 class folders' positions, each row tagged with its variant.
+func openIN9(root string, variants []string) (*Source, error) {
+	s := &Source{Kind: "imagenet-9", Root: root, LabelSpace: "imagenet-9", Variants: true}
+	for _, v := range variants {
+		sub, err := openDir(filepath.Join(root, v, "val"), "")
+		if err != nil {
+			return nil, fmt.Errorf("%s: an ImageNet-9 tree is VARIANT/val/NN_class/*: %v", root, err)
+		}
+		if len(sub.Classes) != 9 {
+			return nil, fmt.Errorf("%s/%s/val: %d class folders, ImageNet-9 has 9", root, v, len(sub.Classes))
+		}
+		s.Classes = sub.Classes
+		for _, it := range sub.Items {
+			it.ID = v + "/" + it.ID
+			it.Variant = v
+			s.Items = append(s.Items, it)
+		}
+	}
+	s.Notes = append(s.Notes, fmt.Sprintf("ImageNet-9 layout: %d images of variants %s, labels the class folders' order (%s)",
+		len(s.Items), strings.Join(variants, ", "), strings.Join(s.Classes, " ")))
+	return s, nil
 }
 
 // CorruptionNames are the folder names of ImageNet-C's 19 corruptions
@@ -187,6 +218,15 @@ func openDir(root, labels string) (*Source, error) {
 			return nil, fmt.Errorf("%s mixes corruption folders (ImageNet-C) with others; expected only CORRUPTION/SEVERITY/WNID/*.JPEG", root)
 		}
 		return openImageNetC(root, dirs, "")
+	}
+	nv := 0
+	for _, d := range dirs {
+		if in9Variants[d] {
+			nv++
+		}
+	}
+	if nv > 0 && nv == len(dirs) {
+		return openIN9(root, dirs)
 	}
 	if isCorruption(filepath.Base(filepath.Clean(root))) && allSeverities(dirs) {
 		return openImageNetC(root, []string{""}, filepath.Base(filepath.Clean(root)))

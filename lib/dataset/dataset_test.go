@@ -168,3 +168,34 @@ func TestImageNetC(t *testing.T) {
 		t.Errorf("bad severity: %v", err)
 	}
 }
+
+// An ImageNet-9 tree (VARIANT/val/NN_class/*) is read with labels by class
+// folder and a variant per row.
+func TestImageNet9(t *testing.T) {
+	root := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	classes := []string{"00_dog", "01_bird", "02_wheeled vehicle", "03_reptile", "04_carnivore", "05_insect", "06_musical instrument", "07_primate", "08_fish"}
+	for _, v := range []string{"original", "mixed_rand"} {
+		for _, c := range classes {
+			p := filepath.Join(root, v, "val", c, "x.png")
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			f, _ := os.Create(p)
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+	s, err := dataset.Open(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Items) != 18 || !s.Variants || s.Items[0].Variant != "mixed_rand" || s.Items[17].Label != 8 || s.Items[17].Variant != "original" {
+		t.Errorf("items %+v", s.Items)
+	}
+	os.MkdirAll(filepath.Join(root, "original", "val", "09_extra"), 0o755)
+	f, _ := os.Create(filepath.Join(root, "original", "val", "09_extra", "y.png"))
+	png.Encode(f, img)
+	f.Close()
+	if _, err := dataset.Open(root, ""); err == nil || !strings.Contains(err.Error(), "10 class folders, ImageNet-9 has 9") {
+		t.Errorf("10 classes: %v", err)
+	}
+}

@@ -92,14 +92,15 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 	}
 
 	var (
-		wr     *stream.Writer
-		schema *arrow.Schema
-		shape  stream.Shape
-		ids    []string
-		labels []int32
-		pix    []float32
-		corrs  []string // ImageNet-C trees: corruption and severity per row
-		sevs   []int64
+		wr       *stream.Writer
+		schema   *arrow.Schema
+		shape    stream.Shape
+		ids      []string
+		labels   []int32
+		pix      []float32
+		corrs    []string // ImageNet-C trees: corruption and severity per row
+		sevs     []int64
+		variants []string // ImageNet-9 trees
 	)
 	meter := progress.New(o.Progress, "lk-data", "images", int64(len(items)))
 	flush := func() error {
@@ -123,6 +124,12 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			cb.Release()
 			sb.Release()
 		}
+		if s.Variants {
+			vb := array.NewStringBuilder(memory.DefaultAllocator)
+			vb.AppendValues(variants, nil)
+			cols = append(cols, vb.NewArray())
+			vb.Release()
+		}
 		for _, t := range o.Tags {
 			cols = append(cols, stream.ConstString(t[1], len(ids)))
 		}
@@ -136,7 +143,7 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		lb.Release()
 		meter.Add(len(ids))
 		ids, labels, pix = ids[:0], labels[:0], make([]float32, 0, rows*shape.Size())
-		corrs, sevs = corrs[:0], sevs[:0]
+		corrs, sevs, variants = corrs[:0], sevs[:0], variants[:0]
 		return err
 	}
 	for ch := range order {
@@ -168,6 +175,9 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 				extra = append(extra, arrow.Field{Name: "corruption", Type: arrow.BinaryTypes.String},
 					arrow.Field{Name: "severity", Type: arrow.PrimitiveTypes.Int64})
 			}
+			if s.Variants {
+				extra = append(extra, arrow.Field{Name: "variant", Type: arrow.BinaryTypes.String})
+			}
 			for _, t := range o.Tags {
 				extra = append(extra, arrow.Field{Name: t[0], Type: arrow.BinaryTypes.String})
 			}
@@ -184,6 +194,7 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		ids = append(ids, d.it.ID)
 		labels = append(labels, d.it.Label)
 		corrs, sevs = append(corrs, d.it.Corruption), append(sevs, int64(d.it.Severity))
+		variants = append(variants, d.it.Variant)
 		pix = append(pix, d.pix...)
 		if len(ids) == rows {
 			if err := flush(); err != nil {
