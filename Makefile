@@ -1,6 +1,7 @@
 # lk: build, fetch dependencies, run the demo, test, benchmark.
 #
 #   make demo    build, fetch what is missing, print clean accuracy of the zoo
+#   make benchmarks  mCE, mFR, mT5D and OOD detection of the zoo on the Fashion-MNIST twins
 #   make test    everything the tests need, then all tests
 #   make bench   benchmarks, results appended to out/bench/
 
@@ -18,7 +19,7 @@ FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build deps debs ort node demo test bench clean
+.PHONY: all build deps debs ort node demo benchmarks test bench clean
 
 all: build
 
@@ -54,6 +55,11 @@ demo: build ort
 	@for m in $(ZOO); do bin/lk-infer -q --model testdata/zoo/$$m.onnx < out/fmnist-test.arrow > out/clean-$$m.arrow || exit 1; done
 	@echo "Clean accuracy on Fashion-MNIST test, classes 0-7 (8000 images):"
 	@bin/lk-metrics --by model --format text $(patsubst %,out/clean-%.arrow,$(ZOO))
+
+# Three of the six robustness benchmarks (-C, -P, -O) on the Fashion-MNIST
+# twins for every zoo model, in a few minutes on two cores.
+benchmarks: build ort
+	@pipelines/benchmarks.sh
 
 # The JavaScript Arrow implementation the interoperability test reads with.
 NODE_ARROW := .deps/node/node_modules/apache-arrow
