@@ -3,6 +3,7 @@ package grad
 import (
 	"fmt"
 	"slices"
+	"sort"
 
 	"google.golang.org/protobuf/proto"
 
@@ -87,7 +88,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 			values = append(values, v)
 		}
 	}
-	sortStrings(values)
+	sort.Strings(values)
 	in := []int64{2, int64(o.C), int64(o.H), int64(o.W)}
 	shapes, ints, err := arch.ProbeInts(m, o.Input, in, values, o.Threads)
 	if err != nil {

@@ -338,5 +338,3 @@ func sortedAxes(axes []int64, rank int) []int64 {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

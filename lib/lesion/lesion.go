@@ -6,6 +6,7 @@ package lesion
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,7 +41,7 @@ func (u Unit) Name() string {
 // and output shape, and an error that says why not otherwise.
 func (u Unit) Identity() error {
 	in, out := u.Blocks[0].InShape, u.Blocks[len(u.Blocks)-1].Shape
-	if fmt.Sprint(in) != fmt.Sprint(out) {
+	if !slices.Equal(in, out) {
 		return fmt.Errorf("unit %d (%s) maps shape %v to %v; the identity cannot replace it", u.Index, u.Name(), in, out)
 	}
 	return nil

@@ -92,7 +92,6 @@ type Options struct {
 type Session struct {
 	s       *ort.DynamicAdvancedSession
 	path    string
-	inName  string
 	inNames []string
 	outName []string
 }
@@ -152,7 +151,7 @@ func NewMultiSession(path string, inputs, outputs []string, o Options) (*Session
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %v", path, err)
 	}
-	return &Session{s: s, path: path, inName: inputs[0], inNames: inputs, outName: outputs}, nil
+	return &Session{s: s, path: path, inNames: inputs, outName: outputs}, nil
 }
 
 // Run evaluates the model on in (shape inShape, row-major) and writes each
@@ -161,7 +160,7 @@ func NewMultiSession(path string, inputs, outputs []string, o Options) (*Session
 func (s *Session) Run(in []float32, inShape []int64, outs [][]float32, outShapes [][]int64) error {
 	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
 	if err != nil {
-		return fmt.Errorf("input %s: %v", s.inName, err)
+		return fmt.Errorf("input %s: %v", s.inNames[0], err)
 	}
 	defer x.Destroy()
 	vals := make([]ort.Value, len(outs))
@@ -232,27 +231,43 @@ type Tensor struct {
 // ONNX Runtime size them: for intermediate values whose shapes the graph
 // does not record. The data is copied out of ONNX Runtime's buffers.
 func (s *Session) RunAlloc(in []float32, inShape []int64) ([]Tensor, error) {
-	out := make([]Tensor, len(s.outName))
-	err := s.RunFunc(in, inShape, func(i int, shape []int64, data []float32) error {
-		out[i] = Tensor{Shape: shape, Data: append([]float32(nil), data...)}
-		return nil
-	})
-	return out, err
+	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %v", s.inNames[0], err)
+	}
+	defer x.Destroy()
+	vals := make([]ort.Value, len(s.outName))
+	if err := s.s.Run([]ort.Value{x}, vals); err != nil {
+		return nil, fmt.Errorf("model %s: %v", s.path, err)
+	}
+	defer func() {
+		for _, v := range vals {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	out := make([]Tensor, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			return nil, fmt.Errorf("model %s: no value for output %s", s.path, s.outName[i])
+		}
+		t, ok := v.(*ort.Tensor[float32])
+		if !ok {
+			return nil, fmt.Errorf("model %s: output %s is %v, not a float32 tensor", s.path, s.outName[i], v.GetONNXType())
+		}
+		out[i] = Tensor{Shape: t.GetShape(), Data: append([]float32(nil), t.GetData()...)}
+	}
+	return out, nil
 }
 
-// Shapes evaluates the model on in and returns the shape of every output,
-// whatever its element type.
-func (s *Session) Shapes(in []float32, inShape []int64) ([][]int64, error) {
-	shapes, _, err := s.ShapesInts(in, inShape)
-	return shapes, err
-}
-
-// ShapesInts is Shapes that also returns the values of int64 outputs
-// (nil for other types): what shape computations inside a graph produce.
+// ShapesInts evaluates the model on in and returns the shape of every
+// output, whatever its element type, and the values of the int64 ones
+// (nil for others): what shape computations inside a graph produce.
 func (s *Session) ShapesInts(in []float32, inShape []int64) ([][]int64, [][]int64, error) {
 	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("input %s: %v", s.inName, err)
+		return nil, nil, fmt.Errorf("input %s: %v", s.inNames[0], err)
 	}
 	defer x.Destroy()
 	vals := make([]ort.Value, len(s.outName))
@@ -272,39 +287,4 @@ func (s *Session) ShapesInts(in []float32, inShape []int64) ([][]int64, [][]int6
 		v.Destroy()
 	}
 	return out, ints, nil
-}
-
-// RunFunc evaluates the model on in and calls fn on each output in turn
-// with ONNX Runtime's own buffer, valid only during the call: consumers
-// that reduce a big output (feature-map statistics) need no copy of it.
-func (s *Session) RunFunc(in []float32, inShape []int64, fn func(i int, shape []int64, data []float32) error) error {
-	x, err := ort.NewTensor(ort.NewShape(inShape...), in)
-	if err != nil {
-		return fmt.Errorf("input %s: %v", s.inName, err)
-	}
-	defer x.Destroy()
-	vals := make([]ort.Value, len(s.outName))
-	if err := s.s.Run([]ort.Value{x}, vals); err != nil {
-		return fmt.Errorf("model %s: %v", s.path, err)
-	}
-	defer func() {
-		for _, v := range vals {
-			if v != nil {
-				v.Destroy()
-			}
-		}
-	}()
-	for i, v := range vals {
-		if v == nil {
-			return fmt.Errorf("model %s: no value for output %s", s.path, s.outName[i])
-		}
-		t, ok := v.(*ort.Tensor[float32])
-		if !ok {
-			return fmt.Errorf("model %s: output %s is %v, not a float32 tensor", s.path, s.outName[i], v.GetONNXType())
-		}
-		if err := fn(i, t.GetShape(), t.GetData()); err != nil {
-			return err
-		}
-	}
-	return nil
 }
