@@ -201,3 +201,14 @@ func TestDataTags(t *testing.T) {
 		t.Errorf("shadowing tag: %v %q", err, errOut)
 	}
 }
+
+// Every image failing (zoom blur needs square images) is one clear error,
+// not a hang, however few the workers.
+func TestCorruptErrorsDoNotHang(t *testing.T) {
+	root := t.TempDir()
+	mustSh(t, fmt.Sprintf("mkdir -p %s/x && for i in 1 2 3; do cp testdata/images/collage-500x375.jpg %s/x/$i.jpg; done", root, root))
+	_, errOut, err := sh(t, fmt.Sprintf("lk-data -q --resize 40 %s | timeout 60 lk-corrupt -q --workers 1 --corruptions zoom_blur", root))
+	if err == nil || !strings.Contains(errOut, "zoom_blur needs a square image") {
+		t.Errorf("err %v, stderr %q", err, errOut)
+	}
+}

@@ -181,13 +181,8 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			}
 		}
 		for k, c := range configs {
-			extra := []arrow.Array{stream.ConstString(o.Attack, n), stream.ConstFloat64(c.eps, n), stream.ConstInt64(int64(c.steps), n)}
-			out := stream.WithImage(schema, rec, cols.Image, adv[k], sz, extra...)
-			err := wr.Write(out)
-			out.Release()
-			for _, a := range extra {
-				a.Release()
-			}
+			err := wr.WriteImages(schema, rec, cols.Image, adv[k], sz,
+				stream.ConstString(o.Attack, n), stream.ConstFloat64(c.eps, n), stream.ConstInt64(int64(c.steps), n))
 			if err != nil {
 				return fmt.Errorf("writing attacked images: %v", err)
 			}

@@ -111,13 +111,19 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			return fmt.Errorf("%s: column image: %v", r.Name(), err)
 		}
 		ids := rec.Column(cols.ID).(*array.String)
+		imgs := make([]*Img, n) // each row converted once, read by every pair
+		for i := range imgs {
+			imgs[i] = toImg(px[i*sz:(i+1)*sz], sh)
+		}
 		outs := make([][]float32, len(pairs))
 		for k := range outs {
 			outs[k] = make([]float32, n*sz)
 		}
 		// every (pair, row) is a job; results land at fixed offsets
+		cfg := Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}
 		jobs := make(chan [2]int)
-		errs := make(chan error, workers)
+		var once sync.Once
+		var firstErr error
 		var wg sync.WaitGroup
 		for g := 0; g < workers; g++ {
 			wg.Add(1)
@@ -125,10 +131,9 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 				defer wg.Done()
 				for j := range jobs {
 					k, i := j[0], j[1]
-					img := toImg(px[i*sz:(i+1)*sz], sh)
-					res, err := Apply(pairs[k].name, img, pairs[k].sev, Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}, ids.Value(i))
+					res, err := Apply(pairs[k].name, imgs[i], pairs[k].sev, cfg, ids.Value(i))
 					if err != nil {
-						errs <- fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
+						once.Do(func() { firstErr = fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err) })
 						continue
 					}
 					fromImg(outs[k][i*sz:(i+1)*sz], res, sh)
@@ -142,18 +147,11 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		}
 		close(jobs)
 		wg.Wait()
-		select {
-		case err := <-errs:
-			return err
-		default:
+		if firstErr != nil {
+			return firstErr
 		}
 		for k, p := range pairs {
-			cn, sv := stream.ConstString(p.name, n), stream.ConstInt64(int64(p.sev), n)
-			out := stream.WithImage(schema, rec, cols.Image, outs[k], sz, cn, sv)
-			err := wr.Write(out)
-			out.Release()
-			cn.Release()
-			sv.Release()
+			err := wr.WriteImages(schema, rec, cols.Image, outs[k], sz, stream.ConstString(p.name, n), stream.ConstInt64(int64(p.sev), n))
 			if err != nil {
 				return fmt.Errorf("writing corrupted images: %v", err)
 			}

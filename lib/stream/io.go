@@ -234,6 +234,19 @@ func WithImage(schema *arrow.Schema, rec arrow.Record, imageCol int, px []float3
 	return array.NewRecord(schema, append(all, cols...), rec.NumRows())
 }
 
+// WriteImages writes rec with its image column replaced by px and the
+// condition columns cols appended (WithImage), then releases cols: the
+// output step of every tool that transforms images.
+func (w *Writer) WriteImages(schema *arrow.Schema, rec arrow.Record, imageCol int, px []float32, width int, cols ...arrow.Array) error {
+	out := WithImage(schema, rec, imageCol, px, width, cols...)
+	err := w.Write(out)
+	out.Release()
+	for _, c := range cols {
+		c.Release()
+	}
+	return err
+}
+
 // ConstString, ConstInt64 and ConstFloat64 are columns of n copies of v:
 // the condition columns (model, corruption, severity, eps) of a record.
 func ConstString(v string, n int) arrow.Array {
