@@ -320,18 +320,9 @@ func contrast(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 func pixelate(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 	t := cfg.Table
 	c := pick(t, s, []float64{.6, .5, .4, .3, .25}, []float64{.95, .9, .85, .75, .65})
-	img := &imageio.Image{W: m.W, H: m.H, C: 3, Pix: make([]uint8, len(m.Pix))}
-	for i, v := range m.Pix {
-		img.Pix[i] = uint8(math.Round(clip01(v) * 255))
-	}
 	n := int(float64(m.W) * c) // the reference's int(224 c), int(32 c)
-	small := preprocess.Resize(img, n, n, preprocess.Box)
-	back := preprocess.Resize(small, m.W, m.H, preprocess.Box)
-	out := newImg(m.H, m.W)
-	for i, v := range back.Pix {
-		out.Pix[i] = float64(v) / 255
-	}
-	return out, nil
+	small := preprocess.Resize(toBytes(m), n, n, preprocess.Box)
+	return fromBytes(preprocess.Resize(small, m.W, m.H, preprocess.Box)), nil
 }
 
 // toBytes converts an image to 8-bit RGB (values are k/255 in streams

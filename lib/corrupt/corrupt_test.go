@@ -36,7 +36,6 @@ func readPNG(t *testing.T, path string) *Img {
 	return m
 }
 
-var _ image.Image
 
 // The deterministic corruptions equal the reference libraries' outputs
 // (scipy, skimage, OpenCV, Pillow; testdata/corrupt/make_corrupt.py) to
@@ -282,9 +281,8 @@ func TestMotionBlurKernel(t *testing.T) {
 	for _, angle := range []float64{0, 90} {
 		out := motionBlur(dot, radius, sigma, angle)
 		var total float64
-		for i, v := range out.Pix {
+		for _, v := range out.Pix {
 			total += v
-			_ = i
 		}
 		for i := range w {
 			y, x := 8, 8-i

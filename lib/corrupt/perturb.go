@@ -19,59 +19,62 @@ type perturbation struct {
 	noise  bool // its difficulty picks the noise level, and frames compare with frame 0
 	frames func(t Table) int
 	frame  func(m *Img, i, d int, t Table, r *rand.Rand) *Img
+	// whole makes all frames at once, for sequences that share a random
+	// layer (snow, spatter); frame is nil then
+	whole func(m *Img, t Table, r *rand.Rand) []*Img
 }
 
 var perturbations = map[string]perturbation{
-	"gaussian_noise": {true, n31, func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+	"gaussian_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		s := pick(t, d, []float64{.03, .05, .08}, []float64{.02, .04, .06})
 		return mapPix(m, func(v float64) float64 { return v + s*r.NormFloat64() })
 	}},
-	"shot_noise": {true, n31, func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+	"shot_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		l := pick(t, d, []float64{300, 120, 60}, []float64{700, 400, 200})
 		return mapPix(m, func(v float64) float64 { return poisson(r, v*l) / l })
 	}},
-	"speckle_noise": {true, n31, func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+	"speckle_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		s := pick(t, d, []float64{.05, .10, .15}, []float64{.05, .07, .1})
 		return mapPix(m, func(v float64) float64 { return v + v*s*r.NormFloat64() })
 	}},
-	"brightness": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"brightness": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		step := pick(t, 1, []float64{.02}, []float64{.015})
 		c := float64(i-15) * step
 		return hsvMap(m, func(h, s, v float64) (float64, float64, float64) { return h, s, clip01(v + c) })
 	}},
-	"gaussian_blur": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"gaussian_blur": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		s := pick(t, 1, []float64{.25 + .035*float64(i)}, []float64{.3 + .015*float64(i)})
 		tr := pick(t, 1, []float64{6}, []float64{7})
 		return separable(m, gaussTaps(s, tr), nearest)
 	}},
-	"translate": {false, func(t Table) int { return pick(t, 1, []int{41}, []int{16}) }, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"translate": {frames: func(t Table) int { return pick(t, 1, []int{41}, []int{16}) }, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		shift := float64(i - pick(t, 1, []int{20}, []int{7}))
 		return warp(m, [4]float64{1, 0, 0, 1}, [2]float64{shift, 0}, true)
 	}},
-	"snow":    {false, n31, nil},
-	"spatter": {false, n31, nil},
-	"rotate": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"snow":    {frames: n31, whole: snowSequence},
+	"spatter": {frames: n31, whole: spatterSequence},
+	"rotate": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		a := float64(i-15) * math.Pi / 180
 		return warp(m, [4]float64{math.Cos(a), -math.Sin(a), math.Sin(a), math.Cos(a)}, [2]float64{}, false)
 	}},
-	"scale": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"scale": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		s := pick(t, 1, []float64{(2.5*float64(i) + 40) / 100}, []float64{(2*float64(i) + 70) / 100})
 		return warp(m, [4]float64{s, 0, 0, s}, [2]float64{}, false)
 	}},
-	"shear": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"shear": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		sh := math.Tan(float64(i-15) * math.Pi / 180)
 		return warp(m, [4]float64{1, -sh, 0, 1}, [2]float64{}, false)
 	}},
-	"zoom_blur": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"zoom_blur": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		// the cumulative mean of the image zoomed by 1 + 0.004 k, k = 0..i
 		acc := m.clone()
 		for k := 1; k <= i; k++ {
@@ -86,11 +89,11 @@ var perturbations = map[string]perturbation{
 		}
 		return acc
 	}},
-	"tilt": {false, n31, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"tilt": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		deg := pick(t, 1, []float64{float64(i - 15)}, []float64{0.75 * float64(i-15)})
 		return tiltFrame(m, deg*math.Pi/180)
 	}},
-	"motion_blur": {false, func(t Table) int { return pick(t, 1, []int{31}, []int{21}) }, func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"motion_blur": {frames: func(t Table) int { return pick(t, 1, []int{31}, []int{21}) }, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		if t == CIFAR {
 			return motionBlur(m, 6, 1.8, float64(i-20)*9)
 		}
@@ -174,11 +177,8 @@ func Sequence(name string, m *Img, difficulty int, cfg Config, id string) ([]*Im
 	n := p.frames(cfg.Table)
 	frames := make([]*Img, n)
 	var whole []*Img
-	switch name { // one layer for the whole sequence
-	case "snow":
-		whole = snowSequence(m, cfg.Table, r)
-	case "spatter":
-		whole = spatterSequence(m, cfg.Table, r)
+	if p.whole != nil {
+		whole = p.whole(m, cfg.Table, r)
 	}
 	for i := range frames {
 		var f *Img

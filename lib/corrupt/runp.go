@@ -100,7 +100,12 @@ func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int,
 			sb := array.NewStringBuilder(memory.DefaultAllocator)
 			fb := array.NewInt64Builder(memory.DefaultAllocator)
 			db := array.NewInt64Builder(memory.DefaultAllocator)
-			var pix []float32
+			rows := 0
+			for _, sq := range seqs {
+				rows += len(sq)
+			}
+			pix := make([]float32, rows*sz)
+			at := 0
 			for i := 0; i < n; i++ {
 				for f, fr := range seqs[i] {
 					idb.Append(fmt.Sprintf("%s/%s/%d", ids.Value(i), name, f))
@@ -109,14 +114,13 @@ func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int,
 					sb.Append(ids.Value(i))
 					fb.Append(int64(f))
 					db.Append(int64(difficulty))
-					one := make([]float32, sz)
-					fromImg(one, fr, sh)
-					pix = append(pix, one...)
+					fromImg(pix[at*sz:(at+1)*sz], fr, sh)
+					at++
 				}
 			}
 			img := stream.Float32List(pix, sz)
 			arrs := []arrow.Array{idb.NewArray(), lb.NewArray(), img, pb.NewArray(), sb.NewArray(), fb.NewArray(), db.NewArray()}
-			out := array.NewRecord(schema, arrs, int64(len(pix)/sz))
+			out := array.NewRecord(schema, arrs, int64(rows))
 			err := wr.Write(out)
 			out.Release()
 			for _, a := range arrs {
