@@ -36,7 +36,6 @@ func readPNG(t *testing.T, path string) *Img {
 	return m
 }
 
-
 // The deterministic corruptions equal the reference libraries' outputs
 // (scipy, skimage, OpenCV, Pillow; testdata/corrupt/make_corrupt.py) to
 // within one 8-bit level, which float rounding before the truncating cast
