@@ -7,43 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v15/arrow/array"
-
-	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
-// attacked reads an image stream's pixels by id, and for an attacked one
-// by id and configuration.
+// attacked reads an attacked stream's pixels by "id eps steps"; plain
+// image streams are read by id (imagesBy, corrupt_test.go).
 func attacked(t *testing.T, path string) map[string][]float32 {
-	t.Helper()
-	r := openStream(t, path)
-	cols, err := stream.Images(r.Schema())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eps, steps := -1, -1
-	if ix := r.Schema().FieldIndices("eps"); len(ix) == 1 {
-		eps, steps = ix[0], r.Schema().FieldIndices("steps")[0]
-	}
-	out := map[string][]float32{}
-	for r.Next() {
-		rec := r.Record()
-		px, _, _ := stream.Float32Rows(rec.Column(cols.Image))
-		sz := len(px) / int(rec.NumRows())
-		ids := rec.Column(cols.ID).(*array.String)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			k := ids.Value(i)
-			if eps >= 0 {
-				k = fmt.Sprintf("%s eps=%g steps=%d", k, rec.Column(eps).(*array.Float64).Value(i), rec.Column(steps).(*array.Int64).Value(i))
-			}
-			out[k] = append([]float32(nil), px[i*sz:(i+1)*sz]...)
-		}
-	}
-	if err := r.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return imagesBy(t, path, "eps", "steps")
 }
 
 // FGSM through ONNX Runtime's gradients gives PyTorch's accuracy at every
@@ -98,7 +68,7 @@ func TestPGD(t *testing.T) {
 	if len(a) != 800 || len(b) != 200 {
 		t.Fatalf("%d and %d attacked images, want 800 and 200", len(a), len(b))
 	}
-	orig := attacked(t, tmp+"/x.arrow")
+	orig := imagesBy(t, tmp+"/x.arrow")
 	for k, v := range b {
 		w := a[k]
 		if w == nil {
@@ -112,7 +82,7 @@ func TestPGD(t *testing.T) {
 	}
 	for k, v := range a { // within the eps-ball of the original, in [0,1]
 		id := strings.Fields(k)[0]
-		e, _ := strconv.ParseFloat(strings.TrimPrefix(strings.Fields(k)[1], "eps="), 64)
+		e, _ := strconv.ParseFloat(strings.Fields(k)[1], 64)
 		for i, p := range v {
 			if p < 0 || p > 1 || math.Abs(float64(p-orig[id][i])) > e+1e-6 {
 				t.Fatalf("%s pixel %d: %v from %v", k, i, p, orig[id][i])
@@ -137,7 +107,7 @@ func TestTAIG(t *testing.T) {
 	tmp := t.TempDir()
 	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 64 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
 	mustSh(t, "lk-attack -q --model testdata/zoo/lk3.onnx --attack taig --steps 4 --points 6 < "+tmp+"/x.arrow > "+tmp+"/t.arrow")
-	adv, orig := attacked(t, tmp+"/t.arrow"), attacked(t, tmp+"/x.arrow")
+	adv, orig := attacked(t, tmp+"/t.arrow"), imagesBy(t, tmp+"/x.arrow")
 	if len(adv) != 64 {
 		t.Fatalf("%d images", len(adv))
 	}

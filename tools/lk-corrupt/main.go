@@ -20,6 +20,7 @@ package main
 import (
 	"flag"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/lk-robustness/lk/lib/cli"
@@ -52,63 +53,37 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if len(perts) > 0 {
-		if len(names) > 0 {
-			return cli.Usage("give --corruptions or --perturbations, not both")
-		}
-		if len(perts) == 1 && perts[0] == "all" {
-			perts = corrupt.PerturbationNames()
-		}
-		known := map[string]bool{}
-		for _, n := range corrupt.PerturbationNames() {
-			known[n] = true
-		}
-		for _, n := range perts {
-			if !known[n] {
-				return cli.Usage("--perturbations: %q is not one of %s", n, strings.Join(corrupt.PerturbationNames(), ", "))
-			}
+	sequences := len(perts) > 0
+	switch {
+	case sequences && len(names) > 0:
+		return cli.Usage("give --corruptions or --perturbations, not both")
+	case !sequences && len(names) == 0:
+		return cli.Usage("--corruptions (or --perturbations) is required (a list, or all)")
+	}
+	var err error
+	if sequences {
+		if perts, err = choose("--perturbations", perts, corrupt.PerturbationNames()); err != nil {
+			return err
 		}
 		if *difficulty < 1 || *difficulty > 3 {
 			return cli.Usage("--difficulty %d: want 1 to 3", *difficulty)
 		}
-		o.Args = cli.Recorded(fs, "workers", "q")
-		if !*quiet {
-			o.Progress = stderr
-		}
-		if err := stream.RefuseTerminal(stdout); err != nil {
+	} else {
+		if o.Corruptions, err = choose("--corruptions", names, corrupt.Names()); err != nil {
 			return err
 		}
-		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
-			return corrupt.RunSequences(r, stdout, perts, *difficulty, o)
-		})
-	}
-	if len(names) == 0 {
-		return cli.Usage("--corruptions (or --perturbations) is required (a list, or all)")
-	}
-	if len(names) == 1 && names[0] == "all" {
-		names = corrupt.Names()
-	}
-	known := map[string]bool{}
-	for _, n := range corrupt.Names() {
-		known[n] = true
-	}
-	for _, n := range names {
-		if !known[n] {
-			return cli.Usage("--corruptions: %q is not one of %s", n, strings.Join(corrupt.Names(), ", "))
+		set, err := dataset.ParseLabelSet(*sev)
+		if err != nil {
+			return cli.Usage("--severities %q: %v", *sev, err)
 		}
-	}
-	o.Corruptions = names
-	set, err := dataset.ParseLabelSet(*sev)
-	if err != nil {
-		return cli.Usage("--severities %q: %v", *sev, err)
-	}
-	for s := 1; s <= 5; s++ {
-		if set[int32(s)] {
-			o.Severities = append(o.Severities, s)
+		for s := 1; s <= 5; s++ {
+			if set[int32(s)] {
+				o.Severities = append(o.Severities, s)
+			}
 		}
-	}
-	if len(o.Severities) != len(set) {
-		return cli.Usage("--severities %q: severities are 1 to 5", *sev)
+		if len(o.Severities) != len(set) {
+			return cli.Usage("--severities %q: severities are 1 to 5", *sev)
+		}
 	}
 	o.Args = cli.Recorded(fs, "workers", "q")
 	if !*quiet {
@@ -120,5 +95,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fs.NArg() > 1 {
 		return cli.Usage("one input stream at a time (got %d files)", fs.NArg())
 	}
-	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return corrupt.Run(r, stdout, o) })
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+		if sequences {
+			return corrupt.RunSequences(r, stdout, perts, *difficulty, o)
+		}
+		return corrupt.Run(r, stdout, o)
+	})
+}
+
+// choose expands "all" to every known name and refuses unknown ones.
+func choose(flagName string, given, known []string) ([]string, error) {
+	if len(given) == 1 && given[0] == "all" {
+		return known, nil
+	}
+	for _, n := range given {
+		if !slices.Contains(known, n) {
+			return nil, cli.Usage("%s: %q is not one of %s", flagName, n, strings.Join(known, ", "))
+		}
+	}
+	return given, nil
 }
