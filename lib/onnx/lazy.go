@@ -27,35 +27,33 @@ var errLayout = errors.New("unusual layout")
 // re-encoded) and the slices put back after. data must not change while
 // the model is in use.
 func parseAliased(data []byte) (*onnxpb.ModelProto, error) {
-	var slim []byte
 	var raws [][]byte // raw_data of the graph's initializers, in order (nil: none)
 	graphs := 0
-	for b := data; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
+	slim, err := rewrite(data, fieldModelGraph, func(g []byte) ([]byte, bool, error) {
+		if graphs++; graphs > 1 {
+			return nil, false, errLayout // merged graph fields: leave it to proto.Unmarshal
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, protowire.ParseError(m)
-		}
-		if num == fieldModelGraph && typ == protowire.BytesType {
-			graphs++
-			if graphs > 1 {
-				return nil, errLayout // merged graph fields: leave it to proto.Unmarshal
-			}
-			g, _ := protowire.ConsumeBytes(b[n:])
-			sg, r, err := slimGraph(g)
-			if err != nil {
-				return nil, err
-			}
-			raws = r
-			slim = protowire.AppendTag(slim, num, typ)
-			slim = protowire.AppendBytes(slim, sg)
-		} else {
-			slim = append(slim, b[:n+m]...)
-		}
-		b = b[n+m:]
+		sg, err := rewrite(g, fieldGraphInitializer, func(t []byte) ([]byte, bool, error) {
+			var raw []byte
+			seen := false
+			st, err := rewrite(t, fieldTensorRawData, func(r []byte) ([]byte, bool, error) {
+				if seen {
+					return nil, false, errLayout // repeated raw_data: the last wins in protobuf; keep it simple
+				}
+				seen = true
+				raw = r[:len(r):len(r)]
+				if raw == nil {
+					raw = []byte{}
+				}
+				return nil, false, nil // cut out
+			})
+			raws = append(raws, raw)
+			return st, true, err
+		})
+		return sg, true, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	var mp onnxpb.ModelProto
 	if err := proto.Unmarshal(slim, &mp); err != nil {
@@ -67,70 +65,42 @@ func parseAliased(data []byte) (*onnxpb.ModelProto, error) {
 	}
 	for i, r := range raws {
 		if r != nil {
-			inits[i].RawData = r[:len(r):len(r)]
+			inits[i].RawData = r
 		}
 	}
 	return &mp, nil
 }
 
-// slimGraph returns a GraphProto's bytes without its initializers'
-// raw_data, and those raw_data slices.
-func slimGraph(g []byte) ([]byte, [][]byte, error) {
+// rewrite copies a message's fields, passing the value of each
+// length-delimited field num to fn, which returns its replacement value
+// (keep true) or drops the field (keep false).
+func rewrite(msg []byte, num protowire.Number, fn func(val []byte) (repl []byte, keep bool, err error)) ([]byte, error) {
 	var out []byte
-	var raws [][]byte
-	for b := g; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, nil, protowire.ParseError(n)
+	for b := msg; len(b) > 0; {
+		n, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return nil, protowire.ParseError(k)
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		m := protowire.ConsumeFieldValue(n, typ, b[k:])
 		if m < 0 {
-			return nil, nil, protowire.ParseError(m)
+			return nil, protowire.ParseError(m)
 		}
-		if num == fieldGraphInitializer && typ == protowire.BytesType {
-			t, _ := protowire.ConsumeBytes(b[n:])
-			st, raw, err := slimTensor(t)
+		if n == num && typ == protowire.BytesType {
+			val, _ := protowire.ConsumeBytes(b[k:])
+			repl, keep, err := fn(val)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			raws = append(raws, raw)
-			out = protowire.AppendTag(out, num, typ)
-			out = protowire.AppendBytes(out, st)
-		} else {
-			out = append(out, b[:n+m]...)
-		}
-		b = b[n+m:]
-	}
-	return out, raws, nil
-}
-
-func slimTensor(t []byte) ([]byte, []byte, error) {
-	var out, raw []byte
-	seen := false
-	for b := t; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, nil, protowire.ParseError(n)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, nil, protowire.ParseError(m)
-		}
-		if num == fieldTensorRawData && typ == protowire.BytesType {
-			if seen {
-				return nil, nil, errLayout // repeated raw_data: the last wins in protobuf; keep it simple
-			}
-			seen = true
-			raw, _ = protowire.ConsumeBytes(b[n:])
-			if raw == nil {
-				raw = []byte{}
+			if keep {
+				out = protowire.AppendTag(out, n, typ)
+				out = protowire.AppendBytes(out, repl)
 			}
 		} else {
-			out = append(out, b[:n+m]...)
+			out = append(out, b[:k+m]...)
 		}
-		b = b[n+m:]
+		b = b[k+m:]
 	}
-	return out, raw, nil
+	return out, nil
 }
 
 // decode parses a model, aliasing the weights where the layout allows.
