@@ -110,13 +110,9 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 		}
 		return fmt.Sprintf("row %d", i)
 	}
-	bycols := make([]arrow.Array, len(a.By))
-	for j, b := range a.By {
-		idx := schema.FieldIndices(b)
-		if len(idx) != 1 {
-			return fmt.Errorf("%s: --by %s: no such column (columns: %s)", name, b, fieldNames(schema))
-		}
-		bycols[j] = rec.Column(idx[0])
+	bycols, err := byColumns(rec, a.By, name)
+	if err != nil {
+		return err
 	}
 	vals, _, err := stream.Float32Rows(rec.Column(lcol))
 	if err != nil {
