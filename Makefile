@@ -13,13 +13,15 @@ ORT_LIB  := $(ORT_DIR)/libonnxruntime.so.1
 # sha256 of package/bin/napi-v6/linux/x64/libonnxruntime.so.1 in onnxruntime-node@1.24.1
 ORT_SHA  := 53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
 DEB_PKGS := libturbojpeg0-dev
+# ffmpeg decodes ImageNet-P's videos; the tests read a tiny ImageNet-P tree
+TEST_DEBS := ffmpeg
 TOOLS    := $(notdir $(wildcard tools/lk-*))
 ZOO      := resnet lk3 lk7 lk13 lk31 vit
 FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build deps debs ort node demo benchmarks test bench clean
+.PHONY: all build deps debs testdebs install-debs ort node demo benchmarks test bench clean
 
 all: build
 
@@ -30,7 +32,13 @@ deps: debs ort
 
 # Debian build packages: installed when missing and we are root, otherwise named.
 debs:
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) -s --no-print-directory install-debs PKGS="$(DEB_PKGS)"
+
+testdebs:
+	@$(MAKE) -s --no-print-directory install-debs PKGS="$(TEST_DEBS)"
+
+install-debs:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; fi
@@ -69,7 +77,7 @@ $(NODE_ARROW):
 	@mkdir -p .deps/node && cd .deps/node && npm install --silent --no-audit --no-fund --no-save apache-arrow@21.2.0 >/dev/null
 	@echo "apache-arrow 21.2.0 in .deps/node"
 
-test: build ort node
+test: build ort node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 

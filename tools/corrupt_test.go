@@ -212,3 +212,70 @@ func TestCorruptErrorsDoNotHang(t *testing.T) {
 		t.Errorf("err %v, stderr %q", err, errOut)
 	}
 }
+
+// lk-data reads an ImageNet-P tree (mp4 videos through ffmpeg) into a
+// sequence stream that lk-metrics --measure fp scores: its flip
+// probabilities equal ones counted here from the predictions (noise:
+// against frame 0; others: consecutive frames).
+func TestDataImageNetP(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, "lk-data -q testdata/imagenet-p | lk-infer -q --model testdata/zoo/resnet.onnx > "+tmp+"/p.arrow")
+	p := readPredictions(t, tmp+"/p.arrow")
+	if len(p.ids) != 25 {
+		t.Fatalf("%d frames, want 25", len(p.ids))
+	}
+	k := len(p.logits) / len(p.ids)
+	argmax := func(i int) int {
+		best := 0
+		for j := range k {
+			if p.logits[i*k+j] > p.logits[i*k+best] {
+				best = j
+			}
+		}
+		return best
+	}
+	// id: FOLDER/WNID/NAME.mp4/FRAME; per folder, the mean over videos of
+	// each video's flip rate
+	type video struct{ flips, pairs int }
+	videos := map[string]*video{}
+	first := map[string]int{}
+	prev := map[string]int{}
+	for i, id := range p.ids {
+		seq := id[:strings.LastIndexByte(id, '/')]
+		ref, ok := prev[seq]
+		if strings.Contains(seq, "noise") {
+			ref = first[seq]
+		}
+		if !ok {
+			first[seq] = argmax(i)
+			videos[seq] = &video{}
+		} else {
+			videos[seq].pairs++
+			if argmax(i) != ref {
+				videos[seq].flips++
+			}
+		}
+		prev[seq] = argmax(i)
+	}
+	want := map[string]float64{}
+	count := map[string]int{}
+	for seq, v := range videos {
+		folder := seq[:strings.IndexByte(seq, '/')]
+		want[folder] += float64(v.flips) / float64(v.pairs)
+		count[folder]++
+	}
+	rows := readCSV(t, mustSh(t, "lk-metrics --measure fp --by difficulty --format csv "+tmp+"/p.arrow"))
+	if len(rows) != 3 {
+		t.Fatalf("rows %v", rows)
+	}
+	for _, r := range rows {
+		folder := r["perturbation"]
+		if r["difficulty"] != "1" {
+			folder += "_" + r["difficulty"]
+		}
+		fp, _ := strconv.ParseFloat(r["fp"], 64)
+		if w := 100 * want[folder] / float64(count[folder]); math.Abs(fp-w) > 0.006 || r["n"] != strconv.Itoa(count[folder]) {
+			t.Errorf("%s: fp %v over %s videos, counted %.2f over %d", folder, fp, r["n"], w, count[folder])
+		}
+	}
+}

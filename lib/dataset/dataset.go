@@ -25,10 +25,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/lk-robustness/lk/lib/corrupt"
 	"github.com/lk-robustness/lk/lib/imageio"
 	"github.com/lk-robustness/lk/lib/imagenet"
 )
@@ -43,6 +45,10 @@ type Item struct {
 	Corruption string
 	Severity   int
 	Variant    string // ImageNet-9 trees: original, mixed_same, mixed_rand, ...
+	// ImageNet-P trees: the item is a video of the perturbation's folder
+	// (difficulty 2 and 3: the noise folders "NAME_2", "NAME_3")
+	Perturbation string
+	Difficulty   int
 }
 
 // Source is a listed dataset.
@@ -58,6 +64,10 @@ type Source struct {
 	Corrupted bool
 	// Variants is set for ImageNet-9 trees: the stream gets a variant column.
 	Variants bool
+	// Sequences is set for ImageNet-P trees: items are videos, each frame
+	// a row with the columns perturbation, seq, frame and difficulty, as
+	// lk-corrupt --perturbations writes them.
+	Sequences bool
 	idx      *idxImages
 }
 
@@ -89,19 +99,67 @@ func openIN9(root string, variants []string) (*Source, error) {
 	return s, nil
 }
 
-// CorruptionNames are the folder names of ImageNet-C's 19 corruptions
-// (15 standard and 4 extra).
-var CorruptionNames = []string{"gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
-	"motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform",
-	"pixelate", "jpeg_compression", "speckle_noise", "gaussian_blur", "spatter", "saturate"}
-
 func isCorruption(name string) bool {
-	for _, c := range CorruptionNames {
-		if c == name {
-			return true
+	return slices.Contains(corrupt.Names(), name)
+}
+
+// perturbationFolder reads an ImageNet-P folder name: a perturbation, for
+// noise perturbations optionally with the difficulty, "gaussian_noise_2".
+func perturbationFolder(name string) (pert string, difficulty int, ok bool) {
+	if slices.Contains(corrupt.PerturbationNames(), name) {
+		return name, 1, true
+	}
+	if i := len(name) - 2; i > 0 && name[i] == '_' && (name[i+1] == '2' || name[i+1] == '3') {
+		p := name[:i]
+		if slices.Contains(corrupt.PerturbationNames(), p) && corrupt.IsNoise(p) {
+			return p, int(name[i+1] - '0'), true
 		}
 	}
-	return false
+	return "", 0, false
+}
+
+// openImageNetP lists an ImageNet-P tree: ROOT/PERTURBATION/WNID/*.mp4
+// (or, given one perturbation's folder, ROOT/WNID/*.mp4); each item is a
+// video whose frames become rows.
+func openImageNetP(root string, folders []string, single string) (*Source, error) {
+	s := &Source{Kind: "imagenet-p", Root: root, LabelSpace: "imagenet-1k", Sequences: true}
+	for _, f := range folders {
+		dir, name := filepath.Join(root, f), f
+		if single != "" {
+			dir, name = root, single
+		}
+		pert, diff, _ := perturbationFolder(name)
+		classes, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range classes {
+			if !c.IsDir() || strings.HasPrefix(c.Name(), ".") {
+				continue
+			}
+			label, ok := imagenet.Index(c.Name())
+			if !ok {
+				return nil, fmt.Errorf("%s: folder %q is not an ImageNet WordNet id; an ImageNet-P tree is PERTURBATION/WNID/*.mp4", dir, c.Name())
+			}
+			files, err := os.ReadDir(filepath.Join(dir, c.Name()))
+			if err != nil {
+				return nil, err
+			}
+			for _, v := range files {
+				if v.IsDir() || !strings.EqualFold(filepath.Ext(v.Name()), ".mp4") {
+					continue
+				}
+				s.Items = append(s.Items, Item{ID: name + "/" + c.Name() + "/" + v.Name(), Label: int32(label),
+					Path: filepath.Join(dir, c.Name(), v.Name()), Perturbation: pert, Difficulty: diff})
+			}
+		}
+	}
+	if len(s.Items) == 0 {
+		return nil, fmt.Errorf("%s: an ImageNet-P tree without videos (expected PERTURBATION/WNID/*.mp4)", root)
+	}
+	sort.Slice(s.Items, func(i, j int) bool { return s.Items[i].ID < s.Items[j].ID })
+	s.Notes = append(s.Notes, fmt.Sprintf("ImageNet-P layout: %d videos, one row per frame, with columns perturbation, seq, frame and difficulty", len(s.Items)))
+	return s, nil
 }
 
 // openImageNetC lists an ImageNet-C tree: ROOT/CORRUPTION/SEVERITY/WNID/*.JPEG
@@ -213,6 +271,25 @@ func openDir(root, labels string) (*Source, error) {
 			nc++
 		}
 	}
+	np := 0
+	for _, d := range dirs {
+		if _, _, ok := perturbationFolder(d); ok {
+			np++
+		}
+	}
+	if np > 0 && hasVideos(filepath.Join(root, dirs[0])) {
+		if np != len(dirs) {
+			return nil, fmt.Errorf("%s mixes perturbation folders (ImageNet-P) with others; expected only PERTURBATION/WNID/*.mp4", root)
+		}
+		return openImageNetP(root, dirs, "")
+	}
+	if p := filepath.Base(filepath.Clean(root)); hasVideos(root) {
+		if _, _, ok := perturbationFolder(p); !ok {
+			return nil, fmt.Errorf("%s holds videos but is not named by an ImageNet-P perturbation (%s, noise ones also NAME_2, NAME_3); an ImageNet-P tree is PERTURBATION/WNID/*.mp4",
+				root, strings.Join(corrupt.PerturbationNames(), ", "))
+		}
+		return openImageNetP(root, []string{""}, p)
+	}
 	if nc > 0 {
 		if nc != len(dirs) {
 			return nil, fmt.Errorf("%s mixes corruption folders (ImageNet-C) with others; expected only CORRUPTION/SEVERITY/WNID/*.JPEG", root)
@@ -277,6 +354,27 @@ func openDir(root, labels string) (*Source, error) {
 		return nil, fmt.Errorf("%s: %d class folders but no images with extensions %s", root, len(dirs), strings.Join(ImageExts, " "))
 	}
 	return s, nil
+}
+
+// hasVideos reports whether dir's first class folder holds mp4 files.
+func hasVideos(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(dir, e.Name()))
+		for _, f := range files {
+			if strings.EqualFold(filepath.Ext(f.Name()), ".mp4") {
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 func allSeverities(dirs []string) bool {

@@ -1,9 +1,11 @@
 package dataset_test
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/lk-robustness/lk/lib/dataset"
+	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
@@ -197,5 +201,94 @@ func TestImageNet9(t *testing.T) {
 	f.Close()
 	if _, err := dataset.Open(root, ""); err == nil || !strings.Contains(err.Error(), "10 class folders, ImageNet-9 has 9") {
 		t.Errorf("10 classes: %v", err)
+	}
+}
+
+// An ImageNet-P tree (PERTURBATION/WNID/*.mp4, testdata/imagenet-p/make_p.py)
+// becomes one row per frame, in order, with the columns lk-corrupt
+// --perturbations writes; the pixels are OpenCV's decoding of the videos.
+func TestImageNetP(t *testing.T) {
+	root := testutil.Path(t, "testdata", "imagenet-p")
+	s, err := dataset.Open(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range s.Items {
+		got = append(got, fmt.Sprintf("%s %d %s %d", it.ID, it.Label, it.Perturbation, it.Difficulty))
+	}
+	want := "gaussian_noise/n01440764/a.mp4 0 gaussian_noise 1|gaussian_noise_2/n01440764/a.mp4 0 gaussian_noise 2|" +
+		"rotate/n01443537/b.mp4 1 rotate 1|rotate/n01443537/c.mp4 1 rotate 1"
+	if strings.Join(got, "|") != want || !s.Sequences {
+		t.Fatalf("items %v", got)
+	}
+	// shards keep videos whole: they split items, not frames
+	var buf bytes.Buffer
+	if _, err := dataset.Write(s, dataset.Order(s.Items, false, 0, 0, 0, 1), &buf, dataset.WriteOptions{BatchRows: 4}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := stream.NewReader(&buf, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Schema().Metadata().GetValue(stream.MetaRows); ok {
+		t.Error("a video stream claims a row count before decoding")
+	}
+	frames := map[string][]float32{}
+	var rows []string
+	for r.Next() {
+		rec := r.Record()
+		px, _, _ := stream.Float32Rows(rec.Column(2))
+		for i := 0; i < int(rec.NumRows()); i++ {
+			var row []string // every column but the image
+			for j := 0; j < int(rec.NumCols()); j++ {
+				if j != 2 {
+					row = append(row, rec.Column(j).ValueStr(i))
+				}
+			}
+			rows = append(rows, strings.Join(row, " "))
+			seq := rec.Column(4).ValueStr(i)
+			frames[seq] = append(frames[seq], px[i*3*32*32:(i+1)*3*32*32]...)
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 6+6+8+5 || rows[0] != "gaussian_noise/n01440764/a.mp4/0 0 gaussian_noise gaussian_noise/n01440764/a.mp4 0 1" ||
+		rows[11] != "gaussian_noise_2/n01440764/a.mp4/5 0 gaussian_noise gaussian_noise_2/n01440764/a.mp4 5 2" ||
+		rows[24] != "rotate/n01443537/c.mp4/4 1 rotate rotate/n01443537/c.mp4 4 1" {
+		t.Fatalf("%d rows: %q ... %q ... %q", len(rows), rows[0], rows[11], rows[len(rows)-1])
+	}
+	for seq, px := range frames {
+		ref, err := imageio.ReadFile(filepath.Join(root, strings.TrimSuffix(seq, ".mp4")+".cv2.png"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for i, v := range px { // CHW frames against HWC stacked frames
+			f, c, y, x := i/3072, i/1024%3, i/32%32, i%32
+			worst = max(worst, math.Abs(float64(v)-float64(ref.Pix[((f*32+y)*32+x)*3+c])/255))
+		}
+		if worst > 1.01/255 {
+			t.Errorf("%s: frames differ from OpenCV's by %.4f", seq, worst)
+		}
+	}
+
+	// one perturbation's folder alone
+	one, err := dataset.Open(filepath.Join(root, "gaussian_noise_2"), "")
+	if err != nil || len(one.Items) != 1 || one.Items[0].Difficulty != 2 || one.Items[0].ID != "gaussian_noise_2/n01440764/a.mp4" {
+		t.Errorf("one folder: %v %+v", err, one)
+	}
+	// videos in folders not named by a perturbation, and mixed trees
+	tmp := t.TempDir()
+	video, _ := os.ReadFile(filepath.Join(root, "rotate", "n01443537", "b.mp4"))
+	for _, p := range []string{"clips/n01440764/x.mp4", "mixed/rotate/n01440764/x.mp4", "mixed/extra/n01440764/x.mp4"} {
+		os.MkdirAll(filepath.Join(tmp, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(tmp, p), video, 0o644)
+	}
+	for dir, msg := range map[string]string{"clips": "not named by an ImageNet-P perturbation", "mixed": "mixes perturbation folders"} {
+		if _, err := dataset.Open(filepath.Join(tmp, dir), ""); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", dir, err, msg)
+		}
 	}
 }

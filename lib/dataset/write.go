@@ -11,9 +11,11 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
+	"github.com/lk-robustness/lk/lib/corrupt"
 	"github.com/lk-robustness/lk/lib/preprocess"
 	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/video"
 )
 
 // WriteOptions configure Write.
@@ -32,16 +34,18 @@ type WriteOptions struct {
 	Tags [][2]string
 }
 
+// decoded is one item's pixels: one image, or a video's frames end to end.
 type decoded struct {
-	it    Item
-	pix   []float32
-	shape stream.Shape
-	err   error
+	it     Item
+	pix    []float32
+	frames int
+	shape  stream.Shape
+	err    error
 }
 
 // Write decodes and preprocesses items on all cores and writes them as an
-// image stream to w, in the order of items. It returns the number of
-// skipped images.
+// image stream to w, in the order of items (a video's frames in their
+// order). It returns the number of skipped images or videos.
 func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, err error) {
 	if len(items) == 0 {
 		return 0, fmt.Errorf("%s: no images selected", s.Root)
@@ -85,7 +89,7 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		go func() {
 			for j := range jobs {
 				d := decoded{it: j.it}
-				d.pix, d.shape, d.err = load(s, j.it, o)
+				d.pix, d.frames, d.shape, d.err = load(s, j.it, o)
 				j.out <- d
 			}
 		}()
@@ -101,6 +105,10 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		corrs    []string // ImageNet-C trees: corruption and severity per row
 		sevs     []int64
 		variants []string // ImageNet-9 trees
+		seqs     []string // ImageNet-P trees: perturbation, seq, frame, difficulty per row
+		perts    []string
+		frames   []int64
+		diffs    []int64
 	)
 	meter := progress.New(o.Progress, "lk-data", "images", int64(len(items)))
 	flush := func() error {
@@ -130,6 +138,21 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			cols = append(cols, vb.NewArray())
 			vb.Release()
 		}
+		if s.Sequences {
+			pb := array.NewStringBuilder(memory.DefaultAllocator)
+			pb.AppendValues(perts, nil)
+			qb := array.NewStringBuilder(memory.DefaultAllocator)
+			qb.AppendValues(seqs, nil)
+			fb := array.NewInt64Builder(memory.DefaultAllocator)
+			fb.AppendValues(frames, nil)
+			db := array.NewInt64Builder(memory.DefaultAllocator)
+			db.AppendValues(diffs, nil)
+			cols = append(cols, pb.NewArray(), qb.NewArray(), fb.NewArray(), db.NewArray())
+			pb.Release()
+			qb.Release()
+			fb.Release()
+			db.Release()
+		}
 		for _, t := range o.Tags {
 			cols = append(cols, stream.ConstString(t[1], len(ids)))
 		}
@@ -144,6 +167,7 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		meter.Add(len(ids))
 		ids, labels, pix = ids[:0], labels[:0], make([]float32, 0, rows*shape.Size())
 		corrs, sevs, variants = corrs[:0], sevs[:0], variants[:0]
+		perts, seqs, frames, diffs = perts[:0], seqs[:0], frames[:0], diffs[:0]
 		return err
 	}
 	for ch := range order {
@@ -160,7 +184,10 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		}
 		if wr == nil {
 			shape = d.shape
-			md := stream.WithMeta(o.Meta, stream.MetaRows, strconv.Itoa(len(items)))
+			md := o.Meta
+			if !s.Sequences { // a video's frames are counted when decoded
+				md = stream.WithMeta(md, stream.MetaRows, strconv.Itoa(len(items)))
+			}
 			if s.LabelSpace != "" {
 				md = stream.WithMeta(md, stream.MetaLabelSpace, s.LabelSpace)
 			}
@@ -178,6 +205,12 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			if s.Variants {
 				extra = append(extra, arrow.Field{Name: "variant", Type: arrow.BinaryTypes.String})
 			}
+			if s.Sequences {
+				extra = append(extra, arrow.Field{Name: corrupt.ColPerturbation, Type: arrow.BinaryTypes.String},
+					arrow.Field{Name: corrupt.ColSeq, Type: arrow.BinaryTypes.String},
+					arrow.Field{Name: corrupt.ColFrame, Type: arrow.PrimitiveTypes.Int64},
+					arrow.Field{Name: corrupt.ColDifficulty, Type: arrow.PrimitiveTypes.Int64})
+			}
 			for _, t := range o.Tags {
 				extra = append(extra, arrow.Field{Name: t[0], Type: arrow.BinaryTypes.String})
 			}
@@ -191,14 +224,22 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			return skipped, fmt.Errorf("%s is %s after preprocessing but the stream is %s; give --resize and --crop so that every image gets one size",
 				s.Name(d.it), d.shape, shape)
 		}
-		ids = append(ids, d.it.ID)
-		labels = append(labels, d.it.Label)
-		corrs, sevs = append(corrs, d.it.Corruption), append(sevs, int64(d.it.Severity))
-		variants = append(variants, d.it.Variant)
-		pix = append(pix, d.pix...)
-		if len(ids) == rows {
-			if err := flush(); err != nil {
-				return skipped, err
+		for f := 0; f < d.frames; f++ {
+			id := d.it.ID
+			if s.Sequences {
+				id += "/" + strconv.Itoa(f)
+				perts, seqs = append(perts, d.it.Perturbation), append(seqs, d.it.ID)
+				frames, diffs = append(frames, int64(f)), append(diffs, int64(d.it.Difficulty))
+			}
+			ids = append(ids, id)
+			labels = append(labels, d.it.Label)
+			corrs, sevs = append(corrs, d.it.Corruption), append(sevs, int64(d.it.Severity))
+			variants = append(variants, d.it.Variant)
+			pix = append(pix, d.pix[f*shape.Size():(f+1)*shape.Size()]...)
+			if len(ids) == rows {
+				if err := flush(); err != nil {
+					return skipped, err
+				}
 			}
 		}
 	}
@@ -212,10 +253,31 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 	return skipped, wr.Close()
 }
 
-func load(s *Source, it Item, o WriteOptions) ([]float32, stream.Shape, error) {
-	img, err := s.Load(it, o.MaxPixels)
-	if err != nil {
-		return nil, stream.Shape{}, err
+// load decodes and preprocesses an item: one image, or every frame of a
+// video, each frame preprocessed as an image.
+func load(s *Source, it Item, o WriteOptions) (pix []float32, frames int, sh stream.Shape, err error) {
+	if !s.Sequences {
+		img, err := s.Load(it, o.MaxPixels)
+		if err != nil {
+			return nil, 0, sh, err
+		}
+		pix, sh, err = o.Spec.Apply(img, nil)
+		return pix, 1, sh, err
 	}
-	return o.Spec.Apply(img, nil)
+	imgs, err := video.Frames(it.Path, o.MaxPixels)
+	if err != nil {
+		return nil, 0, sh, err
+	}
+	for k, img := range imgs {
+		var fsh stream.Shape
+		var px []float32
+		if px, fsh, err = o.Spec.Apply(img, nil); err != nil {
+			return nil, 0, sh, fmt.Errorf("frame %d: %v", k, err)
+		}
+		if k == 0 {
+			sh, pix = fsh, make([]float32, 0, len(imgs)*len(px))
+		}
+		pix = append(pix, px...)
+	}
+	return pix, len(imgs), sh, nil
 }

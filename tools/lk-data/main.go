@@ -7,7 +7,9 @@
 //
 // The source is a class-folder tree (WordNet-id folders get ImageNet-1k
 // labels), a flat folder with --labels, an IDX file, or a list file of
-// "path label" lines.
+// "path label" lines. ImageNet-C, -P and -9 trees are recognised and add
+// their columns (corruption and severity; perturbation, seq, frame and
+// difficulty, one row per video frame, decoded with ffmpeg; variant).
 package main
 
 import (
@@ -48,7 +50,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	rows := fs.Int("rows", stream.DefaultBatchRows, "rows per record batch")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-data [flags] SOURCE > images.arrow\n\nSOURCE is a class-folder tree, a flat folder (with --labels), an IDX file or a list file.\n\n")
+		io.WriteString(stderr, "usage: lk-data [flags] SOURCE > images.arrow\n\nSOURCE is a class-folder tree, a flat folder (with --labels), an IDX file or a list file;\nImageNet-C (CORRUPTION/SEVERITY/WNID), ImageNet-P (PERTURBATION/WNID/*.mp4, needs ffmpeg)\nand ImageNet-9 (VARIANT/val/NN_class) trees add their columns. --shard splits videos, not frames.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := cli.Parse(fs, args); err != nil {
