@@ -68,7 +68,7 @@ type Source struct {
 	// a row with the columns perturbation, seq, frame and difficulty, as
 	// lk-corrupt --perturbations writes them.
 	Sequences bool
-	idx      *idxImages
+	idx       *idxImages
 }
 
 // in9Variants are the Backgrounds Challenge's test variants.
