@@ -279,3 +279,53 @@ func TestDataImageNetP(t *testing.T) {
 		}
 	}
 }
+
+// lk-select keeps exactly the rows a model gets wrong with a softmax of at
+// least the bound (counted here from the logits), as an image stream that
+// another model can run on (the -A twin).
+func TestSelectMisclassified(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 400 %s | lk-infer -q --model testdata/zoo/resnet.onnx > %s/p.arrow", testutil.FashionMNIST(t), tmp))
+	mustSh(t, "lk-select -q --misclassified --min-confidence 0.6 < "+tmp+"/p.arrow > "+tmp+"/a.arrow")
+	p := readPredictions(t, tmp+"/p.arrow")
+	labels := readLabels(t, tmp+"/p.arrow")
+	var want []string
+	for i, id := range p.ids {
+		l := p.logits[i*8 : i*8+8]
+		top, z := 0, 0.0
+		for j := range l {
+			if l[j] > l[top] {
+				top = j
+			}
+		}
+		for j := range l {
+			z += math.Exp(float64(l[j] - l[top]))
+		}
+		if int32(top) != labels[i] && 1/z >= 0.6 {
+			want = append(want, id)
+		}
+	}
+	got := readIDs(t, tmp+"/a.arrow")
+	if len(want) == 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("kept %v, want %v", got, want)
+	}
+	// another model runs on the selection
+	rows := readCSV(t, mustSh(t, "lk-infer -q --model testdata/zoo/lk3.onnx < "+tmp+"/a.arrow | lk-metrics --format csv"))
+	if len(rows) != 1 || rows[0]["n"] != strconv.Itoa(len(want)) {
+		t.Errorf("lk3 on the selection: %v", rows)
+	}
+	_, errOut, err := sh(t, "lk-select --drop nosuch < "+tmp+"/p.arrow > /dev/null")
+	if err == nil || !strings.Contains(errOut, `no column "nosuch" to drop`) {
+		t.Errorf("bad --drop: %v %q", err, errOut)
+	}
+}
+
+func readLabels(t *testing.T, path string) []int32 {
+	t.Helper()
+	r := openStream(t, path)
+	var out []int32
+	for r.Next() {
+		out = append(out, r.Record().Column(1).(*array.Int32).Int32Values()...)
+	}
+	return out
+}

@@ -476,19 +476,7 @@ func keep(rec arrow.Record, idCol int, done map[string]bool) []arrow.Record {
 		return []arrow.Record{rec}
 	}
 	ids := rec.Column(idCol).(*array.String)
-	var out []arrow.Record
-	start := -1
-	for i := 0; i <= ids.Len(); i++ {
-		skip := i == ids.Len() || done[ids.Value(i)]
-		if !skip && start < 0 {
-			start = i
-		}
-		if skip && start >= 0 {
-			out = append(out, rec.NewSlice(int64(start), int64(i)))
-			start = -1
-		}
-	}
-	return out
+	return stream.Runs(rec, func(i int) bool { return !done[ids.Value(i)] })
 }
 
 func orDefault(s, d string) string {

@@ -275,3 +275,21 @@ func ConstFloat64(v float64, n int) arrow.Array {
 	}
 	return b.NewArray()
 }
+
+// Runs returns the maximal runs of rec's rows that keep selects, as slices
+// of rec that the caller releases: a row filter that copies no column.
+func Runs(rec arrow.Record, keep func(row int) bool) []arrow.Record {
+	var out []arrow.Record
+	start, n := -1, int(rec.NumRows())
+	for i := 0; i <= n; i++ {
+		in := i < n && keep(i)
+		if in && start < 0 {
+			start = i
+		}
+		if !in && start >= 0 {
+			out = append(out, rec.NewSlice(int64(start), int64(i)))
+			start = -1
+		}
+	}
+	return out
+}

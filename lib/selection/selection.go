@@ -1,0 +1,134 @@
+// Package selection keeps the rows of a prediction stream that a rule on
+// the predictions selects: ImageNet-A was made by keeping the images a
+// ResNet-50 gets wrong, and a twin of it is made the same way. The rows
+// are written without the prediction columns, so that other models can be
+// run on the selected images.
+package selection
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Rule selects rows by their top-1 prediction.
+type Rule struct {
+	Misclassified bool    // keep only rows whose top-1 is not the label
+	Correct       bool    // keep only rows whose top-1 is the label
+	MinConfidence float64 // keep only rows whose max softmax is at least this
+	MaxConfidence float64 // ... and at most this (0: no bound)
+}
+
+// Confidence is the largest softmax probability of logits.
+func Confidence(logits []float32) (conf float64, top int) {
+	m := math.Inf(-1)
+	for i, v := range logits {
+		if float64(v) > m {
+			m, top = float64(v), i
+		}
+	}
+	var z float64
+	for _, v := range logits {
+		z += math.Exp(float64(v) - m)
+	}
+	return 1 / z, top
+}
+
+// Keep reports whether a row with these logits and label passes the rule.
+func (r Rule) Keep(logits []float32, label int32) bool {
+	conf, top := Confidence(logits)
+	if label < 0 && (r.Misclassified || r.Correct) {
+		return false
+	}
+	switch {
+	case r.Misclassified && int32(top) == label, r.Correct && int32(top) != label:
+		return false
+	case conf < r.MinConfidence, r.MaxConfidence > 0 && conf > r.MaxConfidence:
+		return false
+	}
+	return true
+}
+
+// Run copies the rows of r that rule keeps to w, without the columns in
+// drop (the prediction columns: model, logits and a model's sidecar
+// columns). It returns the rows read and kept.
+func Run(r *stream.Reader, w io.Writer, rule Rule, drop []string, step stream.Step) (read, kept int64, err error) {
+	in := r.Schema()
+	lcol, k, err := stream.Logits(in)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %v (lk-select reads lk-infer's output)", r.Name(), err)
+	}
+	lab := in.FieldIndices(stream.ColLabel)
+	if len(lab) != 1 || in.Field(lab[0]).Type.ID() != arrow.INT32 {
+		return 0, 0, fmt.Errorf("%s: no int32 column label", r.Name())
+	}
+	gone := map[string]bool{}
+	for _, d := range drop {
+		if !in.HasField(d) {
+			return 0, 0, fmt.Errorf("%s: no column %q to drop (columns: %s)", r.Name(), d, names(in))
+		}
+		gone[d] = true
+	}
+	var keepCols []int
+	var fields []arrow.Field
+	for i, f := range in.Fields() {
+		if !gone[f.Name] {
+			keepCols, fields = append(keepCols, i), append(fields, f)
+		}
+	}
+	md := stream.WithoutMeta(in.Metadata(), stream.MetaRows)
+	if gone[stream.ColLogits] {
+		md = stream.WithMeta(md, stream.MetaKind, stream.KindImages)
+	}
+	if md, err = stream.AddStep(md, step); err != nil {
+		return 0, 0, err
+	}
+	out := arrow.NewSchema(fields, &md)
+	wr, err := stream.NewWriter(w, out)
+	if err != nil {
+		return 0, 0, err
+	}
+	for r.Next() {
+		rec := r.Record()
+		logits, _, err := stream.Float32Rows(rec.Column(lcol))
+		if err != nil {
+			return read, kept, fmt.Errorf("%s: column logits: %v", r.Name(), err)
+		}
+		labels := rec.Column(lab[0]).(*array.Int32)
+		read += rec.NumRows()
+		for _, run := range stream.Runs(rec, func(i int) bool { return rule.Keep(logits[i*k:(i+1)*k], labels.Value(i)) }) {
+			cols := make([]arrow.Array, len(keepCols))
+			for j, c := range keepCols {
+				cols[j] = run.Column(c)
+			}
+			sub := array.NewRecord(out, cols, run.NumRows())
+			err := wr.Write(sub)
+			kept += run.NumRows()
+			sub.Release()
+			run.Release()
+			if err != nil {
+				return read, kept, err
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return read, kept, err
+	}
+	return read, kept, wr.Close()
+}
+
+func names(s *arrow.Schema) string {
+	var out string
+	for i, f := range s.Fields() {
+		if i > 0 {
+			out += ", "
+		}
+		out += f.Name
+	}
+	return out
+}
