@@ -224,7 +224,65 @@ func (a *Accuracy) Rows() ([]Row, error) {
 			emit(g.all, "")
 		}
 	}
-	return rows, nil
+	return append(rows, a.bgGaps(rows)...), nil
+}
+
+// BGGap names ImageNet-9's background gap, Mixed-Same minus Mixed-Rand
+// top-1 in points; its rows have the variant "mixed_same-mixed_rand".
+const BGGap = "bg_gap"
+
+// bgGaps adds, when variant is a --by column, one BG-Gap row per group
+// that has both mixed variants.
+func (a *Accuracy) bgGaps(rows []Row) []Row {
+	vi := -1
+	for i, b := range a.By {
+		if b == "variant" {
+			vi = i
+		}
+	}
+	if vi < 0 {
+		return nil
+	}
+	top1 := Top1
+	if a.IN9 {
+		top1 = "top1_in9"
+	} else if a.Subset != nil {
+		top1 = Top1 + "_masked"
+	}
+	type pair struct {
+		same, rand *Row
+	}
+	var order []string
+	pairs := map[string]*pair{}
+	for i := range rows {
+		r := &rows[i]
+		if r.Metric != top1 {
+			continue
+		}
+		k := append(append([]string{}, r.Group[:vi]...), r.Group[vi+1:]...)
+		ks := strings.Join(k, "\x00")
+		if pairs[ks] == nil {
+			pairs[ks] = &pair{}
+			order = append(order, ks)
+		}
+		switch r.Group[vi] {
+		case "mixed_same":
+			pairs[ks].same = r
+		case "mixed_rand":
+			pairs[ks].rand = r
+		}
+	}
+	var out []Row
+	for _, ks := range order {
+		p := pairs[ks]
+		if p.same == nil || p.rand == nil {
+			continue
+		}
+		g := append([]string{}, p.same.Group...)
+		g[vi] = "mixed_same-mixed_rand"
+		out = append(out, Row{g, BGGap, robust.BGGap(p.same.Value, p.rand.Value), min(p.same.N, p.rand.N)})
+	}
+	return out
 }
 
 // Unlabelled is the number of rows skipped for having label -1.

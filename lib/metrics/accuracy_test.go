@@ -160,3 +160,29 @@ func TestIN9(t *testing.T) {
 		t.Errorf("rows %v %v", rows, err)
 	}
 }
+
+// Grouped by variant, ImageNet-9's BG-Gap is Mixed-Same minus Mixed-Rand
+// top-1 (protocols.md §14), per group of the other columns.
+func TestBGGap(t *testing.T) {
+	hit, miss := []float32{1, 0}, []float32{0, 1}
+	// "model" plays the variant column: 3 of 4 right on mixed_same, 1 of 4 on mixed_rand
+	rec := predictions(t, 2,
+		[]string{"mixed_same", "mixed_same", "mixed_same", "mixed_same", "mixed_rand", "mixed_rand", "mixed_rand", "mixed_rand", "original"},
+		[]int32{0, 0, 0, 0, 0, 0, 0, 0, 0},
+		[][]float32{hit, hit, hit, miss, hit, miss, miss, miss, hit})
+	schema := arrow.NewSchema([]arrow.Field{rec.Schema().Field(0), rec.Schema().Field(1),
+		{Name: "variant", Type: arrow.BinaryTypes.String}, rec.Schema().Field(3)}, nil)
+	rec = array.NewRecord(schema, rec.Columns(), rec.NumRows())
+	a := metrics.NewAccuracy([]string{"variant"}, nil)
+	if err := a.Add(rec, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := a.Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := rows[len(rows)-1]
+	if last.Metric != metrics.BGGap || last.Group[0] != "mixed_same-mixed_rand" || math.Abs(last.Value-50) > 1e-9 {
+		t.Errorf("last row %+v, want bg_gap 75 - 25 = 50", last)
+	}
+}

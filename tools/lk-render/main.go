@@ -1,0 +1,64 @@
+// Command lk-render makes the deterministic image variants behind the
+// embedded ImageNet-R and ImageNet-9 twins: renditions (the same object as
+// an edge drawing, a silhouette, inverted, posterised; column rendition)
+// or background swaps (the object kept, the background taken from another
+// image of the same class or of a random class; column variant, scored
+// with lk-metrics --by variant, which adds BG-Gap).
+//
+//	lk-data --gray3 --crop 32 t10k-images-idx3-ubyte.gz | lk-render --renditions all | lk-infer --model m.onnx | lk-metrics --by rendition
+//	lk-data --gray3 --crop 32 --limit 2000 t10k-images-idx3-ubyte.gz | lk-render --backgrounds all --seed 1 > in9-twin.arrow
+package main
+
+import (
+	"flag"
+	"io"
+	"strings"
+
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/render"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func main() { cli.Main("lk-render", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rend, bgs cli.Strings
+	fs.Var(&rend, "renditions", "rendition styles, a list or all ("+strings.Join(render.Renditions, ", ")+")")
+	fs.Var(&bgs, "backgrounds", "ImageNet-9 variants, a list or all ("+strings.Join(render.Variants, ", ")+"); the stream is held in memory")
+	seed := fs.Uint64("seed", 0, "seed of the background donors")
+	maxMB := fs.Int64("max-mb", 4096, "with --backgrounds: the most image data held, in MB")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-render (--renditions LIST | --backgrounds LIST) [flags] < images.arrow > images.arrow\n\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if (len(rend) > 0) == (len(bgs) > 0) {
+		return cli.Usage("give one of --renditions and --backgrounds")
+	}
+	if fs.NArg() > 1 {
+		return cli.Usage("one input at a time")
+	}
+	if err := stream.RefuseTerminal(stdout); err != nil {
+		return err
+	}
+	o := render.Options{Seed: *seed, MaxBytes: *maxMB << 20, Args: cli.Recorded(fs)}
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+		if len(rend) > 0 {
+			o.Styles = all(rend, render.Renditions)
+			return render.RunRenditions(r, stdout, o)
+		}
+		o.Styles = all(bgs, render.Variants)
+		return render.RunBackgrounds(r, stdout, o)
+	})
+}
+
+func all(list, every []string) []string {
+	if len(list) == 1 && list[0] == "all" {
+		return every
+	}
+	return list
+}
