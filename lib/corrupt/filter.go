@@ -1,6 +1,10 @@
 package corrupt
 
-import "math"
+import (
+	"math"
+
+	"github.com/lk-robustness/lk/lib/fourier"
+)
 
 // Img is an H x W x 3 image of float64 values, row-major, channels last,
 // in [0,1] (the layout the reference code computes in).
@@ -63,19 +67,31 @@ func plane(m *Img, c, r int, b border) (p []float64, stride int) {
 	stride = m.W + 2*r
 	p = make([]float64, (m.H+2*r)*stride)
 	for y := -r; y < m.H+r; y++ {
-		sy := b(y, m.H)
+		src := m.Pix[b(y, m.H)*m.W*3:]
 		row := p[(y+r)*stride:]
-		for x := -r; x < m.W+r; x++ {
-			row[x+r] = m.Pix[(sy*m.W+b(x, m.W))*3+c]
+		for x := -r; x < 0; x++ {
+			row[x+r] = src[b(x, m.W)*3+c]
+		}
+		for x := 0; x < m.W; x++ { // the interior needs no border rule
+			row[x+r] = src[x*3+c]
+		}
+		for x := m.W; x < m.W+r; x++ {
+			row[x+r] = src[b(x, m.W)*3+c]
 		}
 	}
 	return p, stride
 }
 
 // separable filters every channel with taps along rows then columns
-// (correlation, centred taps), with border rule b.
+// (correlation, centred taps), with border rule b. Symmetric taps (all of
+// lk's) are folded, halving the multiplications; the column pass adds
+// whole rows, so its inner loop runs over contiguous memory.
 func separable(m *Img, taps []float64, b border) *Img {
 	r := len(taps) / 2
+	sym := true
+	for k := range taps {
+		sym = sym && taps[k] == taps[len(taps)-1-k]
+	}
 	out := newImg(m.H, m.W)
 	tmp := newImg(m.H, m.W)
 	for c := 0; c < 3; c++ {
@@ -85,23 +101,33 @@ func separable(m *Img, taps []float64, b border) *Img {
 			for x := 0; x < m.W; x++ {
 				win := row[x : x+len(taps)]
 				var s float64
-				for k, t := range taps {
-					s += t * win[k]
+				if sym {
+					s = taps[r] * win[r]
+					for k := 0; k < r; k++ {
+						s += taps[k] * (win[k] + win[len(taps)-1-k])
+					}
+				} else {
+					for k, t := range taps {
+						s += t * win[k]
+					}
 				}
 				tmp.Pix[(y*m.W+x)*3+c] = s
 			}
 		}
 	}
+	acc := make([]float64, m.W)
 	for c := 0; c < 3; c++ {
 		p, stride := plane(tmp, c, r, b)
 		for y := 0; y < m.H; y++ {
-			for x := 0; x < m.W; x++ {
-				var s float64
-				at := y*stride + x + r
-				for k, t := range taps {
-					s += t * p[at+k*stride]
+			clear(acc)
+			for k, t := range taps {
+				src := p[(y+k)*stride+r : (y+k)*stride+r+m.W]
+				for x, v := range src {
+					acc[x] += t * v
 				}
-				out.Pix[(y*m.W+x)*3+c] = s
+			}
+			for x, v := range acc {
+				out.Pix[(y*m.W+x)*3+c] = v
 			}
 		}
 	}
@@ -181,6 +207,15 @@ func disk(radius, alias float64) (k []float64, size int) {
 	return k, size
 }
 
+// Kernels with at least dftTaps non-zero taps on images of at least
+// dftSide pixels a side are applied through the DFT, as OpenCV's filter2D
+// switches to one for large kernels: fewer operations, the same sums to
+// rounding.
+const (
+	dftTaps = 100
+	dftSide = 64
+)
+
 // filter2D is OpenCV's filter2D on each channel: correlation with the
 // kernel centred, border REFLECT_101. Zero taps (most of a small disk's
 // 17x17 grid) are skipped.
@@ -191,6 +226,8 @@ func filter2D(m *Img, k []float64, size int) *Img {
 		w   float64
 	}
 	out := newImg(m.H, m.W)
+	var plan *fourier.Plan
+	var ks fourier.Kernel
 	for c := 0; c < 3; c++ {
 		p, stride := plane(m, c, r, reflect101)
 		var taps []tap
@@ -200,6 +237,16 @@ func filter2D(m *Img, k []float64, size int) *Img {
 					taps = append(taps, tap{j*stride + i, w})
 				}
 			}
+		}
+		if len(taps) >= dftTaps && m.H >= dftSide && m.W >= dftSide {
+			if plan == nil {
+				plan = fourier.NewPlan(m.H+2*r, stride)
+				ks = plan.Kernel(k, size, size)
+			}
+			for i, v := range plan.Correlate(p, ks) {
+				out.Pix[i*3+c] = v
+			}
+			continue
 		}
 		for y := 0; y < m.H; y++ {
 			for x := 0; x < m.W; x++ {

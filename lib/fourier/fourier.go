@@ -1,0 +1,119 @@
+// Package fourier is the 2-D discrete Fourier transform of real planes,
+// built from gonum's 1-D transforms (a real FFT along each row, a complex
+// FFT down each column: gonum has no 2-D API), and what lk computes with
+// it: correlation with large kernels (defocus blur, as OpenCV switches to a
+// DFT for kernels of 11x11 and more) and band-limited noise (Fourier-noise
+// robustness, the Fourier heat map).
+package fourier
+
+import (
+	"gonum.org/v1/gonum/dsp/fourier"
+)
+
+// Plan transforms H x W real planes. A Plan is not safe for concurrent
+// use; make one per goroutine.
+type Plan struct {
+	H, W int
+	rows *fourier.FFT
+	cols *fourier.CmplxFFT
+	row  []complex128
+	col  []complex128
+	buf  []float64
+}
+
+// NewPlan prepares transforms of H x W planes.
+func NewPlan(h, w int) *Plan {
+	return &Plan{H: h, W: w, rows: fourier.NewFFT(w), cols: fourier.NewCmplxFFT(h),
+		row: make([]complex128, w/2+1), col: make([]complex128, h), buf: make([]float64, w)}
+}
+
+// Spectrum is the half spectrum of a real H x W plane: H rows of W/2+1
+// coefficients (the other half is the conjugate mirror), row-major.
+type Spectrum []complex128
+
+// Forward returns the spectrum of plane (H*W values, row-major), unscaled:
+// coefficient (u, v) = sum over (y, x) of plane(y, x) exp(-2 pi i (uy/H + vx/W)).
+func (p *Plan) Forward(dst Spectrum, plane []float64) Spectrum {
+	hw := p.W/2 + 1
+	if len(dst) != p.H*hw {
+		dst = make(Spectrum, p.H*hw)
+	}
+	for y := 0; y < p.H; y++ {
+		p.rows.Coefficients(dst[y*hw:(y+1)*hw], plane[y*p.W:(y+1)*p.W])
+	}
+	for v := 0; v < hw; v++ {
+		for y := 0; y < p.H; y++ {
+			p.col[y] = dst[y*hw+v]
+		}
+		p.cols.Coefficients(p.col, p.col)
+		for u := 0; u < p.H; u++ {
+			dst[u*hw+v] = p.col[u]
+		}
+	}
+	return dst
+}
+
+// Inverse writes the plane of spectrum s to dst, scaled by 1/(H W) so that
+// Inverse(Forward(x)) = x. s is overwritten.
+func (p *Plan) Inverse(dst []float64, s Spectrum) []float64 {
+	hw := p.W/2 + 1
+	if len(dst) != p.H*p.W {
+		dst = make([]float64, p.H*p.W)
+	}
+	for v := 0; v < hw; v++ {
+		for u := 0; u < p.H; u++ {
+			p.col[u] = s[u*hw+v]
+		}
+		p.cols.Sequence(p.col, p.col)
+		for y := 0; y < p.H; y++ {
+			s[y*hw+v] = p.col[y]
+		}
+	}
+	scale := 1 / float64(p.H*p.W)
+	for y := 0; y < p.H; y++ {
+		row := dst[y*p.W : (y+1)*p.W]
+		p.rows.Sequence(row, s[y*hw:(y+1)*hw])
+		for i := range row {
+			row[i] *= scale
+		}
+	}
+	return dst
+}
+
+// Kernel is the spectrum of a kh x kw kernel for Correlate: computed once,
+// it serves every plane of the plan's size.
+type Kernel struct {
+	s      Spectrum
+	kh, kw int
+}
+
+// Kernel prepares the kh x kw kernel k (row-major) for Correlate.
+func (p *Plan) Kernel(k []float64, kh, kw int) Kernel {
+	// correlation with k is convolution with k reversed: place k(j, i)
+	// at (-j, -i) mod (H, W)
+	kp := make([]float64, p.H*p.W)
+	for j := 0; j < kh; j++ {
+		for i := 0; i < kw; i++ {
+			kp[((p.H-j)%p.H)*p.W+(p.W-i)%p.W] = k[j*kw+i]
+		}
+	}
+	return Kernel{p.Forward(nil, kp), kh, kw}
+}
+
+// Correlate returns the valid correlation of the H x W plane with the
+// kernel k: out(y, x) = sum over (j, i) of k(j, i) plane(y+j, x+i), for
+// y < H-kh+1 and x < W-kw+1 (row-major, W-kw+1 wide). The plane is taken
+// as periodic, which the valid part never sees.
+func (p *Plan) Correlate(plane []float64, k Kernel) []float64 {
+	xs := p.Forward(nil, plane)
+	for i := range xs {
+		xs[i] *= k.s[i]
+	}
+	full := p.Inverse(nil, xs)
+	oh, ow := p.H-k.kh+1, p.W-k.kw+1
+	out := make([]float64, oh*ow)
+	for y := 0; y < oh; y++ {
+		copy(out[y*ow:(y+1)*ow], full[y*p.W:y*p.W+ow])
+	}
+	return out
+}
