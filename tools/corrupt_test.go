@@ -193,7 +193,8 @@ func TestDataTags(t *testing.T) {
 		mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 16 --tag variant=%s %s | lk-infer -q --model testdata/zoo/lk3.onnx > %s/%s.arrow", v, fm, tmp, v))
 	}
 	rows := readCSV(t, mustSh(t, "lk-metrics --by variant --format csv "+tmp+"/mixed_same.arrow "+tmp+"/mixed_rand.arrow"))
-	if len(rows) != 2 || rows[0]["variant"] != "mixed_rand" || rows[1]["variant"] != "mixed_same" {
+	// the same images under two tags: BG-Gap 0
+	if len(rows) != 3 || rows[0]["variant"] != "mixed_rand" || rows[1]["variant"] != "mixed_same" || rows[2]["bg_gap"] != "0.00" {
 		t.Errorf("rows %v", rows)
 	}
 	_, errOut, err := sh(t, "lk-data -q --tag label=3 "+fm+" > /dev/null")
