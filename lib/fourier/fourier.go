@@ -7,6 +7,8 @@
 package fourier
 
 import (
+	"math"
+
 	"gonum.org/v1/gonum/dsp/fourier"
 )
 
@@ -116,4 +118,46 @@ func (p *Plan) Correlate(plane []float64, k Kernel) []float64 {
 		copy(out[y*ow:(y+1)*ow], full[y*p.W:y*p.W+ow])
 	}
 	return out
+}
+
+// Band is Park & Kim's square frequency annulus for an H x W spectrum in
+// the half-spectrum layout: the frequencies whose centred index lies in
+// the centred square of side 2 floor((f+s) n / 2 pi) but not in that of
+// side 2 floor((f-s) n / 2 pi) (n = H down the rows, W across, sides
+// clipped to [0, n]), f and s in radians, pi being Nyquist. Their noise is
+// the real part of the inverse transform of the masked spectrum; for a
+// real plane that equals masking with the mask averaged with its mirror
+// image M(-u, -v), which Band returns, so its values are 0, 1/2 or 1.
+func Band(h, w int, f, s float64) []float64 {
+	side := func(r float64, n int) int {
+		return min(max(2*int(math.Floor(r*float64(n)/(2*math.Pi))), 0), n)
+	}
+	in := func(k, n, l int) bool { // centred index of frequency k inside the centred square of side l
+		c := (k%n + n + n/2) % n
+		return c >= n/2-l/2 && c < n/2-l/2+l
+	}
+	mask := func(u, v int) float64 {
+		if in(u, h, side(f+s, h)) && in(v, w, side(f+s, w)) && !(in(u, h, side(f-s, h)) && in(v, w, side(f-s, w))) {
+			return 1
+		}
+		return 0
+	}
+	hw := w/2 + 1
+	out := make([]float64, h*hw)
+	for u := 0; u < h; u++ {
+		for v := 0; v < hw; v++ {
+			out[u*hw+v] = (mask(u, v) + mask(-u, -v)) / 2
+		}
+	}
+	return out
+}
+
+// Filter multiplies the spectrum of plane by mask (half-spectrum layout)
+// and returns the resulting plane.
+func (p *Plan) Filter(plane, mask []float64) []float64 {
+	s := p.Forward(nil, plane)
+	for i := range s {
+		s[i] *= complex(mask[i], 0)
+	}
+	return p.Inverse(nil, s)
 }

@@ -69,3 +69,65 @@ func TestCorrelate(t *testing.T) {
 		}
 	}
 }
+
+// Filter with Band equals Park & Kim's procedure done literally: full
+// complex DFT, roll the zero frequency to the centre, zero outside the
+// square annulus, roll back, inverse DFT, real part.
+func TestBandIsParkKim(t *testing.T) {
+	for _, c := range []struct {
+		h, w int
+		f, s float64
+	}{{16, 16, 0.5, 0.1}, {16, 16, 0, 0.1}, {16, 16, 1, 0.1}, {12, 10, 0.3, 0.2}} {
+		h, w := c.h, c.w
+		r := rand.New(rand.NewPCG(5, 6))
+		x := make([]float64, h*w)
+		for i := range x {
+			x[i] = float64(2*r.IntN(2) - 1)
+		}
+		// the literal procedure
+		dft := func(in []complex128, sign float64) []complex128 {
+			out := make([]complex128, h*w)
+			for u := 0; u < h; u++ {
+				for v := 0; v < w; v++ {
+					for y := 0; y < h; y++ {
+						for xx := 0; xx < w; xx++ {
+							out[u*w+v] += in[y*w+xx] * cmplx.Exp(complex(0, sign*2*math.Pi*(float64(u*y)/float64(h)+float64(v*xx)/float64(w))))
+						}
+					}
+				}
+			}
+			return out
+		}
+		in := make([]complex128, h*w)
+		for i, v := range x {
+			in[i] = complex(v, 0)
+		}
+		spec := dft(in, -1)
+		square := func(n int, rad float64) (lo, hi int) {
+			l := min(max(2*int(math.Floor(rad*math.Pi*float64(n)/(2*math.Pi))), 0), n)
+			return n/2 - l/2, n/2 - l/2 + l
+		}
+		oy0, oy1 := square(h, c.f+c.s)
+		ox0, ox1 := square(w, c.f+c.s)
+		iy0, iy1 := square(h, c.f-c.s)
+		ix0, ix1 := square(w, c.f-c.s)
+		for u := 0; u < h; u++ {
+			for v := 0; v < w; v++ {
+				cu, cv := (u+h/2)%h, (v+w/2)%w // rolled
+				outer := cu >= oy0 && cu < oy1 && cv >= ox0 && cv < ox1
+				inner := cu >= iy0 && cu < iy1 && cv >= ix0 && cv < ix1
+				if !outer || inner {
+					spec[u*w+v] = 0
+				}
+			}
+		}
+		back := dft(spec, 1)
+		got := NewPlan(h, w).Filter(x, Band(h, w, c.f*math.Pi, c.s*math.Pi))
+		for i := range x {
+			want := real(back[i]) / float64(h*w)
+			if math.Abs(got[i]-want) > 1e-9 {
+				t.Fatalf("%+v: value %d is %v, want %v", c, i, got[i], want)
+			}
+		}
+	}
+}
