@@ -95,6 +95,14 @@ func (f *Floats) Set(v string) error {
 	return nil
 }
 
+// Decimal is the float64 of a float32 flag value's shortest decimal text:
+// 0.1 parsed as float32 is 0.10000000149 as float64; Decimal gives 0.1, so
+// that condition columns and thresholds carry the value the user typed.
+func Decimal(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
+}
+
 // Strings is a comma-separated list of names as a flag value.
 type Strings []string
 

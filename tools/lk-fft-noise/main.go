@@ -10,7 +10,6 @@ package main
 import (
 	"flag"
 	"io"
-	"strconv"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/freqnoise"
@@ -53,9 +52,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.Width <= 0 || o.Eps < 0 {
 		return cli.Usage("--width must be > 0 and --eps >= 0")
 	}
-	for _, f := range freqs { // 0.1 as float32 is 0.10000000149; keep the decimal value
-		v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
-		o.Freqs = append(o.Freqs, v)
+	for _, f := range freqs {
+		o.Freqs = append(o.Freqs, cli.Decimal(f))
 	}
 	for _, v := range std {
 		o.Std = append(o.Std, float64(v))

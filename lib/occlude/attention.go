@@ -1,0 +1,137 @@
+package occlude
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/ort"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Attention is a vision transformer's saliency, as the paper takes DINO
+// ViT-S/16's: the last self-attention of the model (the output of its
+// last Softmax node, batch x heads x tokens x tokens), the row of the
+// class token (token 0) over the patch tokens (1..N), for one head or
+// averaged over heads. Any ViT exported to ONNX works as it is: no
+// special export is needed to expose the attention.
+type Attention struct {
+	Path    string
+	Node    string // the Softmax node read
+	Head    int    // head index; -1: the mean over heads
+	shape   stream.Shape
+	batch   int64 // the input's fixed batch size, or 0 when dynamic
+	norm    *model.Normalizer
+	sess    *ort.Session
+	cleanup func()
+}
+
+// OpenAttention prepares the attention of the model at path (its sidecar
+// gives the normalisation) for reading.
+func OpenAttention(path string, head, threads int) (*Attention, error) {
+	m, err := arch.Load(path, stream.Shape{})
+	if err != nil {
+		return nil, err
+	}
+	var node, value string
+	for _, n := range m.Model.Graph().GetNode() {
+		if n.GetOpType() == "Softmax" && len(n.GetOutput()) > 0 {
+			node, value = n.GetName(), n.GetOutput()[0]
+		}
+	}
+	if value == "" {
+		return nil, fmt.Errorf("model %s has no Softmax node: not an attention model (the saliency model is a ViT, e.g. DINO ViT-S/16)", path)
+	}
+	mean, std, err := m.Config.Normalisation(path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	norm, err := model.NewNormalizer(mean, std, m.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", path, err)
+	}
+	copyPath, cleanup, err := arch.WithOutputs(m.Model, []string{value})
+	if err != nil {
+		return nil, err
+	}
+	sess, err := ort.NewSession(copyPath, m.Input, []string{value}, ort.Options{Threads: threads})
+	if err != nil {
+		cleanup()
+		return nil, arch.CopyError(path, copyPath, "reading the attention", err)
+	}
+	a := &Attention{Path: path, Node: node, Head: head, shape: m.Shape, norm: norm, sess: sess, cleanup: cleanup}
+	ins, _ := m.Model.IO()
+	for _, in := range ins {
+		if in.Name == m.Input && len(in.Dims) == 4 && in.Dims[0] > 0 {
+			a.batch = in.Dims[0]
+		}
+	}
+	return a, nil
+}
+
+// Close releases the session and the temporary model copy.
+func (a *Attention) Close() {
+	a.sess.Close()
+	a.cleanup()
+}
+
+// Patches runs the model on the record's images and returns the class
+// token's attention over the patch tokens.
+func (a *Attention) Patches(_ arrow.Record, px []float32, n int, g Grid) ([][]float64, error) {
+	sz := a.shape.Size()
+	if len(px) != n*sz {
+		return nil, fmt.Errorf("images are %d values each; the saliency model %s takes %s", len(px)/max(n, 1), a.Path, a.shape)
+	}
+	step := n
+	if a.batch > 0 {
+		step = int(a.batch)
+	}
+	out := make([][]float64, 0, n)
+	buf := make([]float32, step*sz)
+	for lo := 0; lo < n; lo += step {
+		k := min(step, n-lo)
+		a.norm.Apply(buf[:k*sz], px[lo*sz:(lo+k)*sz])
+		in := buf[:k*sz]
+		if a.batch > 0 && k < step { // a fixed batch: pad with zeros
+			clear(buf[k*sz:])
+			in = buf
+		}
+		t, err := a.sess.RunAlloc(in, []int64{int64(len(in) / sz), int64(a.shape.C), int64(a.shape.H), int64(a.shape.W)})
+		if err != nil {
+			return nil, err
+		}
+		s := t[0].Shape
+		if len(s) != 4 || s[2] != s[3] {
+			return nil, fmt.Errorf("model %s: Softmax node %q gives %v, not batch x heads x tokens x tokens", a.Path, a.Node, s)
+		}
+		heads, tok := int(s[1]), int(s[2])
+		if tok != g.N()+1 {
+			return nil, fmt.Errorf("model %s: the attention of node %q is over %d tokens; the %dx%d patch grid needs %d (a class token and one per patch): give --patch the model's patch size",
+				a.Path, a.Node, tok, g.GH, g.GW, g.N()+1)
+		}
+		if a.Head >= heads {
+			return nil, fmt.Errorf("model %s: --head %d, but the attention has %d heads", a.Path, a.Head, heads)
+		}
+		for i := 0; i < k; i++ {
+			sal := make([]float64, g.N())
+			for h := 0; h < heads; h++ {
+				if a.Head >= 0 && h != a.Head {
+					continue
+				}
+				row := t[0].Data[((i*heads+h)*tok)*tok:] // query token 0
+				for j := range sal {
+					sal[j] += float64(row[1+j])
+				}
+			}
+			if a.Head < 0 {
+				for j := range sal {
+					sal[j] /= float64(heads)
+				}
+			}
+			out = append(out, sal)
+		}
+	}
+	return out, nil
+}

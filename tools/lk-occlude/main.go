@@ -1,0 +1,98 @@
+// Command lk-occlude drops patches of the images of a stream (black, in
+// [0,1] pixel space, before any normalisation) for the occlusion
+// experiments of the paper's Fig. 4: at random (a sweep of ratios of the
+// patch grid), or by saliency (a sweep of lambda, the fraction of saliency
+// mass: salient drop removes the patches holding it, non-salient drop
+// keeps only them). Columns drop_mode and drop_ratio are appended.
+//
+//	lk-data --resize 256 --crop 224 /data/imagenet/val | lk-occlude --mode random \
+//	  | lk-infer --model replknet31b.onnx | lk-metrics --by drop_mode,drop_ratio
+//	lk-data ... | lk-occlude --mode salient,nonsalient --saliency-model dino_vits16.onnx --head 1 | ...
+package main
+
+import (
+	"flag"
+	"io"
+
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/occlude"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func main() { cli.Main("lk-occlude", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-occlude", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var modes cli.Strings
+	var ratios, lambdas cli.Floats
+	fs.Var(&modes, "mode", "drop modes, a list: random, salient, nonsalient (default random)")
+	fs.Var(&ratios, "ratios", "random drop: fractions of the patches (default 0,0.1,...,0.9, the reference's k N // 10)")
+	fs.Var(&lambdas, "lambdas", "salient modes: fractions of the saliency mass (default 0.1,...,1)")
+	patch := fs.Int("patch", 16, "patch side in pixels (224-pixel images: 16, a 14x14 grid; the 32-pixel zoo: 4, its ViT's 8x8 patches)")
+	seed := fs.Uint64("seed", 0, "seed of the random patches")
+	perImage := fs.Bool("per-image", false, "draw random patches per image (default: once per --batch rows, as the reference draws once per batch)")
+	batch := fs.Int("batch", 256, "rows that share one random draw (the reference's batch size); counted along the stream, not per record")
+	salModel := fs.String("saliency-model", "", "ONNX vision transformer whose last attention gives the saliency (e.g. DINO ViT-S/16; its sidecar gives the normalisation)")
+	head := fs.Int("head", 1, "attention head of the saliency model (the paper's 1); -1: the mean over heads")
+	salCol := fs.String("saliency-column", "", "stream column holding the saliency instead: float32 lists, one value per patch, row-major")
+	threads := fs.Int("threads", 0, "ONNX Runtime threads for the saliency model (0: all cores)")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-occlude [flags] < images.arrow > images.arrow\n\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return cli.Usage("one input at a time")
+	}
+	if len(modes) == 0 {
+		modes = cli.Strings{occlude.Random}
+	}
+	if len(ratios) == 0 {
+		for k := 0; k < 10; k++ {
+			ratios = append(ratios, float32(k)/10)
+		}
+	}
+	if len(lambdas) == 0 {
+		for k := 1; k <= 10; k++ {
+			lambdas = append(lambdas, float32(k)/10)
+		}
+	}
+	o := occlude.Options{Modes: modes, Ratios: decimals(ratios), Lambdas: decimals(lambdas), Patch: *patch, Seed: *seed,
+		PerImage: *perImage, Batch: *batch, Args: cli.Recorded(fs, "threads")}
+	for _, v := range append(append([]float64{}, o.Ratios...), o.Lambdas...) {
+		if v < 0 || v > 1 {
+			return cli.Usage("--ratios and --lambdas are fractions in [0,1], got %v", v)
+		}
+	}
+	if *salModel != "" && *salCol != "" {
+		return cli.Usage("give one of --saliency-model and --saliency-column")
+	}
+	if err := stream.RefuseTerminal(stdout); err != nil {
+		return err
+	}
+	switch {
+	case *salModel != "":
+		a, err := occlude.OpenAttention(*salModel, *head, *threads)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		o.Saliency = a
+	case *salCol != "":
+		o.Saliency = occlude.Column{Name: *salCol}
+	}
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, stdout, o) })
+}
+
+// decimals turns flag values (float32) into the float64 of their decimal
+// text, so that 0.3 is 0.3 in columns and comparisons.
+func decimals(fs cli.Floats) []float64 {
+	out := make([]float64, len(fs))
+	for i, f := range fs {
+		out[i] = cli.Decimal(f)
+	}
+	return out
+}
