@@ -130,3 +130,105 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	}
 	return wr.Close()
 }
+
+// Basis is the real Fourier basis image of frequency (u, v) on an H x W
+// grid, cos(2 pi (u y / H + v x / W)), scaled to L2 norm 1: the
+// perturbation direction of Yin et al.'s Fourier heat map.
+func Basis(h, w, u, v int) []float64 {
+	b := make([]float64, h*w)
+	var ss float64
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := math.Cos(2 * math.Pi * (float64(u*y)/float64(h) + float64(v*x)/float64(w)))
+			b[y*w+x] = c
+			ss += c * c
+		}
+	}
+	n := math.Sqrt(ss)
+	for i := range b {
+		b[i] /= n
+	}
+	return b
+}
+
+// Heat map stream columns: the centred frequency indices of the basis.
+const (
+	ColU = "fu" // rows: -H/2 .. H/2-1
+	ColV = "fv" // columns: -W/2 .. W/2-1
+)
+
+// RunHeatmap writes every record of r once per frequency (u, v) of the
+// centred grid (every step-th in each direction), the images moved by
+// eps times the unit basis image of (u, v), with a random sign per image
+// and channel (Yin et al. 2019), and columns fu and fv. Scored per (fu,
+// fv), it is the Fourier heat map of a model's sensitivity.
+func RunHeatmap(r *stream.Reader, w io.Writer, eps float64, step int, seed uint64, clip bool, args []string) error {
+	cols, err := stream.Images(r.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	sh := cols.Shape
+	type freq struct{ u, v int }
+	var fr []freq
+	for u := -sh.H / 2; u < sh.H-sh.H/2; u += step {
+		for v := -sh.W / 2; v < sh.W-sh.W/2; v += step {
+			fr = append(fr, freq{u, v})
+		}
+	}
+	md := stream.WithoutMeta(r.Schema().Metadata(), stream.MetaRows)
+	md, err = stream.AddStep(md, stream.Step{Tool: "lk-fft-noise", Args: args, Extra: map[string]string{"seed": strconv.FormatUint(seed, 10)}})
+	if err != nil {
+		return err
+	}
+	schema, err := stream.Append(r.Schema(), md, arrow.Field{Name: ColU, Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: ColV, Type: arrow.PrimitiveTypes.Int64})
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	wr, err := stream.NewWriter(w, schema)
+	if err != nil {
+		return err
+	}
+	basis := make([][]float64, len(fr))
+	for k, f := range fr {
+		basis[k] = Basis(sh.H, sh.W, f.u, f.v)
+	}
+	sz, hw := sh.Size(), sh.H*sh.W
+	for r.Next() {
+		rec := r.Record()
+		n := int(rec.NumRows())
+		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
+		if err != nil {
+			return fmt.Errorf("%s: column image: %v", r.Name(), err)
+		}
+		ids := rec.Column(cols.ID).(*array.String)
+		for k, f := range fr {
+			out := make([]float32, n*sz)
+			for i := 0; i < n; i++ {
+				h := fnv.New64a()
+				fmt.Fprintf(h, "%s\x00%d\x00%d", ids.Value(i), f.u, f.v)
+				rs := rand.New(rand.NewPCG(seed, h.Sum64()))
+				for c := 0; c < sh.C; c++ {
+					sign := eps
+					if rs.IntN(2) == 0 {
+						sign = -eps
+					}
+					for j := 0; j < hw; j++ {
+						x := px[i*sz+c*hw+j] + float32(sign*basis[k][j])
+						if clip {
+							x = min(max(x, 0), 1)
+						}
+						out[i*sz+c*hw+j] = x
+					}
+				}
+			}
+			if err := wr.WriteImages(schema, rec, cols.Image, out, sz, stream.ConstInt64(int64(f.u), n), stream.ConstInt64(int64(f.v), n)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return wr.Close()
+}

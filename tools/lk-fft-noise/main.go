@@ -28,6 +28,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.Eps, "eps", 0.03, "noise size before band-passing, in pixel units (with --std: in the model's normalised units)")
 	fs.Var(&std, "std", "the model's per-channel std: eps is then added in normalised space, as Park & Kim do (their eps 0.007)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the sign noise (one draw per image, shared by its bands)")
+	heat := fs.Bool("heatmap", false, "Fourier heat map instead (Yin et al. 2019): one copy per frequency (u, v) of the grid, moved by eps times the unit-norm basis image, random sign per image and channel; columns fu, fv")
+	step := fs.Int("step", 1, "--heatmap: every step-th frequency in each direction")
 	fs.BoolVar(&o.Clip, "clip", true, "clip to [0,1], the stream's pixel range (Park & Kim do not clip: --clip=false)")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-fft-noise [flags] < images.arrow > images.arrow\n\n")
@@ -38,6 +40,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 1 {
 		return cli.Usage("one input at a time")
+	}
+	if *heat {
+		if *step < 1 || o.Eps <= 0 {
+			return cli.Usage("--heatmap needs --step >= 1 and --eps > 0 (the L2 norm of the perturbation)")
+		}
+		if err := stream.RefuseTerminal(stdout); err != nil {
+			return err
+		}
+		args := cli.Recorded(fs)
+		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+			return freqnoise.RunHeatmap(r, stdout, o.Eps, *step, o.Seed, o.Clip, args)
+		})
 	}
 	if len(freqs) == 0 {
 		for i := 0; i <= 10; i++ {

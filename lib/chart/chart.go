@@ -1,0 +1,377 @@
+package chart
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// Spec says what to draw from which columns.
+type Spec struct {
+	Kind           string // line, bar, scatter, heatmap
+	X, Y, Z        string // columns (Z: heat map values)
+	Series         string // one line, bar group or colour per value
+	Label          string // scatter: text beside each point
+	Band           bool   // line: min-max band over rows sharing (series, x), the line at their mean
+	Title          string
+	XLabel, YLabel string // default: the column names
+}
+
+// Kinds lists the table plot kinds.
+var Kinds = []string{"line", "bar", "scatter", "heatmap"}
+
+// Formats lists the accepted output extensions.
+var Formats = []string{".png", ".svg", ".pdf", ".eps"}
+
+// CheckFormat refuses an output path whose extension gonum/plot cannot
+// write, before any work is done.
+func CheckFormat(path string) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	for _, f := range Formats {
+		if ext == f {
+			return nil
+		}
+	}
+	return fmt.Errorf("output %q: the extension picks the format; want one of %s", path, strings.Join(Formats, " "))
+}
+
+// Plot builds the figure of t under spec.
+func Plot(t *Table, s Spec) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = s.Title
+	p.X.Label.Text, p.Y.Label.Text = or(s.XLabel, s.X), or(s.YLabel, s.Y)
+	var err error
+	switch s.Kind {
+	case "line":
+		err = lines(p, t, s)
+	case "bar":
+		err = bars(p, t, s)
+	case "scatter":
+		err = scatter(p, t, s)
+	case "heatmap":
+		err = heat(p, t, s)
+	default:
+		err = fmt.Errorf("plot kind %q: want one of %s (or montage for image streams)", s.Kind, strings.Join(Kinds, ", "))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Series != "" && s.Kind != "heatmap" { // room for the legend above the data
+		p.Y.Max += 0.15 * (p.Y.Max - p.Y.Min)
+	}
+	return p, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// seriesOf returns each row's series name ("" without --series) and the
+// names in order of first appearance.
+func seriesOf(t *Table, col string) ([]string, []string, error) {
+	if col == "" {
+		return make([]string, t.Rows()), []string{""}, nil
+	}
+	s, err := t.Strings(col, "--series")
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			names = append(names, v)
+		}
+	}
+	sort.Strings(names)
+	return s, names, nil
+}
+
+// lines draws one line per series through the mean of the rows at each x,
+// sorted by x; with Band, the min-max range of those rows shaded.
+func lines(p *plot.Plot, t *Table, s Spec) error {
+	xs, err := t.Floats(s.X, "--x")
+	if err != nil {
+		return err
+	}
+	ys, err := t.Floats(s.Y, "--y")
+	if err != nil {
+		return err
+	}
+	ser, names, err := seriesOf(t, s.Series)
+	if err != nil {
+		return err
+	}
+	p.Add(plotter.NewGrid())
+	drawn := 0
+	for k, name := range names {
+		type agg struct{ sum, lo, hi, n float64 }
+		at := map[float64]*agg{}
+		for i := range xs {
+			if ser[i] != name || math.IsNaN(ys[i]) || math.IsNaN(xs[i]) {
+				continue
+			}
+			a := at[xs[i]]
+			if a == nil {
+				a = &agg{lo: math.Inf(1), hi: math.Inf(-1)}
+				at[xs[i]] = a
+			}
+			a.sum += ys[i]
+			a.n++
+			a.lo, a.hi = math.Min(a.lo, ys[i]), math.Max(a.hi, ys[i])
+		}
+		if len(at) == 0 {
+			continue
+		}
+		keys := make([]float64, 0, len(at))
+		for x := range at {
+			keys = append(keys, x)
+		}
+		sort.Float64s(keys)
+		mean := make(plotter.XYs, len(keys))
+		var upper, lower plotter.XYs
+		for i, x := range keys {
+			a := at[x]
+			mean[i] = plotter.XY{X: x, Y: a.sum / a.n}
+			upper = append(upper, plotter.XY{X: x, Y: a.hi})
+			lower = append(lower, plotter.XY{X: x, Y: a.lo})
+		}
+		c := plotutil.Color(k)
+		if s.Band {
+			for i := len(lower) - 1; i >= 0; i-- {
+				upper = append(upper, lower[i])
+			}
+			band, err := plotter.NewPolygon(upper)
+			if err != nil {
+				return err
+			}
+			r, g, b, _ := c.RGBA()
+			band.Color = color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 60}
+			band.LineStyle.Width = 0
+			p.Add(band)
+		}
+		l, pts, err := plotter.NewLinePoints(mean)
+		if err != nil {
+			return err
+		}
+		l.Color, pts.Color = c, c
+		pts.Shape = plotutil.Shape(k)
+		p.Add(l, pts)
+		if name != "" {
+			p.Legend.Add(name, l, pts)
+		}
+		drawn++
+	}
+	if drawn == 0 {
+		return fmt.Errorf("%s: no row has numbers in both %q and %q", t.Name, s.X, s.Y)
+	}
+	p.Legend.Top = true
+	return nil
+}
+
+// bars draws grouped bars: one group per value of X (a category), one bar
+// per series within it.
+func bars(p *plot.Plot, t *Table, s Spec) error {
+	cats, err := t.Strings(s.X, "--x (categories)")
+	if err != nil {
+		return err
+	}
+	ys, err := t.Floats(s.Y, "--y")
+	if err != nil {
+		return err
+	}
+	ser, names, err := seriesOf(t, s.Series)
+	if err != nil {
+		return err
+	}
+	var groups []string
+	gi := map[string]int{}
+	for _, c := range cats {
+		if _, ok := gi[c]; !ok {
+			gi[c] = len(groups)
+			groups = append(groups, c)
+		}
+	}
+	width := vg.Points(math.Max(4, 200/float64(len(groups)*len(names))))
+	for k, name := range names {
+		vals := make(plotter.Values, len(groups))
+		for i := range vals {
+			vals[i] = math.NaN()
+		}
+		for i, c := range cats {
+			if ser[i] == name && !math.IsNaN(ys[i]) {
+				vals[gi[c]] = ys[i]
+			}
+		}
+		for i, v := range vals {
+			if math.IsNaN(v) {
+				vals[i] = 0 // gonum draws no NaN bars; a missing value is an empty bar
+			}
+		}
+		b, err := plotter.NewBarChart(vals, width)
+		if err != nil {
+			return err
+		}
+		b.Color = plotutil.Color(k)
+		b.LineStyle.Width = 0
+		b.Offset = vg.Length(float64(k)-float64(len(names)-1)/2) * width
+		p.Add(b)
+		if name != "" {
+			p.Legend.Add(name, b)
+		}
+	}
+	p.NominalX(groups...)
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return nil
+}
+
+// scatter draws a point per row, coloured by series, with an optional text
+// label beside it (Fig. 1: parameters against accuracy, one label per model).
+func scatter(p *plot.Plot, t *Table, s Spec) error {
+	xs, err := t.Floats(s.X, "--x")
+	if err != nil {
+		return err
+	}
+	ys, err := t.Floats(s.Y, "--y")
+	if err != nil {
+		return err
+	}
+	ser, names, err := seriesOf(t, s.Series)
+	if err != nil {
+		return err
+	}
+	var labels []string
+	if s.Label != "" {
+		if labels, err = t.Strings(s.Label, "--label"); err != nil {
+			return err
+		}
+	}
+	p.Add(plotter.NewGrid())
+	var all plotter.XYs
+	var texts []string
+	for k, name := range names {
+		var pts plotter.XYs
+		for i := range xs {
+			if ser[i] == name && !math.IsNaN(xs[i]) && !math.IsNaN(ys[i]) {
+				pts = append(pts, plotter.XY{X: xs[i], Y: ys[i]})
+				if labels != nil {
+					all = append(all, plotter.XY{X: xs[i], Y: ys[i]})
+					texts = append(texts, labels[i])
+				}
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return err
+		}
+		sc.Color = plotutil.Color(k)
+		sc.Shape = plotutil.Shape(k)
+		sc.Radius = vg.Points(3)
+		p.Add(sc)
+		if name != "" {
+			p.Legend.Add(name, sc)
+		}
+	}
+	if len(texts) > 0 {
+		l, err := plotter.NewLabels(plotter.XYLabels{XYs: all, Labels: texts})
+		if err != nil {
+			return err
+		}
+		for i := range l.TextStyle {
+			l.TextStyle[i].XAlign, l.TextStyle[i].YAlign = 0.1, -0.5
+		}
+		p.Add(l)
+	}
+	p.Legend.Top = true
+	return nil
+}
+
+// grid is a heat map's values on the sorted distinct X and Y values.
+type grid struct {
+	xs, ys []float64
+	z      [][]float64 // [row y][col x]
+}
+
+func (g grid) Dims() (c, r int)   { return len(g.xs), len(g.ys) }
+func (g grid) Z(c, r int) float64 { return g.z[r][c] }
+func (g grid) X(c int) float64    { return g.xs[c] }
+func (g grid) Y(r int) float64    { return g.ys[r] }
+
+// heat draws Z over the grid of X and Y values (the Fourier heat map: one
+// cell per (u, v) frequency).
+func heat(p *plot.Plot, t *Table, s Spec) error {
+	xs, err := t.Floats(s.X, "--x")
+	if err != nil {
+		return err
+	}
+	ys, err := t.Floats(s.Y, "--y")
+	if err != nil {
+		return err
+	}
+	zs, err := t.Floats(s.Z, "--z")
+	if err != nil {
+		return err
+	}
+	distinct := func(v []float64) ([]float64, map[float64]int) {
+		idx := map[float64]int{}
+		var out []float64
+		for _, x := range v {
+			if _, ok := idx[x]; !ok && !math.IsNaN(x) {
+				idx[x] = 0
+				out = append(out, x)
+			}
+		}
+		sort.Float64s(out)
+		for i, x := range out {
+			idx[x] = i
+		}
+		return out, idx
+	}
+	ux, ix := distinct(xs)
+	uy, iy := distinct(ys)
+	if len(ux) < 2 || len(uy) < 2 {
+		return fmt.Errorf("%s: a heat map needs at least 2 distinct values of %q and of %q", t.Name, s.X, s.Y)
+	}
+	g := grid{xs: ux, ys: uy, z: make([][]float64, len(uy))}
+	for r := range g.z {
+		g.z[r] = make([]float64, len(ux))
+		for c := range g.z[r] {
+			g.z[r][c] = math.NaN()
+		}
+	}
+	for i := range xs {
+		if !math.IsNaN(xs[i]) && !math.IsNaN(ys[i]) {
+			g.z[iy[ys[i]]][ix[xs[i]]] = zs[i]
+		}
+	}
+	pal := moreland.SmoothBlueRed().Palette(255)
+	h := plotter.NewHeatMap(g, pal)
+	h.NaN = color.Gray{Y: 230}
+	p.Add(h)
+	// the colour scale as a legend: its two ends
+	lo, hi := h.Min, h.Max
+	thumbs := plotter.PaletteThumbnailers(pal)
+	p.Legend.Add(strconv.FormatFloat(hi, 'g', 4, 64), thumbs[len(thumbs)-1])
+	p.Legend.Add(strconv.FormatFloat(lo, 'g', 4, 64), thumbs[0])
+	p.Legend.Top = true
+	p.Legend.Left = false
+	return nil
+}

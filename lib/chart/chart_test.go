@@ -1,0 +1,196 @@
+package chart
+
+import (
+	"bytes"
+	"flag"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"gonum.org/v1/plot/cmpimg"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/lk-robustness/lk/lib/metrics"
+	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/table"
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden images in testdata/plot")
+
+// frame writes a table stream and reads it back as a Table.
+func frame(t *testing.T, f *table.Frame) *Table {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := f.Write(&buf, "arrow", arrow.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := stream.NewReader(&buf, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Read(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
+
+// A long-form lk-metrics table becomes one row per group with a column per
+// metric; a row lacking a metric has an empty cell, read as NaN.
+func TestPivot(t *testing.T) {
+	rows := []metrics.Row{
+		{Group: []string{"a", "0.1"}, Metric: "top1", Value: 90, N: 10},
+		{Group: []string{"a", "0.1"}, Metric: "top5", Value: 99, N: 10},
+		{Group: []string{"b", "0.1"}, Metric: "top1", Value: 80, N: 10},
+		{Group: []string{"b", "gap"}, Metric: "bg_gap", Value: 3, N: 10},
+	}
+	var buf bytes.Buffer
+	if err := table.Write(&buf, "arrow", []string{"model", "x"}, rows, arrow.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := stream.NewReader(&buf, "long")
+	tb, err := Read(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(tb.Names, ",") != "model,x,top1,top5,bg_gap" || tb.Rows() != 3 {
+		t.Fatalf("columns %v, %d rows", tb.Names, tb.Rows())
+	}
+	top5, err := tb.Floats("top5", "--y")
+	if err != nil || top5[0] != 99 || !math.IsNaN(top5[1]) {
+		t.Errorf("top5 %v %v", top5, err)
+	}
+	if _, err := tb.Floats("model", "--y"); err == nil || !strings.Contains(err.Error(), `row 0, column "model" (--y): "a" is not a number`) {
+		t.Errorf("text as number: %v", err)
+	}
+	if _, err := tb.Floats("acc", "--y"); err == nil || !strings.Contains(err.Error(), `no column "acc" for --y (columns: model, x, top1, top5, bg_gap)`) {
+		t.Errorf("missing column: %v", err)
+	}
+	w, err := tb.Where([]string{"model=b"})
+	if err != nil || w.Rows() != 2 {
+		t.Errorf("where: %v %v", w, err)
+	}
+}
+
+func sample(t *testing.T) *Table {
+	f := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "drop_n", Type: table.Int},
+		table.Column{Name: "sample", Type: table.Int}, table.Column{Name: "top1", Type: table.Float})
+	for _, m := range []string{"lk31", "resnet"} {
+		for n := 0; n <= 4; n++ {
+			for s := 0; s < 3; s++ {
+				base := 90.0 - 12*float64(n)
+				if m == "lk31" {
+					base = 90 - 5*float64(n)
+				}
+				f.Add(m, n, s, base+float64(s-1)*float64(n))
+			}
+		}
+	}
+	return frame(t, f)
+}
+
+// Golden images (regenerate with go test ./lib/chart -update): the same
+// tables drawn the same way, within cmpimg's colour tolerance.
+func TestGolden(t *testing.T) {
+	heatT := table.NewFrame(table.Column{Name: "fu", Type: table.Int}, table.Column{Name: "fv", Type: table.Int}, table.Column{Name: "top1", Type: table.Float})
+	for u := -4; u < 4; u++ {
+		for v := -4; v < 4; v++ {
+			heatT.Add(u, v, 90-2*math.Hypot(float64(u), float64(v)))
+		}
+	}
+	cases := []struct {
+		name string
+		tb   *Table
+		spec Spec
+	}{
+		{"line_band", sample(t), Spec{Kind: "line", X: "drop_n", Y: "top1", Series: "model", Band: true, Title: "lesion"}},
+		{"bar", sample(t), Spec{Kind: "bar", X: "drop_n", Y: "top1", Series: "model"}},
+		{"scatter", sample(t), Spec{Kind: "scatter", X: "drop_n", Y: "top1", Series: "model", Label: "sample"}},
+		{"heatmap", frame(t, heatT), Spec{Kind: "heatmap", X: "fv", Y: "fu", Z: "top1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Plot(c.tb, c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := filepath.Join(t.TempDir(), c.name+".png")
+			if err := p.Save(12*vg.Centimeter, 8*vg.Centimeter, got); err != nil {
+				t.Fatal(err)
+			}
+			golden := testutil.Path(t, "testdata", "plot", c.name+".png")
+			a, _ := os.ReadFile(got)
+			if *update {
+				os.WriteFile(golden, a, 0o644)
+				return
+			}
+			b, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := cmpimg.EqualApprox("png", a, b, 0.05); err != nil || !ok {
+				t.Errorf("%s differs from %s (%v); look at both, then regenerate with -update if the change is wanted", got, golden, err)
+			}
+		})
+	}
+	if _, err := Plot(sample(t), Spec{Kind: "pie", X: "drop_n", Y: "top1"}); err == nil {
+		t.Error("pie accepted")
+	}
+	if err := CheckFormat("fig.jpeg"); err == nil {
+		t.Error("jpeg accepted")
+	}
+}
+
+// A montage shows each image at its place: a white, a black and a grey
+// image side by side keep their colours at their cells' centres.
+func TestMontage(t *testing.T) {
+	sh := stream.Shape{C: 1, H: 8, W: 8}
+	px := make([]float32, 3*64)
+	for i := 0; i < 64; i++ {
+		px[i], px[64+i], px[128+i] = 1, 0, 0.5
+	}
+	var buf bytes.Buffer
+	schema := stream.ImageSchema(sh, arrow.Metadata{})
+	w, _ := stream.NewWriter(&buf, schema)
+	ib := array.NewStringBuilder(memory.DefaultAllocator)
+	ib.AppendValues([]string{"white", "black", "grey"}, nil)
+	lb := array.NewInt32Builder(memory.DefaultAllocator)
+	lb.AppendValues([]int32{-1, -1, -1}, nil)
+	rec := array.NewRecord(schema, []arrow.Array{ib.NewArray(), lb.NewArray(), stream.Float32List(px, 64)}, 3)
+	w.Write(rec)
+	w.Close()
+	r, _ := stream.NewReader(&buf, "imgs")
+	out := filepath.Join(t.TempDir(), "m.png")
+	cell := 2 * vg.Centimeter
+	if err := Montage(r, MontageSpec{Limit: 10, Cols: 3, Cell: cell}, out); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(out)
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// vgimg renders at 96 dpi; layout: 4 pt padding, cells of 2 cm
+	dpi := 96.0 / 72
+	centre := func(k int) image.Point {
+		x := (4 + float64(k)*(float64(cell)+4) + float64(cell)/2) * dpi
+		y := (4 + float64(cell)/2) * dpi
+		return image.Pt(int(x), int(y))
+	}
+	for k, want := range []uint32{0xffff, 0, 0x8080} {
+		p := centre(k)
+		g, _, _, _ := img.At(p.X, p.Y).RGBA()
+		if d := int(g) - int(want); d > 0x300 || d < -0x300 {
+			t.Errorf("cell %d at %v: grey %#x, want %#x", k, p, g, want)
+		}
+	}
+}

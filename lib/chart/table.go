@@ -1,0 +1,202 @@
+// Package chart draws the paper's figures from lk's table streams with
+// gonum/plot: lines with series and a min/max band, grouped bars,
+// scatters with labels, heat maps, and montages of image streams. Axis
+// labels are column names; the file extension picks the format.
+package chart
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Table is a table stream read as text cells: columns by name, rows in
+// stream order. Long-form metric tables (columns metric and value, as
+// lk-metrics writes) are pivoted to one column per metric.
+type Table struct {
+	Name  string // where it came from, for errors
+	Names []string
+	cols  map[string][]string
+	rows  int
+}
+
+// Rows is the number of rows.
+func (t *Table) Rows() int { return t.rows }
+
+// Read reads every record of r.
+func Read(r *stream.Reader) (*Table, error) {
+	s := r.Schema()
+	t := &Table{Name: r.Name(), cols: map[string][]string{}}
+	for _, f := range s.Fields() {
+		switch f.Type.ID() {
+		case arrow.STRING, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32,
+			arrow.UINT64, arrow.FLOAT32, arrow.FLOAT64, arrow.BOOL:
+			t.Names = append(t.Names, f.Name)
+		}
+	}
+	for r.Next() {
+		rec := r.Record()
+		for _, name := range t.Names {
+			c := rec.Column(s.FieldIndices(name)[0])
+			for i := 0; i < c.Len(); i++ {
+				v := ""
+				if c.IsValid(i) {
+					v = c.ValueStr(i)
+				}
+				t.cols[name] = append(t.cols[name], v)
+			}
+		}
+		t.rows += int(rec.NumRows())
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if t.Has(stream.ColMetric) && t.Has(stream.ColValue) {
+		return t.pivot(), nil
+	}
+	return t, nil
+}
+
+// pivot turns (group..., metric, value, n) rows into one row per group
+// with a column per metric.
+func (t *Table) pivot() *Table {
+	var keys []string
+	for _, n := range t.Names {
+		if n != stream.ColMetric && n != stream.ColValue && n != stream.ColCount {
+			keys = append(keys, n)
+		}
+	}
+	out := &Table{Name: t.Name, Names: append([]string{}, keys...), cols: map[string][]string{}}
+	at := map[string]int{}
+	for i := 0; i < t.rows; i++ {
+		var kv []string
+		for _, k := range keys {
+			kv = append(kv, t.cols[k][i])
+		}
+		key := strings.Join(kv, "\x00")
+		row, ok := at[key]
+		if !ok {
+			row = out.rows
+			at[key] = row
+			out.rows++
+			for j, k := range keys {
+				out.cols[k] = append(out.cols[k], kv[j])
+			}
+			for _, m := range out.Names[len(keys):] {
+				out.cols[m] = append(out.cols[m], "")
+			}
+		}
+		m := t.cols[stream.ColMetric][i]
+		if _, seen := out.cols[m]; !seen {
+			out.Names = append(out.Names, m)
+			out.cols[m] = make([]string, out.rows)
+		}
+		for len(out.cols[m]) < out.rows {
+			out.cols[m] = append(out.cols[m], "")
+		}
+		out.cols[m][row] = t.cols[stream.ColValue][i]
+	}
+	for _, n := range out.Names {
+		for len(out.cols[n]) < out.rows {
+			out.cols[n] = append(out.cols[n], "")
+		}
+	}
+	return out
+}
+
+// Has reports whether the table has the column.
+func (t *Table) Has(name string) bool {
+	_, ok := t.cols[name]
+	return ok
+}
+
+// need is the error for a missing column: it names the columns there are.
+func (t *Table) need(name, what string) error {
+	if t.Has(name) {
+		return nil
+	}
+	return fmt.Errorf("%s: no column %q for %s (columns: %s)", t.Name, name, what, strings.Join(t.Names, ", "))
+}
+
+// Strings returns a column's cells.
+func (t *Table) Strings(name, what string) ([]string, error) {
+	if err := t.need(name, what); err != nil {
+		return nil, err
+	}
+	return t.cols[name], nil
+}
+
+// Floats returns a column as numbers, NaN for empty cells (a metric a
+// pivoted row lacks); a cell that is not a number is an error naming its
+// row.
+func (t *Table) Floats(name, what string) ([]float64, error) {
+	s, err := t.Strings(name, what)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(s))
+	for i, v := range s {
+		if v == "" {
+			out[i] = math.NaN()
+			continue
+		}
+		if out[i], err = strconv.ParseFloat(v, 64); err != nil {
+			return nil, fmt.Errorf("%s: row %d, column %q (%s): %q is not a number", t.Name, i, name, what, v)
+		}
+	}
+	return out, nil
+}
+
+// Where keeps the rows whose column equals the value, for each
+// "column=value" condition.
+func (t *Table) Where(conds []string) (*Table, error) {
+	keep := make([]bool, t.rows)
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, c := range conds {
+		k, v, ok := strings.Cut(c, "=")
+		if !ok {
+			return nil, fmt.Errorf("--where %q: want column=value", c)
+		}
+		col, err := t.Strings(k, "--where")
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range col {
+			keep[i] = keep[i] && x == v
+		}
+	}
+	out := &Table{Name: t.Name, Names: t.Names, cols: map[string][]string{}}
+	for i, k := range keep {
+		if !k {
+			continue
+		}
+		for _, n := range t.Names {
+			out.cols[n] = append(out.cols[n], t.cols[n][i])
+		}
+		out.rows++
+	}
+	if out.rows == 0 {
+		return nil, fmt.Errorf("%s: no rows match --where %s", t.Name, strings.Join(conds, ","))
+	}
+	return out, nil
+}
+
+// Append adds the rows of u (same columns) to t: several files plotted
+// together.
+func (t *Table) Append(u *Table) error {
+	if strings.Join(t.Names, ",") != strings.Join(u.Names, ",") {
+		return fmt.Errorf("%s has columns %s but %s has %s; plot tables of one kind together", u.Name, strings.Join(u.Names, ","), t.Name, strings.Join(t.Names, ","))
+	}
+	for _, n := range t.Names {
+		t.cols[n] = append(t.cols[n], u.cols[n]...)
+	}
+	t.rows += u.rows
+	return nil
+}

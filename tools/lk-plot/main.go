@@ -1,0 +1,111 @@
+// Command lk-plot draws figures from lk's streams with gonum/plot: from
+// table streams (lk-metrics, lk-attn-dist, lk-featvar, lk-summary) lines
+// with series and a min/max band, grouped bars, labelled scatters and heat
+// maps; from image streams a labelled montage. The output file's
+// extension picks the format (png, svg, pdf, eps); axis labels are the
+// column names unless given.
+//
+//	lk-metrics --by model,drop_n preds-*.arrow | lk-plot --kind line --x drop_n --y top1 --series model --band -o fig7.png
+//	lk-metrics --by model,benchmark ... | lk-plot --kind bar --x benchmark --y top1 --series model -o fig2.svg
+//	lk-attn-dist --model lk31.onnx | lk-plot --kind line --x position --y score --series layer -o fig9.pdf
+//	lk-corrupt --corruptions all < x.arrow | lk-plot --kind montage --label corruption,severity -o corruptions.png
+package main
+
+import (
+	"flag"
+	"io"
+
+	"gonum.org/v1/plot/vg"
+
+	"github.com/lk-robustness/lk/lib/chart"
+	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+func main() { cli.Main("lk-plot", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lk-plot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var s chart.Spec
+	fs.StringVar(&s.Kind, "kind", "line", "line, bar, scatter, heatmap (table streams) or montage (image streams)")
+	out := fs.String("o", "", "output `file`; its extension picks the format: png, svg, pdf, eps (required)")
+	fs.StringVar(&s.X, "x", "", "x column (bar: the categories)")
+	fs.StringVar(&s.Y, "y", "", "y column")
+	fs.StringVar(&s.Z, "z", "", "heatmap: the value column")
+	fs.StringVar(&s.Series, "series", "", "column whose values make separate lines, bars or colours")
+	fs.BoolVar(&s.Band, "band", false, "line: shade the min-max range of the rows sharing a series and x (e.g. lesion samples); the line is their mean")
+	fs.StringVar(&s.Title, "title", "", "title")
+	fs.StringVar(&s.XLabel, "xlabel", "", "x axis label (default: the column name)")
+	fs.StringVar(&s.YLabel, "ylabel", "", "y axis label (default: the column name)")
+	var where, labels cli.Strings
+	fs.Var(&where, "where", "keep rows with column=value, a list (all must hold)")
+	fs.Var(&labels, "label", "scatter: the column labelling each point; montage: the columns labelling each image (default id)")
+	width := fs.Float64("width", 12, "figure width in cm (montage: the side of one image)")
+	height := fs.Float64("height", 8, "figure height in cm")
+	limit := fs.Int("limit", 24, "montage: images shown, the first of the stream")
+	ncols := fs.Int("cols", 8, "montage: images per row")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: lk-plot --kind KIND -o FILE [flags] [stream.arrow ...]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return cli.Usage("-o FILE is required (png, svg, pdf or eps)")
+	}
+	if err := chart.CheckFormat(*out); err != nil {
+		return cli.Usage("%v", err)
+	}
+	if *width <= 0 || *height <= 0 {
+		return cli.Usage("--width and --height must be > 0")
+	}
+	if s.Kind == "montage" {
+		if *limit <= 0 {
+			return cli.Usage("--limit must be > 0")
+		}
+		if fs.NArg() > 1 {
+			return cli.Usage("montage: one image stream")
+		}
+		if *width == 12 {
+			*width = 2.5
+		}
+		ms := chart.MontageSpec{Labels: labels, Limit: *limit, Cols: *ncols, Cell: vg.Length(*width) * vg.Centimeter, Title: s.Title}
+		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return chart.Montage(r, ms, *out) })
+	}
+	if len(labels) > 1 {
+		return cli.Usage("--label: one column for a scatter")
+	}
+	if len(labels) == 1 {
+		s.Label = labels[0]
+	}
+	if s.X == "" || s.Y == "" || s.Kind == "heatmap" && s.Z == "" {
+		return cli.Usage("--kind %s needs --x and --y%s", s.Kind, map[bool]string{true: " and --z"}[s.Kind == "heatmap"])
+	}
+	var t *chart.Table
+	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+		u, err := chart.Read(r)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			t = u
+			return nil
+		}
+		return t.Append(u)
+	})
+	if err != nil {
+		return err
+	}
+	if len(where) > 0 {
+		if t, err = t.Where(where); err != nil {
+			return err
+		}
+	}
+	p, err := chart.Plot(t, s)
+	if err != nil {
+		return err
+	}
+	return p.Save(vg.Length(*width)*vg.Centimeter, vg.Length(*height)*vg.Centimeter, *out)
+}
