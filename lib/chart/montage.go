@@ -153,4 +153,3 @@ func toImage(px []float32, sh stream.Shape) image.Image {
 	}
 	return m
 }
-
