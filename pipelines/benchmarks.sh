@@ -16,32 +16,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/bin:$PATH"
+. pipelines/data.sh
 OUT=out/benchmarks
-FM=testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
-ZOO="resnet lk3 lk7 lk13 lk31 vit"
-NC=${NC:-300}   # images of the -C twin
-NP=${NP:-60}    # sequences per perturbation of the -P twin
-NR=${NR:-2000}  # images of the -R and -9 twins
+ZOO=${MODELS:-"resnet lk3 lk7 lk13 lk31 vit"}
+BASE=${BASE:-resnet} # the model the normalised measures divide by
 mkdir -p "$OUT"
-lk-data -q --gray3 --crop 32 --keep-labels 0-7 $FM > "$OUT/clean.arrow"
-lk-infer -q --model testdata/zoo/resnet.onnx < "$OUT/clean.arrow" | lk-select -q --misclassified --min-confidence 0.5 > "$OUT/a.arrow"
-lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit "$NR" $FM | lk-render --renditions all > "$OUT/r.arrow"
-lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit "$NR" $FM | lk-render --backgrounds original,mixed_same,mixed_rand --seed 1 > "$OUT/9.arrow"
-lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit "$NC" $FM | lk-corrupt -q --corruptions all --seed 1 > "$OUT/c.arrow"
-lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit "$NP" $FM \
-  | lk-corrupt -q --perturbations gaussian_noise,shot_noise,motion_blur,zoom_blur,snow,brightness,translate,rotate,tilt,scale --seed 1 > "$OUT/p.arrow"
-lk-data -q --gray3 --crop 32 --keep-labels 8-9 $FM > "$OUT/o-pos.arrow"
-lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 2000 $FM > "$OUT/o-neg.arrow"
 for m in $ZOO; do
-  for set in clean a r 9; do lk-infer -q --model testdata/zoo/$m.onnx < "$OUT/$set.arrow" > "$OUT/$set-$m.arrow"; done
-  lk-infer -q --model testdata/zoo/$m.onnx < "$OUT/c.arrow" > "$OUT/c-$m.arrow"
-  lk-infer -q --model testdata/zoo/$m.onnx < "$OUT/p.arrow" > "$OUT/p-$m.arrow"
-  lk-infer -q --model testdata/zoo/$m.onnx < "$OUT/o-pos.arrow" > "$OUT/o-pos-$m.arrow"
-  lk-infer -q --model testdata/zoo/$m.onnx < "$OUT/o-neg.arrow" > "$OUT/o-neg-$m.arrow"
+  for set in clean a r 9 c p o-pos o-neg; do preds $set $m > /dev/null; done
 done
-lk-metrics --measure ce --by model "$OUT/c-resnet.arrow" > "$OUT/c-base.arrow"
-lk-metrics --measure fp --by model "$OUT/p-resnet.arrow" > "$OUT/p-base.arrow"
-nA=$(lk-metrics --format csv "$OUT/a-resnet.arrow" | awk -F, 'NR == 2 { print $1 }')
+lk-metrics --measure ce --by model "$(preds c $BASE)" > "$OUT/c-base.arrow"
+lk-metrics --measure fp --by model "$(preds p $BASE)" > "$OUT/p-base.arrow"
+nA=$(lk-metrics --format csv "$(preds a resnet)" | awk -F, 'NR == 2 { print $1 }')
 echo "The six benchmarks on the Fashion-MNIST twins (classes 0-7; 32 px). Accuracies (top-1) and AUPR in percent;"
 echo "mCE, mFR and mT5D in percent of the zoo resnet's, which plays AlexNet's part (so resnet is 100)."
 echo "  clean: 8000 test images; A: the $nA the resnet gets wrong with softmax >= 0.5 (so resnet is 0 by construction);"
@@ -50,19 +35,19 @@ echo "  C: $NC images x 19 corruptions x 5 severities; P: $NP sequences x 10 per
 echo
 printf "%-7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n" model clean A R 9-orig 9-same 9-rand 9-gap mCE mFR mT5D O-AUPR
 for m in $ZOO; do
-  clean=$(lk-metrics --format csv "$OUT/clean-$m.arrow" | awk -F, 'NR == 2 { print $2 }')
-  a=$(lk-metrics --format csv "$OUT/a-$m.arrow" | awk -F, 'NR == 2 { print $2 }')
-  r=$(lk-metrics --format csv "$OUT/r-$m.arrow" | awk -F, 'NR == 2 { print $2 }')
-  in9=$(lk-metrics --by variant --format csv "$OUT/9-$m.arrow")
+  clean=$(lk-metrics --format csv "$(preds clean $m)" | awk -F, 'NR == 2 { print $2 }')
+  a=$(lk-metrics --format csv "$(preds a $m)" | awk -F, 'NR == 2 { print $2 }')
+  r=$(lk-metrics --format csv "$(preds r $m)" | awk -F, 'NR == 2 { print $2 }')
+  in9=$(lk-metrics --by variant --format csv "$(preds 9 $m)")
   orig=$(echo "$in9" | awk -F, '$1 == "original" { print $3 }')
   same=$(echo "$in9" | awk -F, '$1 == "mixed_same" { print $3 }')
   rand=$(echo "$in9" | awk -F, '$1 == "mixed_rand" { print $3 }')
   gap=$(echo "$in9" | awk -F, '$1 == "mixed_same-mixed_rand" { print $NF }')
-  mce=$(lk-metrics --measure ce --by model --baseline "$OUT/c-base.arrow" --format csv "$OUT/c-$m.arrow" | awk -F, '$2 == "mCE" { print $NF }')
-  fp=$(lk-metrics --measure fp --by model --baseline "$OUT/p-base.arrow" --format csv "$OUT/p-$m.arrow" 2>/dev/null)
+  mce=$(lk-metrics --measure ce --by model --baseline "$OUT/c-base.arrow" --format csv "$(preds c $m)" | awk -F, '$2 == "mCE" { print $NF }')
+  fp=$(lk-metrics --measure fp --by model --baseline "$OUT/p-base.arrow" --format csv "$(preds p $m)" 2>/dev/null)
   mfr=$(echo "$fp" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } $2 == "mFR" { print $c["fr"] }')
   mt5=$(echo "$fp" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } $2 == "mT5D" { print $c["t5d_ratio"] }')
-  aupr=$(lk-metrics --measure ood --by model --positive "$OUT/o-pos-$m.arrow" --format csv "$OUT/o-neg-$m.arrow" | tail -1 | cut -d, -f3)
+  aupr=$(lk-metrics --measure ood --by model --positive "$(preds o-pos $m)" --format csv "$(preds o-neg $m)" | tail -1 | cut -d, -f3)
   printf "%-7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n" "$m" "$clean" "$a" "$r" "$orig" "$same" "$rand" "$gap" "${mce:--}" "${mfr:--}" "${mt5:--}" "${aupr:--}"
 done
 echo

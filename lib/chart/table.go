@@ -200,3 +200,41 @@ func (t *Table) Append(u *Table) error {
 	t.rows += u.rows
 	return nil
 }
+
+// Join adds u's columns to t, matching rows on the key column (lk-summary's
+// parameters beside lk-metrics' accuracy, both by model). Rows of t with no
+// match get empty cells; a key twice in u is an error.
+func (t *Table) Join(u *Table, key string) error {
+	tk, err := t.Strings(key, "--join")
+	if err != nil {
+		return err
+	}
+	uk, err := u.Strings(key, "--join")
+	if err != nil {
+		return err
+	}
+	at := map[string]int{}
+	for i, k := range uk {
+		if _, dup := at[k]; dup {
+			return fmt.Errorf("%s: %s %q is on more than one row; --join needs one row per key", u.Name, key, k)
+		}
+		at[k] = i
+	}
+	for _, n := range u.Names {
+		if n == key {
+			continue
+		}
+		if t.Has(n) {
+			return fmt.Errorf("%s and %s both have a column %q; --join needs them apart", t.Name, u.Name, n)
+		}
+		col := make([]string, t.rows)
+		for i, k := range tk {
+			if j, ok := at[k]; ok {
+				col[i] = u.cols[n][j]
+			}
+		}
+		t.Names = append(t.Names, n)
+		t.cols[n] = col
+	}
+	return nil
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/preprocess"
 	"github.com/lk-robustness/lk/lib/stream"
 )
@@ -37,7 +38,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	crop := fs.Int("crop", 0, "centre-crop to n x n (zero-padding smaller images, as torchvision CenterCrop); 0: no crop")
 	interp := fs.String("interp", "bilinear", "resize filter: bilinear or bicubic (antialiased, as Pillow)")
 	gray3 := fs.Bool("gray3", false, "copy grey images to three channels")
-	keep := fs.String("keep-labels", "", "keep only images with these labels, e.g. 0-7 or 1,3,5-9")
+	keep := fs.String("keep-labels", "", "keep only images with these labels, e.g. 0-7 or 1,3,5-9, or the 200 classes of imagenet-a, imagenet-r or imagenet-o")
 	limit := fs.Int("limit", 0, "take the first n images (after --shuffle); 0: all")
 	shuffle := fs.Bool("shuffle", false, "shuffle the images (by a hash of --seed and the image id)")
 	seed := fs.Int64("seed", 0, "seed for --shuffle")
@@ -85,6 +86,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	all := src.Items
 	if *keep != "" {
 		set, err := dataset.ParseLabelSet(*keep)
+		if sub, ok := imagenet.Subsets[*keep]; ok { // e.g. the val images of ImageNet-O's 200 classes
+			set, err = map[int32]bool{}, nil
+			for _, i := range sub.Indices {
+				set[int32(i)] = true
+			}
+		}
 		if err != nil {
 			return cli.Usage("--keep-labels %v", err)
 		}

@@ -38,6 +38,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&s.Title, "title", "", "title")
 	fs.StringVar(&s.XLabel, "xlabel", "", "x axis label (default: the column name)")
 	fs.StringVar(&s.YLabel, "ylabel", "", "y axis label (default: the column name)")
+	join := fs.String("join", "", "join the input tables on this column instead of stacking them (e.g. model: lk-summary's parameters beside lk-metrics' top1)")
 	var where, labels cli.Strings
 	fs.Var(&where, "where", "keep rows with column=value, a list (all must hold)")
 	fs.Var(&labels, "label", "scatter: the column labelling each point; montage: the columns labelling each image (default id)")
@@ -92,6 +93,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if t == nil {
 			t = u
 			return nil
+		}
+		if *join != "" {
+			return t.Join(u, *join)
 		}
 		return t.Append(u)
 	})

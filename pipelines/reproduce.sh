@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# make reproduce (or make fig1 ... table7): every figure and table of the
+# paper, made by lk's tools into $OUT (default out/reproduce), and a report
+# (report.md) that shows each one with the commands that made it.
+#
+#   pipelines/reproduce.sh [TARGET ...]     (default: all targets, then the report)
+#
+# Parameters (environment): MODELS (model names in MODEL_DIR, default the
+# zoo), the dataset paths of pipelines/data.sh (default: the embedded
+# twins), SALIENCY (the ViT whose last attention ranks patches; default the
+# zoo ViT, the paper's is DINO ViT-S/16), PATCH (occlusion patch side: 4
+# for the 32-pixel zoo, 16 for 224-pixel images), NSMALL (images of the
+# analyses), NATT and NTAIG (images attacked), LK, SMALL and VIT (the
+# large-kernel, small-kernel and transformer models compared in Table 5,
+# Fig. 7 and 9), KERNELS (the kernel-size ablation), BASE (the model that
+# normalises mCE, mFR and mT5D on the twins; with real ImageNet-C the
+# bundled AlexNet errors are used instead).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/bin:$PATH"
+. pipelines/data.sh
+OUT=${OUT:-out/reproduce}
+MODELS=${MODELS:-"resnet lk3 lk7 lk13 lk31 vit"}
+SALIENCY=${SALIENCY:-testdata/zoo/vit.onnx}
+PATCH=${PATCH:-4}
+NATT=${NATT:-200}
+NTAIG=${NTAIG:-40}
+LK=${LK:-lk31}; SMALL=${SMALL:-lk3}; VIT=${VIT:-vit}
+KERNELS=${KERNELS:-"lk3 lk7 lk13 lk31"}
+BASE=${BASE:-resnet}
+W=$OUT/work
+mkdir -p "$OUT" "$W"
+
+# run CMD: runs a shell pipeline and records it in the target's log.
+LOG=/dev/null
+run() { echo "$*" >> "$LOG"; bash -o pipefail -c "$*"; }
+begin() { LOG="$W/$1.cmds"; : > "$LOG"; echo "reproduce: $1" >&2; }
+
+# csv2md: a CSV table on stdin as a markdown table.
+csv2md() { awk -F, 'NR == 1 { h = "|"; s = "|"; for (i = 1; i <= NF; i++) { h = h " " $i " |"; s = s "---|" } print h; print s; next }
+                    { l = "|"; for (i = 1; i <= NF; i++) l = l " " $i " |"; print l }'; }
+# col NAME: the values of a CSV column (header line first on stdin).
+col() { awk -F, -v k="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i; next } { print $c }'; }
+allpreds() { for m in $MODELS; do preds "$1" "$m"; done; }
+top1() { lk-metrics --format csv "$(preds "$1" "$2")" | col "${3:-top1}" | head -1; }
+# metrics flags for a set: the 200-class mask of real ImageNet-A/-R/-O
+sub() { case $1 in a) real a && echo "--subset imagenet-a" ;; r) real r && echo "--subset imagenet-r" ;; o*) real o-pos && echo "--subset imagenet-o" ;; esac; true; }
+t1() { case $1 in a|r) real $1 && echo top1_masked && return ;; esac; echo top1; }
+
+fig1() {
+  begin fig1
+  run "lk-summary $(for m in $MODELS; do printf '%s ' "$(model $m)"; done) > $W/summary.arrow"
+  run "lk-metrics --by model $(allpreds clean | tr '\n' ' ') > $W/clean.arrow"
+  run "lk-plot --kind scatter --join model --x parameters --y top1 --label model --title 'Model size and clean top-1' -o $OUT/fig1.png $W/summary.arrow $W/clean.arrow"
+}
+fig2() {
+  begin fig2
+  run "lk-metrics --by model $(sub a) $(allpreds a | tr '\n' ' ') | lk-plot --kind bar --x model --y $(t1 a) --title 'ImageNet-A (twin): top-1' -o $OUT/fig2a.png"
+  run "lk-metrics --by model,severity $(allpreds c | tr '\n' ' ') | lk-plot --kind bar --where severity=5 --x model --y top1 --title 'ImageNet-C (twin): mean top-1 over 19 corruptions, severity 5' -o $OUT/fig2b.png"
+  : > "$W/ood.files"
+  for m in $MODELS; do
+    run "lk-metrics --measure ood --by model $(sub o) --positive $(preds o-pos $m) $(preds o-neg $m) > $W/ood-$m.arrow"
+  done
+  run "lk-plot --kind bar --x model --y aupr --title 'ImageNet-O (twin): AUPR' -o $OUT/fig2c.png $(for m in $MODELS; do printf '%s ' $W/ood-$m.arrow; done)"
+}
+fig3() {
+  begin fig3
+  run "lk-metrics --by model $(sub r) $(allpreds r | tr '\n' ' ') | lk-plot --kind bar --x model --y $(t1 r) --title 'ImageNet-R (twin): top-1' -o $OUT/fig3.png"
+}
+table1() {
+  begin table1
+  local base=""
+  if ! real c; then run "lk-metrics --measure ce --by model $(preds c $BASE) > $W/c-base.arrow"; base="--baseline $W/c-base.arrow"; fi
+  run "lk-metrics --measure ce --by model $base --format csv $(allpreds c | tr '\n' ' ') | awk -F, '\$2 == \"mCE\" || NR == 1' > $W/table1.csv"
+  { echo "mCE (%) over the 15 standard corruptions, normalised by ${base:+the twin's $BASE}${base:-AlexNet}:"; echo; cut -d, -f1,2,4- "$W/table1.csv" | csv2md; } > "$OUT/table1.md"
+}
+table2() {
+  begin table2
+  local base=""
+  run "lk-metrics --measure fp --by model $(preds p $BASE) > $W/p-base.arrow"
+  for m in $MODELS; do
+    run "lk-metrics --measure fp --by model --baseline $W/p-base.arrow --format csv $(preds p $m) 2>/dev/null | awk -F, 'NR == 1 || \$2 == \"mFR\" || \$2 == \"mT5D\"' > $W/fp-$m.csv"
+  done
+  { echo "mFR and mT5D (%), normalised by $BASE (AlexNet's flip rates are in no public code):"; echo
+    echo "model,mFR,mT5D" | csv2md | head -2
+    for m in $MODELS; do
+      fr=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "mFR" { print $c["fr"] }' "$W/fp-$m.csv")
+      t5=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "mT5D" { print $c["t5d_ratio"] }' "$W/fp-$m.csv")
+      echo "| $m | ${fr:--} | ${t5:--} |"
+    done; } > "$OUT/table2.md"
+}
+table3() {
+  begin table3
+  local measure=""; real 9 && measure="--measure in9"
+  run "lk-metrics $measure --by model,variant --format csv $(allpreds 9 | tr '\n' ' ') > $W/in9.csv"
+  { echo "ImageNet-9 (twin) top-1 (%); BG-Gap = Mixed-Same - Mixed-Rand:"; echo
+    echo "model,Original,Mixed-Same,Mixed-Rand,BG-Gap" | csv2md | head -2
+    for m in $MODELS; do
+      awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { v[$2] = ($2 == "mixed_same-mixed_rand") ? $c["bg_gap"] : $c["top1"] $c["top1_in9"] }
+        END { printf "| %s | %s | %s | %s | %s |\n", m, v["original"], v["mixed_same"], v["mixed_rand"], v["mixed_same-mixed_rand"] }' "$W/in9.csv"
+    done; } > "$OUT/table3.md"
+}
+occlusion() { # the occluded images of the analyses, all three modes
+  if [ ! -s "$W/occ-$1.arrow" ]; then
+    run "lk-occlude -q --patch $PATCH --mode random,salient,nonsalient --saliency-model $SALIENCY < $(data small) | lk-infer -q --model $(model $1) > $W/occ-$1.arrow"
+  fi
+  echo "$W/occ-$1.arrow"
+}
+fig4() {
+  begin fig4
+  local files=""; for m in $MODELS; do files="$files $(occlusion $m)"; done
+  run "lk-metrics --by model,drop_mode,drop_ratio $files > $W/occ.arrow"
+  run "lk-plot --kind line --where drop_mode=random --x drop_ratio --y top1 --series model --xlabel 'patches dropped (fraction)' --title 'Random patch drop' -o $OUT/fig4a.png $W/occ.arrow"
+  run "lk-plot --kind line --where drop_mode=salient --x drop_ratio --y top1 --series model --xlabel 'saliency mass dropped (lambda)' --title 'Salient patch drop' -o $OUT/fig4b.png $W/occ.arrow"
+  run "lk-plot --kind line --where drop_mode=nonsalient --x drop_ratio --y top1 --series model --xlabel 'saliency mass kept (lambda)' --title 'Non-salient patch drop' -o $OUT/fig4c.png $W/occ.arrow"
+}
+fig5() {
+  begin fig5
+  run "lk-data -q $TWIN --keep-labels 0-7 --limit 6 $FM | lk-occlude -q --patch $PATCH --mode random,salient,nonsalient --ratios 0.5 --lambdas 0.5 --saliency-model $SALIENCY | lk-plot --kind montage --label drop_mode --cols 6 --limit 18 --title 'Patch drop at 50%: random, salient, non-salient' -o $OUT/fig5.png"
+}
+fig6() {
+  begin fig6
+  local a="" b="" c=""
+  for m in $MODELS; do
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NATT $FM | lk-attack -q --model $(model $m) --attack fgsm --eps 0,0.005,0.01,0.02,0.04 | lk-infer -q --model $(model $m) > $W/fgsm-$m.arrow"
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NATT $FM | lk-attack -q --model $(model $m) --attack pgd --steps 5 --eps 0.002,0.004,0.006,0.008 --seed 1 | lk-infer -q --model $(model $m) > $W/pgd-eps-$m.arrow"
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NATT $FM | lk-attack -q --model $(model $m) --attack pgd --eps 0.006 --steps 1,2,4,8 --seed 1 | lk-infer -q --model $(model $m) > $W/pgd-steps-$m.arrow"
+    a="$a $W/fgsm-$m.arrow"; b="$b $W/pgd-eps-$m.arrow"; c="$c $W/pgd-steps-$m.arrow"
+  done
+  run "lk-metrics --by model,eps $a | lk-plot --kind line --x eps --y top1 --series model --title FGSM -o $OUT/fig6a.png"
+  run "lk-metrics --by model,eps $b | lk-plot --kind line --x eps --y top1 --series model --title 'PGD, 5 steps' -o $OUT/fig6b.png"
+  run "lk-metrics --by model,steps $c | lk-plot --kind line --x steps --y top1 --series model --title 'PGD, eps 0.006' -o $OUT/fig6c.png"
+}
+table4() {
+  begin table4
+  : > "$W/taig.files"
+  for m in $MODELS; do
+    local sur=$VIT; [ "$m" = "$VIT" ] && sur=$LK
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NTAIG $FM | lk-attack -q --model $(model $sur) --attack taig --eps 0.03,0.06,0.1 --seed 1 | lk-infer -q --model $(model $m) > $W/taig-$m.arrow"
+  done
+  run "lk-metrics --by model,eps --format csv $(for m in $MODELS; do printf '%s ' $W/taig-$m.arrow; done) > $W/taig.csv"
+  { echo "TAIG-R attack success rate (%), surrogate $VIT for the CNNs and $LK for $VIT, $NTAIG images:"; echo
+    echo "model,eps 0.03,eps 0.06,eps 0.1" | csv2md | head -2
+    for m in $MODELS; do
+      awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { v[$2] = $c["success_rate"] } END { printf "| %s | %s | %s | %s |\n", m, v["0.03"], v["0.06"], v["0.1"] }' "$W/taig.csv"
+    done; } > "$OUT/table4.md"
+}
+fig7() {
+  begin fig7
+  local files=""
+  for m in $LK $VIT; do
+    local group=2; [ "$m" = "$VIT" ] && group=scope
+    rm -rf "$W/lesion-$m"
+    run "lk-lesion --model $(model $m) --group $group --n 1,2,3 --samples 5 --seed 1 --out $W/lesion-$m"
+    for f in "$W/lesion-$m"/*.onnx; do
+      run "lk-infer -q --model $f < $(data small) > $f.preds.arrow"
+      files="$files $f.preds.arrow"
+    done
+  done
+  run "lk-metrics --by model,drop_n,sample $files | lk-plot --kind line --band --x drop_n --y top1 --series model --xlabel 'units removed' --title 'Lesion study: mean and min-max of 5 samples' -o $OUT/fig7.png"
+}
+fig8() {
+  begin fig8
+  local files=""
+  for m in $MODELS; do
+    run "lk-fft-noise --eps 0.1 --seed 1 < $(data small) | lk-infer -q --model $(model $m) > $W/fft-$m.arrow"
+    files="$files $W/fft-$m.arrow"
+  done
+  run "lk-metrics --by model,freq $files > $W/fft.arrow"
+  run "lk-plot --kind line --x freq --y top1 --series model --xlabel 'noise frequency (x pi)' --title 'Band-limited noise, eps 0.1' -o $OUT/fig8.png $W/fft.arrow"
+}
+fig9() {
+  begin fig9
+  run "lk-attn-dist --model $(model $LK) > $W/attn.arrow"
+  run "lk-plot --kind line --x position --y score --series block --title 'Kernel attention distance, $LK (sorted channels per block)' -o $OUT/fig9.png $W/attn.arrow"
+}
+fig10() {
+  begin fig10
+  local files=""
+  for m in $MODELS; do
+    run "lk-featvar -q --model $(model $m) < $(data small) > $W/featvar-$m.arrow"
+    files="$files $W/featvar-$m.arrow"
+  done
+  run "lk-plot --kind line --x depth --y variance --series model --xlabel 'normalised depth' --title 'Feature-map variance' -o $OUT/fig10.png $files"
+}
+table5() {
+  begin table5
+  local ms="$LK $VIT $SMALL"
+  for m in $ms; do occlusion $m > /dev/null; [ -s "$W/fft-$m.arrow" ] || run "lk-fft-noise --eps 0.1 --seed 1 < $(data small) | lk-infer -q --model $(model $m) > $W/fft-$m.arrow"; done
+  { echo "Kernel-size ablation: $LK against $SMALL, with $VIT; twins, top-1 (%) except AUPR; drops in points from clean:"; echo
+    echo "model,A,C (sev. 5),R,O AUPR,Salient-Drop-50%,Noise-0.7pi" | csv2md | head -2
+    for m in $ms; do
+      a=$(top1 a $m); r=$(top1 r $m)
+      c=$(lk-metrics --by severity --format csv "$(preds c $m)" | awk -F, '$1 == 5 { print $3 }')
+      o=$(lk-metrics --measure ood --by model --positive "$(preds o-pos $m)" --format csv "$(preds o-neg $m)" | col aupr)
+      base=$(lk-metrics --by drop_mode,drop_ratio --format csv "$W/occ-$m.arrow" | awk -F, '$1 == "random" && $2 == 0 { print $4 }')
+      sal=$(lk-metrics --by drop_mode,drop_ratio --format csv "$W/occ-$m.arrow" | awk -F, -v b="$base" '$1 == "salient" && $2 == 0.5 { printf "%.1f", $4 - b }')
+      fft=$(lk-metrics --by freq --format csv "$W/fft-$m.arrow" | awk -F, -v b="$base" '$1 == 0.7 { printf "%.1f", $3 - b }')
+      echo "| $m | $a | $c | $r | $o | $sal | $fft |"
+    done; } > "$OUT/table5.md"
+  echo "lk-metrics, lk-occlude and lk-fft-noise outputs of fig2-fig4 and fig8, combined" >> "$LOG"
+}
+table6() {
+  begin table6
+  run "lk-summary --format csv $(for m in $MODELS; do printf '%s ' "$(model $m)"; done) > $W/summary.csv"
+  { echo "More results (twins, top-1 %): kernel sizes from the ONNX graphs (lk-summary):"; echo
+    echo "model,kernel,clean,A,R,C (sev. 5)" | csv2md | head -2
+    for m in $MODELS; do
+      k=$(awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { print $c["max_kernel"] }' "$W/summary.csv")
+      c=$(lk-metrics --by severity --format csv "$(preds c $m)" | awk -F, '$1 == 5 { print $3 }')
+      echo "| $m | ${k:-0}x${k:-0} | $(top1 clean $m) | $(top1 a $m) | $(top1 r $m) | $c |"
+    done; } > "$OUT/table6.md"
+}
+table7() {
+  begin table7
+  { echo "Kernel size and robustness (twins, top-1 %):"; echo
+    echo "model,clean,A,R" | csv2md | head -2
+    for m in $KERNELS; do echo "| $m | $(top1 clean $m) | $(top1 a $m) | $(top1 r $m) |"; done; } > "$OUT/table7.md"
+  echo "lk-metrics on the predictions of fig1-fig3" >> "$LOG"
+}
+
+report() {
+  local r="$OUT/report.md"
+  {
+    echo "# lk: the paper's figures and tables"
+    echo
+    echo "Made by \`make reproduce\` on $(date -u +%Y-%m-%d) with lk $(git describe --always --dirty 2>/dev/null || echo '?'), ONNX Runtime 1.24.1,"
+    echo "on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
+    echo "Models: $MODELS (from $MODEL_DIR). Data: $(for s in clean a r 9 c p o-pos; do real $s && printf '%s real; ' $s || printf '%s twin; ' $s; done)"
+    echo "Every stream records its provenance (tools, arguments, model sha256) in its schema metadata (lk.provenance)."
+    for t in $TARGETS; do
+      echo; echo "## $t"; echo
+      for f in "$OUT/$t"*.png; do [ -e "$f" ] && echo "![$t]($(basename "$f"))" && echo; done
+      [ -e "$OUT/$t.md" ] && cat "$OUT/$t.md" && echo
+      echo "Commands:"; echo; echo '```sh'; cat "$W/$t.cmds"; echo '```'
+    done
+  } > "$r"
+  echo "report: $r" >&2
+}
+
+ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7"
+TARGETS=${*:-$ALL}
+for t in $TARGETS; do
+  case " $ALL " in *" $t "*) "$t" ;; *) echo "unknown target $t (want: $ALL)" >&2; exit 2 ;; esac
+done
+report
