@@ -4,6 +4,7 @@
 #   make benchmarks  the six-benchmark table alone (-A, -R, -9, -C, -P, -O on the Fashion-MNIST twins)
 #   make test    everything the tests need, then all tests
 #   make bench   benchmarks, results appended to out/bench/
+#   make reproduce  every figure and table of the paper into out/reproduce/ (make fig1 ... table7: one)
 
 SHELL    := /bin/bash
 GO       ?= go
@@ -71,6 +72,15 @@ demo: build ort
 # model (pipelines/benchmarks.sh says how each twin is built).
 benchmarks: build ort
 	@pipelines/benchmarks.sh
+
+# The paper's figures and tables (pipelines/reproduce.sh says how each is
+# made and which variables point it at other models and real data).
+FIGURES := fig1 fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 fig10 table1 table2 table3 table4 table5 table6 table7
+.PHONY: reproduce $(FIGURES)
+reproduce: build ort
+	@pipelines/reproduce.sh
+$(FIGURES): build ort
+	@pipelines/reproduce.sh $@
 
 # The JavaScript Arrow implementation the interoperability test reads with.
 NODE_ARROW := .deps/node/node_modules/apache-arrow

@@ -16,6 +16,7 @@
 # normalises mCE, mFR and mT5D on the twins; with real ImageNet-C the
 # bundled AlexNet errors are used instead).
 set -euo pipefail
+shopt -s inherit_errexit # a failing step inside $(...) stops the run too
 cd "$(dirname "$0")/.."
 export PATH="$PWD/bin:$PATH"
 . pipelines/data.sh
@@ -69,10 +70,15 @@ fig3() {
 }
 table1() {
   begin table1
-  local base=""
-  if ! real c; then run "lk-metrics --measure ce --by model $(preds c $BASE) > $W/c-base.arrow"; base="--baseline $W/c-base.arrow"; fi
-  run "lk-metrics --measure ce --by model $base --format csv $(allpreds c | tr '\n' ' ') | awk -F, '\$2 == \"mCE\" || NR == 1' > $W/table1.csv"
-  { echo "mCE (%) over the 15 standard corruptions, normalised by ${base:+the twin's $BASE}${base:-AlexNet}:"; echo; cut -d, -f1,2,4- "$W/table1.csv" | csv2md; } > "$OUT/table1.md"
+  local base="" by="AlexNet (the bundled errors)"
+  if ! real c; then
+    run "lk-metrics --measure ce --by model $(preds c $BASE) > $W/c-base.arrow"
+    base="--baseline $W/c-base.arrow" by="$BASE, on the twin"
+  fi
+  run "lk-metrics --measure ce --by model $base --format csv $(allpreds c | tr '\n' ' ') > $W/table1.csv"
+  { echo "mCE (%) over the 15 standard corruptions, normalised by $by:"; echo
+    echo "model,mCE" | csv2md | head -2
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "mCE" { printf "| %s | %s |\n", $1, $c["ce"] }' "$W/table1.csv"; } > "$OUT/table1.md"
 }
 table2() {
   begin table2
@@ -96,13 +102,14 @@ table3() {
   { echo "ImageNet-9 (twin) top-1 (%); BG-Gap = Mixed-Same - Mixed-Rand:"; echo
     echo "model,Original,Mixed-Same,Mixed-Rand,BG-Gap" | csv2md | head -2
     for m in $MODELS; do
-      awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { v[$2] = ($2 == "mixed_same-mixed_rand") ? $c["bg_gap"] : $c["top1"] $c["top1_in9"] }
+      awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { k = ("top1_in9" in c) ? c["top1_in9"] : c["top1"]; v[$2] = ($2 == "mixed_same-mixed_rand") ? $c["bg_gap"] : $k }
         END { printf "| %s | %s | %s | %s | %s |\n", m, v["original"], v["mixed_same"], v["mixed_rand"], v["mixed_same-mixed_rand"] }' "$W/in9.csv"
     done; } > "$OUT/table3.md"
 }
 occlusion() { # the occluded images of the analyses, all three modes
   if [ ! -s "$W/occ-$1.arrow" ]; then
-    run "lk-occlude -q --patch $PATCH --mode random,salient,nonsalient --saliency-model $SALIENCY < $(data small) | lk-infer -q --model $(model $1) > $W/occ-$1.arrow"
+    run "lk-occlude --patch $PATCH --mode random,salient,nonsalient --saliency-model $SALIENCY < $(data small) | lk-infer -q --model $(model $1) > $W/occ-$1.arrow.part"
+    mv "$W/occ-$1.arrow.part" "$W/occ-$1.arrow"
   fi
   echo "$W/occ-$1.arrow"
 }
@@ -116,7 +123,7 @@ fig4() {
 }
 fig5() {
   begin fig5
-  run "lk-data -q $TWIN --keep-labels 0-7 --limit 6 $FM | lk-occlude -q --patch $PATCH --mode random,salient,nonsalient --ratios 0.5 --lambdas 0.5 --saliency-model $SALIENCY | lk-plot --kind montage --label drop_mode --cols 6 --limit 18 --title 'Patch drop at 50%: random, salient, non-salient' -o $OUT/fig5.png"
+  run "lk-data -q $TWIN --keep-labels 0-7 --limit 6 $FM | lk-occlude --patch $PATCH --mode random,salient,nonsalient --ratios 0.5 --lambdas 0.5 --saliency-model $SALIENCY | lk-plot --kind montage --label drop_mode --cols 6 --limit 18 --title 'Patch drop at 50%: random, salient, non-salient' -o $OUT/fig5.png"
 }
 fig6() {
   begin fig6

@@ -65,3 +65,26 @@ func TestNoiseStaysInBand(t *testing.T) {
 		t.Errorf("noise not a function of (seed, id): same %v, differs by id %v", same, diff)
 	}
 }
+
+// Basis images have unit norm and are orthogonal across frequencies that
+// are not mirror images of each other.
+func TestBasis(t *testing.T) {
+	dot := func(a, b []float64) (s float64) {
+		for i := range a {
+			s += a[i] * b[i]
+		}
+		return
+	}
+	for _, f := range [][2]int{{0, 0}, {3, -5}, {-8, 0}, {8, 8}, {1, 1}} {
+		b := Basis(16, 16, f[0], f[1])
+		if math.Abs(dot(b, b)-1) > 1e-12 {
+			t.Errorf("(%d,%d): norm^2 %v", f[0], f[1], dot(b, b))
+		}
+	}
+	if d := dot(Basis(16, 16, 3, -5), Basis(16, 16, 1, 1)); math.Abs(d) > 1e-12 {
+		t.Errorf("(3,-5).(1,1) = %v", d)
+	}
+	if d := dot(Basis(16, 16, 3, -5), Basis(16, 16, -3, 5)); math.Abs(d-1) > 1e-12 {
+		t.Errorf("(3,-5) and its mirror: %v, want 1 (cosines are even)", d)
+	}
+}
