@@ -140,10 +140,13 @@ fig6() {
 }
 table4() {
   begin table4
-  : > "$W/taig.files"
+  local surs="$VIT"; case " $MODELS " in *" $VIT "*) surs="$VIT $LK" ;; esac
+  for sur in $surs; do # adversarial images made once per surrogate
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NTAIG $FM | lk-attack -q --model $(model $sur) --attack taig --eps 0.03,0.06,0.1 --seed 1 > $W/taig-by-$sur.arrow"
+  done
   for m in $MODELS; do
     local sur=$VIT; [ "$m" = "$VIT" ] && sur=$LK
-    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NTAIG $FM | lk-attack -q --model $(model $sur) --attack taig --eps 0.03,0.06,0.1 --seed 1 | lk-infer -q --model $(model $m) > $W/taig-$m.arrow"
+    run "lk-infer -q --model $(model $m) < $W/taig-by-$sur.arrow > $W/taig-$m.arrow"
   done
   run "lk-metrics --by model,eps --format csv $(for m in $MODELS; do printf '%s ' $W/taig-$m.arrow; done) > $W/taig.csv"
   { echo "TAIG-R attack success rate (%), surrogate $VIT for the CNNs and $LK for $VIT, $NTAIG images:"; echo
@@ -158,9 +161,9 @@ fig7() {
   for m in $LK $VIT; do
     local group=2; [ "$m" = "$VIT" ] && group=scope
     rm -rf "$W/lesion-$m"
-    run "lk-lesion --model $(model $m) --group $group --n 1,2,3 --samples 5 --seed 1 --out $W/lesion-$m"
+    run "lk-lesion --model $(model $m) --group $group --n 1,2,3 --samples 5 --seed 1 --out $W/lesion-$m > /dev/null"
     for f in "$W/lesion-$m"/*.onnx; do
-      run "lk-infer -q --model $f < $(data small) > $f.preds.arrow"
+      run "lk-infer -q --name $m --model $f < $(data small) > $f.preds.arrow"
       files="$files $f.preds.arrow"
     done
   done
@@ -178,8 +181,8 @@ fig8() {
 }
 fig9() {
   begin fig9
-  run "lk-attn-dist --model $(model $LK) > $W/attn.arrow"
-  run "lk-plot --kind line --x position --y score --series block --title 'Kernel attention distance, $LK (sorted channels per block)' -o $OUT/fig9.png $W/attn.arrow"
+  run "lk-attn-dist --model $(model $LK) --min-kernel 5 > $W/attn.arrow"
+  run "lk-plot --kind line --x position --y score --series stage,block --xlabel 'channels, sorted (fraction)' --title 'Kernel attention distance, $LK' -o $OUT/fig9.png $W/attn.arrow"
 }
 fig10() {
   begin fig10
@@ -210,12 +213,14 @@ table5() {
 table6() {
   begin table6
   run "lk-summary --format csv $(for m in $MODELS; do printf '%s ' "$(model $m)"; done) > $W/summary.csv"
-  { echo "More results (twins, top-1 %): kernel sizes from the ONNX graphs (lk-summary):"; echo
+  { echo "More results (twins, top-1 %); the largest depthwise kernel from the ONNX graph (lk-summary; - : none):"; echo
     echo "model,kernel,clean,A,R,C (sev. 5)" | csv2md | head -2
     for m in $MODELS; do
-      k=$(awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { print $c["max_kernel"] }' "$W/summary.csv")
+      # max_kernel is the third field from the end (depthwise_kernels is a quoted list)
+      k=$(awk -F, -v m="$m" '$1 == m { print $(NF-2) }' "$W/summary.csv")
       c=$(lk-metrics --by severity --format csv "$(preds c $m)" | awk -F, '$1 == 5 { print $3 }')
-      echo "| $m | ${k:-0}x${k:-0} | $(top1 clean $m) | $(top1 a $m) | $(top1 r $m) | $c |"
+      [ "${k:-0}" = 0 ] && k=- || k="${k}x$k"
+      echo "| $m | $k | $(top1 clean $m) | $(top1 a $m) | $(top1 r $m) | $c |"
     done; } > "$OUT/table6.md"
 }
 table7() {
@@ -235,7 +240,8 @@ report() {
     echo "on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
     echo "Models: $MODELS (from $MODEL_DIR). Data: $(for s in clean a r 9 c p o-pos; do real $s && printf '%s real; ' $s || printf '%s twin; ' $s; done)"
     echo "Every stream records its provenance (tools, arguments, model sha256) in its schema metadata (lk.provenance)."
-    for t in $TARGETS; do
+    for t in $ALL; do
+      [ -e "$W/$t.cmds" ] || continue
       echo; echo "## $t"; echo
       for f in "$OUT/$t"*.png; do [ -e "$f" ] && echo "![$t]($(basename "$f"))" && echo; done
       [ -e "$OUT/$t.md" ] && cat "$OUT/$t.md" && echo
@@ -248,6 +254,6 @@ report() {
 ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7"
 TARGETS=${*:-$ALL}
 for t in $TARGETS; do
-  case " $ALL " in *" $t "*) "$t" ;; *) echo "unknown target $t (want: $ALL)" >&2; exit 2 ;; esac
+  case " $ALL report " in *" $t "*) [ "$t" = report ] || "$t" ;; *) echo "unknown target $t (want: $ALL, report)" >&2; exit 2 ;; esac
 done
-report
+report # of every target made so far

@@ -20,7 +20,7 @@ import (
 type Spec struct {
 	Kind           string // line, bar, scatter, heatmap
 	X, Y, Z        string // columns (Z: heat map values)
-	Series         string // one line, bar group or colour per value
+	Series         string // one line, bar group or colour per value (a list of columns: per combination)
 	Label          string // scatter: text beside each point
 	Band           bool   // line: min-max band over rows sharing (series, x), the line at their mean
 	Title          string
@@ -80,14 +80,29 @@ func or(a, b string) string {
 }
 
 // seriesOf returns each row's series name ("" without --series) and the
-// names in order of first appearance.
+// names, sorted. Several columns ("stage,block") name a series by all
+// their values ("stage 1, block 3").
 func seriesOf(t *Table, col string) ([]string, []string, error) {
 	if col == "" {
 		return make([]string, t.Rows()), []string{""}, nil
 	}
-	s, err := t.Strings(col, "--series")
-	if err != nil {
-		return nil, nil, err
+	cols := strings.Split(col, ",")
+	s := make([]string, t.Rows())
+	for _, c := range cols {
+		v, err := t.Strings(c, "--series")
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range s {
+			if len(cols) == 1 {
+				s[i] = v[i]
+				continue
+			}
+			if s[i] != "" {
+				s[i] += ", "
+			}
+			s[i] += c + " " + v[i]
+		}
 	}
 	var names []string
 	seen := map[string]bool{}
