@@ -116,3 +116,38 @@ func TestOccludeRandom(t *testing.T) {
 		}
 	}
 }
+
+// Gradient saliency (--saliency-grad) drops the patches PyTorch autograd's
+// |d cross-entropy / d pixel| ranks highest on the zoo resnet.
+func TestOccludeGradientSaliency(t *testing.T) {
+	var ref struct {
+		GradMasks map[string][][]int `json:"grad_masks"`
+	}
+	readJSON(t, "testdata/occlude/saliency.json", &ref)
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 16 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
+	mustSh(t, "lk-occlude --patch 4 --mode salient --lambdas 0.3,0.6 --saliency-grad testdata/zoo/resnet.onnx < "+tmp+"/x.arrow > "+tmp+"/o.arrow")
+	clean := imagesBy(t, tmp+"/x.arrow")
+	out := imagesBy(t, tmp+"/o.arrow", "drop_ratio")
+	ids := readIDs(t, tmp+"/x.arrow")
+	mismatch := 0
+	for _, lam := range []string{"0.3", "0.6"} {
+		for i, id := range ids {
+			got, mask := out[id+" "+lam], ref.GradMasks[lam][i]
+			for p := range 3 * 32 * 32 {
+				y, x := p/32%32, p%32
+				want := clean[id][p]
+				if mask[(y/4)*8+x/4] == 1 {
+					want = 0
+				}
+				if got[p] != want {
+					mismatch++
+					break
+				}
+			}
+		}
+	}
+	if mismatch > 1 {
+		t.Errorf("%d of 32 occluded images differ from PyTorch's gradient saliency", mismatch)
+	}
+}

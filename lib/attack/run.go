@@ -51,56 +51,83 @@ type config struct {
 	steps int
 }
 
-// Run attacks every image of r and writes the attacked images, one copy of
-// each input record per configuration, with columns attack, eps and steps.
-func Run(r *stream.Reader, w io.Writer, o Options) error {
-	m, err := arch.Load(o.Model, o.Size)
+// Gradient is a model's input gradient through ONNX Runtime: the model
+// extended by grad.Build with its normalisation and the objective, saved to
+// a temporary folder that Close removes.
+type Gradient struct {
+	Session
+	Model   *arch.Model
+	Classes int64 // from the output's static shape; 0 when symbolic
+	dir     string
+}
+
+// OpenGradient builds and opens the gradient of the model at path (mean
+// and std override the sidecar's, size its input size).
+func OpenGradient(path string, size stream.Shape, mean, std []float32, obj grad.Objective, threads int) (*Gradient, error) {
+	m, err := arch.Load(path, size)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	mean, std, err := m.Config.Normalisation(o.Model, o.Mean, o.Std)
+	mean, std, err = m.Config.Normalisation(path, mean, std)
 	if err != nil {
-		return err
-	}
-	cols, err := stream.Images(r.Schema())
-	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	if cols.Shape != m.Shape {
-		return fmt.Errorf("%s: column image is %s, the model %s expects %s", r.Name(), cols.Shape, m.Config.Name, m.Shape)
+		return nil, err
 	}
 	_, outs := m.IO()
 	output := m.Config.Output
 	if output == "" {
 		output = outs[0].Name
 	}
+	gm, err := grad.Build(m.Model, grad.Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
+		Mean: mean, Std: std, Objective: obj, Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "lk-grad-")
+	if err != nil {
+		return nil, err
+	}
+	gpath := filepath.Join(dir, "grad.onnx")
+	if err := gm.Save(gpath); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	sess, err := ort.NewMultiSession(gpath, []string{grad.Pixels, grad.Label}, []string{grad.Grad}, ort.Options{Threads: threads})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, arch.CopyError(path, gpath, "running the gradient model", err)
+	}
+	g := &Gradient{Session: Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W}, Model: m, dir: dir}
+	if len(outs) > 0 && len(outs[0].Dims) == 2 {
+		g.Classes = outs[0].Dims[1]
+	}
+	return g, nil
+}
+
+// Close releases the session and removes the gradient model.
+func (g *Gradient) Close() {
+	g.S.Close()
+	os.RemoveAll(g.dir)
+}
+
+// Run attacks every image of r and writes the attacked images, one copy of
+// each input record per configuration, with columns attack, eps and steps.
+func Run(r *stream.Reader, w io.Writer, o Options) error {
 	obj := grad.CrossEntropy
 	if o.Attack == "taig" {
 		obj = grad.TrueLogit
 	}
-	gm, err := grad.Build(m.Model, grad.Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
-		Mean: mean, Std: std, Objective: obj, Threads: o.Threads})
+	gr, err := OpenGradient(o.Model, o.Size, o.Mean, o.Std, obj, o.Threads)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "lk-attack-")
+	defer gr.Close()
+	m, g, classes := gr.Model, gr.Session, gr.Classes
+	cols, err := stream.Images(r.Schema())
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
-	defer os.RemoveAll(dir)
-	gpath := filepath.Join(dir, "grad.onnx")
-	if err := gm.Save(gpath); err != nil {
-		return err
-	}
-	sess, err := ort.NewMultiSession(gpath, []string{grad.Pixels, grad.Label}, []string{grad.Grad}, ort.Options{Threads: o.Threads})
-	if err != nil {
-		return arch.CopyError(o.Model, gpath, "running the gradient model", err)
-	}
-	defer sess.Close()
-	g := Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W}
-	classes := int64(0)
-	if len(outs) > 0 && len(outs[0].Dims) == 2 {
-		classes = outs[0].Dims[1]
+	if cols.Shape != m.Shape {
+		return fmt.Errorf("%s: column image is %s, the model %s expects %s", r.Name(), cols.Shape, m.Config.Name, m.Shape)
 	}
 
 	var configs []config

@@ -2,10 +2,13 @@ package occlude
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/attack"
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/stream"
@@ -131,6 +134,46 @@ func (a *Attention) Patches(_ arrow.Record, px []float32, n int, g Grid) ([][]fl
 				}
 			}
 			out = append(out, sal)
+		}
+	}
+	return out, nil
+}
+
+// Gradient is the input-gradient saliency of a model: per patch, the sum
+// over its pixels and channels of |d cross-entropy / d pixel| at the true
+// label (the rows need labels).
+type Gradient struct {
+	G *attack.Gradient
+}
+
+func (s Gradient) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]float64, error) {
+	sh := stream.Shape{C: s.G.C, H: s.G.H, W: s.G.W}
+	if len(px) != n*sh.Size() {
+		return nil, fmt.Errorf("images are %d values each; the saliency model %s takes %s", len(px)/max(n, 1), s.G.Model.Path, sh)
+	}
+	labs := rec.Column(rec.Schema().FieldIndices(stream.ColLabel)[0]).(*array.Int32)
+	ids := rec.Column(rec.Schema().FieldIndices(stream.ColID)[0]).(*array.String)
+	labels := make([]int64, n)
+	for i := range labels {
+		labels[i] = int64(labs.Value(i))
+		if labels[i] < 0 || s.G.Classes > 0 && labels[i] >= s.G.Classes {
+			return nil, fmt.Errorf("row id %q: label %d; gradient saliency needs a true class of the model's %d", ids.Value(i), labels[i], s.G.Classes)
+		}
+	}
+	grad := make([]float32, len(px))
+	if err := s.G.Grad(grad, px, labels, n); err != nil {
+		return nil, err
+	}
+	hw, sz := sh.H*sh.W, sh.Size()
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = make([]float64, g.N())
+		for c := 0; c < sh.C; c++ {
+			for y := 0; y < sh.H; y++ {
+				for x := 0; x < sh.W; x++ {
+					out[i][(y/g.Patch)*g.GW+x/g.Patch] += math.Abs(float64(grad[i*sz+c*hw+y*sh.W+x]))
+				}
+			}
 		}
 	}
 	return out, nil

@@ -14,7 +14,9 @@ import (
 	"flag"
 	"io"
 
+	"github.com/lk-robustness/lk/lib/attack"
 	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/grad"
 	"github.com/lk-robustness/lk/lib/occlude"
 	"github.com/lk-robustness/lk/lib/stream"
 )
@@ -35,6 +37,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 256, "rows that share one random draw (the reference's batch size); counted along the stream, not per record")
 	salModel := fs.String("saliency-model", "", "ONNX vision transformer whose last attention gives the saliency (e.g. DINO ViT-S/16; its sidecar gives the normalisation)")
 	head := fs.Int("head", 1, "attention head of the saliency model (the paper's 1); -1: the mean over heads")
+	salGrad := fs.String("saliency-grad", "", "ONNX model whose input gradient gives the saliency: per patch, the sum of |d cross-entropy / d pixel| at the true label")
 	salCol := fs.String("saliency-column", "", "stream column holding the saliency instead: float32 lists, one value per patch, row-major")
 	threads := fs.Int("threads", 0, "ONNX Runtime threads for the saliency model (0: all cores)")
 	fs.Usage = func() {
@@ -67,8 +70,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--ratios and --lambdas are fractions in [0,1], got %v", v)
 		}
 	}
-	if *salModel != "" && *salCol != "" {
-		return cli.Usage("give one of --saliency-model and --saliency-column")
+	if (*salModel != "") && (*salCol != "") || (*salModel != "") && (*salGrad != "") || (*salCol != "") && (*salGrad != "") {
+		return cli.Usage("give one of --saliency-model, --saliency-grad and --saliency-column")
 	}
 	if err := stream.RefuseTerminal(stdout); err != nil {
 		return err
@@ -81,6 +84,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		defer a.Close()
 		o.Saliency = a
+	case *salGrad != "":
+		g, err := attack.OpenGradient(*salGrad, stream.Shape{}, nil, nil, grad.CrossEntropy, *threads)
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		o.Saliency = occlude.Gradient{G: g}
 	case *salCol != "":
 		o.Saliency = occlude.Column{Name: *salCol}
 	}
