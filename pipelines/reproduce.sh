@@ -240,11 +240,15 @@ report() {
     echo "on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
     echo "Models: $MODELS (from $MODEL_DIR). Data: $(for s in clean a r 9 c p o-pos; do real $s && printf '%s real; ' $s || printf '%s twin; ' $s; done)"
     echo "Every stream records its provenance (tools, arguments, model sha256) in its schema metadata (lk.provenance)."
+    echo; echo "Model files (sha256):"; echo; echo '```'
+    for m in $MODELS; do sha256sum "$(model $m)"; done
+    echo '```'
     for t in $ALL; do
       [ -e "$W/$t.cmds" ] || continue
       echo; echo "## $t"; echo
-      for f in "$OUT/$t"*.png; do [ -e "$f" ] && echo "![$t]($(basename "$f"))" && echo; done
+      for f in "$OUT/$t.png" "$OUT/$t"[a-c].png; do [ -e "$f" ] && echo "![$t]($(basename "$f"))" && echo; done
       [ -e "$OUT/$t.md" ] && cat "$OUT/$t.md" && echo
+      [ -e "pipelines/paper/$t.md" ] && { echo "The paper's $t (ImageNet; Chen et al. 2024):"; echo; cat "pipelines/paper/$t.md"; echo; }
       echo "Commands:"; echo; echo '```sh'; cat "$W/$t.cmds"; echo '```'
     done
   } > "$r"
