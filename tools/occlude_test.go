@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,5 +150,36 @@ func TestOccludeGradientSaliency(t *testing.T) {
 	}
 	if mismatch > 1 {
 		t.Errorf("%d of 32 occluded images differ from PyTorch's gradient saliency", mismatch)
+	}
+}
+
+// torchvision's vit_b_16 writes its attention as batch*heads x tokens x
+// tokens (PyTorch's MultiheadAttention): lk-occlude reads it as it is, on a
+// 14x14 grid of 16-pixel patches.
+func TestOccludeTorchvisionViT(t *testing.T) {
+	dir := testutil.BigModels(t)
+	tmp := t.TempDir()
+	list := ""
+	for _, f := range []string{"collage-333x500.jpg", "collage-500x375.jpg", "collage-gray-300x200.jpg"} {
+		list += testutil.Path(t, "testdata", "images", f) + " 1\n"
+	}
+	os.WriteFile(tmp+"/list.txt", []byte(list), 0o644)
+	mustSh(t, "lk-data -q --resize 256 --crop 224 "+tmp+"/list.txt > "+tmp+"/x.arrow")
+	mustSh(t, "lk-occlude --mode nonsalient --lambdas 0.5 --saliency-model "+dir+"/vit_b_16.onnx --head -1 < "+tmp+"/x.arrow > "+tmp+"/o.arrow")
+	out := imagesBy(t, tmp+"/o.arrow")
+	if len(out) != 3 {
+		t.Fatalf("%d images, want 3", len(out))
+	}
+	for id, px := range out { // non-salient drop at lambda 0.5 blacks out some 16x16 patches, not all
+		zero := 0
+		for p := 0; p < 196; p++ {
+			y0, x0 := p/14*16, p%14*16
+			if px[y0*224+x0] == 0 && px[(y0+15)*224+x0+15] == 0 && px[2*224*224+y0*224+x0] == 0 {
+				zero++
+			}
+		}
+		if zero == 0 || zero == 196 {
+			t.Errorf("%s: %d of 196 patches dropped", id, zero)
+		}
 	}
 }

@@ -18,7 +18,8 @@ import (
 // ViT-S/16's: the last self-attention of the model (the output of its
 // last Softmax node, batch x heads x tokens x tokens), the row of the
 // class token (token 0) over the patch tokens (1..N), for one head or
-// averaged over heads. Any ViT exported to ONNX works as it is: no
+// averaged over heads. A batch*heads x tokens x tokens attention (PyTorch's
+// MultiheadAttention, as in torchvision's ViT) is read as batch-major. Any ViT exported to ONNX works as it is: no
 // special export is needed to expose the attention.
 type Attention struct {
 	Path    string
@@ -105,11 +106,19 @@ func (a *Attention) Patches(_ arrow.Record, px []float32, n int, g Grid) ([][]fl
 		if err != nil {
 			return nil, err
 		}
+		// batch x heads x tokens x tokens, or (PyTorch's MultiheadAttention,
+		// torchvision's ViT) batch*heads x tokens x tokens, batch-major
 		s := t[0].Shape
-		if len(s) != 4 || s[2] != s[3] {
-			return nil, fmt.Errorf("model %s: Softmax node %q gives %v, not batch x heads x tokens x tokens", a.Path, a.Node, s)
+		rows := int64(len(in) / sz)
+		var heads, tok int
+		switch {
+		case len(s) == 4 && s[0] == rows && s[2] == s[3]:
+			heads, tok = int(s[1]), int(s[2])
+		case len(s) == 3 && s[0]%rows == 0 && s[1] == s[2]:
+			heads, tok = int(s[0]/rows), int(s[1])
+		default:
+			return nil, fmt.Errorf("model %s: Softmax node %q gives %v, not batch x heads x tokens x tokens (nor batch*heads x tokens x tokens)", a.Path, a.Node, s)
 		}
-		heads, tok := int(s[1]), int(s[2])
 		if tok != g.N()+1 {
 			return nil, fmt.Errorf("model %s: the attention of node %q is over %d tokens; the %dx%d patch grid needs %d (a class token and one per patch): give --patch the model's patch size",
 				a.Path, a.Node, tok, g.GH, g.GW, g.N()+1)
