@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -36,5 +37,32 @@ func TestFFTNoise(t *testing.T) {
 	_, errOut, err := sh(t, "lk-fft-noise --freqs 2 < "+tmp+"/clean.arrow > /dev/null")
 	if err == nil || !strings.Contains(errOut, "want values in [0,1]") {
 		t.Errorf("freq 2: %v %q", err, errOut)
+	}
+}
+
+// --heatmap moves each image by eps times a unit-norm basis image per
+// channel: without clipping, every channel's change has L2 norm eps, and
+// each image comes once per (fu, fv) of the strided grid.
+func TestFFTNoiseHeatmap(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 3 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
+	mustSh(t, "lk-fft-noise --heatmap --eps 2 --step 8 --clip=false < "+tmp+"/x.arrow > "+tmp+"/h.arrow")
+	clean := imagesBy(t, tmp+"/x.arrow")
+	out := imagesBy(t, tmp+"/h.arrow", "fu", "fv")
+	if len(out) != 3*4*4 { // fu, fv in -16, -8, 0, 8
+		t.Fatalf("%d images, want 48", len(out))
+	}
+	for k, px := range out {
+		id := strings.Fields(k)[0]
+		for c := 0; c < 3; c++ {
+			var ss float64
+			for i := c * 1024; i < (c+1)*1024; i++ {
+				d := float64(px[i] - clean[id][i])
+				ss += d * d
+			}
+			if n := math.Sqrt(ss); math.Abs(n-2) > 1e-4 {
+				t.Fatalf("%s channel %d: change of norm %v, want 2", k, c, n)
+			}
+		}
 	}
 }

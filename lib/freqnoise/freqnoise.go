@@ -67,32 +67,15 @@ func Noise(plan *fourier.Plan, sh stream.Shape, band []float64, eps float64, std
 // Run writes every record of r once per frequency, in that order, with the
 // noise added to the images and a freq column appended.
 func Run(r *stream.Reader, w io.Writer, o Options) error {
-	cols, err := stream.Images(r.Schema())
+	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-fft-noise", Args: o.Args,
+		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(o.Freqs),
+		arrow.Field{Name: ColFreq, Type: arrow.PrimitiveTypes.Float64})
 	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
+		return err
 	}
-	sh := cols.Shape
+	sh := t.Cols.Shape
 	if len(o.Std) > 0 && len(o.Std) != sh.C {
 		return fmt.Errorf("--std has %d values, the images have %d channels", len(o.Std), sh.C)
-	}
-	md := r.Schema().Metadata()
-	if v, ok := md.GetValue(stream.MetaRows); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			md = stream.WithMeta(md, stream.MetaRows, strconv.Itoa(n*len(o.Freqs)))
-		}
-	}
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-fft-noise", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}})
-	if err != nil {
-		return err
-	}
-	schema, err := stream.Append(r.Schema(), md, arrow.Field{Name: ColFreq, Type: arrow.PrimitiveTypes.Float64})
-	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	wr, err := stream.NewWriter(w, schema)
-	if err != nil {
-		return err
 	}
 	plan := fourier.NewPlan(sh.H, sh.W)
 	bands := make([][]float64, len(o.Freqs))
@@ -100,35 +83,29 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		bands[k] = fourier.Band(sh.H, sh.W, f*math.Pi, o.Width*math.Pi)
 	}
 	sz := sh.Size()
-	for r.Next() {
-		rec := r.Record()
-		n := int(rec.NumRows())
-		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
-		if err != nil {
-			return fmt.Errorf("%s: column image: %v", r.Name(), err)
-		}
-		ids := rec.Column(cols.ID).(*array.String)
+	return t.Each(func(rec arrow.Record, px []float32, n int) error {
+		ids := rec.Column(t.Cols.ID).(*array.String)
 		for k, f := range o.Freqs {
 			out := make([]float32, n*sz)
 			for i := 0; i < n; i++ {
 				noise := Noise(plan, sh, bands[k], o.Eps, o.Std, o.Seed, ids.Value(i))
 				for j, v := range px[i*sz : (i+1)*sz] {
-					x := v + noise[j]
-					if o.Clip {
-						x = min(max(x, 0), 1)
-					}
-					out[i*sz+j] = x
+					out[i*sz+j] = clip(v+noise[j], o.Clip)
 				}
 			}
-			if err := wr.WriteImages(schema, rec, cols.Image, out, sz, stream.ConstFloat64(f, n)); err != nil {
+			if err := t.Write(rec, out, stream.ConstFloat64(f, n)); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+}
+
+func clip(x float32, on bool) float32 {
+	if on {
+		return min(max(x, 0), 1)
 	}
-	if err := r.Err(); err != nil {
-		return err
-	}
-	return wr.Close()
+	return x
 }
 
 // Basis is the real Fourier basis image of frequency (u, v) on an H x W
@@ -162,12 +139,14 @@ const (
 // eps times the unit basis image of (u, v), with a random sign per image
 // and channel (Yin et al. 2019), and columns fu and fv. Scored per (fu,
 // fv), it is the Fourier heat map of a model's sensitivity.
-func RunHeatmap(r *stream.Reader, w io.Writer, eps float64, step int, seed uint64, clip bool, args []string) error {
-	cols, err := stream.Images(r.Schema())
+func RunHeatmap(r *stream.Reader, w io.Writer, eps float64, step int, seed uint64, clipped bool, args []string) error {
+	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-fft-noise", Args: args,
+		Extra: map[string]string{"seed": strconv.FormatUint(seed, 10)}}, 0,
+		arrow.Field{Name: ColU, Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: ColV, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
+		return err
 	}
-	sh := cols.Shape
+	sh := t.Cols.Shape
 	type freq struct{ u, v int }
 	var fr []freq
 	for u := -sh.H / 2; u < sh.H-sh.H/2; u += step {
@@ -175,33 +154,13 @@ func RunHeatmap(r *stream.Reader, w io.Writer, eps float64, step int, seed uint6
 			fr = append(fr, freq{u, v})
 		}
 	}
-	md := stream.WithoutMeta(r.Schema().Metadata(), stream.MetaRows)
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-fft-noise", Args: args, Extra: map[string]string{"seed": strconv.FormatUint(seed, 10)}})
-	if err != nil {
-		return err
-	}
-	schema, err := stream.Append(r.Schema(), md, arrow.Field{Name: ColU, Type: arrow.PrimitiveTypes.Int64},
-		arrow.Field{Name: ColV, Type: arrow.PrimitiveTypes.Int64})
-	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	wr, err := stream.NewWriter(w, schema)
-	if err != nil {
-		return err
-	}
 	basis := make([][]float64, len(fr))
 	for k, f := range fr {
 		basis[k] = Basis(sh.H, sh.W, f.u, f.v)
 	}
 	sz, hw := sh.Size(), sh.H*sh.W
-	for r.Next() {
-		rec := r.Record()
-		n := int(rec.NumRows())
-		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
-		if err != nil {
-			return fmt.Errorf("%s: column image: %v", r.Name(), err)
-		}
-		ids := rec.Column(cols.ID).(*array.String)
+	return t.Each(func(rec arrow.Record, px []float32, n int) error {
+		ids := rec.Column(t.Cols.ID).(*array.String)
 		for k, f := range fr {
 			out := make([]float32, n*sz)
 			for i := 0; i < n; i++ {
@@ -209,26 +168,19 @@ func RunHeatmap(r *stream.Reader, w io.Writer, eps float64, step int, seed uint6
 				fmt.Fprintf(h, "%s\x00%d\x00%d", ids.Value(i), f.u, f.v)
 				rs := rand.New(rand.NewPCG(seed, h.Sum64()))
 				for c := 0; c < sh.C; c++ {
-					sign := eps
+					e := eps
 					if rs.IntN(2) == 0 {
-						sign = -eps
+						e = -eps
 					}
 					for j := 0; j < hw; j++ {
-						x := px[i*sz+c*hw+j] + float32(sign*basis[k][j])
-						if clip {
-							x = min(max(x, 0), 1)
-						}
-						out[i*sz+c*hw+j] = x
+						out[i*sz+c*hw+j] = clip(px[i*sz+c*hw+j]+float32(e*basis[k][j]), clipped)
 					}
 				}
 			}
-			if err := wr.WriteImages(schema, rec, cols.Image, out, sz, stream.ConstInt64(int64(f.u), n), stream.ConstInt64(int64(f.v), n)); err != nil {
+			if err := t.Write(rec, out, stream.ConstInt64(int64(f.u), n), stream.ConstInt64(int64(f.v), n)); err != nil {
 				return err
 			}
 		}
-	}
-	if err := r.Err(); err != nil {
-		return err
-	}
-	return wr.Close()
+		return nil
+	})
 }

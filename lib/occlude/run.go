@@ -47,15 +47,6 @@ type cond struct {
 // keyed by the row's position in the stream divided by Batch, so they do
 // not depend on how the stream is cut into records.
 func Run(r *stream.Reader, w io.Writer, o Options) error {
-	cols, err := stream.Images(r.Schema())
-	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	sh := cols.Shape
-	g, err := NewGrid(sh, o.Patch)
-	if err != nil {
-		return err
-	}
 	var conds []cond
 	salient := false
 	for _, m := range o.Modes {
@@ -73,45 +64,33 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		}
 	}
 	if salient && o.Saliency == nil {
-		return fmt.Errorf("salient and non-salient drop need a saliency: a model (--saliency-model) or a column (--saliency-column)")
+		return fmt.Errorf("salient and non-salient drop need a saliency: a model (--saliency-model), a model's gradient (--saliency-grad) or a column (--saliency-column)")
 	}
-	batch := max(o.Batch, 1)
-	md := r.Schema().Metadata()
-	if v, ok := md.GetValue(stream.MetaRows); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			md = stream.WithMeta(md, stream.MetaRows, strconv.Itoa(n*len(conds)))
-		}
-	}
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-occlude", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "grid": fmt.Sprintf("%dx%d of %d px", g.GH, g.GW, g.Patch)}})
-	if err != nil {
-		return err
-	}
-	schema, err := stream.Append(r.Schema(), md,
-		arrow.Field{Name: ColMode, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: ColRatio, Type: arrow.PrimitiveTypes.Float64})
+	cols, err := stream.Images(r.Schema())
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
-	wr, err := stream.NewWriter(w, schema)
+	sh := cols.Shape
+	g, err := NewGrid(sh, o.Patch)
 	if err != nil {
 		return err
 	}
+	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-occlude", Args: o.Args,
+		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "grid": fmt.Sprintf("%dx%d of %d px", g.GH, g.GW, g.Patch)}},
+		len(conds),
+		arrow.Field{Name: ColMode, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: ColRatio, Type: arrow.PrimitiveTypes.Float64})
+	if err != nil {
+		return err
+	}
+	batch := max(o.Batch, 1)
 	sz := sh.Size()
 	row := 0 // rows before this record
-	for r.Next() {
-		rec := r.Record()
-		n := int(rec.NumRows())
-		if n == 0 {
-			continue
-		}
-		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
-		if err != nil {
-			return fmt.Errorf("%s: column image: %v", r.Name(), err)
-		}
+	return t.Each(func(rec arrow.Record, px []float32, n int) error {
 		ids := rec.Column(cols.ID).(*array.String)
 		var sal [][]float64
 		if salient {
+			var err error
 			if sal, err = o.Saliency.Patches(rec, px, n, g); err != nil {
 				return fmt.Errorf("%s: %v", r.Name(), err)
 			}
@@ -135,6 +114,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 						marked = shared
 					}
 				default:
+					var err error
 					if marked, err = MostSalient(sal[i], c.ratio); err != nil {
 						return fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
 					}
@@ -142,16 +122,13 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 				}
 				Apply(out[i*sz:(i+1)*sz], px[i*sz:(i+1)*sz], sh, g, marked, drop)
 			}
-			if err := wr.WriteImages(schema, rec, cols.Image, out, sz, stream.ConstString(c.mode, n), stream.ConstFloat64(c.ratio, n)); err != nil {
+			if err := t.Write(rec, out, stream.ConstString(c.mode, n), stream.ConstFloat64(c.ratio, n)); err != nil {
 				return err
 			}
 		}
 		row += n
-	}
-	if err := r.Err(); err != nil {
-		return err
-	}
-	return wr.Close()
+		return nil
+	})
 }
 
 // Column reads the saliency from a stream column: a fixed-size list of

@@ -26,28 +26,6 @@ type Options struct {
 	Args     []string
 }
 
-func setup(r *stream.Reader, col string, o Options, extra map[string]string) (stream.ImageColumns, *arrow.Schema, error) {
-	cols, err := stream.Images(r.Schema())
-	if err != nil {
-		return cols, nil, fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	md := r.Schema().Metadata()
-	if v, ok := md.GetValue(stream.MetaRows); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			md = stream.WithMeta(md, stream.MetaRows, strconv.Itoa(n*len(o.Styles)))
-		}
-	}
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-render", Args: o.Args, Extra: extra})
-	if err != nil {
-		return cols, nil, err
-	}
-	schema, err := stream.Append(r.Schema(), md, arrow.Field{Name: col, Type: arrow.BinaryTypes.String})
-	if err != nil {
-		return cols, nil, fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	return cols, schema, nil
-}
-
 // RunRenditions writes every record of r once per style, in that order,
 // with the images rendered and a rendition column appended.
 func RunRenditions(r *stream.Reader, w io.Writer, o Options) error {
@@ -56,36 +34,25 @@ func RunRenditions(r *stream.Reader, w io.Writer, o Options) error {
 			return fmt.Errorf("rendition %q: want one of %v", s, Renditions)
 		}
 	}
-	cols, schema, err := setup(r, ColRendition, o, nil)
+	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-render", Args: o.Args}, len(o.Styles),
+		arrow.Field{Name: ColRendition, Type: arrow.BinaryTypes.String})
 	if err != nil {
 		return err
 	}
-	wr, err := stream.NewWriter(w, schema)
-	if err != nil {
-		return err
-	}
-	sz := cols.Shape.Size()
-	for r.Next() {
-		rec := r.Record()
-		n := int(rec.NumRows())
-		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
-		if err != nil {
-			return fmt.Errorf("%s: column image: %v", r.Name(), err)
-		}
+	sh := t.Cols.Shape
+	sz := sh.Size()
+	return t.Each(func(rec arrow.Record, px []float32, n int) error {
 		for _, s := range o.Styles {
 			out := make([]float32, n*sz)
 			for i := 0; i < n; i++ {
-				Render(s, out[i*sz:(i+1)*sz], px[i*sz:(i+1)*sz], cols.Shape)
+				Render(s, out[i*sz:(i+1)*sz], px[i*sz:(i+1)*sz], sh)
 			}
-			if err := wr.WriteImages(schema, rec, cols.Image, out, sz, stream.ConstString(s, n)); err != nil {
+			if err := t.Write(rec, out, stream.ConstString(s, n)); err != nil {
 				return err
 			}
 		}
-	}
-	if err := r.Err(); err != nil {
-		return err
-	}
-	return wr.Close()
+		return nil
+	})
 }
 
 // RunBackgrounds reads the whole stream (donors may come from any row),
@@ -98,11 +65,14 @@ func RunBackgrounds(r *stream.Reader, w io.Writer, o Options) error {
 			return fmt.Errorf("variant %q: want one of %v", s, Variants)
 		}
 	}
-	cols, schema, err := setup(r, ColVariant, o, map[string]string{"seed": strconv.FormatUint(o.Seed, 10)})
+	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-render", Args: o.Args,
+		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(o.Styles),
+		arrow.Field{Name: ColVariant, Type: arrow.BinaryTypes.String})
 	if err != nil {
 		return err
 	}
-	sz := cols.Shape.Size()
+	sh := t.Cols.Shape
+	sz := sh.Size()
 	var (
 		recs   []arrow.Record
 		px     [][]float32 // per row
@@ -114,76 +84,70 @@ func RunBackgrounds(r *stream.Reader, w io.Writer, o Options) error {
 			rec.Release()
 		}
 	}()
-	for r.Next() {
-		rec := r.Record()
-		p, _, err := stream.Float32Rows(rec.Column(cols.Image))
-		if err != nil {
-			return fmt.Errorf("%s: column image: %v", r.Name(), err)
-		}
-		if o.MaxBytes > 0 && int64(len(px)+int(rec.NumRows()))*int64(sz)*4 > o.MaxBytes {
+	// every record is collected first; the variants are written once the
+	// input has ended
+	collect := func(rec arrow.Record, p []float32, n int) error {
+		if o.MaxBytes > 0 && int64(len(px)+n)*int64(sz)*4 > o.MaxBytes {
 			return fmt.Errorf("%s: more than %d MB of images; backgrounds are drawn from the whole stream, so it is held in memory (give fewer images, e.g. lk-data --limit or --shard, or raise --max-mb)", r.Name(), o.MaxBytes>>20)
 		}
 		rec.Retain()
 		recs = append(recs, rec)
-		idc := rec.Column(cols.ID).(*array.String)
-		lc := rec.Column(cols.Label).(*array.Int32)
-		for i := 0; i < int(rec.NumRows()); i++ {
+		idc := rec.Column(t.Cols.ID).(*array.String)
+		lc := rec.Column(t.Cols.Label).(*array.Int32)
+		for i := 0; i < n; i++ {
 			px = append(px, p[i*sz:(i+1)*sz])
 			ids = append(ids, idc.Value(i))
 			labels = append(labels, lc.Value(i))
 		}
+		return nil
 	}
-	if err := r.Err(); err != nil {
-		return err
-	}
-	byClass := map[int32][]int{}
-	var classes []int32
-	for i, l := range labels {
-		if l < 0 {
-			continue
+	write := func() error {
+		byClass := map[int32][]int{}
+		var classes []int32
+		for i, l := range labels {
+			if l < 0 {
+				continue
+			}
+			if byClass[l] == nil {
+				classes = append(classes, l)
+			}
+			byClass[l] = append(byClass[l], i)
 		}
-		if byClass[l] == nil {
-			classes = append(classes, l)
+		slices.Sort(classes)
+		masks := make([][]bool, len(px))
+		for i := range px {
+			masks[i] = Mask(px[i], sh)
 		}
-		byClass[l] = append(byClass[l], i)
-	}
-	slices.Sort(classes)
-	masks := make([][]bool, len(px))
-	for i := range px {
-		masks[i] = Mask(px[i], cols.Shape)
-	}
-	wr, err := stream.NewWriter(w, schema)
-	if err != nil {
-		return err
-	}
-	for _, v := range o.Styles {
-		row := 0
-		for _, rec := range recs {
-			n := int(rec.NumRows())
-			out := make([]float32, n*sz)
-			for i := 0; i < n; i++ {
-				k, dst := row+i, out[i*sz:(i+1)*sz]
-				switch v {
-				case "original":
-					copy(dst, px[k])
-				case "only_fg":
-					Compose(dst, px[k], nil, masks[k], cols.Shape)
-				default:
-					if labels[k] < 0 {
-						return fmt.Errorf("%s: row id %q has no label; %s needs labelled images", r.Name(), ids[k], v)
+		for _, v := range o.Styles {
+			row := 0
+			for _, rec := range recs {
+				n := int(rec.NumRows())
+				out := make([]float32, n*sz)
+				for i := 0; i < n; i++ {
+					k, dst := row+i, out[i*sz:(i+1)*sz]
+					switch v {
+					case "original":
+						copy(dst, px[k])
+					case "only_fg":
+						Compose(dst, px[k], nil, masks[k], sh)
+					default:
+						if labels[k] < 0 {
+							return fmt.Errorf("%s: row id %q has no label; %s needs labelled images", r.Name(), ids[k], v)
+						}
+						j := Donor(v, k, ids, labels, byClass, classes, o.Seed)
+						if j < 0 {
+							return fmt.Errorf("%s: row id %q: no other image of class %d to take a background from", r.Name(), ids[k], labels[k])
+						}
+						Compose(dst, px[k], px[j], masks[k], sh)
 					}
-					j := Donor(v, k, ids, labels, byClass, classes, o.Seed)
-					if j < 0 {
-						return fmt.Errorf("%s: row id %q: no other image of class %d to take a background from", r.Name(), ids[k], labels[k])
-					}
-					Compose(dst, px[k], px[j], masks[k], cols.Shape)
 				}
+				if err := t.Write(rec, out, stream.ConstString(v, n)); err != nil {
+					return err
+				}
+				row += n
 			}
-			if err := wr.WriteImages(schema, rec, cols.Image, out, sz, stream.ConstString(v, n)); err != nil {
-				return err
-			}
-			row += n
 		}
+		return nil
 	}
-	return wr.Close()
+	return t.EachThen(collect, write)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -292,4 +293,86 @@ func Runs(rec arrow.Record, keep func(row int) bool) []arrow.Record {
 		}
 	}
 	return out
+}
+
+// Transformer is the frame of the tools that write each input record once
+// per condition, images replaced and condition columns appended (lk-render,
+// lk-fft-noise, lk-occlude): the image columns checked, the row count and
+// provenance carried, the records read and their pixels handed over.
+type Transformer struct {
+	Cols   ImageColumns
+	Schema *arrow.Schema
+	r      *Reader
+	w      *Writer
+}
+
+// NewTransformer checks r as an image stream and opens the output: r's
+// schema with extra appended and step added, its row count times copies
+// (copies <= 0: unknown, dropped).
+func NewTransformer(r *Reader, w io.Writer, step Step, copies int, extra ...arrow.Field) (*Transformer, error) {
+	cols, err := Images(r.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	md := r.Schema().Metadata()
+	if v, ok := md.GetValue(MetaRows); ok {
+		if n, err := strconv.Atoi(v); err == nil && copies > 0 {
+			md = WithMeta(md, MetaRows, strconv.Itoa(n*copies))
+		} else {
+			md = WithoutMeta(md, MetaRows)
+		}
+	}
+	if md, err = AddStep(md, step); err != nil {
+		return nil, err
+	}
+	schema, err := Append(r.Schema(), md, extra...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	wr, err := NewWriter(w, schema)
+	if err != nil {
+		return nil, err
+	}
+	return &Transformer{Cols: cols, Schema: schema, r: r, w: wr}, nil
+}
+
+// Each calls fn with every non-empty record, its pixels and its number of
+// rows, then closes the output once the input ended cleanly.
+func (t *Transformer) Each(fn func(rec arrow.Record, px []float32, n int) error) error {
+	return t.EachThen(fn, nil)
+}
+
+// EachThen is Each with a last step, run after the input ended cleanly and
+// before the output closes: for tools that write only once they have seen
+// every record.
+func (t *Transformer) EachThen(fn func(rec arrow.Record, px []float32, n int) error, then func() error) error {
+	for t.r.Next() {
+		rec := t.r.Record()
+		n := int(rec.NumRows())
+		if n == 0 {
+			continue
+		}
+		px, _, err := Float32Rows(rec.Column(t.Cols.Image))
+		if err != nil {
+			return fmt.Errorf("%s: column image: %v", t.r.Name(), err)
+		}
+		if err := fn(rec, px, n); err != nil {
+			return err
+		}
+	}
+	if err := t.r.Err(); err != nil {
+		return err
+	}
+	if then != nil {
+		if err := then(); err != nil {
+			return err
+		}
+	}
+	return t.w.Close()
+}
+
+// Write writes rec with its images replaced by px and the condition
+// columns cols appended (and released).
+func (t *Transformer) Write(rec arrow.Record, px []float32, cols ...arrow.Array) error {
+	return t.w.WriteImages(t.Schema, rec, t.Cols.Image, px, t.Cols.Shape.Size(), cols...)
 }
