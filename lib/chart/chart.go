@@ -116,18 +116,22 @@ func seriesOf(t *Table, col string) ([]string, []string, error) {
 	return s, names, nil
 }
 
+// xySeries reads the numeric x and y columns and each row's series.
+func xySeries(t *Table, s Spec) (xs, ys []float64, ser, names []string, err error) {
+	if xs, err = t.Floats(s.X, "--x"); err != nil {
+		return
+	}
+	if ys, err = t.Floats(s.Y, "--y"); err != nil {
+		return
+	}
+	ser, names, err = seriesOf(t, s.Series)
+	return
+}
+
 // lines draws one line per series through the mean of the rows at each x,
 // sorted by x; with Band, the min-max range of those rows shaded.
 func lines(p *plot.Plot, t *Table, s Spec) error {
-	xs, err := t.Floats(s.X, "--x")
-	if err != nil {
-		return err
-	}
-	ys, err := t.Floats(s.Y, "--y")
-	if err != nil {
-		return err
-	}
-	ser, names, err := seriesOf(t, s.Series)
+	xs, ys, ser, names, err := xySeries(t, s)
 	if err != nil {
 		return err
 	}
@@ -258,15 +262,7 @@ func bars(p *plot.Plot, t *Table, s Spec) error {
 // scatter draws a point per row, coloured by series, with an optional text
 // label beside it (Fig. 1: parameters against accuracy, one label per model).
 func scatter(p *plot.Plot, t *Table, s Spec) error {
-	xs, err := t.Floats(s.X, "--x")
-	if err != nil {
-		return err
-	}
-	ys, err := t.Floats(s.Y, "--y")
-	if err != nil {
-		return err
-	}
-	ser, names, err := seriesOf(t, s.Series)
+	xs, ys, ser, names, err := xySeries(t, s)
 	if err != nil {
 		return err
 	}
@@ -333,11 +329,7 @@ func (g grid) Y(r int) float64    { return g.ys[r] }
 // heat draws Z over the grid of X and Y values (the Fourier heat map: one
 // cell per (u, v) frequency).
 func heat(p *plot.Plot, t *Table, s Spec) error {
-	xs, err := t.Floats(s.X, "--x")
-	if err != nil {
-		return err
-	}
-	ys, err := t.Floats(s.Y, "--y")
+	xs, ys, _, _, err := xySeries(t, Spec{X: s.X, Y: s.Y})
 	if err != nil {
 		return err
 	}
