@@ -36,32 +36,54 @@ type Options struct {
 	Args  []string
 }
 
-// Noise returns the band-passed noise for one image (CHW): the base
-// sign noise depends only on seed and id, so every band of an image
-// filters the same draw.
-func Noise(plan *fourier.Plan, sh stream.Shape, band []float64, eps float64, std []float64, seed uint64, id string) []float32 {
+// Draw is one image's sign noise, transformed once: the spectra of its
+// channels, which every band filters. It depends only on seed and id.
+type Draw []fourier.Spectrum
+
+// NewDraw draws the sign noise sign(N(0,1)) of one image (id) and
+// transforms each channel.
+func NewDraw(plan *fourier.Plan, sh stream.Shape, seed uint64, id string) Draw {
 	h := fnv.New64a()
 	io.WriteString(h, id)
 	r := rand.New(rand.NewPCG(seed, h.Sum64()))
-	hw := sh.H * sh.W
-	out := make([]float32, sh.Size())
-	base := make([]float64, hw)
-	for c := 0; c < sh.C; c++ {
+	base := make([]float64, sh.H*sh.W)
+	d := make(Draw, sh.C)
+	for c := range d {
 		for i := range base {
 			base[i] = 1
 			if r.NormFloat64() < 0 {
 				base[i] = -1
 			}
 		}
+		d[c] = plan.Forward(nil, base)
+	}
+	return d
+}
+
+// Band returns the draw band-passed by mask and scaled by eps (times the
+// channel's std when given), CHW.
+func (d Draw) Band(plan *fourier.Plan, mask []float64, eps float64, std []float64) []float32 {
+	hw := plan.H * plan.W
+	out := make([]float32, len(d)*hw)
+	s := make(fourier.Spectrum, len(d[0]))
+	for c, spec := range d {
+		for i, v := range spec {
+			s[i] = v * complex(mask[i], 0)
+		}
 		e := eps
 		if len(std) > 0 {
 			e *= std[c%len(std)]
 		}
-		for i, v := range plan.Filter(base, band) {
+		for i, v := range plan.Inverse(nil, s) {
 			out[c*hw+i] = float32(e * v)
 		}
 	}
 	return out
+}
+
+// Noise returns the band-passed noise for one image (CHW).
+func Noise(plan *fourier.Plan, sh stream.Shape, band []float64, eps float64, std []float64, seed uint64, id string) []float32 {
+	return NewDraw(plan, sh, seed, id).Band(plan, band, eps, std)
 }
 
 // Run writes every record of r once per frequency, in that order, with the
@@ -85,10 +107,14 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	sz := sh.Size()
 	return t.Each(func(rec arrow.Record, px []float32, n int) error {
 		ids := rec.Column(t.Cols.ID).(*array.String)
+		draws := make([]Draw, n) // each image's noise transformed once, for every band
+		for i := range draws {
+			draws[i] = NewDraw(plan, sh, o.Seed, ids.Value(i))
+		}
 		for k, f := range o.Freqs {
 			out := make([]float32, n*sz)
 			for i := 0; i < n; i++ {
-				noise := Noise(plan, sh, bands[k], o.Eps, o.Std, o.Seed, ids.Value(i))
+				noise := draws[i].Band(plan, bands[k], o.Eps, o.Std)
 				for j, v := range px[i*sz : (i+1)*sz] {
 					out[i*sz+j] = clip(v+noise[j], o.Clip)
 				}
