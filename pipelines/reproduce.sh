@@ -177,7 +177,8 @@ fig8() {
     files="$files $W/fft-$m.arrow"
   done
   run "lk-metrics --by model,freq $files > $W/fft.arrow"
-  run "lk-plot --kind line --x freq --y top1 --series model --xlabel 'noise frequency (x pi)' --title 'Band-limited noise, eps 0.1' -o $OUT/fig8.png $W/fft.arrow"
+  run "lk-metrics --by model $(allpreds small | tr '\n' ' ') > $W/clean-small.arrow"
+  run "lk-plot --kind line --x freq --y top1 --series model --minus $W/clean-small.arrow --xlabel 'noise frequency (x pi)' --ylabel 'top-1 change (points)' --title 'Band-limited noise, eps 0.1' -o $OUT/fig8.png $W/fft.arrow"
 }
 fig9() {
   begin fig9

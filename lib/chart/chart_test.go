@@ -214,3 +214,24 @@ func TestJoin(t *testing.T) {
 		t.Errorf("second join: %v", err)
 	}
 }
+
+func TestMinus(t *testing.T) {
+	tb := sample(t)
+	base := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "top1", Type: table.Float})
+	base.Add("lk31", 90.0)
+	base.Add("resnet", 91.0)
+	if err := tb.Minus(frame(t, base), "top1", "model"); err != nil {
+		t.Fatal(err)
+	}
+	y, _ := tb.Floats("top1", "--y")
+	m, _ := tb.Strings("model", "")
+	// sample(): lk31 at drop_n 0 is 90 + (s-1)*0 = 90, resnet 90 as well
+	if m[0] != "lk31" || y[0] != 0 || m[15] != "resnet" || y[15] != -1 {
+		t.Errorf("after minus: %s %v, %s %v", m[0], y[0], m[15], y[15])
+	}
+	short := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "top1", Type: table.Float})
+	short.Add("lk31", 90.0)
+	if err := sample(t).Minus(frame(t, short), "top1", "model"); err == nil || !strings.Contains(err.Error(), `no row with model "resnet"`) {
+		t.Errorf("missing key: %v", err)
+	}
+}

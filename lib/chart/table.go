@@ -238,3 +238,39 @@ func (t *Table) Join(u *Table, key string) error {
 	}
 	return nil
 }
+
+// Minus subtracts from column y, row by row, the y of base's row with the
+// same key (the clean accuracy of each model, to plot a drop). A key
+// missing from base is an error naming it.
+func (t *Table) Minus(base *Table, y, key string) error {
+	ys, err := t.Floats(y, "--y")
+	if err != nil {
+		return err
+	}
+	keys, err := t.Strings(key, "--minus (its --series column)")
+	if err != nil {
+		return err
+	}
+	bys, err := base.Floats(y, "--minus")
+	if err != nil {
+		return err
+	}
+	bkeys, err := base.Strings(key, "--minus (its --series column)")
+	if err != nil {
+		return err
+	}
+	ref := map[string]float64{}
+	for i, k := range bkeys {
+		ref[k] = bys[i]
+	}
+	for i, k := range keys {
+		b, ok := ref[k]
+		if !ok {
+			return fmt.Errorf("%s: no row with %s %q to subtract", base.Name, key, k)
+		}
+		if !math.IsNaN(ys[i]) {
+			t.cols[y][i] = strconv.FormatFloat(ys[i]-b, 'g', -1, 64)
+		}
+	}
+	return nil
+}

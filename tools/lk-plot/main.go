@@ -39,6 +39,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&s.XLabel, "xlabel", "", "x axis label (default: the column name)")
 	fs.StringVar(&s.YLabel, "ylabel", "", "y axis label (default: the column name)")
 	join := fs.String("join", "", "join the input tables on this column instead of stacking them (e.g. model: lk-summary's parameters beside lk-metrics' top1)")
+	minus := fs.String("minus", "", "table `file` whose --y value, per --series value, is subtracted (e.g. clean accuracy per model: plots the drop)")
 	var where, labels cli.Strings
 	fs.Var(&where, "where", "keep rows with column=value, a list (all must hold)")
 	fs.Var(&labels, "label", "scatter: the column labelling each point; montage: the columns labelling each image (default id)")
@@ -104,6 +105,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if len(where) > 0 {
 		if t, err = t.Where(where); err != nil {
+			return err
+		}
+	}
+	if *minus != "" {
+		if s.Series == "" {
+			return cli.Usage("--minus needs --series: the column matching its rows")
+		}
+		err := cli.Inputs([]string{*minus}, stdin, func(r *stream.Reader) error {
+			base, err := chart.Read(r)
+			if err != nil {
+				return err
+			}
+			return t.Minus(base, s.Y, s.Series)
+		})
+		if err != nil {
 			return err
 		}
 	}
