@@ -83,22 +83,36 @@ func plane(m *Img, c, r int, b border) (p []float64, stride int) {
 }
 
 // separable filters every channel with taps along rows then columns
-// (correlation, centred taps), with border rule b. Symmetric taps (all of
-// lk's) are folded, halving the multiplications; the column pass adds
-// whole rows, so its inner loop runs over contiguous memory.
+// (correlation, centred taps), with border rule b. It works a channel at
+// a time on planar rows: each source row padded once, the row-filtered
+// plane padded vertically by copying rows, and the column pass adding
+// whole rows, so inner loops run over contiguous memory. Symmetric taps
+// (all of lk's) are folded, halving the multiplications.
 func separable(m *Img, taps []float64, b border) *Img {
 	r := len(taps) / 2
 	sym := true
 	for k := range taps {
 		sym = sym && taps[k] == taps[len(taps)-1-k]
 	}
-	out := newImg(m.H, m.W)
-	tmp := newImg(m.H, m.W)
+	h, w := m.H, m.W
+	out := newImg(h, w)
+	row := make([]float64, w+2*r)
+	tmp := make([]float64, (h+2*r)*w) // row-filtered plane, r rows of padding above and below
+	acc := make([]float64, w)
 	for c := 0; c < 3; c++ {
-		p, stride := plane(m, c, r, b)
-		for y := 0; y < m.H; y++ { // rows (every padded row is needed for the column pass)
-			row := p[(y+r)*stride:]
-			for x := 0; x < m.W; x++ {
+		for y := 0; y < h; y++ {
+			src := m.Pix[y*w*3:]
+			for x := -r; x < 0; x++ {
+				row[x+r] = src[b(x, w)*3+c]
+			}
+			for x := 0; x < w; x++ {
+				row[x+r] = src[x*3+c]
+			}
+			for x := w; x < w+r; x++ {
+				row[x+r] = src[b(x, w)*3+c]
+			}
+			dst := tmp[(y+r)*w : (y+r+1)*w]
+			for x := range dst {
 				win := row[x : x+len(taps)]
 				var s float64
 				if sym {
@@ -111,23 +125,25 @@ func separable(m *Img, taps []float64, b border) *Img {
 						s += t * win[k]
 					}
 				}
-				tmp.Pix[(y*m.W+x)*3+c] = s
+				dst[x] = s
 			}
 		}
-	}
-	acc := make([]float64, m.W)
-	for c := 0; c < 3; c++ {
-		p, stride := plane(tmp, c, r, b)
-		for y := 0; y < m.H; y++ {
+		for y := -r; y < 0; y++ {
+			copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
+		}
+		for y := h; y < h+r; y++ {
+			copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
+		}
+		for y := 0; y < h; y++ {
 			clear(acc)
 			for k, t := range taps {
-				src := p[(y+k)*stride+r : (y+k)*stride+r+m.W]
+				src := tmp[(y+k)*w : (y+k+1)*w]
 				for x, v := range src {
 					acc[x] += t * v
 				}
 			}
 			for x, v := range acc {
-				out.Pix[(y*m.W+x)*3+c] = v
+				out.Pix[(y*w+x)*3+c] = v
 			}
 		}
 	}
