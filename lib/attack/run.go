@@ -144,48 +144,21 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			configs = append(configs, config{e, steps})
 		}
 	}
-	md := r.Schema().Metadata()
-	if v, ok := md.GetValue(stream.MetaRows); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			md = stream.WithMeta(md, stream.MetaRows, strconv.Itoa(n*len(configs)))
-		}
-	}
 	sha, err := model.FileSHA256(o.Model)
 	if err != nil {
 		return err
 	}
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-attack", Args: o.Args, Model: o.Model, SHA256: sha,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}})
-	if err != nil {
-		return err
-	}
-	schema, err := stream.Append(r.Schema(), md,
+	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-attack", Args: o.Args, Model: o.Model, SHA256: sha,
+		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(configs),
 		arrow.Field{Name: ColAttack, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: ColEps, Type: arrow.PrimitiveTypes.Float64},
 		arrow.Field{Name: ColSteps, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	wr, err := stream.NewWriter(w, schema)
-	if err != nil {
 		return err
 	}
-	var total int64
-	if v, ok := md.GetValue(stream.MetaRows); ok {
-		fmt.Sscan(v, &total)
-	}
-	meter := progress.New(o.Progress, "lk-attack "+o.Attack+" "+m.Config.Name, "images", total)
+	meter := progress.New(o.Progress, "lk-attack "+o.Attack+" "+m.Config.Name, "images", t.Total)
 	sz := m.Shape.Size()
-	for r.Next() {
-		rec := r.Record()
-		n := int(rec.NumRows())
-		if n == 0 {
-			continue
-		}
-		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
-		if err != nil {
-			return fmt.Errorf("%s: column image: %v", r.Name(), err)
-		}
+	each := func(rec arrow.Record, px []float32, n int) error {
 		ids := rec.Column(cols.ID).(*array.String)
 		labs := rec.Column(cols.Label).(*array.Int32)
 		labels := make([]int64, n)
@@ -208,19 +181,15 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			}
 		}
 		for k, c := range configs {
-			err := wr.WriteImages(schema, rec, cols.Image, adv[k], sz,
-				stream.ConstString(o.Attack, n), stream.ConstFloat64(c.eps, n), stream.ConstInt64(int64(c.steps), n))
+			err := t.Write(rec, adv[k], stream.ConstString(o.Attack, n), stream.ConstFloat64(c.eps, n), stream.ConstInt64(int64(c.steps), n))
 			if err != nil {
 				return fmt.Errorf("writing attacked images: %v", err)
 			}
 			meter.Add(n)
 		}
+		return nil
 	}
-	if err := r.Err(); err != nil {
-		return err
-	}
-	meter.Done()
-	return wr.Close()
+	return t.EachThen(each, func() error { meter.Done(); return nil })
 }
 
 // attackChunk attacks a chunk of images under every configuration, writing

@@ -70,27 +70,11 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			pairs = append(pairs, pair{c, s})
 		}
 	}
-	md := r.Schema().Metadata()
-	var total int64
-	if v, ok := md.GetValue(stream.MetaRows); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			total = int64(n * len(pairs))
-			md = stream.WithMeta(md, stream.MetaRows, strconv.FormatInt(total, 10))
-		}
-	}
 	tname := map[Table]string{ImageNet: "imagenet", CIFAR: "cifar"}[table]
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-corrupt", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "table": tname}})
-	if err != nil {
-		return err
-	}
-	schema, err := stream.Append(r.Schema(), md,
+	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-corrupt", Args: o.Args,
+		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "table": tname}}, len(pairs),
 		arrow.Field{Name: ColCorruption, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: ColSeverity, Type: arrow.PrimitiveTypes.Int64})
-	if err != nil {
-		return fmt.Errorf("%s: %v", r.Name(), err)
-	}
-	wr, err := stream.NewWriter(w, schema)
 	if err != nil {
 		return err
 	}
@@ -98,18 +82,10 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	meter := progress.New(o.Progress, "lk-corrupt", "images", total)
+	meter := progress.New(o.Progress, "lk-corrupt", "images", t.Total)
 	sz := sh.Size()
-	for r.Next() {
-		rec := r.Record()
-		n := int(rec.NumRows())
-		if n == 0 {
-			continue
-		}
-		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
-		if err != nil {
-			return fmt.Errorf("%s: column image: %v", r.Name(), err)
-		}
+	cfg := Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}
+	each := func(rec arrow.Record, px []float32, n int) error {
 		ids := rec.Column(cols.ID).(*array.String)
 		imgs := make([]*Img, n) // each row converted once, read by every pair
 		for i := range imgs {
@@ -120,49 +96,56 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			outs[k] = make([]float32, n*sz)
 		}
 		// every (pair, row) is a job; results land at fixed offsets
-		cfg := Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}
-		jobs := make(chan [2]int)
-		var once sync.Once
-		var firstErr error
-		var wg sync.WaitGroup
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := range jobs {
-					k, i := j[0], j[1]
-					res, err := Apply(pairs[k].name, imgs[i], pairs[k].sev, cfg, ids.Value(i))
-					if err != nil {
-						once.Do(func() { firstErr = fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err) })
-						continue
-					}
-					fromImg(outs[k][i*sz:(i+1)*sz], res, sh)
-				}
-			}()
-		}
-		for k := range pairs {
-			for i := 0; i < n; i++ {
-				jobs <- [2]int{k, i}
+		err := parallel(len(pairs)*n, workers, func(j int) error {
+			k, i := j/n, j%n
+			res, err := Apply(pairs[k].name, imgs[i], pairs[k].sev, cfg, ids.Value(i))
+			if err != nil {
+				return fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
 			}
-		}
-		close(jobs)
-		wg.Wait()
-		if firstErr != nil {
-			return firstErr
+			fromImg(outs[k][i*sz:(i+1)*sz], res, sh)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		for k, p := range pairs {
-			err := wr.WriteImages(schema, rec, cols.Image, outs[k], sz, stream.ConstString(p.name, n), stream.ConstInt64(int64(p.sev), n))
-			if err != nil {
+			if err := t.Write(rec, outs[k], stream.ConstString(p.name, n), stream.ConstInt64(int64(p.sev), n)); err != nil {
 				return fmt.Errorf("writing corrupted images: %v", err)
 			}
 			meter.Add(n)
 		}
+		return nil
 	}
-	if err := r.Err(); err != nil {
-		return err
+	return t.EachThen(each, func() error { meter.Done(); return nil })
+}
+
+// parallel runs do(0), ..., do(n-1) on workers goroutines and returns
+// the error of the lowest-numbered job that failed. Every job runs, so
+// failures never stall the feed.
+func parallel(n, workers int, do func(j int) error) error {
+	errs := make([]error, n)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for g := 0; g < min(workers, n); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				errs[j] = do(j)
+			}
+		}()
 	}
-	meter.Done()
-	return wr.Close()
+	for j := 0; j < n; j++ {
+		jobs <- j
+	}
+	close(jobs)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // toImg converts a CHW float32 image to the HWC float64 layout.

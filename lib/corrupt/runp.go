@@ -5,7 +5,6 @@ import (
 	"io"
 	"runtime"
 	"strconv"
-	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -76,23 +75,13 @@ func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int,
 		labels := rec.Column(cols.Label).(*array.Int32)
 		for _, name := range names {
 			seqs := make([][]*Img, n)
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, workers)
-			for i := 0; i < n; i++ {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func(i int) {
-					defer wg.Done()
-					defer func() { <-sem }()
-					seqs[i], errs[i] = Sequence(name, toImg(px[i*sz:(i+1)*sz], sh), difficulty, cfg, ids.Value(i))
-				}(i)
-			}
-			wg.Wait()
-			for _, e := range errs {
-				if e != nil {
-					return e
-				}
+			err := parallel(n, workers, func(i int) error {
+				var err error
+				seqs[i], err = Sequence(name, toImg(px[i*sz:(i+1)*sz], sh), difficulty, cfg, ids.Value(i))
+				return err
+			})
+			if err != nil {
+				return err
 			}
 			idb := array.NewStringBuilder(memory.DefaultAllocator)
 			lb := array.NewInt32Builder(memory.DefaultAllocator)
@@ -121,7 +110,7 @@ func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int,
 			img := stream.Float32List(pix, sz)
 			arrs := []arrow.Array{idb.NewArray(), lb.NewArray(), img, pb.NewArray(), sb.NewArray(), fb.NewArray(), db.NewArray()}
 			out := array.NewRecord(schema, arrs, int64(rows))
-			err := wr.Write(out)
+			err = wr.Write(out)
 			out.Release()
 			for _, a := range arrs {
 				a.Release()

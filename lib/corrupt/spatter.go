@@ -218,19 +218,7 @@ func spatter(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 		[][6]float64{{.62, .1, .7, .7, .5, 0}, {.65, .1, .8, .7, .5, 0}, {.65, .3, 1, .69, .5, 0}, {.65, .1, .7, .69, .6, 1}, {.65, .1, .5, .68, .6, 1}})
 	loc, scale, sigma, thr, intensity, mode := p[0], p[1], p[2], p[3], p[4], p[5]
 	h, w := m.H, m.W
-	field := newImg(h, w)
-	for i := 0; i < h*w; i++ {
-		field.Pix[3*i] = loc + scale*r.NormFloat64()
-	}
-	field = gaussian(field, sigma)
-	liq := make([]float64, h*w)
-	for i := range liq {
-		v := field.Pix[3*i]
-		if v < thr {
-			v = 0
-		}
-		liq[i] = v
-	}
+	liq := liquid(h, w, loc, scale, sigma, thr, r)
 	if mode == 0 {
 		return water(m, liq, intensity), nil
 	}
@@ -298,17 +286,9 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 	return out
 }
 
-// spatterSequence is ImageNet-P's spatter: one liquid layer, its water
-// drops rendered on every frame, the layer then running down each column
-// (numpy's convolve, mode same, with the reference's kernel).
-func spatterSequence(m *Img, t Table, r *rand.Rand) []*Img {
-	loc, scale, sigma, thr := .65, .27, 3.7, .69
-	kernel := []float64{.05, .1, .15, .7}
-	if t == CIFAR {
-		loc, scale, sigma, thr = .6, .265, 1.75, .7
-		kernel = []float64{.2, .8}
-	}
-	h, w := m.H, m.W
+// liquid is spatter's liquid layer: N(loc, scale) per pixel, smoothed by
+// a gaussian of sigma, values below thr set to 0.
+func liquid(h, w int, loc, scale, sigma, thr float64, r *rand.Rand) []float64 {
 	field := newImg(h, w)
 	for i := 0; i < h*w; i++ {
 		field.Pix[3*i] = loc + scale*r.NormFloat64()
@@ -320,6 +300,21 @@ func spatterSequence(m *Img, t Table, r *rand.Rand) []*Img {
 			liq[i] = v
 		}
 	}
+	return liq
+}
+
+// spatterSequence is ImageNet-P's spatter: one liquid layer, its water
+// drops rendered on every frame, the layer then running down each column
+// (numpy's convolve, mode same, with the reference's kernel).
+func spatterSequence(m *Img, t Table, r *rand.Rand) []*Img {
+	loc, scale, sigma, thr := .65, .27, 3.7, .69
+	kernel := []float64{.05, .1, .15, .7}
+	if t == CIFAR {
+		loc, scale, sigma, thr = .6, .265, 1.75, .7
+		kernel = []float64{.2, .8}
+	}
+	h, w := m.H, m.W
+	liq := liquid(h, w, loc, scale, sigma, thr, r)
 	off := (len(kernel) - 1) / 2
 	frames := make([]*Img, 31)
 	for k := range frames {

@@ -251,25 +251,22 @@ func (w *Writer) WriteImages(schema *arrow.Schema, rec arrow.Record, imageCol in
 // ConstString, ConstInt64 and ConstFloat64 are columns of n copies of v:
 // the condition columns (model, corruption, severity, eps) of a record.
 func ConstString(v string, n int) arrow.Array {
-	b := array.NewStringBuilder(memory.DefaultAllocator)
-	defer b.Release()
-	for i := 0; i < n; i++ {
-		b.Append(v)
-	}
-	return b.NewArray()
+	return constArray(array.NewStringBuilder(memory.DefaultAllocator), v, n)
 }
 
 func ConstInt64(v int64, n int) arrow.Array {
-	b := array.NewInt64Builder(memory.DefaultAllocator)
-	defer b.Release()
-	for i := 0; i < n; i++ {
-		b.Append(v)
-	}
-	return b.NewArray()
+	return constArray(array.NewInt64Builder(memory.DefaultAllocator), v, n)
 }
 
 func ConstFloat64(v float64, n int) arrow.Array {
-	b := array.NewFloat64Builder(memory.DefaultAllocator)
+	return constArray(array.NewFloat64Builder(memory.DefaultAllocator), v, n)
+}
+
+func constArray[T any, B interface {
+	Append(T)
+	NewArray() arrow.Array
+	Release()
+}](b B, v T, n int) arrow.Array {
 	defer b.Release()
 	for i := 0; i < n; i++ {
 		b.Append(v)
@@ -302,6 +299,7 @@ func Runs(rec arrow.Record, keep func(row int) bool) []arrow.Record {
 type Transformer struct {
 	Cols   ImageColumns
 	Schema *arrow.Schema
+	Total  int64 // rows the output will have, when the input says (0: unknown)
 	r      *Reader
 	w      *Writer
 }
@@ -315,9 +313,11 @@ func NewTransformer(r *Reader, w io.Writer, step Step, copies int, extra ...arro
 		return nil, fmt.Errorf("%s: %v", r.Name(), err)
 	}
 	md := r.Schema().Metadata()
+	var total int64
 	if v, ok := md.GetValue(MetaRows); ok {
 		if n, err := strconv.Atoi(v); err == nil && copies > 0 {
-			md = WithMeta(md, MetaRows, strconv.Itoa(n*copies))
+			total = int64(n * copies)
+			md = WithMeta(md, MetaRows, strconv.FormatInt(total, 10))
 		} else {
 			md = WithoutMeta(md, MetaRows)
 		}
@@ -333,7 +333,7 @@ func NewTransformer(r *Reader, w io.Writer, step Step, copies int, extra ...arro
 	if err != nil {
 		return nil, err
 	}
-	return &Transformer{Cols: cols, Schema: schema, r: r, w: wr}, nil
+	return &Transformer{Cols: cols, Schema: schema, Total: total, r: r, w: wr}, nil
 }
 
 // Each calls fn with every non-empty record, its pixels and its number of
