@@ -95,79 +95,61 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		}()
 	}
 
+	type row struct {
+		it    Item
+		frame int
+	}
 	var (
-		wr       *stream.Writer
-		schema   *arrow.Schema
-		shape    stream.Shape
-		ids      []string
-		labels   []int32
-		pix      []float32
-		corrs    []string // ImageNet-C trees: corruption and severity per row
-		sevs     []int64
-		variants []string // ImageNet-9 trees
-		seqs     []string // ImageNet-P trees: perturbation, seq, frame, difficulty per row
-		perts    []string
-		frames   []int64
-		diffs    []int64
+		wr     *stream.Writer
+		schema *arrow.Schema
+		shape  stream.Shape
+		batch  []row
+		pix    []float32
 	)
+	layout := s.columns()
 	meter := progress.New(o.Progress, "lk-data", "images", int64(len(items)))
 	flush := func() error {
-		if len(ids) == 0 {
+		if len(batch) == 0 {
 			return nil
 		}
+		n := len(batch)
 		idb := array.NewStringBuilder(memory.DefaultAllocator)
-		idb.AppendValues(ids, nil)
-		idc := idb.NewArray()
 		lb := array.NewInt32Builder(memory.DefaultAllocator)
-		lb.AppendValues(labels, nil)
-		lc := lb.NewArray()
-		ic := stream.Float32List(pix, shape.Size())
-		cols := []arrow.Array{idc, lc, ic}
-		if s.Corrupted {
-			cb := array.NewStringBuilder(memory.DefaultAllocator)
-			cb.AppendValues(corrs, nil)
-			sb := array.NewInt64Builder(memory.DefaultAllocator)
-			sb.AppendValues(sevs, nil)
-			cols = append(cols, cb.NewArray(), sb.NewArray())
-			cb.Release()
-			sb.Release()
+		for _, r := range batch {
+			idb.Append(s.rowID(r.it, r.frame))
+			lb.Append(r.it.Label)
 		}
-		if s.Variants {
-			vb := array.NewStringBuilder(memory.DefaultAllocator)
-			vb.AppendValues(variants, nil)
-			cols = append(cols, vb.NewArray())
-			vb.Release()
-		}
-		if s.Sequences {
-			pb := array.NewStringBuilder(memory.DefaultAllocator)
-			pb.AppendValues(perts, nil)
-			qb := array.NewStringBuilder(memory.DefaultAllocator)
-			qb.AppendValues(seqs, nil)
-			fb := array.NewInt64Builder(memory.DefaultAllocator)
-			fb.AppendValues(frames, nil)
-			db := array.NewInt64Builder(memory.DefaultAllocator)
-			db.AppendValues(diffs, nil)
-			cols = append(cols, pb.NewArray(), qb.NewArray(), fb.NewArray(), db.NewArray())
-			pb.Release()
-			qb.Release()
-			fb.Release()
-			db.Release()
+		cols := []arrow.Array{idb.NewArray(), lb.NewArray(), stream.Float32List(pix, shape.Size())}
+		idb.Release()
+		lb.Release()
+		for _, c := range layout {
+			if c.str != nil {
+				b := array.NewStringBuilder(memory.DefaultAllocator)
+				for _, r := range batch {
+					b.Append(c.str(r.it, r.frame))
+				}
+				cols = append(cols, b.NewArray())
+				b.Release()
+			} else {
+				b := array.NewInt64Builder(memory.DefaultAllocator)
+				for _, r := range batch {
+					b.Append(c.num(r.it, r.frame))
+				}
+				cols = append(cols, b.NewArray())
+				b.Release()
+			}
 		}
 		for _, t := range o.Tags {
-			cols = append(cols, stream.ConstString(t[1], len(ids)))
+			cols = append(cols, stream.ConstString(t[1], n))
 		}
-		rec := array.NewRecord(schema, cols, int64(len(ids)))
+		rec := array.NewRecord(schema, cols, int64(n))
 		err := wr.Write(rec)
 		rec.Release()
 		for _, x := range cols {
 			x.Release()
 		}
-		idb.Release()
-		lb.Release()
-		meter.Add(len(ids))
-		ids, labels, pix = ids[:0], labels[:0], make([]float32, 0, rows*shape.Size())
-		corrs, sevs, variants = corrs[:0], sevs[:0], variants[:0]
-		perts, seqs, frames, diffs = perts[:0], seqs[:0], frames[:0], diffs[:0]
+		meter.Add(n)
+		batch, pix = batch[:0], make([]float32, 0, rows*shape.Size())
 		return err
 	}
 	for ch := range order {
@@ -198,18 +180,12 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 				md = stream.WithMeta(md, stream.MetaSkipped, "on: unreadable images are skipped and counted on stderr, so this stream may have fewer rows than "+stream.MetaRows)
 			}
 			var extra []arrow.Field
-			if s.Corrupted {
-				extra = append(extra, arrow.Field{Name: "corruption", Type: arrow.BinaryTypes.String},
-					arrow.Field{Name: "severity", Type: arrow.PrimitiveTypes.Int64})
-			}
-			if s.Variants {
-				extra = append(extra, arrow.Field{Name: "variant", Type: arrow.BinaryTypes.String})
-			}
-			if s.Sequences {
-				extra = append(extra, arrow.Field{Name: corrupt.ColPerturbation, Type: arrow.BinaryTypes.String},
-					arrow.Field{Name: corrupt.ColSeq, Type: arrow.BinaryTypes.String},
-					arrow.Field{Name: corrupt.ColFrame, Type: arrow.PrimitiveTypes.Int64},
-					arrow.Field{Name: corrupt.ColDifficulty, Type: arrow.PrimitiveTypes.Int64})
+			for _, c := range layout {
+				var t arrow.DataType = arrow.BinaryTypes.String
+				if c.num != nil {
+					t = arrow.PrimitiveTypes.Int64
+				}
+				extra = append(extra, arrow.Field{Name: c.name, Type: t})
 			}
 			for _, t := range o.Tags {
 				extra = append(extra, arrow.Field{Name: t[0], Type: arrow.BinaryTypes.String})
@@ -225,18 +201,9 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 				s.Name(d.it), d.shape, shape)
 		}
 		for f := 0; f < d.frames; f++ {
-			id := d.it.ID
-			if s.Sequences {
-				id += "/" + strconv.Itoa(f)
-				perts, seqs = append(perts, d.it.Perturbation), append(seqs, d.it.ID)
-				frames, diffs = append(frames, int64(f)), append(diffs, int64(d.it.Difficulty))
-			}
-			ids = append(ids, id)
-			labels = append(labels, d.it.Label)
-			corrs, sevs = append(corrs, d.it.Corruption), append(sevs, int64(d.it.Severity))
-			variants = append(variants, d.it.Variant)
+			batch = append(batch, row{d.it, f})
 			pix = append(pix, d.pix[f*shape.Size():(f+1)*shape.Size()]...)
-			if len(ids) == rows {
+			if len(batch) == rows {
 				if err := flush(); err != nil {
 					return skipped, err
 				}
@@ -251,6 +218,43 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 	}
 	meter.Done()
 	return skipped, wr.Close()
+}
+
+// layoutColumn is a column a dataset layout adds to each row, from the
+// row's item and frame: a utf8 column (str) or an int64 one (num).
+type layoutColumn struct {
+	name string
+	str  func(it Item, frame int) string
+	num  func(it Item, frame int) int64
+}
+
+// columns lists the columns of the source's layout: ImageNet-C's
+// corruption and severity, ImageNet-9's variant, ImageNet-P's perturbation,
+// seq, frame and difficulty (the names lk-corrupt writes).
+func (s *Source) columns() []layoutColumn {
+	var c []layoutColumn
+	if s.Corrupted {
+		c = append(c, layoutColumn{name: corrupt.ColCorruption, str: func(it Item, _ int) string { return it.Corruption }},
+			layoutColumn{name: corrupt.ColSeverity, num: func(it Item, _ int) int64 { return int64(it.Severity) }})
+	}
+	if s.Variants {
+		c = append(c, layoutColumn{name: "variant", str: func(it Item, _ int) string { return it.Variant }})
+	}
+	if s.Sequences {
+		c = append(c, layoutColumn{name: corrupt.ColPerturbation, str: func(it Item, _ int) string { return it.Perturbation }},
+			layoutColumn{name: corrupt.ColSeq, str: func(it Item, _ int) string { return it.ID }},
+			layoutColumn{name: corrupt.ColFrame, num: func(_ Item, f int) int64 { return int64(f) }},
+			layoutColumn{name: corrupt.ColDifficulty, num: func(it Item, _ int) int64 { return int64(it.Difficulty) }})
+	}
+	return c
+}
+
+// rowID is a row's id: the item's, with the frame number for videos.
+func (s *Source) rowID(it Item, frame int) string {
+	if s.Sequences {
+		return it.ID + "/" + strconv.Itoa(frame)
+	}
+	return it.ID
 }
 
 // load decodes and preprocesses an item: one image, or every frame of a
