@@ -43,7 +43,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var where, labels cli.Strings
 	fs.Var(&where, "where", "keep rows with column=value, a list (all must hold)")
 	fs.Var(&labels, "label", "scatter: the column labelling each point; montage: the columns labelling each image (default id)")
-	width := fs.Float64("width", 12, "figure width in cm (montage: the side of one image)")
+	width := fs.Float64("width", 12, "figure width in cm")
+	cell := fs.Float64("cell", 2.5, "montage: the side of one image in cm")
 	height := fs.Float64("height", 8, "figure height in cm")
 	limit := fs.Int("limit", 24, "montage: images shown, the first of the stream")
 	ncols := fs.Int("cols", 8, "montage: images per row")
@@ -60,8 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := chart.CheckFormat(*out); err != nil {
 		return cli.Usage("%v", err)
 	}
-	if *width <= 0 || *height <= 0 {
-		return cli.Usage("--width and --height must be > 0")
+	if *width <= 0 || *height <= 0 || *cell <= 0 {
+		return cli.Usage("--width, --height and --cell must be > 0")
 	}
 	if s.Kind == "montage" {
 		if *limit <= 0 {
@@ -70,10 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if fs.NArg() > 1 {
 			return cli.Usage("montage: one image stream")
 		}
-		if *width == 12 {
-			*width = 2.5
-		}
-		ms := chart.MontageSpec{Labels: labels, Limit: *limit, Cols: *ncols, Cell: vg.Length(*width) * vg.Centimeter, Title: s.Title}
+		ms := chart.MontageSpec{Labels: labels, Limit: *limit, Cols: *ncols, Cell: vg.Length(*cell) * vg.Centimeter, Title: s.Title}
 		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return chart.Montage(r, ms, *out) })
 	}
 	if len(labels) > 1 {
