@@ -143,9 +143,13 @@ func TestCESweep(t *testing.T) {
 func TestOODMeasure(t *testing.T) {
 	tmp := t.TempDir()
 	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --limit 200 %s | lk-infer -q --model testdata/zoo/lk3.onnx > %s/p.arrow", testutil.FashionMNIST(t), tmp))
-	rows := readCSV(t, mustSh(t, "lk-metrics --measure ood --by model --positive "+tmp+"/p.arrow --format csv "+tmp+"/p.arrow"))
+	rows := readCSV(t, mustSh(t, "lk-metrics --measure ood --allow-duplicates --by model --positive "+tmp+"/p.arrow --format csv "+tmp+"/p.arrow"))
 	if rows[0]["auroc"] != "50.00" || rows[0]["n"] != "400" {
 		t.Errorf("a stream against itself: %v", rows[0])
+	}
+	// the same rows as positives and negatives are refused unless allowed
+	if _, errOut, err := sh(t, "lk-metrics --measure ood --by model --positive "+tmp+"/p.arrow "+tmp+"/p.arrow"); err == nil || !strings.Contains(errOut, "duplicate row key") {
+		t.Errorf("the same stream as positives and negatives: %v %q", err, errOut)
 	}
 	_, errOut, err := sh(t, "lk-metrics --measure ood "+tmp+"/p.arrow")
 	if err == nil || !strings.Contains(errOut, "--measure ood needs --positive FILE") {

@@ -27,6 +27,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/ort"
 )
 
@@ -46,8 +47,13 @@ type Session struct {
 // Grad runs the gradient model.
 func (s Session) Grad(dst, px []float32, labels []int64, n int) error {
 	sh := []int64{int64(n), int64(s.C), int64(s.H), int64(s.W)}
-	return s.S.RunInputs([]ort.Input{{Float: px, Shape: sh}, {Int: labels[:n], Shape: []int64{int64(n)}}},
+	err := s.S.RunInputs([]ort.Input{{Float: px, Shape: sh}, {Int: labels[:n], Shape: []int64{int64(n)}}},
 		[][]float32{dst[:len(px)]}, [][]int64{sh})
+	if err != nil {
+		return err
+	}
+	// a NaN gradient has sign 0: the attack would leave the image as it is
+	return model.CheckFinite(dst[:len(px)], s.C*s.H*s.W, "gradient")
 }
 
 func sign(v float32) float32 {

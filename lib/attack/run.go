@@ -18,13 +18,6 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-// Stream columns an attack appends.
-const (
-	ColAttack = "attack"
-	ColEps    = "eps"
-	ColSteps  = "steps"
-)
-
 // chunk is the most images one gradient run takes: a fixed size, so that
 // results do not depend on how the stream's records are cut.
 const chunk = 32
@@ -111,7 +104,7 @@ func (g *Gradient) Close() {
 
 // Run attacks every image of r and writes the attacked images, one copy of
 // each input record per configuration, with columns attack, eps and steps.
-func Run(r *stream.Reader, w io.Writer, o Options) error {
+func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	obj := grad.CrossEntropy
 	if o.Attack == "taig" {
 		obj = grad.TrueLogit
@@ -148,11 +141,11 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-attack", Args: o.Args, Model: o.Model, SHA256: sha,
+	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-attack", Args: o.Args, Model: o.Model, SHA256: sha,
 		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(configs),
-		arrow.Field{Name: ColAttack, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: ColEps, Type: arrow.PrimitiveTypes.Float64},
-		arrow.Field{Name: ColSteps, Type: arrow.PrimitiveTypes.Int64})
+		arrow.Field{Name: stream.ColAttack, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: stream.ColEps, Type: arrow.PrimitiveTypes.Float64},
+		arrow.Field{Name: stream.ColSteps, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
 		return err
 	}
@@ -177,7 +170,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		for at := 0; at < n; at += chunk {
 			end := min(at+chunk, n)
 			if err := attackChunk(g, o, configs, px[at*sz:end*sz], labels[at:end], idv[at:end], adv, at*sz); err != nil {
-				return err
+				return model.AtRow(err, m.Config.Name, func(i int) string { return idv[at+i] })
 			}
 		}
 		for k, c := range configs {

@@ -156,9 +156,10 @@ func input(name string, stdin io.Reader, fn func(r *stream.Reader) error) error 
 // Recorded is the command line as provenance records it: the flags that
 // were set, in a fixed order, and the positional arguments. Flags that
 // change only speed or logging (perf) are left out, so that the same
-// computation writes the same bytes however it was tuned.
+// computation writes the same bytes however it was tuned; so are --out and
+// --resume, which say where the bytes go.
 func Recorded(fs *flag.FlagSet, perf ...string) []string {
-	skip := map[string]bool{}
+	skip := map[string]bool{"out": true, "resume": true}
 	for _, p := range perf {
 		skip[p] = true
 	}
@@ -208,4 +209,32 @@ func TableFormat(format string, stdout io.Writer) string {
 		return "text"
 	}
 	return "arrow"
+}
+
+// Out is the --out and --resume flags of a tool that writes a stream.
+type Out struct {
+	Path   string
+	Resume bool
+}
+
+// OutFlags registers --out and --resume.
+func OutFlags(fs *flag.FlagSet) *Out {
+	o := &Out{}
+	fs.StringVar(&o.Path, "out", "", "write the stream to this `file` instead of stdout")
+	fs.BoolVar(&o.Resume, "resume", false, "with --out: continue an interrupted run's file: its complete record batches are kept, the rows with their keys not computed again")
+	return o
+}
+
+// Options checks the flags and returns where the stream goes: the file,
+// or stdout when it is not a terminal; notes go to stderr.
+func (o *Out) Options(stdout, stderr io.Writer) (stream.OutputOptions, error) {
+	if o.Resume && o.Path == "" {
+		return stream.OutputOptions{}, Usage("--resume needs --out FILE (a pipe cannot be resumed)")
+	}
+	if o.Path == "" {
+		if err := stream.RefuseTerminal(stdout); err != nil {
+			return stream.OutputOptions{}, err
+		}
+	}
+	return stream.OutputOptions{Path: o.Path, Resume: o.Resume, W: stdout, Log: stderr}, nil
 }

@@ -14,12 +14,6 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-// Stream columns lk-corrupt appends.
-const (
-	ColCorruption = "corruption"
-	ColSeverity   = "severity"
-)
-
 // Options configure Run.
 type Options struct {
 	Corruptions []string
@@ -35,7 +29,7 @@ type Options struct {
 // Run corrupts every image of r under every (corruption, severity) and
 // writes each input record once per pair, in that order, with the image
 // replaced and columns corruption and severity appended.
-func Run(r *stream.Reader, w io.Writer, o Options) error {
+func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	cols, err := stream.Images(r.Schema())
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
@@ -71,10 +65,10 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		}
 	}
 	tname := map[Table]string{ImageNet: "imagenet", CIFAR: "cifar"}[table]
-	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-corrupt", Args: o.Args,
+	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-corrupt", Args: o.Args,
 		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "table": tname}}, len(pairs),
-		arrow.Field{Name: ColCorruption, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: ColSeverity, Type: arrow.PrimitiveTypes.Int64})
+		arrow.Field{Name: stream.ColCorruption, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: stream.ColSeverity, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
 		return err
 	}

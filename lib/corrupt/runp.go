@@ -2,7 +2,6 @@ package corrupt
 
 import (
 	"fmt"
-	"io"
 	"runtime"
 	"strconv"
 
@@ -14,20 +13,12 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-// Stream columns of perturbation sequences.
-const (
-	ColPerturbation = "perturbation"
-	ColSeq          = "seq"
-	ColFrame        = "frame"
-	ColDifficulty   = "difficulty"
-)
-
 // RunSequences writes, for every image of r and every perturbation, its
 // sequence of frames: rows with id "ID/PERTURBATION/FRAME", the image's
 // label, the frame, and columns perturbation, seq (the image's id), frame
 // and difficulty. Other input columns are not carried (a sequence has
 // many rows per input row).
-func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int, o Options) error {
+func RunSequences(r *stream.Reader, out stream.OutputOptions, names []string, difficulty int, o Options) error {
 	cols, err := stream.Images(r.Schema())
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
@@ -49,14 +40,15 @@ func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int,
 		return err
 	}
 	schema := stream.ImageSchema(sh, md,
-		arrow.Field{Name: ColPerturbation, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: ColSeq, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: ColFrame, Type: arrow.PrimitiveTypes.Int64},
-		arrow.Field{Name: ColDifficulty, Type: arrow.PrimitiveTypes.Int64})
-	wr, err := stream.NewWriter(w, schema)
+		arrow.Field{Name: stream.ColPerturbation, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: stream.ColSeq, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: stream.ColFrame, Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: stream.ColDifficulty, Type: arrow.PrimitiveTypes.Int64})
+	wr, err := stream.Create(schema, out)
 	if err != nil {
 		return err
 	}
+	defer wr.Abort()
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -109,9 +101,9 @@ func RunSequences(r *stream.Reader, w io.Writer, names []string, difficulty int,
 			}
 			img := stream.Float32List(pix, sz)
 			arrs := []arrow.Array{idb.NewArray(), lb.NewArray(), img, pb.NewArray(), sb.NewArray(), fb.NewArray(), db.NewArray()}
-			out := array.NewRecord(schema, arrs, int64(rows))
-			err = wr.Write(out)
-			out.Release()
+			rec := array.NewRecord(schema, arrs, int64(rows))
+			err = wr.Write(rec)
+			rec.Release()
 			for _, a := range arrs {
 				a.Release()
 			}

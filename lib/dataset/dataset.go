@@ -134,7 +134,7 @@ func openImageNetP(root string, folders []string, single string) (*Source, error
 			return nil, err
 		}
 		for _, c := range classes {
-			if !c.IsDir() || strings.HasPrefix(c.Name(), ".") {
+			if !isDir(dir, c) || strings.HasPrefix(c.Name(), ".") {
 				continue
 			}
 			label, ok := imagenet.Index(c.Name())
@@ -176,7 +176,7 @@ func openImageNetC(root string, corruptions []string, single string) (*Source, e
 			return nil, err
 		}
 		for _, sv := range sevs {
-			if !sv.IsDir() || strings.HasPrefix(sv.Name(), ".") {
+			if !isDir(cdir, sv) || strings.HasPrefix(sv.Name(), ".") {
 				continue
 			}
 			sev, err := strconv.Atoi(sv.Name())
@@ -249,7 +249,7 @@ func openDir(root, labels string) (*Source, error) {
 	var dirs []string
 	nfiles := 0
 	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+		if isDir(root, e) && !strings.HasPrefix(e.Name(), ".") {
 			dirs = append(dirs, e.Name())
 		} else if isImage(e.Name()) {
 			nfiles++
@@ -309,19 +309,26 @@ func openDir(root, labels string) (*Source, error) {
 		return openImageNetC(root, []string{""}, filepath.Base(filepath.Clean(root)))
 	}
 	s := &Source{Kind: "folders", Root: root, Classes: dirs}
-	allWNID := true
+	numbers, numeric := folderNumbers(dirs)
+	allWNID := !numeric
 	for _, d := range dirs {
 		if _, ok := imagenet.Index(d); !ok {
 			allWNID = false
 			break
 		}
 	}
-	if allWNID {
+	switch {
+	case numeric:
+		// ImageNet-V2's layout: folders 0..999 are class indices, and
+		// their sorted positions ("10" before "2") would be wrong labels
+		s.LabelSpace = "indices"
+		s.Notes = append(s.Notes, fmt.Sprintf("%d class folders named by numbers: labels are the numbers, not the folders' sorted positions (ImageNet-V2's layout)", len(dirs)))
+	case allWNID:
 		s.LabelSpace = "imagenet-1k"
 		if len(dirs) != len(imagenet.WNIDs) {
 			s.Notes = append(s.Notes, fmt.Sprintf("%d class folders named by ImageNet WordNet ids: labels are their ImageNet-1k indices", len(dirs)))
 		}
-	} else {
+	default:
 		s.LabelSpace = "folders"
 		s.Notes = append(s.Notes, fmt.Sprintf("folder names are not all ImageNet WordNet ids (e.g. %q): labels are the sorted folder positions 0..%d", firstNonWNID(dirs), len(dirs)-1))
 	}
@@ -331,16 +338,10 @@ func openDir(root, labels string) (*Source, error) {
 			i, _ := imagenet.Index(d)
 			label = int32(i)
 		}
-		var files []string
-		err := filepath.WalkDir(filepath.Join(root, d), func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !e.IsDir() && isImage(e.Name()) {
-				files = append(files, p)
-			}
-			return nil
-		})
+		if numeric {
+			label = numbers[ci]
+		}
+		files, err := walkImages(filepath.Join(root, d))
 		if err != nil {
 			return nil, err
 		}
@@ -356,6 +357,77 @@ func openDir(root, labels string) (*Source, error) {
 	return s, nil
 }
 
+// isDir reports whether the entry e of folder dir is a folder, following
+// a symbolic link (a class folder linked in from elsewhere is a class).
+func isDir(dir string, e fs.DirEntry) bool {
+	if e.Type()&fs.ModeSymlink == 0 {
+		return e.IsDir()
+	}
+	st, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err == nil && st.IsDir()
+}
+
+// folderNumbers reads class folder names that are all whole numbers
+// (ImageNet-V2: 0..999) as class indices.
+func folderNumbers(dirs []string) ([]int32, bool) {
+	out := make([]int32, len(dirs))
+	for i, d := range dirs {
+		v, err := strconv.ParseInt(d, 10, 32)
+		if err != nil || v < 0 || strconv.FormatInt(v, 10) != d {
+			return nil, false
+		}
+		out[i] = int32(v)
+	}
+	return out, len(dirs) > 0
+}
+
+// walkImages lists the image files under dir, sorted, following symbolic
+// links to files and folders; a link back to a folder being walked is a
+// loop and an error.
+func walkImages(dir string) ([]string, error) {
+	var files []string
+	var walk func(p string, open map[string]bool) error
+	walk = func(p string, open map[string]bool) error {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return err
+		}
+		if open[real] {
+			return fmt.Errorf("%s: symbolic link loop (it leads back to %s)", p, real)
+		}
+		open[real] = true
+		defer delete(open, real)
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			q := filepath.Join(p, e.Name())
+			if isDir(p, e) {
+				if strings.HasPrefix(e.Name(), ".") {
+					continue
+				}
+				if err := walk(q, open); err != nil {
+					return err
+				}
+			} else if isImage(e.Name()) {
+				if e.Type()&fs.ModeSymlink != 0 {
+					if _, err := os.Stat(q); err != nil {
+						return fmt.Errorf("%s: %v (a broken symbolic link)", q, err)
+					}
+				}
+				files = append(files, q)
+			}
+		}
+		return nil
+	}
+	if err := walk(dir, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
 // hasVideos reports whether dir's first class folder holds mp4 files.
 func hasVideos(dir string) bool {
 	entries, err := os.ReadDir(dir)
@@ -363,7 +435,7 @@ func hasVideos(dir string) bool {
 		return false
 	}
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		if !isDir(dir, e) || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		files, _ := os.ReadDir(filepath.Join(dir, e.Name()))
@@ -441,6 +513,7 @@ func readPairs(path string, fn func(line int, name, label string) error) error {
 func openFlat(root, labels string) (*Source, error) {
 	s := &Source{Kind: "flat", Root: root, LabelSpace: "list"}
 	wnids := 0
+	lineOf := map[string]int{}
 	err := readPairs(labels, func(line int, name, tok string) error {
 		if n := strings.ToLower(name); n == "imageid" || n == "filename" {
 			return nil // a CSV header
@@ -462,20 +535,64 @@ func openFlat(root, labels string) (*Source, error) {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("image %s: %v", name, err)
 		}
-		s.Items = append(s.Items, Item{ID: filepath.ToSlash(name), Label: l, Path: p})
+		id := filepath.ToSlash(filepath.Clean(name))
+		if first, dup := lineOf[id]; dup {
+			return fmt.Errorf("image %s has a second labels line (the first is line %d); each image needs exactly one", name, first)
+		}
+		lineOf[id] = line
+		s.Items = append(s.Items, Item{ID: id, Label: l, Path: p})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if wnids == len(s.Items) && wnids > 0 {
-		s.LabelSpace = "imagenet-1k"
+	// every image of the folder needs a line: one left out would vanish
+	// from the evaluation without a word
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, e := range entries {
+		if !isDir(root, e) && isImage(e.Name()) {
+			if _, ok := lineOf[e.Name()]; !ok {
+				missing = append(missing, e.Name())
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s: %d images of %s have no line, e.g. %s; each image needs exactly one \"filename label\" line",
+			labels, len(missing), root, missing[0])
+	}
+	if err := labelSpace(s, wnids, labels); err != nil {
+		return nil, err
 	}
 	sort.Slice(s.Items, func(i, j int) bool { return s.Items[i].ID < s.Items[j].ID })
 	if len(s.Items) == 0 {
 		return nil, fmt.Errorf("%s: no labelled images", labels)
 	}
 	return s, nil
+}
+
+// labelSpace sets the label space of a labels or list file: any WordNet
+// id makes it ImageNet-1k, whose numeric labels must then be 0..999.
+func labelSpace(s *Source, wnids int, file string) error {
+	if wnids == 0 {
+		return nil
+	}
+	s.LabelSpace = "imagenet-1k"
+	return CheckLabels(s.Items, len(imagenet.WNIDs), file)
+}
+
+// CheckLabels refuses an item whose label is not -1 (unknown) or one of
+// the classes 0..classes-1.
+func CheckLabels(items []Item, classes int, where string) error {
+	for _, it := range items {
+		if it.Label < -1 || int(it.Label) >= classes {
+			return fmt.Errorf("%s: image %s has label %d, outside the label space's classes 0..%d", where, it.ID, it.Label, classes-1)
+		}
+	}
+	return nil
 }
 
 func openList(path string) (*Source, error) {
@@ -502,8 +619,8 @@ func openList(path string) (*Source, error) {
 	if len(s.Items) == 0 {
 		return nil, fmt.Errorf("%s: no \"path label\" lines (is it a list file?)", path)
 	}
-	if wnids == len(s.Items) {
-		s.LabelSpace = "imagenet-1k"
+	if err := labelSpace(s, wnids, path); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

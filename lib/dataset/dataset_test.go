@@ -292,3 +292,76 @@ func TestImageNetP(t *testing.T) {
 		}
 	}
 }
+
+// The ways a dataset on disk used to lose or mislabel images without a
+// word (issue "Trustworthy numbers", case 4), each now a listing or an
+// error that names the file.
+func TestIntegrity(t *testing.T) {
+	root := t.TempDir()
+	ids := func(s *dataset.Source) string {
+		var got []string
+		for _, it := range s.Items {
+			got = append(got, it.ID+"="+strconv.Itoa(int(it.Label)))
+		}
+		return strings.Join(got, " ")
+	}
+	// a class folder that is a symbolic link, and a linked image
+	touchJPEG(t, filepath.Join(root, "elsewhere", "cat", "c.jpg"))
+	touchJPEG(t, filepath.Join(root, "linked", "apple", "a.jpg"))
+	if err := os.Symlink(filepath.Join(root, "elsewhere", "cat"), filepath.Join(root, "linked", "banana")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(filepath.Join(root, "elsewhere", "cat", "c.jpg"), filepath.Join(root, "linked", "apple", "l.jpg"))
+	s, err := dataset.Open(filepath.Join(root, "linked"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(s); got != "apple/a.jpg=0 apple/l.jpg=0 banana/c.jpg=1" {
+		t.Errorf("symbolic links: %s", got)
+	}
+	// a link back up the tree is a loop, not an endless walk
+	os.Symlink(filepath.Join(root, "linked"), filepath.Join(root, "elsewhere", "cat", "up"))
+	if _, err := dataset.Open(filepath.Join(root, "linked"), ""); err == nil || !strings.Contains(err.Error(), "loop") {
+		t.Errorf("a link loop: %v", err)
+	}
+	// ImageNet-V2: folders 0..N are class indices, not sorted positions
+	for _, d := range []string{"0", "2", "10", "999"} {
+		touchJPEG(t, filepath.Join(root, "v2", d, "x.jpeg"))
+	}
+	s, err = dataset.Open(filepath.Join(root, "v2"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(s); got != "0/x.jpeg=0 10/x.jpeg=10 2/x.jpeg=2 999/x.jpeg=999" {
+		t.Errorf("numbered folders: %s", got)
+	}
+	if !strings.Contains(strings.Join(s.Notes, " "), "ImageNet-V2") {
+		t.Errorf("numbered folders are not said: %v", s.Notes)
+	}
+	// a flat folder: every image exactly one line, every line an image
+	for _, n := range []string{"a.JPEG", "b.JPEG", "c.JPEG"} {
+		touchJPEG(t, filepath.Join(root, "flat", n))
+	}
+	write := func(name, text string) string {
+		p := filepath.Join(root, name)
+		os.WriteFile(p, []byte(text), 0o644)
+		return p
+	}
+	for _, c := range []struct{ name, labels, want string }{
+		{"image without a line", "a.JPEG 1\nb.JPEG 2\n", "have no line, e.g. c.JPEG"},
+		{"two lines for one image", "a.JPEG 1\nb.JPEG 2\nc.JPEG 3\nb.JPEG 4\n", "dup.txt:4: image b.JPEG has a second labels line (the first is line 2)"},
+		{"a line without an image", "a.JPEG 1\nb.JPEG 2\nc.JPEG 3\nd.JPEG 3\n", "gone.txt:4: image d.JPEG"},
+		{"label 1000 in ImageNet-1k", "a.JPEG n01440764\nb.JPEG 1000\nc.JPEG 3\n", "image b.JPEG has label 1000, outside the label space's classes 0..999"},
+	} {
+		file := map[string]string{"image without a line": "short.txt", "two lines for one image": "dup.txt", "a line without an image": "gone.txt", "label 1000 in ImageNet-1k": "big.txt"}[c.name]
+		if _, err := dataset.Open(filepath.Join(root, "flat"), write(file, c.labels)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+	if s, err := dataset.Open(filepath.Join(root, "flat"), write("ok.txt", "c.JPEG 3\na.JPEG 1\nb.JPEG 2\n")); err != nil || ids(s) != "a.JPEG=1 b.JPEG=2 c.JPEG=3" {
+		t.Errorf("a complete labels file: %v %v", err, s)
+	}
+	if err := dataset.CheckLabels([]dataset.Item{{ID: "x", Label: 8}}, 8, "set"); err == nil || !strings.Contains(err.Error(), "image x has label 8") {
+		t.Errorf("CheckLabels: %v", err)
+	}
+}

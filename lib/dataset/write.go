@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
-	"github.com/lk-robustness/lk/lib/corrupt"
 	"github.com/lk-robustness/lk/lib/preprocess"
 	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
@@ -234,17 +233,17 @@ type layoutColumn struct {
 func (s *Source) columns() []layoutColumn {
 	var c []layoutColumn
 	if s.Corrupted {
-		c = append(c, layoutColumn{name: corrupt.ColCorruption, str: func(it Item, _ int) string { return it.Corruption }},
-			layoutColumn{name: corrupt.ColSeverity, num: func(it Item, _ int) int64 { return int64(it.Severity) }})
+		c = append(c, layoutColumn{name: stream.ColCorruption, str: func(it Item, _ int) string { return it.Corruption }},
+			layoutColumn{name: stream.ColSeverity, num: func(it Item, _ int) int64 { return int64(it.Severity) }})
 	}
 	if s.Variants {
 		c = append(c, layoutColumn{name: "variant", str: func(it Item, _ int) string { return it.Variant }})
 	}
 	if s.Sequences {
-		c = append(c, layoutColumn{name: corrupt.ColPerturbation, str: func(it Item, _ int) string { return it.Perturbation }},
-			layoutColumn{name: corrupt.ColSeq, str: func(it Item, _ int) string { return it.ID }},
-			layoutColumn{name: corrupt.ColFrame, num: func(_ Item, f int) int64 { return int64(f) }},
-			layoutColumn{name: corrupt.ColDifficulty, num: func(it Item, _ int) int64 { return int64(it.Difficulty) }})
+		c = append(c, layoutColumn{name: stream.ColPerturbation, str: func(it Item, _ int) string { return it.Perturbation }},
+			layoutColumn{name: stream.ColSeq, str: func(it Item, _ int) string { return it.ID }},
+			layoutColumn{name: stream.ColFrame, num: func(_ Item, f int) int64 { return int64(f) }},
+			layoutColumn{name: stream.ColDifficulty, num: func(it Item, _ int) int64 { return int64(it.Difficulty) }})
 	}
 	return c
 }

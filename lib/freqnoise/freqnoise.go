@@ -21,10 +21,6 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-// ColFreq is the column of the band's centre, in units of pi (0: the
-// lowest frequencies, 1: Nyquist).
-const ColFreq = "freq"
-
 // Options configure Run.
 type Options struct {
 	Freqs []float64 // band centres, in units of pi
@@ -88,10 +84,10 @@ func Noise(plan *fourier.Plan, sh stream.Shape, band []float64, eps float64, std
 
 // Run writes every record of r once per frequency, in that order, with the
 // noise added to the images and a freq column appended.
-func Run(r *stream.Reader, w io.Writer, o Options) error {
-	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-fft-noise", Args: o.Args,
+func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
+	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-fft-noise", Args: o.Args,
 		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(o.Freqs),
-		arrow.Field{Name: ColFreq, Type: arrow.PrimitiveTypes.Float64})
+		arrow.Field{Name: stream.ColFreq, Type: arrow.PrimitiveTypes.Float64})
 	if err != nil {
 		return err
 	}
@@ -154,21 +150,15 @@ func Basis(h, w, u, v int) []float64 {
 	return b
 }
 
-// Heat map stream columns: the centred frequency indices of the basis.
-const (
-	ColU = "fu" // rows: -H/2 .. H/2-1
-	ColV = "fv" // columns: -W/2 .. W/2-1
-)
-
 // RunHeatmap writes every record of r once per frequency (u, v) of the
 // centred grid (every step-th in each direction), the images moved by
 // eps times the unit basis image of (u, v), with a random sign per image
 // and channel (Yin et al. 2019), and columns fu and fv. Scored per (fu,
 // fv), it is the Fourier heat map of a model's sensitivity.
-func RunHeatmap(r *stream.Reader, w io.Writer, eps float64, step int, seed uint64, clipped bool, args []string) error {
-	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-fft-noise", Args: args,
+func RunHeatmap(r *stream.Reader, out stream.OutputOptions, eps float64, step int, seed uint64, clipped bool, args []string) error {
+	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-fft-noise", Args: args,
 		Extra: map[string]string{"seed": strconv.FormatUint(seed, 10)}}, 0,
-		arrow.Field{Name: ColU, Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: ColV, Type: arrow.PrimitiveTypes.Int64})
+		arrow.Field{Name: stream.ColFU, Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: stream.ColFV, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
 		return err
 	}

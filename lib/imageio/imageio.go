@@ -78,7 +78,7 @@ func Decode(data []byte, maxPixels int) (*Image, error) {
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("not a readable image (JPEG, PNG or GIF): %v", err)
+		return nil, fmt.Errorf("not a readable image (JPEG, PNG, GIF, BMP, TIFF, WebP, PPM or PGM): %v", err)
 	}
 	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -36,11 +35,11 @@ type Options struct {
 	Device   int
 	Args     []string  // the command line, for provenance
 	Progress io.Writer // nil: silent
-	// Out, when set, is the output file instead of the writer; with
-	// Resume, an existing Out from an interrupted run keeps its complete
-	// record batches and only the rows it lacks are run and appended.
-	Out    string
-	Resume bool
+	// Output, when its Path is set, is the output file instead of the
+	// writer; with Resume, an existing file from an interrupted run keeps
+	// its complete record batches and only the rows whose keys it lacks
+	// are run and appended.
+	Output stream.OutputOptions
 }
 
 // Model is an opened model, ready to run batches.
@@ -223,7 +222,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	md := r.Schema().Metadata()
 	md = stream.WithMeta(md, stream.MetaKind, stream.KindPredictions)
 	if m.Config.LabelSpace != "" {
-		md = stream.WithMeta(md, "lk.model_label_space", m.Config.LabelSpace)
+		md = stream.WithMeta(md, stream.MetaModelLabelSpace, m.Config.LabelSpace)
 	}
 	md, err = stream.AddStep(md, stream.Step{Tool: "lk-infer", Args: o.Args, Model: o.Model, SHA256: m.sha,
 		Extra: map[string]string{"onnxruntime": ort.Version(), "provider": orDefault(o.Provider, "cpu")}})
@@ -234,35 +233,32 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	for _, k := range m.Config.ColumnNames() {
 		fields = append(fields, arrow.Field{Name: k, Type: arrow.BinaryTypes.String})
 	}
-	schema, err := stream.Append(r.Schema(), md, append(fields, stream.LogitsField(m.Classes))...)
+	fields = append(fields, stream.LogitsField(m.Classes))
+	var derived []string
+	for _, f := range fields {
+		derived = append(derived, f.Name)
+	}
+	md = stream.MarkDerived(md, derived...)
+	schema, err := stream.Append(r.Schema(), md, fields...)
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
-	var wr *stream.Writer
-	skip := map[string]bool{} // ids an interrupted run already wrote
-	switch {
-	case o.Out != "" && o.Resume:
-		var f *os.File
-		if wr, f, skip, err = stream.Resume(o.Out, schema); err != nil {
-			return err
-		}
-		defer f.Close()
-		if len(skip) > 0 && o.Progress != nil {
-			fmt.Fprintf(o.Progress, "lk-infer: resuming %s: %d rows already there are skipped\n", o.Out, len(skip))
-		}
-	case o.Out != "":
-		f, err := os.Create(o.Out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if wr, err = stream.NewWriter(f, schema); err != nil {
-			return err
-		}
-	default:
-		if wr, err = stream.NewWriter(w, schema); err != nil {
-			return err
-		}
+	inKey, err := stream.NewKeyer(r.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	oo := o.Output
+	if oo.W == nil {
+		oo.W = w
+	}
+	oo.InputKey = len(inKey.Names)
+	wr, err := stream.Create(schema, oo)
+	if err != nil {
+		return err
+	}
+	defer wr.Abort()
+	if wr.Resumed() > 0 && o.Progress != nil {
+		fmt.Fprintf(o.Progress, "lk-infer: resuming %s: %d rows already there are skipped\n", oo.Path, wr.Resumed())
 	}
 	bs := o.Batch
 	if bs <= 0 {
@@ -330,7 +326,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 			if rec.NumRows() == 0 {
 				continue
 			}
-			for _, sub := range keep(rec, cols.ID, skip) {
+			for _, sub := range keep(rec, inKey, wr) {
 				pend = append(pend, piece{sub, 0, int(sub.NumRows())})
 				pendRows += int(sub.NumRows())
 			}
@@ -413,7 +409,7 @@ func checkFinite(b *batch, idCol, k int, name string) error {
 // recordWriter reassembles output records along the input's record
 // boundaries, so that the output bytes do not depend on --batch.
 type recordWriter struct {
-	wr     *stream.Writer
+	wr     *stream.Output
 	schema *arrow.Schema
 	m      *Model
 	cur    arrow.Record // the input record being filled
@@ -468,15 +464,15 @@ func (rw *recordWriter) flush() error {
 	return nil
 }
 
-// keep returns the runs of rec's rows whose ids are not in done, as
-// records the caller owns (rec itself, retained, when none is done).
-func keep(rec arrow.Record, idCol int, done map[string]bool) []arrow.Record {
-	if len(done) == 0 {
+// keep returns the runs of rec's rows that a resumed output does not
+// have yet, as records the caller owns (rec itself, retained, when there
+// is nothing to skip).
+func keep(rec arrow.Record, in *stream.Keyer, out *stream.Output) []arrow.Record {
+	if out.Resumed() == 0 {
 		rec.Retain()
 		return []arrow.Record{rec}
 	}
-	ids := rec.Column(idCol).(*array.String)
-	return stream.Runs(rec, func(i int) bool { return !done[ids.Value(i)] })
+	return stream.Runs(rec, func(i int) bool { return !out.Covered(in, rec, i, 1) })
 }
 
 func orDefault(s, d string) string {

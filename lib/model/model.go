@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -179,4 +180,38 @@ func (c Config) Normalisation(modelPath string, mean, std []float32) ([]float32,
 			modelPath, SidecarPath(modelPath))
 	}
 	return mean, std, nil
+}
+
+// NonFiniteError is a NaN or infinite value in a model's output or
+// gradient: a broken export or weights, which would otherwise become a
+// silently wrong prediction or an attack that changes nothing.
+type NonFiniteError struct {
+	What  string  // "logits", "gradient", ...
+	Row   int     // the image within the batch
+	Value float32 // the first bad value
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("non-finite %s (%v) for image %d of the batch", e.What, e.Value, e.Row)
+}
+
+// CheckFinite returns a *NonFiniteError for the first NaN or infinite
+// value of vals, rows of per values each.
+func CheckFinite(vals []float32, per int, what string) error {
+	for i, v := range vals {
+		if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
+			return &NonFiniteError{What: what, Row: i / max(per, 1), Value: v}
+		}
+	}
+	return nil
+}
+
+// AtRow rewrites a *NonFiniteError in err to name the row's id (id maps
+// the batch row to it) and the model; other errors pass unchanged.
+func AtRow(err error, model string, id func(row int) string) error {
+	var nf *NonFiniteError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("model %s gave non-finite %s (%v) for row id %q", model, nf.What, nf.Value, id(nf.Row))
+	}
+	return err
 }

@@ -83,7 +83,7 @@ func (a *Attention) Close() {
 
 // Patches runs the model on the record's images and returns the class
 // token's attention over the patch tokens.
-func (a *Attention) Patches(_ arrow.Record, px []float32, n int, g Grid) ([][]float64, error) {
+func (a *Attention) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]float64, error) {
 	sz := a.shape.Size()
 	if len(px) != n*sz {
 		return nil, fmt.Errorf("images are %d values each; the saliency model %s takes %s", len(px)/max(n, 1), a.Path, a.shape)
@@ -125,6 +125,10 @@ func (a *Attention) Patches(_ arrow.Record, px []float32, n int, g Grid) ([][]fl
 		}
 		if a.Head >= heads {
 			return nil, fmt.Errorf("model %s: --head %d, but the attention has %d heads", a.Path, a.Head, heads)
+		}
+		if err := model.CheckFinite(t[0].Data[:k*heads*tok*tok], heads*tok*tok, "attention"); err != nil {
+			ids := rec.Column(rec.Schema().FieldIndices(stream.ColID)[0]).(*array.String)
+			return nil, model.AtRow(err, a.Path, func(i int) string { return ids.Value(lo + i) })
 		}
 		for i := 0; i < k; i++ {
 			sal := make([]float64, g.N())
@@ -171,7 +175,7 @@ func (s Gradient) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]fl
 	}
 	grad := make([]float32, len(px))
 	if err := s.G.Grad(grad, px, labels, n); err != nil {
-		return nil, err
+		return nil, model.AtRow(err, s.G.Model.Path, func(i int) string { return ids.Value(i) })
 	}
 	hw, sz := sh.H*sh.W, sh.Size()
 	out := make([][]float64, n)

@@ -2,19 +2,12 @@ package occlude
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/stream"
-)
-
-// Stream columns lk-occlude appends.
-const (
-	ColMode  = "drop_mode"
-	ColRatio = "drop_ratio" // random: the fraction of patches; salient modes: lambda, the fraction of saliency mass
 )
 
 // Saliency gives the per-patch saliency of the rows of a record.
@@ -46,7 +39,7 @@ type cond struct {
 // drop_mode and drop_ratio appended. Random draws shared by a batch are
 // keyed by the row's position in the stream divided by Batch, so they do
 // not depend on how the stream is cut into records.
-func Run(r *stream.Reader, w io.Writer, o Options) error {
+func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	var conds []cond
 	salient := false
 	for _, m := range o.Modes {
@@ -75,17 +68,16 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-occlude", Args: o.Args,
+	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-occlude", Args: o.Args,
 		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "grid": fmt.Sprintf("%dx%d of %d px", g.GH, g.GW, g.Patch)}},
 		len(conds),
-		arrow.Field{Name: ColMode, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: ColRatio, Type: arrow.PrimitiveTypes.Float64})
+		arrow.Field{Name: stream.ColDropMode, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: stream.ColDropRatio, Type: arrow.PrimitiveTypes.Float64})
 	if err != nil {
 		return err
 	}
 	batch := max(o.Batch, 1)
 	sz := sh.Size()
-	row := 0 // rows before this record
 	return t.Each(func(rec arrow.Record, px []float32, n int) error {
 		ids := rec.Column(cols.ID).(*array.String)
 		var sal [][]float64
@@ -108,7 +100,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 					if o.PerImage {
 						marked = RandomPatches(g.N(), k, Source(o.Seed, "image "+ids.Value(i), c.ratio))
 					} else {
-						if b := (row + i) / batch; b != sharedBatch {
+						if b := (int(t.Row) + i) / batch; b != sharedBatch {
 							shared, sharedBatch = RandomPatches(g.N(), k, Source(o.Seed, "batch "+strconv.Itoa(b), c.ratio)), b
 						}
 						marked = shared
@@ -126,7 +118,6 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 				return err
 			}
 		}
-		row += n
 		return nil
 	})
 }

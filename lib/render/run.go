@@ -2,7 +2,6 @@ package render
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 
@@ -10,12 +9,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/stream"
-)
-
-// Stream columns lk-render appends.
-const (
-	ColRendition = "rendition"
-	ColVariant   = "variant"
 )
 
 // Options configure RunRenditions and RunBackgrounds.
@@ -28,14 +21,14 @@ type Options struct {
 
 // RunRenditions writes every record of r once per style, in that order,
 // with the images rendered and a rendition column appended.
-func RunRenditions(r *stream.Reader, w io.Writer, o Options) error {
+func RunRenditions(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	for _, s := range o.Styles {
 		if !slices.Contains(Renditions, s) {
 			return fmt.Errorf("rendition %q: want one of %v", s, Renditions)
 		}
 	}
-	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-render", Args: o.Args}, len(o.Styles),
-		arrow.Field{Name: ColRendition, Type: arrow.BinaryTypes.String})
+	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-render", Args: o.Args}, len(o.Styles),
+		arrow.Field{Name: stream.ColRendition, Type: arrow.BinaryTypes.String})
 	if err != nil {
 		return err
 	}
@@ -59,15 +52,15 @@ func RunRenditions(r *stream.Reader, w io.Writer, o Options) error {
 // then writes it once per variant, in that order, with the images'
 // backgrounds replaced and a variant column appended. Donors are drawn
 // from the stream's own images with labels >= 0.
-func RunBackgrounds(r *stream.Reader, w io.Writer, o Options) error {
+func RunBackgrounds(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	for _, s := range o.Styles {
 		if !slices.Contains(Variants, s) {
 			return fmt.Errorf("variant %q: want one of %v", s, Variants)
 		}
 	}
-	t, err := stream.NewTransformer(r, w, stream.Step{Tool: "lk-render", Args: o.Args,
+	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-render", Args: o.Args,
 		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(o.Styles),
-		arrow.Field{Name: ColVariant, Type: arrow.BinaryTypes.String})
+		arrow.Field{Name: stream.ColVariant, Type: arrow.BinaryTypes.String})
 	if err != nil {
 		return err
 	}

@@ -74,21 +74,17 @@ func Run(r *stream.Reader, w io.Writer, rule Rule, drop []string, step stream.St
 		}
 		gone[d] = true
 	}
-	var keepCols []int
-	var fields []arrow.Field
-	for i, f := range in.Fields() {
-		if !gone[f.Name] {
-			keepCols, fields = append(keepCols, i), append(fields, f)
+	var dropped []string
+	for _, f := range in.Fields() {
+		if gone[f.Name] {
+			dropped = append(dropped, f.Name)
 		}
 	}
 	md := stream.WithoutMeta(in.Metadata(), stream.MetaRows)
-	if gone[stream.ColLogits] {
-		md = stream.WithMeta(md, stream.MetaKind, stream.KindImages)
-	}
 	if md, err = stream.AddStep(md, step); err != nil {
 		return 0, 0, err
 	}
-	out := arrow.NewSchema(fields, &md)
+	out, keepCols := stream.Without(in, md, dropped...)
 	wr, err := stream.NewWriter(w, out)
 	if err != nil {
 		return 0, 0, err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -235,19 +236,6 @@ func WithImage(schema *arrow.Schema, rec arrow.Record, imageCol int, px []float3
 	return array.NewRecord(schema, append(all, cols...), rec.NumRows())
 }
 
-// WriteImages writes rec with its image column replaced by px and the
-// condition columns cols appended (WithImage), then releases cols: the
-// output step of every tool that transforms images.
-func (w *Writer) WriteImages(schema *arrow.Schema, rec arrow.Record, imageCol int, px []float32, width int, cols ...arrow.Array) error {
-	out := WithImage(schema, rec, imageCol, px, width, cols...)
-	err := w.Write(out)
-	out.Release()
-	for _, c := range cols {
-		c.Release()
-	}
-	return err
-}
-
 // ConstString, ConstInt64 and ConstFloat64 are columns of n copies of v:
 // the condition columns (model, corruption, severity, eps) of a record.
 func ConstString(v string, n int) arrow.Array {
@@ -294,25 +282,48 @@ func Runs(rec arrow.Record, keep func(row int) bool) []arrow.Record {
 
 // Transformer is the frame of the tools that write each input record once
 // per condition, images replaced and condition columns appended (lk-render,
-// lk-fft-noise, lk-occlude): the image columns checked, the row count and
-// provenance carried, the records read and their pixels handed over.
+// lk-fft-noise, lk-occlude, lk-corrupt, lk-attack): the image columns
+// checked, the columns computed from the old pixels dropped, the row count
+// and provenance carried, the records read and their pixels handed over,
+// and with a resumed output the records already written skipped.
 type Transformer struct {
 	Cols   ImageColumns
 	Schema *arrow.Schema
 	Total  int64 // rows the output will have, when the input says (0: unknown)
+	// Row is the number of input rows before the record being handed
+	// over, skipped ones included: for tools whose randomness follows
+	// the row number.
+	Row    int64
 	r      *Reader
-	w      *Writer
+	out    *Output
+	keep   []int // the input columns kept
+	in     *arrow.Schema
+	inKey  *Keyer // the input's key, for skipping resumed rows
+	copies int
 }
 
 // NewTransformer checks r as an image stream and opens the output: r's
-// schema with extra appended and step added, its row count times copies
-// (copies <= 0: unknown, dropped).
-func NewTransformer(r *Reader, w io.Writer, step Step, copies int, extra ...arrow.Field) (*Transformer, error) {
-	cols, err := Images(r.Schema())
+// schema less its derived columns (Invalidate, said once on out.Log), with
+// extra appended and step added, its row count times copies (copies <= 0:
+// unknown, dropped).
+func NewTransformer(r *Reader, out OutputOptions, step Step, copies int, extra ...arrow.Field) (*Transformer, error) {
+	in, keep, dropped := Invalidate(r.Schema())
+	if len(dropped) > 0 && out.Log != nil {
+		fmt.Fprintf(out.Log, "%s: %s: dropping column %s: computed from the pixels this tool changes\n",
+			step.Tool, r.Name(), strings.Join(dropped, ", "))
+	}
+	if len(dropped) == 0 {
+		keep = nil
+	}
+	cols, err := Images(in)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", r.Name(), err)
 	}
-	md := r.Schema().Metadata()
+	inKey, err := NewKeyer(in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	md := in.Metadata()
 	var total int64
 	if v, ok := md.GetValue(MetaRows); ok {
 		if n, err := strconv.Atoi(v); err == nil && copies > 0 {
@@ -325,15 +336,19 @@ func NewTransformer(r *Reader, w io.Writer, step Step, copies int, extra ...arro
 	if md, err = AddStep(md, step); err != nil {
 		return nil, err
 	}
-	schema, err := Append(r.Schema(), md, extra...)
+	schema, err := Append(in, md, extra...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", r.Name(), err)
 	}
-	wr, err := NewWriter(w, schema)
+	out.InputKey = len(inKey.Names)
+	o, err := Create(schema, out)
 	if err != nil {
 		return nil, err
 	}
-	return &Transformer{Cols: cols, Schema: schema, Total: total, r: r, w: wr}, nil
+	if o.Resumed() > 0 && out.Log != nil {
+		fmt.Fprintf(out.Log, "%s: resuming %s: %d rows already there are kept\n", step.Tool, out.Path, o.Resumed())
+	}
+	return &Transformer{Cols: cols, Schema: schema, Total: total, r: r, out: o, keep: keep, in: in, inKey: inKey, copies: copies}, nil
 }
 
 // Each calls fn with every non-empty record, its pixels and its number of
@@ -344,21 +359,36 @@ func (t *Transformer) Each(fn func(rec arrow.Record, px []float32, n int) error)
 
 // EachThen is Each with a last step, run after the input ended cleanly and
 // before the output closes: for tools that write only once they have seen
-// every record.
+// every record. A failed run leaves its output without the end-of-stream
+// marker, so that it reads as truncated.
 func (t *Transformer) EachThen(fn func(rec arrow.Record, px []float32, n int) error, then func() error) error {
+	defer t.out.Abort()
 	for t.r.Next() {
 		rec := t.r.Record()
 		n := int(rec.NumRows())
 		if n == 0 {
 			continue
 		}
+		if t.done(rec, n) {
+			t.Row += int64(n)
+			continue
+		}
+		if t.keep != nil {
+			rec = Project(t.in, rec, t.keep)
+		} else {
+			rec.Retain()
+		}
 		px, _, err := Float32Rows(rec.Column(t.Cols.Image))
 		if err != nil {
+			rec.Release()
 			return fmt.Errorf("%s: column image: %v", t.r.Name(), err)
 		}
-		if err := fn(rec, px, n); err != nil {
+		err = fn(rec, px, n)
+		rec.Release()
+		if err != nil {
 			return err
 		}
+		t.Row += int64(n)
 	}
 	if err := t.r.Err(); err != nil {
 		return err
@@ -368,11 +398,31 @@ func (t *Transformer) EachThen(fn func(rec arrow.Record, px []float32, n int) er
 			return err
 		}
 	}
-	return t.w.Close()
+	return t.out.Close()
+}
+
+// done reports whether a resumed output has every row of rec under every
+// condition.
+func (t *Transformer) done(rec arrow.Record, n int) bool {
+	if t.out.Resumed() == 0 {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if !t.out.Covered(t.inKey, rec, i, t.copies) {
+			return false
+		}
+	}
+	return true
 }
 
 // Write writes rec with its images replaced by px and the condition
 // columns cols appended (and released).
 func (t *Transformer) Write(rec arrow.Record, px []float32, cols ...arrow.Array) error {
-	return t.w.WriteImages(t.Schema, rec, t.Cols.Image, px, t.Cols.Shape.Size(), cols...)
+	out := WithImage(t.Schema, rec, t.Cols.Image, px, t.Cols.Shape.Size(), cols...)
+	err := t.out.Write(out)
+	out.Release()
+	for _, c := range cols {
+		c.Release()
+	}
+	return err
 }

@@ -1,13 +1,14 @@
 package stream
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 )
 
@@ -45,103 +46,275 @@ func (s *skipWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Resume opens the stream file at path for appending rows of schema. A
-// file that does not exist (or is empty) is created. Of an existing one,
-// written by an earlier run that was killed or finished, the complete
-// record batches are kept, anything after them (a record cut short, the
-// end-of-stream marker) is cut off, and the ids of the kept rows are
-// returned, so that the caller skips them. The file must have been
-// written with the same schema, metadata included (the same model and
-// flags); otherwise resuming would mix two runs, and it is refused.
-func Resume(path string, schema *arrow.Schema) (*Writer, *os.File, map[string]bool, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// Output is where a tool writes its stream: a writer (stdout), or a file
+// that a later run with resume continues. A resumed Output knows the keys
+// of the rows the earlier run wrote; it drops rows with those keys, and
+// Covered tells a tool which input rows it need not compute at all.
+type Output struct {
+	*Writer
+	f       *os.File
+	keyer   *Keyer
+	prefix  *Keyer // the output key's columns that the input has
+	done    map[RowKey]struct{}
+	covered map[RowKey]int32 // done rows per input key
+	resumed int
+	closed  bool
+}
+
+// OutputOptions say where an Output goes.
+type OutputOptions struct {
+	Path   string    // a file; "" for W
+	Resume bool      // continue the file at Path
+	W      io.Writer // when Path is ""
+	// InputKey is how many of the output key's columns come from the
+	// input (the rest are the tool's conditions): rows are counted per
+	// input key, so that a resumed tool skips an input row whose every
+	// condition is done.
+	InputKey int
+	// Log, when set, hears what a tool did to its output beside the
+	// stream: the columns it dropped, the rows a resume kept.
+	Log io.Writer
+}
+
+// Create opens the output for schema. With Resume, an existing file
+// written by an earlier run of the same command (same schema and
+// metadata, provenance included; how the file was named does not count)
+// keeps its complete record batches, anything after them is cut off, and
+// the keys of the kept rows are loaded; a missing or empty file is
+// started anew.
+func Create(schema *arrow.Schema, o OutputOptions) (*Output, error) {
+	keyer, err := NewKeyer(schema)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	st, err := f.Stat()
+	out := &Output{keyer: keyer, prefix: keyer.Prefix(min(o.InputKey, len(keyer.Names)))}
+	if o.Path == "" {
+		if out.Writer, err = NewWriter(o.W, schema); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	flags := os.O_RDWR | os.O_CREATE
+	if !o.Resume {
+		flags |= os.O_TRUNC
+	}
+	if out.f, err = os.OpenFile(o.Path, flags, 0o644); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Output, error) {
+		out.f.Close()
+		return nil, fmt.Errorf("--resume %s: %w", o.Path, err)
+	}
+	var skip int
+	if o.Resume {
+		if skip, err = out.load(schema); err != nil {
+			return fail(err)
+		}
+	}
+	var w io.Writer = out.f
+	if skip > 0 {
+		w = &skipWriter{w: out.f, skip: skip}
+	}
+	if out.Writer, err = NewWriter(w, schema); err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// load reads the kept rows of an earlier run's file, cuts what follows
+// them, and returns how many bytes of the new writer's output (its schema
+// message) the file already has.
+func (o *Output) load(schema *arrow.Schema) (skip int, err error) {
+	st, err := o.f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, nil, nil, err
+		return 0, err
 	}
 	if st.Size() == 0 {
-		w, err := NewWriter(f, schema)
-		if err != nil {
-			f.Close()
-			return nil, nil, nil, err
+		return 0, nil
+	}
+	defer func() {
+		// the Arrow reader trusts lengths in the file; bytes that are
+		// not a stream must not crash the tool
+		if p := recover(); p != nil {
+			err = fmt.Errorf("is not an lk stream (%v)", p)
 		}
-		return w, f, map[string]bool{}, nil
+	}()
+	good, err := completeBatches(o.f, st.Size())
+	if err != nil {
+		return 0, err
 	}
-	fail := func(format string, a ...any) (*Writer, *os.File, map[string]bool, error) {
-		f.Close()
-		return nil, nil, nil, fmt.Errorf("--resume %s: "+format, append([]any{path}, a...)...)
+	if _, err := o.f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
 	}
-	// find the end of the last complete record batch
-	cr := &countingReader{r: f}
+	r, err := ipc.NewReader(io.LimitReader(bufio.NewReaderSize(o.f, 1<<20), good))
+	if err != nil {
+		return 0, fmt.Errorf("is not an Arrow stream: %v", err)
+	}
+	defer r.Release()
+	if !SameRun(r.Schema(), schema) {
+		return 0, errors.New("was written by another run (different model, flags or input columns); give a new --out file")
+	}
+	o.done = map[RowKey]struct{}{}
+	o.covered = map[RowKey]int32{}
+	for r.Next() {
+		rec := r.Record()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			o.done[o.keyer.Hash(rec, i)] = struct{}{}
+			o.covered[o.prefix.Hash(rec, i)]++
+			o.resumed++
+		}
+	}
+	if err := r.Err(); err != nil {
+		return 0, err
+	}
+	if err := o.f.Truncate(good); err != nil {
+		return 0, err
+	}
+	if _, err := o.f.Seek(good, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var probe bytes.Buffer
+	pw := ipc.NewWriter(&probe, ipc.WithSchema(schema))
+	if err := pw.Close(); err != nil {
+		return 0, err
+	}
+	return probe.Len() - len(eosMarker), nil
+}
+
+// completeBatches returns the length of the file's schema message and
+// complete record batches: what a run killed mid-write left intact.
+func completeBatches(f *os.File, size int64) (int64, error) {
+	br := bufio.NewReaderSize(f, 1<<20)
+	if err := checkStart(br, f.Name()); err != nil {
+		return 0, errors.New("does not start with an Arrow stream schema (not an lk stream?)")
+	}
+	cr := &countingReader{r: br}
 	mr := ipc.NewMessageReader(cr)
+	defer mr.Release()
 	msg, err := mr.Message()
 	if err != nil || msg.Type() != ipc.MessageSchema {
-		return fail("does not start with an Arrow stream schema (not an lk stream?)")
+		return 0, errors.New("does not start with an Arrow stream schema (not an lk stream?)")
 	}
 	good := cr.n
 	for {
+		if !plausibleNext(br, size-cr.n) {
+			break // a length that runs past the end: a message cut short
+		}
 		msg, err := mr.Message()
 		if err != nil {
 			break // end-of-stream marker, or a message cut short
 		}
 		if msg.Type() != ipc.MessageRecordBatch {
-			return fail("holds a %v message; lk streams have only record batches", msg.Type())
+			return 0, fmt.Errorf("holds a %v message; lk streams have only record batches", msg.Type())
 		}
 		good = cr.n
 	}
-	mr.Release()
-	// read the kept records: their schema must be this run's, their ids done
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fail("%v", err)
-	}
-	r, err := ipc.NewReader(io.LimitReader(f, good))
+	return good, nil
+}
+
+// plausibleNext reports whether the next message's metadata length fits
+// in the left bytes of the file, so that a cut or corrupt tail is not
+// allocated or parsed.
+func plausibleNext(br *bufio.Reader, left int64) bool {
+	head, err := br.Peek(8)
 	if err != nil {
-		return fail("%v", err)
+		return false
 	}
-	old := r.Schema()
-	if !old.Equal(schema) || old.Metadata().String() != schema.Metadata().String() {
-		r.Release()
-		return fail("was written by another run (different model, flags or input columns); give a new --out file")
+	n := int64(uint32(head[0]) | uint32(head[1])<<8 | uint32(head[2])<<16 | uint32(head[3])<<24)
+	if n == 0xffffffff {
+		n = int64(uint32(head[4]) | uint32(head[5])<<8 | uint32(head[6])<<16 | uint32(head[7])<<24)
+		left -= 4
 	}
-	idx := old.FieldIndices(ColID)
-	if len(idx) != 1 {
-		r.Release()
-		return fail("has no id column to resume by")
+	return n > 0 && n+4 <= left
+}
+
+// SameRun reports whether a file with schema old was written by the run
+// that would write schema new: same columns and metadata, with the
+// positional arguments of provenance steps left out (an input file may be
+// named differently, the data are checked by the rest of the metadata).
+func SameRun(old, new *arrow.Schema) bool {
+	if !arrow.NewSchema(old.Fields(), nil).Equal(arrow.NewSchema(new.Fields(), nil)) {
+		return false
 	}
-	done := map[string]bool{}
-	for r.Next() {
-		ids, ok := r.Record().Column(idx[0]).(*array.String)
-		if !ok {
-			r.Release()
-			return fail("its id column is not utf8")
+	return runMeta(old.Metadata()) == runMeta(new.Metadata())
+}
+
+func runMeta(md arrow.Metadata) string {
+	steps, err := Provenance(md)
+	if err != nil {
+		return md.String()
+	}
+	for i := range steps {
+		var flags []string
+		for _, a := range steps[i].Args {
+			if len(a) > 1 && a[0] == '-' {
+				flags = append(flags, a)
+			}
 		}
-		for i := 0; i < ids.Len(); i++ {
-			done[ids.Value(i)] = true
+		steps[i].Args = flags
+	}
+	md, _ = setProvenance(md, steps)
+	return md.String()
+}
+
+// Resumed is the number of rows the earlier run had written.
+func (o *Output) Resumed() int { return o.resumed }
+
+// Covered reports whether the earlier run wrote all copies rows of the
+// input row i of rec (whose key columns, in rec's schema, in is over).
+func (o *Output) Covered(in *Keyer, rec arrow.Record, i, copies int) bool {
+	if len(o.covered) == 0 || copies <= 0 {
+		return false
+	}
+	return int(o.covered[in.Hash(rec, i)]) >= copies
+}
+
+// Write writes the rows of rec that the earlier run did not.
+func (o *Output) Write(rec arrow.Record) error {
+	if len(o.done) == 0 {
+		return o.Writer.Write(rec)
+	}
+	n := int(rec.NumRows())
+	fresh := make([]bool, n)
+	all := true
+	for i := range fresh {
+		_, done := o.done[o.keyer.Hash(rec, i)]
+		fresh[i] = !done
+		all = all && !done
+	}
+	if all {
+		return o.Writer.Write(rec)
+	}
+	for _, run := range Runs(rec, func(i int) bool { return fresh[i] }) {
+		err := o.Writer.Write(run)
+		run.Release()
+		if err != nil {
+			return err
 		}
 	}
-	r.Release()
-	if err := f.Truncate(good); err != nil {
-		return fail("%v", err)
+	return nil
+}
+
+// Close ends the stream and closes the file; the output is complete only
+// when it returns nil.
+func (o *Output) Close() error {
+	o.closed = true
+	err := o.Writer.Close()
+	if o.f != nil {
+		if cerr := o.f.Close(); err == nil {
+			err = cerr
+		}
 	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		return fail("%v", err)
+	return err
+}
+
+// Abort closes the file without ending the stream: what a failed run
+// leaves is a truncated stream that readers refuse and --resume continues.
+// After Close it does nothing, so that tools can defer it.
+func (o *Output) Abort() {
+	if o.f != nil && !o.closed {
+		o.closed = true
+		o.Writer.buf.Flush()
+		o.f.Close()
 	}
-	// the new writer's schema message is already in the file
-	var probe bytes.Buffer
-	pw, err := NewWriter(&probe, schema)
-	if err != nil {
-		return fail("%v", err)
-	}
-	if err := pw.Close(); err != nil {
-		return fail("%v", err)
-	}
-	w, err := NewWriter(&skipWriter{w: f, skip: probe.Len() - len(eosMarker)}, schema)
-	if err != nil {
-		return fail("%v", err)
-	}
-	return w, f, done, nil
 }

@@ -40,6 +40,9 @@ const (
 	MetaSkipped    = "lk.skipped"     // images skipped by --skip-bad
 	MetaProvenance = "lk.provenance"  // JSON array of Step, oldest first
 	MetaKind       = "lk.kind"        // "images", "predictions" or "table"
+	// MetaModelLabelSpace is the label space of the model that made the
+	// logits (sidecar label_space).
+	MetaModelLabelSpace = "lk.model_label_space"
 )
 
 // Stream kinds, the value of MetaKind.
@@ -147,7 +150,10 @@ func AddStep(md arrow.Metadata, s Step) (arrow.Metadata, error) {
 	if s.Version == "" {
 		s.Version = Version
 	}
-	steps = append(steps, s)
+	return setProvenance(md, append(steps, s))
+}
+
+func setProvenance(md arrow.Metadata, steps []Step) (arrow.Metadata, error) {
 	b, err := json.Marshal(steps)
 	if err != nil {
 		return md, err
@@ -161,7 +167,8 @@ func ImageField(s Shape) arrow.Field {
 }
 
 // ImageSchema is the schema of an image stream: id, label, image, then any
-// extra columns (conditions such as corruption or severity).
+// extra columns (conditions such as corruption or severity), its key id
+// and the extra columns.
 func ImageSchema(s Shape, md arrow.Metadata, extra ...arrow.Field) *arrow.Schema {
 	fields := []arrow.Field{
 		{Name: ColID, Type: arrow.BinaryTypes.String},
@@ -169,7 +176,15 @@ func ImageSchema(s Shape, md arrow.Metadata, extra ...arrow.Field) *arrow.Schema
 		ImageField(s),
 	}
 	fields = append(fields, extra...)
+	// what a producer adds to each image (a layout's corruption and
+	// severity, a tag) tells rows apart: all of it is key
+	key := []string{ColID}
+	for _, f := range extra {
+		key = append(key, f.Name)
+	}
+	md = WithoutMeta(md, MetaDerived, MetaModelLabelSpace)
 	md = WithMeta(md, MetaKind, KindImages, MetaShape, s.meta(), MetaLayout, "CHW", MetaPixels, "[0,1]")
+	md = keyMeta(md, key)
 	return arrow.NewSchema(fields, &md)
 }
 
@@ -268,18 +283,35 @@ func columnNames(schema *arrow.Schema) string {
 	return strings.Join(names, ", ")
 }
 
-// Append returns schema with extra fields appended and metadata md; it
+// Append returns schema with extra fields appended and metadata md, its
+// key (lk.key) extended by every appended condition column (IsCondition):
+// a tool that writes each row once per condition keeps keys unique. It
 // refuses a field whose name the schema already has, since a tool must
 // never silently replace a column it did not make.
 func Append(schema *arrow.Schema, md arrow.Metadata, extra ...arrow.Field) (*arrow.Schema, error) {
 	fields := append([]arrow.Field{}, schema.Fields()...)
+	key := Key(schema)
 	for _, f := range extra {
 		if schema.HasField(f.Name) {
 			return nil, fmt.Errorf("input already has a column %q; this tool adds it and will not overwrite it", f.Name)
 		}
 		fields = append(fields, f)
+		if IsCondition(f.Name) {
+			key = append(key, f.Name)
+		}
 	}
+	md = keyMeta(md, key)
 	return arrow.NewSchema(fields, &md), nil
+}
+
+// MarkDerived returns md with names added to lk.derived: columns computed
+// from the pixels, which a tool that changes the pixels drops.
+func MarkDerived(md arrow.Metadata, names ...string) arrow.Metadata {
+	var all []string
+	if v, ok := md.GetValue(MetaDerived); ok && v != "" {
+		all = strings.Split(v, ",")
+	}
+	return WithMeta(md, MetaDerived, strings.Join(append(all, names...), ","))
 }
 
 // TableSchema is the schema of a long-form table stream: one utf8 column

@@ -49,6 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&std, "std", "per-channel std, overriding the sidecar")
 	size := cli.InputSize(fs)
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
+	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n")
@@ -119,11 +120,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if !*quiet {
 		o.Progress = stderr
 	}
-	if err := stream.RefuseTerminal(stdout); err != nil {
+	outOpts, err := out.Options(stdout, stderr)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
 		return cli.Usage("one input stream at a time (got %d files)", fs.NArg())
 	}
-	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return attack.Run(r, stdout, o) })
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return attack.Run(r, outOpts, o) })
 }

@@ -45,6 +45,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Table, "table", "auto", "parameter table: imagenet (224 px), cifar (32 px), or auto by image size")
 	fs.StringVar(&o.FrostDir, "frost-dir", "", "`folder` with the reference's frost1.png ... frost5.jpg (default: a procedural frost texture, a substitute)")
 	fs.IntVar(&o.Workers, "workers", 0, "goroutines (0: all cores)")
+	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-corrupt --corruptions c1,c2|all [--severities 1-5] [--seed n] [images.arrow] > corrupted.arrow\n")
@@ -89,7 +90,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if !*quiet {
 		o.Progress = stderr
 	}
-	if err := stream.RefuseTerminal(stdout); err != nil {
+	outOpts, err := out.Options(stdout, stderr)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
@@ -97,9 +99,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if sequences {
-			return corrupt.RunSequences(r, stdout, perts, *difficulty, o)
+			return corrupt.RunSequences(r, outOpts, perts, *difficulty, o)
 		}
-		return corrupt.Run(r, stdout, o)
+		return corrupt.Run(r, outOpts, o)
 	})
 }
 

@@ -43,6 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	shuffle := fs.Bool("shuffle", false, "shuffle the images (by a hash of --seed and the image id)")
 	seed := fs.Int64("seed", 0, "seed for --shuffle")
 	shard := fs.String("shard", "", "`k/n`: keep only shard k (0-based) of n, a partition by image id")
+	numClasses := fs.Int("num-classes", 0, "the label space has `N` classes: a label outside 0..N-1 (or -1, unknown) is refused (labels given as ImageNet WordNet ids are always checked against ImageNet-1k's 1000)")
 	skipBad := fs.Bool("skip-bad", false, "skip unreadable images (counted on stderr) instead of failing")
 	var tags cli.Strings
 	fs.Var(&tags, "tag", "constant columns `name=value`, a list (e.g. variant=mixed_same), to tell sets apart when scored together")
@@ -82,6 +83,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	for _, note := range src.Notes {
 		fmt.Fprintf(stderr, "lk-data: %s\n", note)
+	}
+	if *numClasses < 0 {
+		return cli.Usage("--num-classes %d: want a positive number", *numClasses)
+	}
+	if *numClasses > 0 {
+		if err := dataset.CheckLabels(src.Items, *numClasses, fs.Arg(0)); err != nil {
+			return fmt.Errorf("%v (--num-classes %d)", err, *numClasses)
+		}
 	}
 	all := src.Items
 	if *keep != "" {

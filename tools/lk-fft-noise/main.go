@@ -31,6 +31,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	heat := fs.Bool("heatmap", false, "Fourier heat map instead (Yin et al. 2019): one copy per frequency (u, v) of the grid, moved by eps times the unit-norm basis image, random sign per image and channel; columns fu, fv")
 	step := fs.Int("step", 1, "--heatmap: every step-th frequency in each direction")
 	fs.BoolVar(&o.Clip, "clip", true, "clip to [0,1], the stream's pixel range (Park & Kim do not clip: --clip=false)")
+	out := cli.OutFlags(fs)
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-fft-noise [flags] < images.arrow > images.arrow\n\n")
 		fs.PrintDefaults()
@@ -41,16 +42,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fs.NArg() > 1 {
 		return cli.Usage("one input at a time")
 	}
+	outOpts, err := out.Options(stdout, stderr)
+	if err != nil {
+		return err
+	}
 	if *heat {
 		if *step < 1 || o.Eps <= 0 {
 			return cli.Usage("--heatmap needs --step >= 1 and --eps > 0 (the L2 norm of the perturbation)")
 		}
-		if err := stream.RefuseTerminal(stdout); err != nil {
-			return err
-		}
 		args := cli.Recorded(fs)
 		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
-			return freqnoise.RunHeatmap(r, stdout, o.Eps, *step, o.Seed, o.Clip, args)
+			return freqnoise.RunHeatmap(r, outOpts, o.Eps, *step, o.Seed, o.Clip, args)
 		})
 	}
 	if len(freqs) == 0 {
@@ -73,8 +75,5 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		o.Std = append(o.Std, float64(v))
 	}
 	o.Args = cli.Recorded(fs)
-	if err := stream.RefuseTerminal(stdout); err != nil {
-		return err
-	}
-	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return freqnoise.Run(r, stdout, o) })
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return freqnoise.Run(r, outOpts, o) })
 }

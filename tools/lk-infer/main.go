@@ -35,8 +35,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
 	fs.StringVar(&o.Provider, "provider", "cpu", "execution provider: cpu or cuda")
 	fs.IntVar(&o.Device, "device", 0, "CUDA device id")
-	fs.StringVar(&o.Out, "out", "", "write the predictions to this `file` instead of stdout")
-	fs.BoolVar(&o.Resume, "resume", false, "with --out: keep the complete record batches of an interrupted run's file, skip their ids, append the rest")
+	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-infer --model m.onnx [flags] [images.arrow ...] > predictions.arrow\n")
@@ -52,9 +51,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Usage("--batch %d: want a positive number", o.Batch)
 	}
 	o.Size = size.Shape
-	o.Args = cli.Recorded(fs, "batch", "threads", "q", "resume")
-	if o.Resume && o.Out == "" {
-		return cli.Usage("--resume needs --out FILE (a pipe cannot be resumed)")
+	o.Args = cli.Recorded(fs, "batch", "threads", "q")
+	var err error
+	if o.Output, err = out.Options(stdout, stderr); err != nil {
+		return err
 	}
 	if mean != nil {
 		o.Mean = mean
@@ -71,11 +71,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		// stragglers of them and costs about 10% (BENCH.md). One Go thread
 		// is plenty for the stream work.
 		runtime.GOMAXPROCS(1)
-	}
-	if o.Out == "" {
-		if err := stream.RefuseTerminal(stdout); err != nil {
-			return err
-		}
 	}
 	if fs.NArg() > 1 {
 		return cli.Usage("one input stream at a time (got %d files); run lk-infer once per file", fs.NArg())

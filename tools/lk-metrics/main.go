@@ -41,6 +41,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var positive cli.Strings
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
+	allowDup := fs.Bool("allow-duplicates", false, "score rows whose key (id and conditions, lk.key) occurs more than once across the inputs, instead of refusing them")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-metrics [--by cols] [--subset name] [--format f] [predictions.arrow ...]\n")
 		fs.PrintDefaults()
@@ -77,12 +78,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if *stride < 1 {
 			return cli.Usage("--stride %d: want a positive number", *stride)
 		}
-		return runFP(by, *stride, *baseline, fs, stdin, stdout, stderr, f)
+		return runFP(by, *stride, *baseline, fs, rows(*allowDup), stdin, stdout, stderr, f)
 	case "ood":
 		if len(positive) == 0 {
 			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
 		}
-		return runOOD(by, sub, positive, fs, stdin, stdout, f)
+		return runOOD(by, sub, positive, fs, rows(*allowDup), stdin, stdout, f)
 	default:
 		return cli.Usage("--measure %q: want accuracy, ce, ood, in9 or fp", *measure)
 	}
@@ -90,17 +91,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	acc.IN9 = *measure == "in9"
 	var md arrow.Metadata
 	first := true
+	each := rows(*allowDup)
 	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if first {
 			md = r.Schema().Metadata()
 			first = false
 		}
-		for r.Next() {
-			if err := acc.Add(r.Record(), r.Name()); err != nil {
-				return err
-			}
-		}
-		return r.Err()
+		return each(r, acc.Add)
 	})
 	if err != nil {
 		return err
@@ -135,18 +132,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 // runOOD scores out-of-distribution detection: rows of the --positive
 // files against the rows of the inputs.
-func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagSet, stdin io.Reader, stdout io.Writer, format string) error {
+func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagSet, each eachFunc, stdin io.Reader, stdout io.Writer, format string) error {
 	o := metrics.NewOOD(by, sub)
 	var md arrow.Metadata
 	add := func(pos bool) func(r *stream.Reader) error {
 		return func(r *stream.Reader) error {
 			md = r.Schema().Metadata()
-			for r.Next() {
-				if err := o.Add(r.Record(), r.Name(), pos); err != nil {
-					return err
-				}
-			}
-			return r.Err()
+			return each(r, func(rec arrow.Record, name string) error { return o.Add(rec, name, pos) })
 		}
 	}
 	if err := cli.Inputs(positive, nil, add(true)); err != nil {
@@ -169,17 +161,12 @@ func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagS
 
 // runFP scores perturbation sequences: flip probability and top-5 distance
 // per group and perturbation.
-func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, stdin io.Reader, stdout, stderr io.Writer, format string) error {
+func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, each eachFunc, stdin io.Reader, stdout, stderr io.Writer, format string) error {
 	fp := metrics.NewFP(by, stride)
 	var md arrow.Metadata
 	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		md = r.Schema().Metadata()
-		for r.Next() {
-			if err := fp.Add(r.Record(), r.Name()); err != nil {
-				return err
-			}
-		}
-		return r.Err()
+		return each(r, fp.Add)
 	})
 	if err != nil {
 		return err
@@ -208,4 +195,30 @@ func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, stdin io.
 		return err
 	}
 	return table.Write(stdout, format, append(append([]string{}, by...), "perturbation"), rows, md)
+}
+
+// eachFunc hands every record of a stream to add, after checking that
+// its row keys are new.
+type eachFunc func(r *stream.Reader, add func(rec arrow.Record, name string) error) error
+
+// rows returns an eachFunc whose key check spans every stream it reads;
+// allowDup turns the check off.
+func rows(allowDup bool) eachFunc {
+	u := stream.NewUnique()
+	return func(r *stream.Reader, add func(rec arrow.Record, name string) error) error {
+		if err := u.Start(r.Name(), r.Schema()); err != nil {
+			return err
+		}
+		for r.Next() {
+			if !allowDup {
+				if err := u.Add(r.Record()); err != nil {
+					return fmt.Errorf("%v (--allow-duplicates scores them all)", err)
+				}
+			}
+			if err := add(r.Record(), r.Name()); err != nil {
+				return err
+			}
+		}
+		return r.Err()
+	}
 }

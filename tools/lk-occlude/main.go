@@ -40,6 +40,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	salGrad := fs.String("saliency-grad", "", "ONNX model whose input gradient gives the saliency: per patch, the sum of |d cross-entropy / d pixel| at the true label")
 	salCol := fs.String("saliency-column", "", "stream column holding the saliency instead: float32 lists, one value per patch, row-major")
 	threads := fs.Int("threads", 0, "ONNX Runtime threads for the saliency model (0: all cores)")
+	out := cli.OutFlags(fs)
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-occlude [flags] < images.arrow > images.arrow\n\n")
 		fs.PrintDefaults()
@@ -73,7 +74,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if (*salModel != "") && (*salCol != "") || (*salModel != "") && (*salGrad != "") || (*salCol != "") && (*salGrad != "") {
 		return cli.Usage("give one of --saliency-model, --saliency-grad and --saliency-column")
 	}
-	if err := stream.RefuseTerminal(stdout); err != nil {
+	outOpts, err := out.Options(stdout, stderr)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -94,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case *salCol != "":
 		o.Saliency = occlude.Column{Name: *salCol}
 	}
-	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, stdout, o) })
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, outOpts, o) })
 }
 
 // decimals turns flag values (float32) into the float64 of their decimal

@@ -45,14 +45,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := stream.RefuseTerminal(stdout); err != nil {
 		return err
 	}
+	outOpts := stream.OutputOptions{W: stdout, Log: stderr}
 	o := render.Options{Seed: *seed, MaxBytes: *maxMB << 20, Args: cli.Recorded(fs)}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if len(rend) > 0 {
 			o.Styles = all(rend, render.Renditions)
-			return render.RunRenditions(r, stdout, o)
+			return render.RunRenditions(r, outOpts, o)
 		}
 		o.Styles = all(bgs, render.Variants)
-		return render.RunBackgrounds(r, stdout, o)
+		return render.RunBackgrounds(r, outOpts, o)
 	})
 }
 
