@@ -57,8 +57,7 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 	}
 	var cells []cell
 	sh := cols.Shape
-	// only the first Limit images are read: a montage of a long stream
-	// stops early (Err is checked when the stream ended first)
+	// only the first Limit images are drawn
 	for len(cells) < s.Limit {
 		if !r.Next() {
 			if err := r.Err(); err != nil {
@@ -82,6 +81,13 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 			}
 			cells = append(cells, cell{toImage(px[i*sh.Size():(i+1)*sh.Size()], sh), strings.Join(parts, ", ")})
 		}
+	}
+	// the rest is read to its end: a stream cut short (its producer
+	// failed) is an error even when the montage had its images
+	for r.Next() {
+	}
+	if err := r.Err(); err != nil {
+		return err
 	}
 	if len(cells) == 0 {
 		return fmt.Errorf("%s: no images", r.Name())

@@ -3,6 +3,9 @@ package featvar
 import (
 	"fmt"
 	"io"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/model"
@@ -39,7 +42,19 @@ type Options struct {
 	Mean     []float32 // normalisation, as lk-infer's
 	Std      []float32
 	Progress io.Writer
+	// Checkpoint, when set, is a file where the statistics are saved as
+	// the run goes; with Resume, a run continues from the one there.
+	Checkpoint string
+	Resume     bool
+	// Run says what the run computes (the flags that change the table),
+	// so that a checkpoint of another run is not continued.
+	Run string
 }
+
+// checkpointEvery is how often a checkpoint is saved when the state is
+// large (batch-mean keeps a C x P map per layer); a small one is saved
+// after every batch.
+const checkpointEvery = 5 * time.Second
 
 // Run measures every layer of m over the images of r.
 func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, error) {
@@ -64,6 +79,31 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		values[i] = l.Value
 		stats[i] = &Stat{Layer: l, Group: o.Group}
 	}
+	keyer, err := stream.NewKeyer(r.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", r.Name(), err)
+	}
+	run := runID(r.Schema(), o.Run)
+	var ck *checkpoint
+	if o.Checkpoint != "" && o.Resume {
+		if ck, err = loadCheckpoint(o.Checkpoint, run); err != nil {
+			return nil, err
+		}
+	}
+	var skip int64
+	if ck != nil {
+		if len(ck.Stats) != len(stats) {
+			return nil, fmt.Errorf("checkpoint %s has %d layers, the model %d", o.Checkpoint, len(ck.Stats), len(stats))
+		}
+		for i, st := range ck.Stats {
+			stats[i].restore(st)
+		}
+		skip = ck.Rows
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "lk-featvar: resuming from %s: %d images already measured\n", o.Checkpoint, skip)
+		}
+	}
+	stateSize := 0
 	path, cleanup, err := arch.WithOutputs(m.Model, values)
 	if err != nil {
 		return nil, err
@@ -90,13 +130,19 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		for _, d := range l.Shape[1:] {
 			per[i] *= int(d)
 		}
+		if o.Group > 0 {
+			stateSize += per[i]
+		}
 	}
 	// Two sets of output buffers, made once (fresh ones per batch cost
 	// more in page faults than the statistics): the statistics of one
 	// batch are taken while ONNX Runtime runs the next.
 	type result struct {
-		n    int
-		outs [][]float32
+		n     int
+		outs  [][]float32
+		ids   []string
+		rows  int64    // images consumed after this batch
+		chain keyChain // their keys' hash
 	}
 	free := make(chan [][]float32, 2)
 	for k := 0; k < 2; k++ {
@@ -110,17 +156,35 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	statsErr := make(chan error, 1)
 	go func() {
 		var err error
+		var saved time.Time
 		for res := range ran {
 			for i, l := range layers {
+				if err == nil {
+					if err = model.CheckFinite(res.outs[i][:res.n*per[i]], per[i], "output of "+l.Name); err != nil {
+						ids := res.ids
+						err = model.AtRow(err, m.Config.Name, func(k int) string { return ids[k] })
+					}
+				}
 				if err == nil {
 					err = stats[i].Add(append([]int64{int64(res.n)}, l.Shape[1:]...), res.outs[i][:res.n*per[i]])
 				}
 			}
 			free <- res.outs
+			if err == nil && o.Checkpoint != "" && (stateSize < 1<<16 || time.Since(saved) >= checkpointEvery) {
+				c := checkpoint{Run: run, Rows: res.rows, Keys: res.chain.String()}
+				for _, st := range stats {
+					c.Stats = append(c.Stats, st.state())
+				}
+				err = c.save(o.Checkpoint)
+				saved = time.Now()
+			}
 		}
 		statsErr <- err
 	}()
 	n := 0
+	var consumed int64 // rows of the input read, skipped ones included
+	var chain keyChain
+	var ids []string
 	flush := func() error {
 		if n == 0 {
 			return nil
@@ -135,9 +199,9 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		if err := sess.Run(buf[:n*sz], []int64{int64(n), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, views, shapes); err != nil {
 			return err
 		}
-		ran <- result{n, outs}
+		ran <- result{n, outs, ids, consumed, chain}
 		meter.Add(n)
-		n = 0
+		n, ids = 0, nil
 		return nil
 	}
 	finish := func(err error) error {
@@ -148,11 +212,21 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		return err
 	}
 	for r.Next() {
-		px, _, err := stream.Float32Rows(r.Record().Column(cols.Image))
+		rec := r.Record()
+		px, _, err := stream.Float32Rows(rec.Column(cols.Image))
 		if err != nil {
 			return nil, finish(fmt.Errorf("%s: column image: %v", r.Name(), err))
 		}
-		for k := 0; k < int(r.Record().NumRows()); k++ {
+		idCol := rec.Column(cols.ID).(*array.String)
+		for k := 0; k < int(rec.NumRows()); k++ {
+			chain = chain.add(keyer.Hash(rec, k))
+			if consumed++; consumed <= skip {
+				if consumed == skip && chain.String() != ck.Keys {
+					return nil, finish(fmt.Errorf("%s: its first %d rows are not the ones the checkpoint %s measured; resume with the interrupted run's input, or give a new --out file", r.Name(), skip, o.Checkpoint))
+				}
+				continue
+			}
+			ids = append(ids, idCol.Value(k))
 			norm.Apply(buf[n*sz:(n+1)*sz], px[k*sz:(k+1)*sz])
 			if n++; n == o.Batch {
 				if err := flush(); err != nil {
@@ -163,6 +237,9 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	}
 	if err := r.Err(); err != nil {
 		return nil, finish(err)
+	}
+	if consumed < skip {
+		return nil, finish(fmt.Errorf("%s: %d rows, but the checkpoint %s measured %d; resume with the interrupted run's input", r.Name(), consumed, o.Checkpoint, skip))
 	}
 	if err := finish(flush()); err != nil {
 		return nil, err

@@ -236,10 +236,12 @@ func SameRun(old, new *arrow.Schema) bool {
 	if !arrow.NewSchema(old.Fields(), nil).Equal(arrow.NewSchema(new.Fields(), nil)) {
 		return false
 	}
-	return runMeta(old.Metadata()) == runMeta(new.Metadata())
+	return RunMeta(old.Metadata()) == RunMeta(new.Metadata())
 }
 
-func runMeta(md arrow.Metadata) string {
+// RunMeta is metadata as SameRun compares it: the provenance steps'
+// positional arguments left out.
+func RunMeta(md arrow.Metadata) string {
 	steps, err := Provenance(md)
 	if err != nil {
 		return md.String()

@@ -16,10 +16,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/featvar"
+	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/table"
 )
@@ -42,6 +45,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
 	list := fs.Bool("list", false, "print the residual blocks and the layers measured, then exit")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
+	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: lk-featvar --model m.onnx [flags] [images.arrow] > table.arrow\n")
@@ -100,7 +104,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	if out.Resume && out.Path == "" {
+		return cli.Usage("--resume needs --out FILE (a pipe cannot be resumed)")
+	}
 	f := cli.TableFormat(*format, stdout)
+	if out.Path != "" && *format == "" {
+		f = "arrow"
+	}
+	recorded := cli.Recorded(fs, "batch", "threads", "q")
+	if out.Path != "" {
+		sha, err := model.FileSHA256(*path)
+		if err != nil {
+			return err
+		}
+		o.Checkpoint, o.Resume = out.Path+".ckpt", out.Resume
+		o.Run = strings.Join(append(recorded, "sha256="+sha), " ")
+	}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		stats, err := featvar.Run(r, m, layers, o)
 		if err != nil {
@@ -119,10 +138,38 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			t.Add(m.Config.Name, i, s.Name, s.Kind, float64(i)/float64(max(len(stats)-1, 1)), v, int(n))
 		}
 		md := stream.WithoutMeta(r.Schema().Metadata(), stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
-		md, err = stream.AddStep(md, stream.Step{Tool: "lk-featvar", Args: cli.Recorded(fs, "batch", "threads", "q"), Model: *path})
+		md, err = stream.AddStep(md, stream.Step{Tool: "lk-featvar", Args: recorded, Model: *path})
 		if err != nil {
 			return err
 		}
-		return t.Write(stdout, f, md)
+		if out.Path == "" {
+			return t.Write(stdout, f, md)
+		}
+		return writeFile(out.Path, o.Checkpoint, func(w io.Writer) error { return t.Write(w, f, md) })
 	})
+}
+
+// writeFile writes the table to path through a temporary file, so that
+// the file appears whole or not at all, then drops the checkpoint the
+// run no longer needs.
+func writeFile(path, checkpoint string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %v", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %v", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if err := os.Remove(checkpoint); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }

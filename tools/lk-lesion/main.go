@@ -32,6 +32,7 @@ import (
 	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/lesion"
 	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/stream"
 )
 
 func main() { cli.Main("lk-lesion", run) }
@@ -144,7 +145,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer man.Close()
-	w := io.MultiWriter(man, stdout)
+	// a manifest cut short by a full disk would list fewer models than
+	// were made: every write is checked
+	w := &errWriter{w: io.MultiWriter(man, stdout)}
 	fmt.Fprintln(w, "file\tmodel\tdrop_n\tsample\tunits\tblocks")
 	for _, j := range jobs {
 		var us []lesion.Unit
@@ -165,7 +168,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		cfg := m.Config
 		cfg.Name = name
-		cfg.Columns = map[string]string{"drop_n": strconv.Itoa(j.n), "sample": j.sampleName}
+		cfg.Columns = map[string]string{stream.ColDropN: strconv.Itoa(j.n), stream.ColSample: j.sampleName}
 		for k, v := range m.Config.Columns {
 			cfg.Columns[k] = v
 		}
@@ -173,8 +176,33 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", file, name, j.n, j.sampleName, strings.Join(nums, ","), strings.Join(names, ","))
+		if w.err != nil {
+			return fmt.Errorf("writing %s: %v", man.Name(), w.err)
+		}
 	}
-	return man.Close()
+	if w.err != nil {
+		return fmt.Errorf("writing %s: %v", man.Name(), w.err)
+	}
+	if err := man.Close(); err != nil {
+		return fmt.Errorf("writing %s: %v", man.Name(), err)
+	}
+	return nil
+}
+
+// errWriter keeps the first write error, so that a run of Fprintf calls
+// is checked once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 // eligibleUnits returns the units that may be drawn, and for every unit
