@@ -108,13 +108,33 @@ type Strings []string
 
 func (s *Strings) String() string { return strings.Join(*s, ",") }
 
-// Set parses "a,b,c".
+// Set parses "a,b,c". A name given twice is an error: in a list of
+// conditions it would write every row twice.
 func (s *Strings) Set(v string) error {
 	*s = nil
+	seen := map[string]bool{}
 	for _, p := range strings.Split(v, ",") {
 		if p = strings.TrimSpace(p); p != "" {
+			if seen[p] {
+				return fmt.Errorf("%q is given twice", p)
+			}
+			seen[p] = true
 			*s = append(*s, p)
 		}
+	}
+	return nil
+}
+
+// Distinct returns an error naming the first value of vals given twice:
+// for lists of conditions (budgets, bands, ratios), where a repeat would
+// write every row twice.
+func Distinct[T comparable](vals []T) error {
+	seen := map[T]bool{}
+	for _, v := range vals {
+		if seen[v] {
+			return fmt.Errorf("%v is given twice", v)
+		}
+		seen[v] = true
 	}
 	return nil
 }

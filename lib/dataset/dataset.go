@@ -322,6 +322,7 @@ func openDir(root, labels string) (*Source, error) {
 		// ImageNet-V2's layout: folders 0..999 are class indices, and
 		// their sorted positions ("10" before "2") would be wrong labels
 		s.LabelSpace = "indices"
+		s.Classes = nil // the names are the labels; sorted, they are not in label order
 		s.Notes = append(s.Notes, fmt.Sprintf("%d class folders named by numbers: labels are the numbers, not the folders' sorted positions (ImageNet-V2's layout)", len(dirs)))
 	case allWNID:
 		s.LabelSpace = "imagenet-1k"

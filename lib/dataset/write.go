@@ -237,7 +237,7 @@ func (s *Source) columns() []layoutColumn {
 			layoutColumn{name: stream.ColSeverity, num: func(it Item, _ int) int64 { return int64(it.Severity) }})
 	}
 	if s.Variants {
-		c = append(c, layoutColumn{name: "variant", str: func(it Item, _ int) string { return it.Variant }})
+		c = append(c, layoutColumn{name: stream.ColVariant, str: func(it Item, _ int) string { return it.Variant }})
 	}
 	if s.Sequences {
 		c = append(c, layoutColumn{name: stream.ColPerturbation, str: func(it Item, _ int) string { return it.Perturbation }},

@@ -243,6 +243,10 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
+	// the model and its sidecar columns (a lesioned copy's drop_n and
+	// sample) tell apart the predictions of one image by several models
+	md = stream.ExtendKey(schema, schema.Metadata(), append([]string{stream.ColModel}, m.Config.ColumnNames()...)...)
+	schema = arrow.NewSchema(schema.Fields(), &md)
 	inKey, err := stream.NewKeyer(r.Schema())
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)

@@ -97,7 +97,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 		return fmt.Errorf("%s: stream has no int32 column %q; accuracy needs labels", name, stream.ColLabel)
 	}
 	labels := rec.Column(li[0]).(*array.Int32)
-	if len(schema.FieldIndices("attack")) > 0 {
+	if len(schema.FieldIndices(stream.ColAttack)) > 0 {
 		a.Attacked = true
 	}
 	var ids *array.String
@@ -236,7 +236,7 @@ const BGGap = "bg_gap"
 func (a *Accuracy) bgGaps(rows []Row) []Row {
 	vi := -1
 	for i, b := range a.By {
-		if b == "variant" {
+		if b == stream.ColVariant {
 			vi = i
 		}
 	}

@@ -82,7 +82,7 @@ func CE(rows []Row, nby int, base map[string]float64) (out []Row, notes []string
 // table stream written by lk-metrics --measure ce (rows with metric
 // "error", percent), as fractions for CE.
 func ReadBaseline(path string) (map[string]float64, error) {
-	return ReadBaselineTable(path, "corruption", "error", "--measure ce")
+	return ReadBaselineTable(path, stream.ColCorruption, "error", "--measure ce")
 }
 
 // ReadBaselineTable reads one metric per value of column col from a

@@ -45,15 +45,15 @@ func (f *FP) Add(rec arrow.Record, name string) error {
 		}
 		return rec.Column(idx[0]), nil
 	}
-	pc, err := get("perturbation")
+	pc, err := get(stream.ColPerturbation)
 	if err != nil {
 		return err
 	}
-	sc, err := get("seq")
+	sc, err := get(stream.ColSeq)
 	if err != nil {
 		return err
 	}
-	fc, err := get("frame")
+	fc, err := get(stream.ColFrame)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -63,6 +64,10 @@ func Run(r *stream.Reader, w io.Writer, rule Rule, drop []string, step stream.St
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %v (lk-select reads lk-infer's output)", r.Name(), err)
 	}
+	idc := in.FieldIndices(stream.ColID)
+	if len(idc) != 1 || in.Field(idc[0]).Type.ID() != arrow.STRING {
+		return 0, 0, fmt.Errorf("%s: no utf8 column id", r.Name())
+	}
 	lab := in.FieldIndices(stream.ColLabel)
 	if len(lab) != 1 || in.Field(lab[0]).Type.ID() != arrow.INT32 {
 		return 0, 0, fmt.Errorf("%s: no int32 column label", r.Name())
@@ -96,6 +101,10 @@ func Run(r *stream.Reader, w io.Writer, rule Rule, drop []string, step stream.St
 			return read, kept, fmt.Errorf("%s: column logits: %v", r.Name(), err)
 		}
 		labels := rec.Column(lab[0]).(*array.Int32)
+		if err := model.CheckFinite(logits, k, "logits"); err != nil {
+			ids := rec.Column(idc[0]).(*array.String)
+			return read, kept, fmt.Errorf("%s: %v", r.Name(), model.AtRow(err, modelName(rec), func(i int) string { return ids.Value(i) }))
+		}
 		read += rec.NumRows()
 		for _, run := range stream.Runs(rec, func(i int) bool { return rule.Keep(logits[i*k:(i+1)*k], labels.Value(i)) }) {
 			cols := make([]arrow.Array, len(keepCols))
@@ -127,4 +136,14 @@ func names(s *arrow.Schema) string {
 		out += f.Name
 	}
 	return out
+}
+
+// modelName is the model column's first value, for messages.
+func modelName(rec arrow.Record) string {
+	if idx := rec.Schema().FieldIndices(stream.ColModel); len(idx) == 1 && rec.NumRows() > 0 {
+		if c, ok := rec.Column(idx[0]).(*array.String); ok {
+			return c.Value(0)
+		}
+	}
+	return "(unnamed)"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -206,6 +207,19 @@ func cellText(a arrow.Array, i int) string {
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
 	return a.ValueStr(i)
+}
+
+// ExtendKey returns md with lk.key set to schema's key followed by names
+// (those not already in it): for columns that tell rows apart without
+// being in the vocabulary, such as a sidecar's constant columns.
+func ExtendKey(schema *arrow.Schema, md arrow.Metadata, names ...string) arrow.Metadata {
+	key := Key(schema)
+	for _, n := range names {
+		if !slices.Contains(key, n) {
+			key = append(key, n)
+		}
+	}
+	return keyMeta(md, key)
 }
 
 // keyMeta returns md with lk.key set to key.

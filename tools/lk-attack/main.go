@@ -94,6 +94,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		o.Steps = append(o.Steps, v)
 	}
+	if err := cli.Distinct(o.Eps); err != nil {
+		return cli.Usage("--eps: %v", err)
+	}
+	if err := cli.Distinct(o.Steps); err != nil {
+		return cli.Usage("--steps: %v", err)
+	}
 	stepsSet := false
 	fs.Visit(func(f *flag.Flag) { stepsSet = stepsSet || f.Name == "steps" })
 	if o.Attack == "fgsm" && stepsSet {

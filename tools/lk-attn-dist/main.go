@@ -99,7 +99,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	f := cli.TableFormat(*format, stdout)
 	t := table.NewFrame(
-		table.Column{Name: "model", Type: table.String}, table.Column{Name: "layer", Type: table.String},
+		table.Column{Name: stream.ColModel, Type: table.String}, table.Column{Name: "layer", Type: table.String},
 		table.Column{Name: "stage", Type: table.Int}, table.Column{Name: "block", Type: table.Int},
 		table.Column{Name: "kernel", Type: table.Int}, table.Column{Name: "channels", Type: table.Int},
 		table.Column{Name: "rank", Type: table.Int}, table.Column{Name: "position", Type: table.Float},

@@ -126,7 +126,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		t := table.NewFrame(
-			table.Column{Name: "model", Type: table.String}, table.Column{Name: "layer", Type: table.Int},
+			table.Column{Name: stream.ColModel, Type: table.String}, table.Column{Name: "layer", Type: table.Int},
 			table.Column{Name: "name", Type: table.String}, table.Column{Name: "kind", Type: table.String},
 			table.Column{Name: "depth", Type: table.Float}, table.Column{Name: "variance", Type: table.Float},
 			table.Column{Name: "images", Type: table.Int})

@@ -71,6 +71,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	for _, f := range freqs {
 		o.Freqs = append(o.Freqs, cli.Decimal(f))
 	}
+	if err := cli.Distinct(o.Freqs); err != nil {
+		return cli.Usage("--freqs: %v", err)
+	}
 	for _, v := range std {
 		o.Std = append(o.Std, float64(v))
 	}

@@ -65,7 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--baseline is for --measure ce and fp")
 		}
 	case "ce":
-		groupBy = append(append(cli.Strings{}, by...), "corruption", "severity")
+		groupBy = append(append(cli.Strings{}, by...), stream.ColCorruption, stream.ColSeverity)
 		if *baseline != "" {
 			var err error
 			if base, err = metrics.ReadBaseline(*baseline); err != nil {
@@ -120,7 +120,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		for _, n := range notes {
 			fmt.Fprintf(stderr, "lk-metrics: %s\n", strings.TrimSpace(n))
 		}
-		by = append(by, "corruption")
+		by = append(by, stream.ColCorruption)
 	}
 	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
 	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})
@@ -176,11 +176,11 @@ func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, each each
 		return err
 	}
 	if baseline != "" {
-		fpBase, err := metrics.ReadBaselineTable(baseline, "perturbation", "fp", "--measure fp")
+		fpBase, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "fp", "--measure fp")
 		if err != nil {
 			return err
 		}
-		t5Base, err := metrics.ReadBaselineTable(baseline, "perturbation", "t5d", "--measure fp")
+		t5Base, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "t5d", "--measure fp")
 		if err != nil {
 			return err
 		}
@@ -194,7 +194,7 @@ func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, each each
 	if md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)}); err != nil {
 		return err
 	}
-	return table.Write(stdout, format, append(append([]string{}, by...), "perturbation"), rows, md)
+	return table.Write(stdout, format, append(append([]string{}, by...), stream.ColPerturbation), rows, md)
 }
 
 // eachFunc hands every record of a stream to add, after checking that

@@ -66,6 +66,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	o := occlude.Options{Modes: modes, Ratios: decimals(ratios), Lambdas: decimals(lambdas), Patch: *patch, Seed: *seed,
 		PerImage: *perImage, Batch: *batch, Args: cli.Recorded(fs, "threads")}
+	if err := cli.Distinct(o.Ratios); err != nil {
+		return cli.Usage("--ratios: %v", err)
+	}
+	if err := cli.Distinct(o.Lambdas); err != nil {
+		return cli.Usage("--lambdas: %v", err)
+	}
 	for _, v := range append(append([]float64{}, o.Ratios...), o.Lambdas...) {
 		if v < 0 || v > 1 {
 			return cli.Usage("--ratios and --lambdas are fractions in [0,1], got %v", v)

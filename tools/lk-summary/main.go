@@ -46,7 +46,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	shape := size.Shape
 	f := cli.TableFormat(*format, stdout)
 	t := table.NewFrame(
-		table.Column{Name: "model", Type: table.String}, table.Column{Name: "file", Type: table.String},
+		table.Column{Name: stream.ColModel, Type: table.String}, table.Column{Name: "file", Type: table.String},
 		table.Column{Name: "input", Type: table.String}, table.Column{Name: "parameters", Type: table.Int},
 		table.Column{Name: "macs", Type: table.Int}, table.Column{Name: "depthwise_kernels", Type: table.String},
 		table.Column{Name: "max_kernel", Type: table.Int}, table.Column{Name: "blocks", Type: table.Int},
