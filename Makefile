@@ -5,6 +5,7 @@
 #   make test    everything the tests need, then all tests
 #   make bench   benchmarks, results appended to out/bench/
 #   make reproduce  every figure and table of the paper into out/reproduce/ (make fig1 ... table7: one)
+#   make slurm-check  a sharded sweep on a real one-node Slurm cluster, one task requeued mid-run
 
 SHELL    := /bin/bash
 GO       ?= go
@@ -16,13 +17,15 @@ ORT_SHA  := 53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
 DEB_PKGS := libturbojpeg0-dev
 # ffmpeg decodes ImageNet-P's videos; the tests read a tiny ImageNet-P tree
 TEST_DEBS := ffmpeg
+# a one-node Slurm cluster for make slurm-check
+SLURM_DEBS := slurmctld slurmd slurm-client munge
 TOOLS    := $(notdir $(wildcard tools/lk-*))
 ZOO      := resnet lk3 lk7 lk13 lk31 vit
 FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build deps debs testdebs install-debs ort node demo benchmarks test bench clean
+.PHONY: all build deps debs testdebs install-debs ort node demo benchmarks test bench clean slurm-check
 
 all: build
 
@@ -93,6 +96,13 @@ $(NODE_ARROW):
 test: build ort node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# A real Slurm cluster on this machine runs a sharded sweep as a job array,
+# one task requeued mid-run, and the shards' table must equal the unsharded
+# run's (pipelines/slurm/check.sh; needs root for the daemons).
+slurm-check: build ort
+	@$(MAKE) -s --no-print-directory install-debs PKGS="$(SLURM_DEBS)"
+	@pipelines/slurm/check.sh
 
 bench: build ort
 	pipelines/bench/bench.sh

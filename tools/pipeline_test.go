@@ -357,3 +357,20 @@ func TestTerminal(t *testing.T) {
 		t.Errorf("lk-metrics on a terminal: err %v, output %q", err, out)
 	}
 }
+
+// --shard auto in a Slurm job array task is --shard k/n, byte for byte
+// (provenance records the resolved shard), for an array from 0 or from 1.
+func TestShardAuto(t *testing.T) {
+	fm := testutil.FashionMNIST(t)
+	for _, c := range []struct{ id, lo, hi, want string }{{"2", "0", "3", "2/4"}, {"1", "1", "4", "0/4"}} {
+		env := fmt.Sprintf("SLURM_ARRAY_TASK_ID=%s SLURM_ARRAY_TASK_MIN=%s SLURM_ARRAY_TASK_MAX=%s SLURM_ARRAY_TASK_COUNT=4 SLURM_ARRAY_TASK_STEP=1", c.id, c.lo, c.hi)
+		auto := mustSh(t, fmt.Sprintf("%s lk-data -q --crop 32 --limit 50 --shard auto %s | sha256sum", env, fm))
+		fixed := mustSh(t, fmt.Sprintf("lk-data -q --crop 32 --limit 50 --shard %s %s | sha256sum", c.want, fm))
+		if auto != fixed {
+			t.Errorf("task %s of %s-%s: --shard auto differs from --shard %s", c.id, c.lo, c.hi, c.want)
+		}
+	}
+	if _, errOut, err := sh(t, "env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX lk-data -q --shard auto "+fm+" > /dev/null"); err == nil || !strings.Contains(errOut, "neither SLURM_ARRAY_TASK_ID") {
+		t.Errorf("--shard auto outside a job: %v %q", err, errOut)
+	}
+}

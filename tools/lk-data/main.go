@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -42,7 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "take the first n images (after --shuffle); 0: all")
 	shuffle := fs.Bool("shuffle", false, "shuffle the images (by a hash of --seed and the image id)")
 	seed := fs.Int64("seed", 0, "seed for --shuffle")
-	shard := fs.String("shard", "", "`k/n`: keep only shard k (0-based) of n, a partition by image id")
+	shard := fs.String("shard", "", "`k/n`: keep only shard k (0-based) of n, a partition by image id; auto: the task of a Slurm job array (SLURM_ARRAY_TASK_ID); auto/N: of a Kubernetes Indexed Job of N (JOB_COMPLETION_INDEX)")
 	numClasses := fs.Int("num-classes", 0, "the label space has `N` classes: a label outside 0..N-1 (or -1, unknown) is refused (labels given as ImageNet WordNet ids are always checked against ImageNet-1k's 1000)")
 	skipBad := fs.Bool("skip-bad", false, "skip unreadable images (counted on stderr) instead of failing")
 	var tags cli.Strings
@@ -70,8 +71,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	k, n := 0, 1
 	if *shard != "" {
-		if _, err := fmt.Sscanf(*shard, "%d/%d", &k, &n); err != nil || n < 1 || k < 0 || k >= n {
-			return cli.Usage("--shard %q: want k/n with 0 <= k < n, e.g. 0/4", *shard)
+		var from string
+		if k, n, from, err = cli.Shard(*shard, os.Getenv); err != nil {
+			return cli.Usage("--shard %v", err)
+		}
+		if from != "" {
+			fmt.Fprintf(stderr, "lk-data: shard %d/%d, from %s\n", k, n, from)
+			// provenance names the shard, so that a shard's file is
+			// never resumed by another shard's run
+			if err := fs.Set("shard", fmt.Sprintf("%d/%d", k, n)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := stream.RefuseTerminal(stdout); err != nil {
