@@ -61,7 +61,8 @@ data() {
       small) if real small; then lk-data -q $PREP --shuffle --seed 0 --limit "$NSMALL" "$IMAGENET_VAL"
          else lk-data -q $TWIN --keep-labels 0-7 --limit "$NSMALL" $FM; fi ;;
       *) echo "data: unknown set $1" >&2; return 1 ;;
-    esac > "$f.part" && mv "$f.part" "$f"
+    esac > "$f.part" || { echo "data: building the $1 set failed" >&2; rm -f "$f.part"; return 1; }
+    mv "$f.part" "$f"
   fi
   echo "$f"
 }
@@ -75,7 +76,10 @@ preds() {
   local f="$DATA/preds/$1-$2.arrow"
   if [ ! -s "$f" ]; then
     mkdir -p "$DATA/preds"
-    lk-infer -q --model "$(model "$2")" < "$(data "$1")" > "$f.part" && mv "$f.part" "$f"
+    local in
+    in=$(data "$1") || return 1
+    lk-infer -q --model "$(model "$2")" < "$in" > "$f.part" || { echo "preds: $2 on the $1 set failed" >&2; rm -f "$f.part"; return 1; }
+    mv "$f.part" "$f"
   fi
   echo "$f"
 }

@@ -802,6 +802,9 @@ func ParseLabelSet(v string) (map[int32]bool, error) {
 			return nil, fmt.Errorf("%q: want labels like 0-7 or 1,3,5-9", part)
 		}
 		for l := a; l <= b; l++ {
+			if set[int32(l)] {
+				return nil, fmt.Errorf("%d is given twice", l)
+			}
 			set[int32(l)] = true
 		}
 	}
