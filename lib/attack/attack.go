@@ -26,34 +26,12 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
-
-	"github.com/lk-robustness/lk/lib/model"
-	"github.com/lk-robustness/lk/lib/ort"
 )
 
 // Grad computes the gradient of a per-image objective with respect to n
 // images of pixels, given their labels.
 type Grad interface {
 	Grad(dst, px []float32, labels []int64, n int) error
-}
-
-// Session is a Grad backed by an ONNX Runtime session of a model built
-// with grad.Build (inputs pixels and labels; output the gradient).
-type Session struct {
-	S       *ort.Session
-	C, H, W int
-}
-
-// Grad runs the gradient model.
-func (s Session) Grad(dst, px []float32, labels []int64, n int) error {
-	sh := []int64{int64(n), int64(s.C), int64(s.H), int64(s.W)}
-	err := s.S.RunInputs([]ort.Input{{Float: px, Shape: sh}, {Int: labels[:n], Shape: []int64{int64(n)}}},
-		[][]float32{dst[:len(px)]}, [][]int64{sh})
-	if err != nil {
-		return err
-	}
-	// a NaN gradient has sign 0: the attack would leave the image as it is
-	return model.CheckFinite(dst[:len(px)], s.C*s.H*s.W, "gradient")
 }
 
 func sign(v float32) float32 {

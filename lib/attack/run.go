@@ -3,17 +3,13 @@ package attack
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
-	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/grad"
 	"github.com/lk-robustness/lk/lib/model"
-	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
 )
@@ -44,64 +40,6 @@ type config struct {
 	steps int
 }
 
-// Gradient is a model's input gradient through ONNX Runtime: the model
-// extended by grad.Build with its normalisation and the objective, saved to
-// a temporary folder that Close removes.
-type Gradient struct {
-	Session
-	Model   *arch.Model
-	Classes int64 // from the output's static shape; 0 when symbolic
-	dir     string
-}
-
-// OpenGradient builds and opens the gradient of the model at path (mean
-// and std override the sidecar's, size its input size).
-func OpenGradient(path string, size stream.Shape, mean, std []float32, obj grad.Objective, threads int) (*Gradient, error) {
-	m, err := arch.Load(path, size)
-	if err != nil {
-		return nil, err
-	}
-	mean, std, err = m.Config.Normalisation(path, mean, std)
-	if err != nil {
-		return nil, err
-	}
-	_, outs := m.IO()
-	output := m.Config.Output
-	if output == "" {
-		output = outs[0].Name
-	}
-	gm, err := grad.Build(m.Model, grad.Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
-		Mean: mean, Std: std, Objective: obj, Threads: threads})
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "lk-grad-")
-	if err != nil {
-		return nil, err
-	}
-	gpath := filepath.Join(dir, "grad.onnx")
-	if err := gm.Save(gpath); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	sess, err := ort.NewMultiSession(gpath, []string{grad.Pixels, grad.Label}, []string{grad.Grad}, ort.Options{Threads: threads})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, arch.CopyError(path, gpath, "running the gradient model", err)
-	}
-	g := &Gradient{Session: Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W}, Model: m, dir: dir}
-	if len(outs) > 0 && len(outs[0].Dims) == 2 {
-		g.Classes = outs[0].Dims[1]
-	}
-	return g, nil
-}
-
-// Close releases the session and removes the gradient model.
-func (g *Gradient) Close() {
-	g.S.Close()
-	os.RemoveAll(g.dir)
-}
-
 // Run attacks every image of r and writes the attacked images, one copy of
 // each input record per configuration, with columns attack, eps and steps.
 func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
@@ -109,7 +47,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	if o.Attack == "taig" {
 		obj = grad.TrueLogit
 	}
-	gr, err := OpenGradient(o.Model, o.Size, o.Mean, o.Std, obj, o.Threads)
+	gr, err := grad.Open(o.Model, o.Size, o.Mean, o.Std, obj, o.Threads)
 	if err != nil {
 		return err
 	}

@@ -258,3 +258,29 @@ func (o *Out) Options(stdout, stderr io.Writer) (stream.OutputOptions, error) {
 	}
 	return stream.OutputOptions{Path: o.Path, Resume: o.Resume, W: stdout, Log: stderr}, nil
 }
+
+// IntSet reads a list of whole numbers and ranges, "0-7" or "1,3,5-9", as
+// a set (labels to keep, severities, blocks). A number given twice is an
+// error.
+func IntSet(v string) (map[int32]bool, error) {
+	set := map[int32]bool{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi := part, part
+		if i := strings.Index(part, "-"); i > 0 {
+			lo, hi = part[:i], part[i+1:]
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || a < 0 || b < a {
+			return nil, fmt.Errorf("%q: want numbers like 0-7 or 1,3,5-9", part)
+		}
+		for l := a; l <= b; l++ {
+			if set[int32(l)] {
+				return nil, fmt.Errorf("%d is given twice", l)
+			}
+			set[int32(l)] = true
+		}
+	}
+	return set, nil
+}

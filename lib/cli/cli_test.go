@@ -58,3 +58,15 @@ func TestFloats(t *testing.T) {
 		t.Error("accepted a non-number")
 	}
 }
+
+func TestIntSet(t *testing.T) {
+	set, err := cli.IntSet("0-2,5")
+	if err != nil || len(set) != 4 || !set[5] || set[3] {
+		t.Fatalf("0-2,5: %v %v", set, err)
+	}
+	for v, want := range map[string]string{"1-3,2": "2 is given twice", "3-1": "want numbers", "x": "want numbers", "-1": "want numbers"} {
+		if _, err := cli.IntSet(v); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", v, err, want)
+		}
+	}
+}

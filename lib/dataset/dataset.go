@@ -25,12 +25,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/lk-robustness/lk/lib/corrupt"
 	"github.com/lk-robustness/lk/lib/imageio"
 	"github.com/lk-robustness/lk/lib/imagenet"
 )
@@ -99,19 +97,17 @@ func openIN9(root string, variants []string) (*Source, error) {
 	return s, nil
 }
 
-func isCorruption(name string) bool {
-	return slices.Contains(corrupt.Names(), name)
-}
+func isCorruption(name string) bool { return imagenet.IsCorruption(name) }
 
 // perturbationFolder reads an ImageNet-P folder name: a perturbation, for
 // noise perturbations optionally with the difficulty, "gaussian_noise_2".
 func perturbationFolder(name string) (pert string, difficulty int, ok bool) {
-	if slices.Contains(corrupt.PerturbationNames(), name) {
+	if imagenet.IsPerturbation(name) {
 		return name, 1, true
 	}
 	if i := len(name) - 2; i > 0 && name[i] == '_' && (name[i+1] == '2' || name[i+1] == '3') {
 		p := name[:i]
-		if slices.Contains(corrupt.PerturbationNames(), p) && corrupt.IsNoise(p) {
+		if imagenet.IsNoisePerturbation(p) {
 			return p, int(name[i+1] - '0'), true
 		}
 	}
@@ -286,7 +282,7 @@ func openDir(root, labels string) (*Source, error) {
 	if p := filepath.Base(filepath.Clean(root)); hasVideos(root) {
 		if _, _, ok := perturbationFolder(p); !ok {
 			return nil, fmt.Errorf("%s holds videos but is not named by an ImageNet-P perturbation (%s, noise ones also NAME_2, NAME_3); an ImageNet-P tree is PERTURBATION/WNID/*.mp4",
-				root, strings.Join(corrupt.PerturbationNames(), ", "))
+				root, strings.Join(imagenet.Perturbations, ", "))
 		}
 		return openImageNetP(root, []string{""}, p)
 	}
@@ -785,30 +781,6 @@ func openIDX(path, labels string) (*Source, error) {
 		s.Items = append(s.Items, Item{ID: fmt.Sprintf("%s/%0*d", stem, width, i), Label: int32(lab[i]), Index: i})
 	}
 	return s, nil
-}
-
-// ParseLabelSet reads "0-7" or "1,3,5-9" into a set of labels.
-func ParseLabelSet(v string) (map[int32]bool, error) {
-	set := map[int32]bool{}
-	for _, part := range strings.Split(v, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi := part, part
-		if i := strings.Index(part, "-"); i > 0 {
-			lo, hi = part[:i], part[i+1:]
-		}
-		a, err1 := strconv.Atoi(lo)
-		b, err2 := strconv.Atoi(hi)
-		if err1 != nil || err2 != nil || a < 0 || b < a {
-			return nil, fmt.Errorf("%q: want labels like 0-7 or 1,3,5-9", part)
-		}
-		for l := a; l <= b; l++ {
-			if set[int32(l)] {
-				return nil, fmt.Errorf("%d is given twice", l)
-			}
-			set[int32(l)] = true
-		}
-	}
-	return set, nil
 }
 
 // KeepLabels returns the items whose label is in set.

@@ -8,7 +8,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/arch"
-	"github.com/lk-robustness/lk/lib/attack"
+	"github.com/lk-robustness/lk/lib/grad"
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/stream"
@@ -156,7 +156,7 @@ func (a *Attention) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]
 // over its pixels and channels of |d cross-entropy / d pixel| at the true
 // label (the rows need labels).
 type Gradient struct {
-	G *attack.Gradient
+	G *grad.Gradient
 }
 
 func (s Gradient) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]float64, error) {

@@ -25,7 +25,6 @@ import (
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/corrupt"
-	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -73,7 +72,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if o.Corruptions, err = choose("--corruptions", names, corrupt.Names()); err != nil {
 			return err
 		}
-		set, err := dataset.ParseLabelSet(*sev)
+		set, err := cli.IntSet(*sev)
 		if err != nil {
 			return cli.Usage("--severities %q: %v", *sev, err)
 		}

@@ -104,7 +104,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	all := src.Items
 	if *keep != "" {
-		set, err := dataset.ParseLabelSet(*keep)
+		set, err := cli.IntSet(*keep)
 		if sub, ok := imagenet.Subsets[*keep]; ok { // e.g. the val images of ImageNet-O's 200 classes
 			set, err = map[int32]bool{}, nil
 			for _, i := range sub.Indices {

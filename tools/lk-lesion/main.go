@@ -29,7 +29,6 @@ import (
 
 	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/cli"
-	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/lesion"
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/stream"
@@ -210,7 +209,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func eligibleUnits(units []lesion.Unit, stage int, blocks string) ([]int, map[int]string, error) {
 	var keep func(int) bool
 	if blocks != "" {
-		set, err := dataset.ParseLabelSet(blocks)
+		set, err := cli.IntSet(blocks)
 		if err != nil {
 			return nil, nil, cli.Usage("--blocks %q: %v", blocks, err)
 		}

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"io"
 
-	"github.com/lk-robustness/lk/lib/attack"
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/grad"
 	"github.com/lk-robustness/lk/lib/occlude"
@@ -93,7 +92,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		defer a.Close()
 		o.Saliency = a
 	case *salGrad != "":
-		g, err := attack.OpenGradient(*salGrad, stream.Shape{}, nil, nil, grad.CrossEntropy, *threads)
+		g, err := grad.Open(*salGrad, stream.Shape{}, nil, nil, grad.CrossEntropy, *threads)
 		if err != nil {
 			return err
 		}
