@@ -1,4 +1,4 @@
-// Package attack perturbs images against a model's gradients (protocols
+// Package attack perturbs images against a model's gradients (docs/protocols.md
 // §8, §9), in [0,1] pixel space: the model's normalisation is part of the
 // gradient graph (lib/grad), so eps and step sizes are pixel units, as
 // torchattacks with set_normalization_used defines them.
@@ -12,9 +12,10 @@
 //     jittered by uniform noise in [-eps, eps]; each iteration steps alpha
 //     against the sign of that map (lowering the true logit), projects and
 //     clamps; the result is rounded to 8-bit values as the reference saves
-//     it. (protocols.md §9 words the update as x + alpha sign(-IG_loss)
-//     with loss = -logit, which read literally would raise the true logit;
-//     lk takes the direction that lowers it, the attack's purpose.)
+//     it. (The reference words the update as x + alpha sign(-IG_loss) with
+//     loss = -logit, which read literally would raise the true logit; lk
+//     takes the direction that lowers it, the attack's purpose; see
+//     docs/protocols.md §9.)
 //
 // Random numbers come from a PCG stream seeded by the seed, the image id
 // and the attack's parameters, so an image's result does not depend on

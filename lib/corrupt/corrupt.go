@@ -1,7 +1,7 @@
 // Package corrupt applies the ImageNet-C corruptions (Hendrycks &
 // Dietterich 2019) at severities 1 to 5, parameter for parameter as the
-// reference generators (../shared/notes/corruptions.md, summarised in each
-// function's comment), with the 224-pixel (ImageNet) or 32-pixel (CIFAR)
+// reference generators (hendrycks/robustness's ImageNet-C code; each
+// function's comment gives its parameters), with the 224-pixel (ImageNet) or 32-pixel (CIFAR)
 // parameter table.
 //
 // Results are truncated to 8-bit values as the reference's np.uint8 casts

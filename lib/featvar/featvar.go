@@ -1,5 +1,5 @@
 // Package featvar measures the variance of a network's feature maps layer
-// by layer (protocols §13), streaming: each layer keeps running sums, never
+// by layer (docs/protocols.md §13), streaming: each layer keeps running sums, never
 // the maps, so memory does not grow with the number of images.
 //
 // Two definitions:

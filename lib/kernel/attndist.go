@@ -1,5 +1,5 @@
 // Package kernel measures where a depthwise convolution kernel puts its
-// weight: the paper's kernel "attention distance" (protocols §12).
+// weight: the paper's kernel "attention distance" (docs/protocols.md §12).
 //
 // For a K x K kernel with radius R = (K-1)/2, position (j, k) is at the
 // normalised distance d = sqrt((j-R)^2 + (k-R)^2) / (R*sqrt(2)) from the

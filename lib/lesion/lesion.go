@@ -1,6 +1,6 @@
 // Package lesion writes models with residual blocks removed: each dropped
 // unit becomes the identity (its input goes straight to its output's
-// readers), the lesion study of the paper's Fig. 7 (protocols §10).
+// readers), the lesion study of the paper's Fig. 7 (docs/protocols.md §10).
 package lesion
 
 import (

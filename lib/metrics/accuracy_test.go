@@ -162,7 +162,7 @@ func TestIN9(t *testing.T) {
 }
 
 // Grouped by variant, ImageNet-9's BG-Gap is Mixed-Same minus Mixed-Rand
-// top-1 (protocols.md §14), per group of the other columns.
+// top-1 (docs/protocols.md §6), per group of the other columns.
 func TestBGGap(t *testing.T) {
 	hit, miss := []float32{1, 0}, []float32{0, 1}
 	// "model" plays the variant column: 3 of 4 right on mixed_same, 1 of 4 on mixed_rand

@@ -8,7 +8,7 @@ import (
 )
 
 // The reference drops k N // 10 patches: 0, 19, 39, 58, 78, 98, 117, 137,
-// 156, 176 of 196 (protocols.md section 7).
+// 156, 176 of 196 (docs/protocols.md §7).
 func TestCount(t *testing.T) {
 	want := []int{0, 19, 39, 58, 78, 98, 117, 137, 156, 176}
 	for k, w := range want {

@@ -136,30 +136,6 @@ func Attr(n *onnxpb.NodeProto, name string) *onnxpb.AttributeProto {
 	return nil
 }
 
-// AddOutput makes value name a graph output (float32 of unknown shape
-// unless dims are given), so that a session returns it.
-func AddOutput(g *onnxpb.GraphProto, name string, dims []int64) {
-	for _, o := range g.GetOutput() {
-		if o.GetName() == name {
-			return
-		}
-	}
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range dims {
-		if d < 0 {
-			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{})
-		} else {
-			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
-		}
-	}
-	tt := &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}
-	if dims != nil {
-		tt.Shape = shape
-	}
-	g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(name),
-		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: tt}}})
-}
-
 // Bypass rewires every reader of value to to read value from instead,
 // graph outputs included, then removes the nodes that no longer contribute
 // to any graph output: a subgraph from -> ... -> to becomes the identity.

@@ -1,5 +1,5 @@
 // Package robust computes the robustness benchmarks' measures exactly as
-// their protocols define them (protocols.md §1-6): corruption error and
+// their protocols define them (docs/protocols.md §1-6): corruption error and
 // mCE normalised by AlexNet or any baseline, flip probability and top-5
 // distance of perturbation sequences, AUPR, AUROC and FPR at 95% recall
 // for out-of-distribution detection, and ImageNet-9's 9-way accuracy.

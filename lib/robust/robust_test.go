@@ -10,7 +10,7 @@ import (
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
-// protocols.md §14's formula checks.
+// docs/protocols.md §14's formula checks.
 func TestTop5Distance(t *testing.T) {
 	ref := []float32{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}
 	cases := []struct {

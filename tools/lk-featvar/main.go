@@ -3,7 +3,7 @@
 // after Park & Kim): one row per layer (the stem, every residual block,
 // every transition) with its normalised depth, layer index / (layers - 1).
 //
-//	lk-data --gray3 --pad-to 32 --limit 1280 t10k-images-idx3-ubyte.gz |
+//	lk-data --gray3 --crop 32 --limit 1280 t10k-images-idx3-ubyte.gz |
 //	    lk-featvar --model testdata/zoo/lk31.onnx --format text
 //
 // --variance park-kim (default) averages each image's per-channel spatial

@@ -2,7 +2,7 @@
 // ONNX Runtime and appends a model column and a logits column, passing
 // every other column through.
 //
-//	lk-data --gray3 --pad-to 32 t10k-images-idx3-ubyte.gz | lk-infer --model testdata/zoo/lk31.onnx | lk-metrics
+//	lk-data --gray3 --crop 32 t10k-images-idx3-ubyte.gz | lk-infer --model testdata/zoo/lk31.onnx | lk-metrics
 //
 // The model's mean, std and input size come from the sidecar NAME.json next
 // to NAME.onnx; flags override them.
