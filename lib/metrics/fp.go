@@ -107,7 +107,15 @@ func (f *FP) Rows() ([]Row, error) {
 		noise := strings.Contains(key[len(key)-1], "noise")
 		var fpSum, t5Sum float64
 		n := 0
-		for seq, frames := range f.seqs[g] {
+		// sequences in id order: a float sum in map order would change its
+		// last bits, and the table's bytes, from run to run
+		seqs := make([]string, 0, len(f.seqs[g]))
+		for seq := range f.seqs[g] {
+			seqs = append(seqs, seq)
+		}
+		sort.Strings(seqs)
+		for _, seq := range seqs {
+			frames := f.seqs[g][seq]
 			idx := make([]int64, 0, len(frames))
 			for fr := range frames {
 				idx = append(idx, fr)
