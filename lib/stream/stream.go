@@ -325,8 +325,17 @@ func TableSchema(by []string, md arrow.Metadata) *arrow.Schema {
 		arrow.Field{Name: ColMetric, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: ColValue, Type: arrow.PrimitiveTypes.Float64},
 		arrow.Field{Name: ColCount, Type: arrow.PrimitiveTypes.Int64})
-	md = WithMeta(md, MetaKind, KindTable)
+	md = TableMeta(md)
 	return arrow.NewSchema(fields, &md)
+}
+
+// TableMeta is the metadata of a table made from a stream with metadata
+// md: kind table, and without the keys that describe images and rows
+// (shape, layout, pixel range, row count, row key, derived columns).
+// Every table writer applies it, so the rule is kept in one place.
+func TableMeta(md arrow.Metadata) arrow.Metadata {
+	md = WithoutMeta(md, MetaShape, MetaLayout, MetaPixels, MetaRows, MetaKey, MetaDerived)
+	return WithMeta(md, MetaKind, KindTable)
 }
 
 // WithoutMeta returns md without the given keys: a tool whose output no

@@ -90,7 +90,7 @@ func (f *Frame) writeArrow(w io.Writer, md arrow.Metadata) error {
 	for i, c := range f.cols {
 		fields[i] = arrow.Field{Name: c.Name, Type: c.Type}
 	}
-	md = stream.WithMeta(md, stream.MetaKind, stream.KindTable)
+	md = stream.TableMeta(md)
 	schema := arrow.NewSchema(fields, &md)
 	wr, err := stream.NewWriter(w, schema)
 	if err != nil {

@@ -122,7 +122,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		by = append(by, stream.ColCorruption)
 	}
-	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
 	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})
 	if err != nil {
 		return err
@@ -151,7 +150,6 @@ func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagS
 	if err != nil {
 		return err
 	}
-	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
 	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})
 	if err != nil {
 		return err
@@ -190,7 +188,6 @@ func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, each each
 			fmt.Fprintf(stderr, "lk-metrics: %s\n", n)
 		}
 	}
-	md = stream.WithoutMeta(md, stream.MetaShape, stream.MetaLayout, stream.MetaPixels, stream.MetaRows)
 	if md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)}); err != nil {
 		return err
 	}
