@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/bin:$PATH"
 . pipelines/data.sh
+. pipelines/csv.sh
 OUT=out/benchmarks
 ZOO=${MODELS:-"resnet lk3 lk7 lk13 lk31 vit"}
 BASE=${BASE:-resnet} # the model the normalised measures divide by
@@ -26,7 +27,7 @@ for m in $ZOO; do
 done
 lk-metrics --measure ce --by model "$(preds c $BASE)" > "$OUT/c-base.arrow"
 lk-metrics --measure fp --by model "$(preds p $BASE)" > "$OUT/p-base.arrow"
-nA=$(lk-metrics --format csv "$(preds a resnet)" | awk -F, 'NR == 2 { print $1 }')
+nA=$(lk-metrics --format csv "$(preds a resnet)" | csv_get n)
 echo "The six benchmarks on the Fashion-MNIST twins (classes 0-7; 32 px). Accuracies (top-1) and AUPR in percent;"
 echo "mCE, mFR and mT5D in percent of the zoo resnet's, which plays AlexNet's part (so resnet is 100)."
 echo "  clean: 8000 test images; A: the $nA the resnet gets wrong with softmax >= 0.5 (so resnet is 0 by construction);"
@@ -35,19 +36,19 @@ echo "  C: $NC images x 19 corruptions x 5 severities; P: $NP sequences x 10 per
 echo
 printf "%-7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n" model clean A R 9-orig 9-same 9-rand 9-gap mCE mFR mT5D O-AUPR
 for m in $ZOO; do
-  clean=$(lk-metrics --format csv "$(preds clean $m)" | awk -F, 'NR == 2 { print $2 }')
-  a=$(lk-metrics --format csv "$(preds a $m)" | awk -F, 'NR == 2 { print $2 }')
-  r=$(lk-metrics --format csv "$(preds r $m)" | awk -F, 'NR == 2 { print $2 }')
+  clean=$(lk-metrics --format csv "$(preds clean $m)" | csv_get top1)
+  a=$(lk-metrics --format csv "$(preds a $m)" | csv_get top1)
+  r=$(lk-metrics --format csv "$(preds r $m)" | csv_get top1)
   in9=$(lk-metrics --by variant --format csv "$(preds 9 $m)")
-  orig=$(echo "$in9" | awk -F, '$1 == "original" { print $3 }')
-  same=$(echo "$in9" | awk -F, '$1 == "mixed_same" { print $3 }')
-  rand=$(echo "$in9" | awk -F, '$1 == "mixed_rand" { print $3 }')
-  gap=$(echo "$in9" | awk -F, '$1 == "mixed_same-mixed_rand" { print $NF }')
-  mce=$(lk-metrics --measure ce --by model --baseline "$OUT/c-base.arrow" --format csv "$(preds c $m)" | awk -F, '$2 == "mCE" { print $NF }')
+  orig=$(echo "$in9" | csv_get top1 variant=original)
+  same=$(echo "$in9" | csv_get top1 variant=mixed_same)
+  rand=$(echo "$in9" | csv_get top1 variant=mixed_rand)
+  gap=$(echo "$in9" | csv_get bg_gap variant=mixed_same-mixed_rand)
+  mce=$(lk-metrics --measure ce --by model --baseline "$OUT/c-base.arrow" --format csv "$(preds c $m)" | csv_get ce corruption=mCE)
   fp=$(lk-metrics --measure fp --by model --baseline "$OUT/p-base.arrow" --format csv "$(preds p $m)" 2>/dev/null)
-  mfr=$(echo "$fp" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } $2 == "mFR" { print $c["fr"] }')
-  mt5=$(echo "$fp" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } $2 == "mT5D" { print $c["t5d_ratio"] }')
-  aupr=$(lk-metrics --measure ood --by model --positive "$(preds o-pos $m)" --format csv "$(preds o-neg $m)" | tail -1 | cut -d, -f3)
+  mfr=$(echo "$fp" | csv_get fr perturbation=mFR)
+  mt5=$(echo "$fp" | csv_get t5d_ratio perturbation=mT5D)
+  aupr=$(lk-metrics --measure ood --by model --positive "$(preds o-pos $m)" --format csv "$(preds o-neg $m)" | csv_get aupr model=$m)
   printf "%-7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n" "$m" "$clean" "$a" "$r" "$orig" "$same" "$rand" "$gap" "${mce:--}" "${mfr:--}" "${mt5:--}" "${aupr:--}"
 done
 echo

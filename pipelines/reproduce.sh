@@ -20,6 +20,7 @@ shopt -s inherit_errexit # a failing step inside $(...) stops the run too
 cd "$(dirname "$0")/.."
 export PATH="$PWD/bin:$PATH"
 . pipelines/data.sh
+. pipelines/csv.sh
 OUT=${OUT:-out/reproduce}
 MODELS=${MODELS:-"resnet lk3 lk7 lk13 lk31 vit"}
 SALIENCY=${SALIENCY:-testdata/zoo/vit.onnx}
@@ -37,13 +38,8 @@ LOG=/dev/null
 run() { echo "$*" >> "$LOG"; bash -o pipefail -c "$*"; }
 begin() { LOG="$W/$1.cmds"; : > "$LOG"; echo "reproduce: $1" >&2; }
 
-# csv2md: a CSV table on stdin as a markdown table.
-csv2md() { awk -F, 'NR == 1 { h = "|"; s = "|"; for (i = 1; i <= NF; i++) { h = h " " $i " |"; s = s "---|" } print h; print s; next }
-                    { l = "|"; for (i = 1; i <= NF; i++) l = l " " $i " |"; print l }'; }
-# col NAME: the values of a CSV column (header line first on stdin).
-col() { awk -F, -v k="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i; next } { print $c }'; }
 allpreds() { for m in $MODELS; do preds "$1" "$m"; done; }
-top1() { lk-metrics --format csv "$(preds "$1" "$2")" | col "${3:-top1}" | head -1; }
+top1() { lk-metrics --format csv "$(preds "$1" "$2")" | csv_get "${3:-top1}"; }
 # metrics flags for a set: the 200-class mask of real ImageNet-A/-R/-O
 sub() { case $1 in a) real a && echo "--subset imagenet-a" ;; r) real r && echo "--subset imagenet-r" ;; o*) real o-pos && echo "--subset imagenet-o" ;; esac; true; }
 t1() { case $1 in a|r) real $1 && echo top1_masked && return ;; esac; echo top1; }
@@ -78,20 +74,20 @@ table1() {
   run "lk-metrics --measure ce --by model $base --format csv $(allpreds c | tr '\n' ' ') > $W/table1.csv"
   { echo "mCE (%) over the 15 standard corruptions, normalised by $by:"; echo
     echo "model,mCE" | csv2md | head -2
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "mCE" { printf "| %s | %s |\n", $1, $c["ce"] }' "$W/table1.csv"; } > "$OUT/table1.md"
+    csv_get model,ce corruption=mCE < "$W/table1.csv" | while IFS=, read -r m ce; do echo "| $m | $ce |"; done; } > "$OUT/table1.md"
 }
 table2() {
   begin table2
   local base=""
   run "lk-metrics --measure fp --by model $(preds p $BASE) > $W/p-base.arrow"
   for m in $MODELS; do
-    run "lk-metrics --measure fp --by model --baseline $W/p-base.arrow --format csv $(preds p $m) 2>/dev/null | awk -F, 'NR == 1 || \$2 == \"mFR\" || \$2 == \"mT5D\"' > $W/fp-$m.csv"
+    run "lk-metrics --measure fp --by model --baseline $W/p-base.arrow --format csv $(preds p $m) 2>/dev/null > $W/fp-$m.csv"
   done
   { echo "mFR and mT5D (%), normalised by $BASE (AlexNet's flip rates are in no public code):"; echo
     echo "model,mFR,mT5D" | csv2md | head -2
     for m in $MODELS; do
-      fr=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "mFR" { print $c["fr"] }' "$W/fp-$m.csv")
-      t5=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "mT5D" { print $c["t5d_ratio"] }' "$W/fp-$m.csv")
+      fr=$(csv_get fr perturbation=mFR < "$W/fp-$m.csv")
+      t5=$(csv_get t5d_ratio perturbation=mT5D < "$W/fp-$m.csv")
       echo "| $m | ${fr:--} | ${t5:--} |"
     done; } > "$OUT/table2.md"
 }
@@ -101,9 +97,9 @@ table3() {
   run "lk-metrics $measure --by model,variant --format csv $(allpreds 9 | tr '\n' ' ') > $W/in9.csv"
   { echo "ImageNet-9 (twin) top-1 (%); BG-Gap = Mixed-Same - Mixed-Rand:"; echo
     echo "model,Original,Mixed-Same,Mixed-Rand,BG-Gap" | csv2md | head -2
+    local k=top1; head -1 "$W/in9.csv" | tr , '\n' | grep -qx top1_in9 && k=top1_in9
     for m in $MODELS; do
-      awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { k = ("top1_in9" in c) ? c["top1_in9"] : c["top1"]; v[$2] = ($2 == "mixed_same-mixed_rand") ? $c["bg_gap"] : $k }
-        END { printf "| %s | %s | %s | %s | %s |\n", m, v["original"], v["mixed_same"], v["mixed_rand"], v["mixed_same-mixed_rand"] }' "$W/in9.csv"
+      echo "| $m | $(csv_get $k model=$m variant=original < "$W/in9.csv") | $(csv_get $k model=$m variant=mixed_same < "$W/in9.csv") | $(csv_get $k model=$m variant=mixed_rand < "$W/in9.csv") | $(csv_get bg_gap model=$m variant=mixed_same-mixed_rand < "$W/in9.csv") |"
     done; } > "$OUT/table3.md"
 }
 occlusion() { # the occluded images of the analyses, all three modes
@@ -152,7 +148,7 @@ table4() {
   { echo "TAIG-R attack success rate (%), surrogate $VIT for the CNNs and $LK for $VIT, $NTAIG images:"; echo
     echo "model,eps 0.03,eps 0.06,eps 0.1" | csv2md | head -2
     for m in $MODELS; do
-      awk -F, -v m="$m" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $1 == m { v[$2] = $c["success_rate"] } END { printf "| %s | %s | %s | %s |\n", m, v["0.03"], v["0.06"], v["0.1"] }' "$W/taig.csv"
+      echo "| $m | $(csv_get success_rate model=$m eps=0.03 < "$W/taig.csv") | $(csv_get success_rate model=$m eps=0.06 < "$W/taig.csv") | $(csv_get success_rate model=$m eps=0.1 < "$W/taig.csv") |"
     done; } > "$OUT/table4.md"
 }
 fig7() {
@@ -202,11 +198,11 @@ table5() {
     echo "model,A,C (sev. 5),R,O AUPR,Salient-Drop-50%,Noise-0.7pi" | csv2md | head -2
     for m in $ms; do
       a=$(top1 a $m); r=$(top1 r $m)
-      c=$(lk-metrics --by severity --format csv "$(preds c $m)" | awk -F, '$1 == 5 { print $3 }')
-      o=$(lk-metrics --measure ood --by model --positive "$(preds o-pos $m)" --format csv "$(preds o-neg $m)" | col aupr)
-      base=$(lk-metrics --by drop_mode,drop_ratio --format csv "$W/occ-$m.arrow" | awk -F, '$1 == "random" && $2 == 0 { print $4 }')
-      sal=$(lk-metrics --by drop_mode,drop_ratio --format csv "$W/occ-$m.arrow" | awk -F, -v b="$base" '$1 == "salient" && $2 == 0.5 { printf "%.1f", $4 - b }')
-      fft=$(lk-metrics --by freq --format csv "$W/fft-$m.arrow" | awk -F, -v b="$base" '$1 == 0.7 { printf "%.1f", $3 - b }')
+      c=$(lk-metrics --by severity --format csv "$(preds c $m)" | csv_get top1 severity=5)
+      o=$(lk-metrics --measure ood --by model --positive "$(preds o-pos $m)" --format csv "$(preds o-neg $m)" | csv_get aupr)
+      base=$(lk-metrics --by drop_mode,drop_ratio --format csv "$W/occ-$m.arrow" | csv_get top1 drop_mode=random drop_ratio=0)
+      sal=$(minus "$(lk-metrics --by drop_mode,drop_ratio --format csv "$W/occ-$m.arrow" | csv_get top1 drop_mode=salient drop_ratio=0.5)" "$base")
+      fft=$(minus "$(lk-metrics --by freq --format csv "$W/fft-$m.arrow" | csv_get top1 freq=0.7)" "$base")
       echo "| $m | $a | $c | $r | $o | $sal | $fft |"
     done; } > "$OUT/table5.md"
   echo "lk-metrics, lk-occlude and lk-fft-noise outputs of fig2-fig4 and fig8, combined" >> "$LOG"
@@ -217,9 +213,8 @@ table6() {
   { echo "More results (twins, top-1 %); the largest depthwise kernel from the ONNX graph (lk-summary; - : none):"; echo
     echo "model,kernel,clean,A,R,C (sev. 5)" | csv2md | head -2
     for m in $MODELS; do
-      # max_kernel is the third field from the end (depthwise_kernels is a quoted list)
-      k=$(awk -F, -v m="$m" '$1 == m { print $(NF-2) }' "$W/summary.csv")
-      c=$(lk-metrics --by severity --format csv "$(preds c $m)" | awk -F, '$1 == 5 { print $3 }')
+      k=$(csv_get max_kernel model=$m < "$W/summary.csv")
+      c=$(lk-metrics --by severity --format csv "$(preds c $m)" | csv_get top1 severity=5)
       [ "${k:-0}" = 0 ] && k=- || k="${k}x$k"
       echo "| $m | $k | $(top1 clean $m) | $(top1 a $m) | $(top1 r $m) | $c |"
     done; } > "$OUT/table6.md"

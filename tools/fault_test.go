@@ -360,3 +360,20 @@ func TestLostWritesAreErrors(t *testing.T) {
 		}
 	}
 }
+
+// The same input gives the same table bytes, run after run: lk-metrics
+// --measure fp once summed sequences in map order, and the last bits of
+// its flip rates changed between runs.
+func TestMetricsBytesRepeat(t *testing.T) {
+	tmp := t.TempDir()
+	p := tmp + "/p.arrow"
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 40 %s | lk-corrupt -q --perturbations gaussian_noise,rotate,brightness | lk-infer -q --model testdata/zoo/lk3.onnx > %s", testutil.FashionMNIST(t), p))
+	for _, m := range []string{"--measure fp --by model", "--by model,perturbation"} {
+		first := mustSh(t, "lk-metrics "+m+" "+p+" | sha256sum")
+		for i := 0; i < 5; i++ {
+			if again := mustSh(t, "lk-metrics "+m+" "+p+" | sha256sum"); again != first {
+				t.Fatalf("lk-metrics %s: run %d wrote other bytes than run 0", m, i+1)
+			}
+		}
+	}
+}

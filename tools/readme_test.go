@@ -1,0 +1,182 @@
+package tools_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+// notShipped marks README command lines that need what a clone does not
+// have: real datasets, other models, files of an earlier run, a cluster.
+var notShipped = []string{"/data/", "...", " m.onnx", "resnet50.onnx", "replknet31b", "convnext", "dino_vits16",
+	"preds-*", "shard-*", "imagenet-a-preds", "x.arrow", "lesion-*.arrow", "a-*.arrow", "out/clean-", "val.arrow",
+	"make ", "sbatch", "parallel ", "MODELS=", "SALIENCY=", "out/preds", "$SLURM", "taig.arrow", "pa.ipc", " c.arrow"}
+
+// readmeBlocks returns the README's indented code blocks as lists of
+// commands (continuation lines joined), without comments and output.
+func readmeBlocks(t *testing.T) [][]string {
+	t.Helper()
+	f, err := os.Open(testutil.Path(t, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var blocks [][]string
+	var cur []string
+	var cont string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		trim := strings.TrimSpace(line)
+		indented := strings.HasPrefix(line, "    ") && trim != ""
+		if !indented {
+			if trim != "" && len(cur) > 0 {
+				blocks, cur = append(blocks, cur), nil
+			}
+			continue
+		}
+		if cont != "" {
+			trim, cont = cont+" "+trim, ""
+		}
+		if strings.HasSuffix(trim, "\\") {
+			cont = strings.TrimSuffix(trim, "\\")
+			continue
+		}
+		if i := strings.Index(trim, "#"); i == 0 {
+			continue
+		}
+		first := strings.Fields(trim)[0]
+		if strings.HasPrefix(first, "lk-") || first == "for" {
+			cur = append(cur, trim)
+		}
+	}
+	if len(cur) > 0 {
+		blocks = append(blocks, cur)
+	}
+	return blocks
+}
+
+// smallFashionMNIST writes the first n images and labels of the shipped
+// test split as IDX files at dir/testdata/fashion-mnist: README commands
+// run as written, on less data.
+func smallFashionMNIST(t *testing.T, dir string, n int) {
+	t.Helper()
+	out := filepath.Join(dir, "testdata", "fashion-mnist")
+	os.MkdirAll(out, 0o755)
+	for _, name := range []string{"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} {
+		f, err := os.Open(testutil.Path(t, "testdata", "fashion-mnist", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(zr)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dims := int(data[3])
+		per := 1
+		for d := 1; d < dims; d++ {
+			per *= int(binary.BigEndian.Uint32(data[4+4*d:]))
+		}
+		binary.BigEndian.PutUint32(data[4:], uint32(n))
+		head := 4 + 4*dims
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(data[:head+n*per])
+		zw.Close()
+		if err := os.WriteFile(filepath.Join(out, name), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Every README command that needs only what the repository ships runs as
+// written (on the first 200 images of the test split) and exits 0, so the
+// README's examples cannot drift from the tools.
+func TestReadmeCommands(t *testing.T) {
+	dir := t.TempDir()
+	smallFashionMNIST(t, dir, 200)
+	for _, d := range []string{"zoo", "images", "imagenet-p"} {
+		if err := os.Symlink(testutil.Path(t, "testdata", d), filepath.Join(dir, "testdata", d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ran, skipped := 0, 0
+	for _, block := range readmeBlocks(t) {
+		for _, cmd := range block {
+			skip := false
+			for _, s := range notShipped {
+				skip = skip || strings.Contains(cmd, s)
+			}
+			if skip {
+				skipped++
+				continue
+			}
+			c := exec.Command("bash", "-e", "-c", cmd)
+			c.Dir = dir
+			c.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			var stdout, stderr bytes.Buffer
+			c.Stdout, c.Stderr = &stdout, &stderr
+			if err := c.Run(); err != nil {
+				t.Errorf("README command failed: %s\n%v\n%s", cmd, err, stderr.String())
+				continue
+			}
+			if strings.Contains(cmd, "--format text") && stdout.Len() == 0 {
+				t.Errorf("README command printed nothing: %s", cmd)
+			}
+			ran++
+		}
+	}
+	if ran < 12 {
+		t.Errorf("only %d README commands ran (%d need data a clone lacks): did the README's code blocks change shape?", ran, skipped)
+	}
+	t.Logf("%d README commands ran, %d need data or models a clone lacks", ran, skipped)
+}
+
+// Every flag of every tool's -h is in the README.
+func TestReadmeNamesEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile(testutil.Path(t, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools, _ := filepath.Glob(filepath.Join(bin, "lk-*"))
+	if len(tools) < 14 {
+		t.Fatalf("%d tools built", len(tools))
+	}
+	for _, tool := range tools {
+		var help bytes.Buffer
+		c := exec.Command(tool, "-h")
+		c.Stdout, c.Stderr = &help, &help
+		c.Run()
+		for _, line := range strings.Split(help.String(), "\n") {
+			if !strings.HasPrefix(line, "  -") {
+				continue
+			}
+			name := strings.Fields(line)[0][1:]
+			flag := "--" + name
+			if len(name) == 1 {
+				flag = "-" + name
+			}
+			found := false
+			for _, after := range []string{" ", "`", "=", ",", "\n", ")", "|"} {
+				found = found || bytes.Contains(readme, []byte(flag+after))
+			}
+			if !found {
+				t.Errorf("%s %s is not in the README", filepath.Base(tool), flag)
+			}
+		}
+	}
+}
