@@ -215,3 +215,13 @@ func AtRow(err error, model string, id func(row int) string) error {
 	}
 	return err
 }
+
+// WriteSidecar writes c as the sidecar JSON at path (SidecarPath of a
+// model), the form Load reads.
+func WriteSidecar(path string, c Config) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

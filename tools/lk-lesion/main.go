@@ -17,21 +17,17 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/lesion"
-	"github.com/lk-robustness/lk/lib/model"
-	"github.com/lk-robustness/lk/lib/stream"
 )
 
 func main() { cli.Main("lk-lesion", run) }
@@ -78,62 +74,62 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	units, err := lesion.Group(m.Blocks, *group)
 	if err != nil {
-		return cli.Usage("%v", err)
+		return cli.Usage("--group: %v", err)
 	}
-	eligible, why, err := eligibleUnits(units, *stage, *blocks)
+	var keep map[int32]bool
+	if *blocks != "" {
+		if keep, err = cli.IntSet(*blocks); err != nil {
+			return cli.Usage("--blocks %q: %v", *blocks, err)
+		}
+	}
+	el, err := lesion.Eligible(units, *stage, keep)
 	if err != nil {
-		return err
+		return cli.Usage("--stage %d: %v (see --list)", *stage, err)
 	}
 	if *list {
 		if err := arch.List(stdout, m.Config.Name, m.Blocks); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "# %d units (--group %s), %d eligible\n", len(units), *group, len(eligible))
+		fmt.Fprintf(stdout, "# %d units (--group %s), %d eligible\n", len(units), *group, len(el.Units))
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "unit\tstage\tin_stage\teligible\tblocks")
 		for _, u := range units {
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\n", u.Index, u.Stage, u.InStage, why[u.Index], u.Name())
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\n", u.Index, u.Stage, u.InStage, el.Why[u.Index], u.Name())
 		}
 		return tw.Flush()
 	}
-	if len(eligible) == 0 {
+	if len(el.Units) == 0 {
 		return fmt.Errorf("model %s: no eligible units (see --list)", *path)
 	}
-	type job struct {
-		n, sample  int
-		sampleName string
-		units      []int
-	}
-	var jobs []job
+	var jobs []lesion.Job
 	if len(drop) > 0 {
-		var us []int
+		var numbers []int
 		for _, d := range drop {
 			k, err := strconv.Atoi(d)
-			if err != nil || k < 1 || k > len(units) {
-				return cli.Usage("--drop %q: want unit numbers 1-%d (see --list)", d, len(units))
+			if err != nil {
+				return cli.Usage("--drop %q: want unit numbers (see --list)", d)
 			}
-			if why[k] != "yes" {
-				return fmt.Errorf("--drop %d: unit %d (%s) is not eligible: %s", k, k, units[k-1].Name(), why[k])
-			}
-			us = append(us, k)
+			numbers = append(numbers, k)
 		}
-		jobs = append(jobs, job{n: len(us), sampleName: "named", units: us})
+		j, err := lesion.Named(units, el, numbers)
+		if err != nil {
+			return fmt.Errorf("--drop: %v (see --list)", err)
+		}
+		jobs = []lesion.Job{j}
 	} else {
 		if len(ns) == 0 {
 			ns = cli.Strings{"1"}
 		}
+		var counts []int
 		for _, s := range ns {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 {
 				return cli.Usage("--n %q: want positive numbers", s)
 			}
-			for k := 0; k < *samples; k++ {
-				us, err := lesion.Sample(eligible, n, *seed, k)
-				if err != nil {
-					return fmt.Errorf("--n %d: %v (see --list)", n, err)
-				}
-				jobs = append(jobs, job{n: n, sample: k, sampleName: strconv.Itoa(k), units: us})
-			}
+			counts = append(counts, n)
+		}
+		if jobs, err = lesion.Draws(el, counts, *samples, *seed); err != nil {
+			return fmt.Errorf("--n: %v (see --list)", err)
 		}
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -144,108 +140,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer man.Close()
-	// a manifest cut short by a full disk would list fewer models than
-	// were made: every write is checked
-	w := &errWriter{w: io.MultiWriter(man, stdout)}
-	fmt.Fprintln(w, "file\tmodel\tdrop_n\tsample\tunits\tblocks")
-	for _, j := range jobs {
-		var us []lesion.Unit
-		var nums, names []string
-		for _, k := range j.units {
-			us = append(us, units[k-1])
-			nums = append(nums, strconv.Itoa(k))
-			names = append(names, units[k-1].Name())
-		}
-		lm, err := lesion.Apply(m.Model, us)
-		if err != nil {
-			return err
-		}
-		name := fmt.Sprintf("%s-drop%d-%s", m.Config.Name, j.n, j.sampleName)
-		file := filepath.Join(*out, name+".onnx")
-		if err := lm.Save(file); err != nil {
-			return err
-		}
-		cfg := m.Config
-		cfg.Name = name
-		cfg.Columns = map[string]string{stream.ColDropN: strconv.Itoa(j.n), stream.ColSample: j.sampleName}
-		for k, v := range m.Config.Columns {
-			cfg.Columns[k] = v
-		}
-		if err := writeSidecar(model.SidecarPath(file), cfg); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", file, name, j.n, j.sampleName, strings.Join(nums, ","), strings.Join(names, ","))
-		if w.err != nil {
-			return fmt.Errorf("writing %s: %v", man.Name(), w.err)
-		}
-	}
-	if w.err != nil {
-		return fmt.Errorf("writing %s: %v", man.Name(), w.err)
+	if err := lesion.Write(m, units, jobs, *out, io.MultiWriter(man, stdout)); err != nil {
+		return fmt.Errorf("writing %s: %v", *out, err)
 	}
 	if err := man.Close(); err != nil {
 		return fmt.Errorf("writing %s: %v", man.Name(), err)
 	}
 	return nil
-}
-
-// errWriter keeps the first write error, so that a run of Fprintf calls
-// is checked once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
-}
-
-// eligibleUnits returns the units that may be drawn, and for every unit
-// "yes" or why not.
-func eligibleUnits(units []lesion.Unit, stage int, blocks string) ([]int, map[int]string, error) {
-	var keep func(int) bool
-	if blocks != "" {
-		set, err := cli.IntSet(blocks)
-		if err != nil {
-			return nil, nil, cli.Usage("--blocks %q: %v", blocks, err)
-		}
-		keep = func(k int) bool { return set[int32(k)] }
-	}
-	maxStage := 0
-	why := map[int]string{}
-	var ok []int
-	for _, u := range units {
-		maxStage = max(maxStage, u.Stage)
-		k := u.Index
-		if stage > 0 {
-			k = u.InStage
-		}
-		switch {
-		case stage > 0 && u.Stage != stage:
-			why[u.Index] = "no: not in --stage"
-		case keep != nil && !keep(k):
-			why[u.Index] = "no: not in --blocks"
-		case u.Identity() != nil:
-			why[u.Index] = "no: changes shape"
-		default:
-			why[u.Index] = "yes"
-			ok = append(ok, u.Index)
-		}
-	}
-	if stage > maxStage || stage < 0 {
-		return nil, nil, cli.Usage("--stage %d: the model has stages 1-%d (see --list)", stage, maxStage)
-	}
-	return ok, why, nil
-}
-
-func writeSidecar(path string, c model.Config) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
