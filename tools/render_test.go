@@ -44,8 +44,8 @@ func TestRender(t *testing.T) {
 	}
 	for args, msg := range map[string]string{
 		"--renditions edges --backgrounds original": "give one of --renditions and --backgrounds",
-		"--renditions cubism":                       `rendition "cubism"`,
-		"--backgrounds mixed_next":                  `variant "mixed_next"`,
+		"--renditions cubism":                       `--renditions: "cubism" is not one of`,
+		"--backgrounds mixed_next":                  `--backgrounds: "mixed_next" is not one of`,
 	} {
 		_, errOut, err := sh(t, src+" | lk-render "+args+" > /dev/null")
 		if err == nil || !strings.Contains(errOut, msg) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -283,4 +284,18 @@ func IntSet(v string) (map[int32]bool, error) {
 		}
 	}
 	return set, nil
+}
+
+// Choose checks a list of names against the known ones; "all" alone is
+// every known name.
+func Choose(given, known []string) ([]string, error) {
+	if len(given) == 1 && given[0] == "all" {
+		return known, nil
+	}
+	for _, n := range given {
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("%q is not one of %s (or all)", n, strings.Join(known, ", "))
+		}
+	}
+	return given, nil
 }

@@ -20,7 +20,6 @@ package main
 import (
 	"flag"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/lk-robustness/lk/lib/cli"
@@ -62,15 +61,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	var err error
 	if sequences {
-		if perts, err = choose("--perturbations", perts, corrupt.PerturbationNames()); err != nil {
-			return err
+		if perts, err = cli.Choose(perts, corrupt.PerturbationNames()); err != nil {
+			return cli.Usage("--perturbations: %v", err)
 		}
 		if *difficulty < 1 || *difficulty > 3 {
 			return cli.Usage("--difficulty %d: want 1 to 3", *difficulty)
 		}
 	} else {
-		if o.Corruptions, err = choose("--corruptions", names, corrupt.Names()); err != nil {
-			return err
+		if o.Corruptions, err = cli.Choose(names, corrupt.Names()); err != nil {
+			return cli.Usage("--corruptions: %v", err)
 		}
 		set, err := cli.IntSet(*sev)
 		if err != nil {
@@ -102,17 +101,4 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return corrupt.Run(r, outOpts, o)
 	})
-}
-
-// choose expands "all" to every known name and refuses unknown ones.
-func choose(flagName string, given, known []string) ([]string, error) {
-	if len(given) == 1 && given[0] == "all" {
-		return known, nil
-	}
-	for _, n := range given {
-		if !slices.Contains(known, n) {
-			return nil, cli.Usage("%s: %q is not one of %s", flagName, n, strings.Join(known, ", "))
-		}
-	}
-	return given, nil
 }

@@ -47,19 +47,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	outOpts := stream.OutputOptions{W: stdout, Log: stderr}
 	o := render.Options{Seed: *seed, MaxBytes: *maxMB << 20, Args: cli.Recorded(fs)}
+	var err error
+	if len(rend) > 0 {
+		if o.Styles, err = cli.Choose(rend, render.Renditions); err != nil {
+			return cli.Usage("--renditions: %v", err)
+		}
+	} else if o.Styles, err = cli.Choose(bgs, render.Variants); err != nil {
+		return cli.Usage("--backgrounds: %v", err)
+	}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if len(rend) > 0 {
-			o.Styles = all(rend, render.Renditions)
 			return render.RunRenditions(r, outOpts, o)
 		}
-		o.Styles = all(bgs, render.Variants)
 		return render.RunBackgrounds(r, outOpts, o)
 	})
-}
-
-func all(list, every []string) []string {
-	if len(list) == 1 && list[0] == "all" {
-		return every
-	}
-	return list
 }
