@@ -137,17 +137,9 @@ func (f *FP) Rows() ([]Row, error) {
 				continue
 			}
 			var dist float64
-			if noise {
-				for j := 1; j < len(top); j++ {
-					dist += float64(robust.Top5DistanceLists(top[0], top[j]))
-				}
-			} else {
-				for s := 0; s < f.Stride; s++ {
-					for j := s + f.Stride; j < len(top); j += f.Stride {
-						dist += float64(robust.Top5DistanceLists(top[j-f.Stride], top[j]))
-					}
-				}
-			}
+			robust.Pairs(len(top), noise, f.Stride, func(ref, j int) {
+				dist += float64(robust.Top5DistanceLists(top[ref], top[j]))
+			})
 			fpSum += float64(flips) / float64(pairs)
 			t5Sum += dist / float64(pairs)
 			n++

@@ -58,29 +58,39 @@ func MeanCE(errs, base map[string]float64, names []string) (float64, error) {
 	return s / float64(len(names)), nil
 }
 
-// Flips counts prediction flips along one sequence of top-1 predictions:
+// Pairs calls fn(ref, j) for each pair of frames of a sequence of n frames
+// that ImageNet-P compares, in a fixed order, and returns their number:
 // for a noise perturbation every frame against the first, otherwise
 // consecutive frames within each of the stride's interleaved
-// subsequences. It returns the number of flips and of comparisons.
-func Flips(pred []int, noise bool, stride int) (flips, pairs int) {
+// subsequences. Flip probability and top-5 distance both pair this way.
+func Pairs(n int, noise bool, stride int, fn func(ref, j int)) int {
+	pairs := 0
 	if noise {
-		for j := 1; j < len(pred); j++ {
+		for j := 1; j < n; j++ {
+			fn(0, j)
 			pairs++
-			if pred[j] != pred[0] {
-				flips++
-			}
 		}
-		return
+		return pairs
 	}
 	for start := 0; start < stride; start++ {
-		for j := start + stride; j < len(pred); j += stride {
+		for j := start + stride; j < n; j += stride {
+			fn(j-stride, j)
 			pairs++
-			if pred[j] != pred[j-stride] {
-				flips++
-			}
 		}
 	}
-	return
+	return pairs
+}
+
+// Flips counts prediction flips along one sequence of top-1 predictions
+// (frames paired as Pairs pairs them) and returns the number of flips and
+// of comparisons.
+func Flips(pred []int, noise bool, stride int) (flips, pairs int) {
+	pairs = Pairs(len(pred), noise, stride, func(ref, j int) {
+		if pred[j] != pred[ref] {
+			flips++
+		}
+	})
+	return flips, pairs
 }
 
 // Top5Distance is ImageNet-P's distance between two frames' rankings
@@ -115,29 +125,6 @@ func abs(v int) int {
 		return -v
 	}
 	return v
-}
-
-// T5D averages the top-5 distance over a sequence's pairs, paired as
-// Flips pairs them.
-func T5D(frames [][]float32, noise bool, stride int) float64 {
-	var sum, n float64
-	if noise {
-		for j := 1; j < len(frames); j++ {
-			sum += float64(Top5Distance(frames[0], frames[j]))
-			n++
-		}
-	} else {
-		for start := 0; start < stride; start++ {
-			for j := start + stride; j < len(frames); j += stride {
-				sum += float64(Top5Distance(frames[j-stride], frames[j]))
-				n++
-			}
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / n
 }
 
 // scored is one example for the detection measures.
