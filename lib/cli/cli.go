@@ -43,6 +43,12 @@ func Main(name string, run func(args []string, stdin io.Reader, stdout, stderr i
 
 type usageError struct{ error }
 
+// IsUsage reports whether err is a command-line mistake (exit status 2).
+func IsUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
 // Usage marks err as a command-line mistake (exit status 2).
 func Usage(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 

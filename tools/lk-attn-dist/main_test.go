@@ -1,0 +1,22 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/lk-robustness/lk/internal/tooltest"
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+func TestRun(t *testing.T) {
+	testutil.ORT(t)
+	lk31 := testutil.Path(t, "testdata", "zoo", "lk31.onnx")
+	resnet := testutil.Path(t, "testdata", "zoo", "resnet.onnx")
+	tooltest.Check(t, run, []tooltest.Case{
+		{Args: []string{}, Err: "--model is required", Usage: true},
+		{Args: []string{"--model", lk31, "x.arrow"}, Err: "reads no stream", Usage: true},
+		{Args: []string{"--model", lk31, "--normalise", "l2"}, Err: "--normalise", Usage: true},
+		{Args: []string{"--model", lk31, "--min-kernel", "0"}, Err: "--min-kernel 0", Usage: true},
+		{Args: []string{"--model", resnet}, Err: "no depthwise Conv"},
+		{Args: []string{"--model", lk31, "--format", "csv"}},
+	})
+}

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lk-robustness/lk/internal/tooltest"
+)
+
+func TestRun(t *testing.T) {
+	p := tooltest.Predictions(t, "lk3", 40)
+	tooltest.Check(t, run, []tooltest.Case{
+		{Args: []string{"--measure", "nosuch"}, Stdin: p, Err: "--measure \"nosuch\"", Usage: true},
+		{Args: []string{"--measure", "ood"}, Stdin: p, Err: "needs --positive", Usage: true},
+		{Args: []string{"--baseline", "x.arrow"}, Stdin: p, Err: "--baseline is for", Usage: true},
+		{Args: []string{"--subset", "imagenet-z"}, Stdin: p, Err: "--subset", Usage: true},
+		{Args: []string{"--by", "model,model"}, Stdin: p, Err: "given twice", Usage: true},
+		{Name: "images, not predictions", Stdin: tooltest.Images(t, 8), Err: "logits"},
+		{Name: "truncated", Stdin: p[:len(p)-100], Err: "truncated"},
+		{Name: "predictions", Args: []string{"--format", "csv"}, Stdin: p},
+	})
+	out, _, err := tooltest.Run(run, p, "--by", "model", "--format", "csv")
+	if err != nil || !strings.HasPrefix(string(out), "model,n,top1,top5,xent\nlk3,40,") {
+		t.Errorf("%q %v", out, err)
+	}
+}
