@@ -104,4 +104,3 @@ func Stream(t testing.TB, b []byte) *stream.Reader {
 	t.Cleanup(r.Release)
 	return r
 }
-
