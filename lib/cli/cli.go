@@ -226,18 +226,6 @@ func InputSize(fs *flag.FlagSet) *Shape {
 	return s
 }
 
-// TableFormat is a table tool's --format: as given, else text on a
-// terminal and an Arrow stream otherwise.
-func TableFormat(format string, stdout io.Writer) string {
-	if format != "" {
-		return format
-	}
-	if stream.IsTerminal(stdout) {
-		return "text"
-	}
-	return "arrow"
-}
-
 // Out is the --out and --resume flags of a tool that writes a stream.
 type Out struct {
 	Path   string

@@ -614,7 +614,7 @@ func frostTexture(dir string, idx int, t Table) (*imageio.Image, error) {
 		path := filepath.Join(dir, frostFiles[idx])
 		img, err := imageio.ReadFile(path, 0)
 		if err != nil {
-			return nil, fmt.Errorf("--frost-dir: %v (the folder needs %s)", err, strings.Join(frostFiles, ", "))
+			return nil, fmt.Errorf("frost images: %v (the folder needs %s)", err, strings.Join(frostFiles, ", "))
 		}
 		if t == CIFAR {
 			img = preprocess.Resize(img, int(float64(img.W)*0.2+0.5), int(float64(img.H)*0.2+0.5), preprocess.Bilinear)

@@ -47,7 +47,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	case "cifar":
 		table = CIFAR
 	default:
-		return fmt.Errorf("--table %q: want auto, imagenet or cifar", o.Table)
+		return fmt.Errorf("parameter table %q: want auto, imagenet or cifar", o.Table)
 	}
 	for _, c := range o.Corruptions {
 		if _, ok := corruptions[c]; !ok {

@@ -93,7 +93,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	}
 	sh := t.Cols.Shape
 	if len(o.Std) > 0 && len(o.Std) != sh.C {
-		return fmt.Errorf("--std has %d values, the images have %d channels", len(o.Std), sh.C)
+		return fmt.Errorf("std has %d values, the images have %d channels", len(o.Std), sh.C)
 	}
 	plan := fourier.NewPlan(sh.H, sh.W)
 	bands := make([][]float64, len(o.Freqs))

@@ -72,7 +72,7 @@ func Group(blocks []arch.Block, group string) ([]Unit, error) {
 	}
 	n, err := strconv.Atoi(group)
 	if err != nil || n < 1 {
-		return nil, fmt.Errorf("--group %q: want a positive number of blocks or scope", group)
+		return nil, fmt.Errorf("%q: want a positive number of blocks or scope", group)
 	}
 	for i := 0; i < len(blocks); {
 		j := i
@@ -80,7 +80,7 @@ func Group(blocks []arch.Block, group string) ([]Unit, error) {
 			j++
 		}
 		if (j-i)%n != 0 {
-			return nil, fmt.Errorf("--group %d: stage %d has %d blocks, not a multiple of %d", n, blocks[i].Stage, j-i, n)
+			return nil, fmt.Errorf("units of %d blocks: stage %d has %d blocks, not a multiple of %d", n, blocks[i].Stage, j-i, n)
 		}
 		for k := i; k < j; k += n {
 			add(blocks[k : k+n])

@@ -82,16 +82,16 @@ func CE(rows []Row, nby int, base map[string]float64) (out []Row, notes []string
 // table stream written by lk-metrics --measure ce (rows with metric
 // "error", percent), as fractions for CE.
 func ReadBaseline(path string) (map[string]float64, error) {
-	return ReadBaselineTable(path, stream.ColCorruption, "error", "--measure ce")
+	return ReadBaselineTable(path, stream.ColCorruption, "error", "ce")
 }
 
 // ReadBaselineTable reads one metric per value of column col from a
-// baseline model's lk-metrics table, divided by 100 (percentages become
-// fractions; use the result as ratios only).
+// baseline model's lk-metrics table of measure made, divided by 100
+// (percentages become fractions; use the result as ratios only).
 func ReadBaselineTable(path, col, metric, made string) (map[string]float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("--baseline: %v", err)
+		return nil, err
 	}
 	defer f.Close()
 	r, err := stream.NewReader(f, path)
@@ -101,7 +101,7 @@ func ReadBaselineTable(path, col, metric, made string) (map[string]float64, erro
 	s := r.Schema()
 	ci, mi, vi := s.FieldIndices(col), s.FieldIndices(stream.ColMetric), s.FieldIndices(stream.ColValue)
 	if len(ci) != 1 || len(mi) != 1 || len(vi) != 1 {
-		return nil, fmt.Errorf("--baseline %s: not a table of lk-metrics %s (columns %s, metric, value)", path, made, col)
+		return nil, fmt.Errorf("%s: not a table of lk-metrics --measure %s (columns %s, metric, value)", path, made, col)
 	}
 	base := map[string]float64{}
 	for r.Next() {
@@ -110,7 +110,7 @@ func ReadBaselineTable(path, col, metric, made string) (map[string]float64, erro
 		ms, ok2 := rec.Column(mi[0]).(*array.String)
 		vs, ok3 := rec.Column(vi[0]).(*array.Float64)
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("--baseline %s: columns %s and metric must be utf8 and value float64", path, col)
+			return nil, fmt.Errorf("%s: columns %s and metric must be utf8 and value float64", path, col)
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if ms.Value(i) != metric {
@@ -118,7 +118,7 @@ func ReadBaselineTable(path, col, metric, made string) (map[string]float64, erro
 			}
 			c := cs.Value(i)
 			if _, dup := base[c]; dup {
-				return nil, fmt.Errorf("--baseline %s: several errors for %s (one model per baseline table)", path, c)
+				return nil, fmt.Errorf("%s: several values for %s (one model per baseline table)", path, c)
 			}
 			base[c] = vs.Value(i) / 100
 		}
@@ -127,7 +127,7 @@ func ReadBaselineTable(path, col, metric, made string) (map[string]float64, erro
 		return nil, err
 	}
 	if len(base) == 0 {
-		return nil, fmt.Errorf("--baseline %s: no %s rows", path, metric)
+		return nil, fmt.Errorf("%s: no %s rows", path, metric)
 	}
 	return base, nil
 }

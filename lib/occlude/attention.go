@@ -124,7 +124,7 @@ func (a *Attention) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]
 				a.Path, a.Node, tok, g.GH, g.GW, g.N()+1)
 		}
 		if a.Head >= heads {
-			return nil, fmt.Errorf("model %s: --head %d, but the attention has %d heads", a.Path, a.Head, heads)
+			return nil, fmt.Errorf("model %s: head %d, but the attention has %d heads", a.Path, a.Head, heads)
 		}
 		if err := model.CheckFinite(t[0].Data[:k*heads*tok*tok], heads*tok*tok, "attention"); err != nil {
 			ids := rec.Column(rec.Schema().FieldIndices(stream.ColID)[0]).(*array.String)

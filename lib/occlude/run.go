@@ -57,7 +57,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		}
 	}
 	if salient && o.Saliency == nil {
-		return fmt.Errorf("salient and non-salient drop need a saliency: a model (--saliency-model), a model's gradient (--saliency-grad) or a column (--saliency-column)")
+		return fmt.Errorf("salient and non-salient drop need a saliency: a model's attention, a model's gradient or a column")
 	}
 	cols, err := stream.Images(r.Schema())
 	if err != nil {

@@ -70,7 +70,7 @@ func (f *Frame) Write(w io.Writer, format string, md arrow.Metadata) error {
 		}
 		return writeCells(w, format, header, lines)
 	}
-	return fmt.Errorf("--format %q: want one of %s", format, Formats)
+	return fmt.Errorf("format %q: want one of %s", format, Formats)
 }
 
 func cell(v any) string {

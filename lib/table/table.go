@@ -20,8 +20,23 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-// Formats lists the accepted --format values.
+// Formats lists the accepted formats.
 const Formats = "arrow, text, markdown, csv"
+
+// Format is the format a table goes out in: format when given (checked),
+// else text on a terminal and an Arrow stream otherwise.
+func Format(format string, stdout io.Writer) (string, error) {
+	switch format {
+	case "arrow", "text", "markdown", "csv":
+		return format, nil
+	case "":
+		if stream.IsTerminal(stdout) {
+			return "text", nil
+		}
+		return "arrow", nil
+	}
+	return "", fmt.Errorf("%q: want one of %s", format, Formats)
+}
 
 // Write writes rows grouped by the columns by in the given format.
 func Write(w io.Writer, format string, by []string, rows []metrics.Row, md arrow.Metadata) error {
@@ -31,7 +46,7 @@ func Write(w io.Writer, format string, by []string, rows []metrics.Row, md arrow
 	case "text", "markdown", "csv":
 		return writePivot(w, format, by, rows)
 	}
-	return fmt.Errorf("--format %q: want one of %s", format, Formats)
+	return fmt.Errorf("format %q: want one of %s", format, Formats)
 }
 
 func writeArrow(w io.Writer, by []string, rows []metrics.Row, md arrow.Metadata) error {

@@ -97,7 +97,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(layers) == 0 {
 		return fmt.Errorf("model %s: no depthwise Conv with a kernel of at least %d (a depthwise Conv has group = channels and weights C x 1 x K x K); try --min-kernel 3 or --list", *path, *minKernel)
 	}
-	f := cli.TableFormat(*format, stdout)
+	f, err := table.Format(*format, stdout)
+	if err != nil {
+		return cli.Usage("--format %v", err)
+	}
 	t := table.NewFrame(
 		table.Column{Name: stream.ColModel, Type: table.String}, table.Column{Name: "layer", Type: table.String},
 		table.Column{Name: "stage", Type: table.Int}, table.Column{Name: "block", Type: table.Int},

@@ -84,6 +84,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--severities %q: severities are 1 to 5", *sev)
 		}
 	}
+	switch o.Table {
+	case "auto", "imagenet", "cifar":
+	default:
+		return cli.Usage("--table %q: want auto, imagenet or cifar", o.Table)
+	}
 	o.Args = cli.Recorded(fs, "workers", "q")
 	if !*quiet {
 		o.Progress = stderr

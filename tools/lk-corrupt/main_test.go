@@ -14,7 +14,6 @@ func TestRun(t *testing.T) {
 		{Args: []string{"--corruptions", "fog", "--severities", "6"}, Stdin: img, Err: "severities are 1 to 5", Usage: true},
 		{Args: []string{"--corruptions", "fog", "--severities", "1-3,2"}, Stdin: img, Err: "2 is given twice", Usage: true},
 		{Args: []string{"--corruptions", "fog", "--resume"}, Stdin: img, Err: "--resume needs --out", Usage: true},
-		{Args: []string{"--corruptions", "fog", "--table", "mnist"}, Stdin: img, Err: "--table"},
 		{Args: []string{"-q", "--corruptions", "fog,contrast", "--severities", "1,5"}, Stdin: img},
 	})
 	out, _, err := tooltest.Run(run, img, "-q", "--corruptions", "fog,contrast", "--severities", "1,5")
@@ -32,4 +31,8 @@ func TestRun(t *testing.T) {
 	if r.Err() != nil || n != 16 {
 		t.Errorf("%d rows (want 4 images x 2 corruptions x 2 severities), %v", n, r.Err())
 	}
+}
+
+func TestRunTable(t *testing.T) {
+	tooltest.Check(t, run, []tooltest.Case{{Args: []string{"--corruptions", "fog", "--table", "mnist"}, Err: `--table "mnist"`, Usage: true}})
 }

@@ -107,7 +107,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if out.Resume && out.Path == "" {
 		return cli.Usage("--resume needs --out FILE (a pipe cannot be resumed)")
 	}
-	f := cli.TableFormat(*format, stdout)
+	f, err := table.Format(*format, stdout)
+	if err != nil {
+		return cli.Usage("--format %v", err)
+	}
 	if out.Path != "" && *format == "" {
 		f = "arrow"
 	}

@@ -56,7 +56,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--subset: %v", err)
 		}
 	}
-	f := cli.TableFormat(*format, stdout)
+	f, err := table.Format(*format, stdout)
+	if err != nil {
+		return cli.Usage("--format %v", err)
+	}
 	groupBy := by
 	base := robust.AlexNet
 	switch *measure {
@@ -69,7 +72,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if *baseline != "" {
 			var err error
 			if base, err = metrics.ReadBaseline(*baseline); err != nil {
-				return err
+				return fmt.Errorf("--baseline: %v", err)
 			}
 		}
 	case "in9":
@@ -92,7 +95,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var md arrow.Metadata
 	first := true
 	each := rows(*allowDup)
-	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if first {
 			md = r.Schema().Metadata()
 			first = false
@@ -174,13 +177,13 @@ func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, each each
 		return err
 	}
 	if baseline != "" {
-		fpBase, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "fp", "--measure fp")
+		fpBase, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "fp", "fp")
 		if err != nil {
-			return err
+			return fmt.Errorf("--baseline: %v", err)
 		}
-		t5Base, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "t5d", "--measure fp")
+		t5Base, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "t5d", "fp")
 		if err != nil {
-			return err
+			return fmt.Errorf("--baseline: %v", err)
 		}
 		var notes []string
 		rows, notes = metrics.Normalise(rows, len(by), fpBase, t5Base)

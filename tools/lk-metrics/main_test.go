@@ -24,3 +24,11 @@ func TestRun(t *testing.T) {
 		t.Errorf("%q %v", out, err)
 	}
 }
+
+func TestRunFlagsNamedByMain(t *testing.T) {
+	p := tooltest.Predictions(t, "lk3", 8)
+	tooltest.Check(t, run, []tooltest.Case{
+		{Args: []string{"--format", "xls"}, Stdin: p, Err: `--format "xls": want one of`, Usage: true},
+		{Args: []string{"--measure", "ce", "--baseline", "nosuch.arrow"}, Stdin: p, Err: "--baseline: open nosuch.arrow"},
+	})
+}

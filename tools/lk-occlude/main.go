@@ -13,6 +13,7 @@ package main
 import (
 	"flag"
 	"io"
+	"slices"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/grad"
@@ -78,6 +79,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if (*salModel != "") && (*salCol != "") || (*salModel != "") && (*salGrad != "") || (*salCol != "") && (*salGrad != "") {
 		return cli.Usage("give one of --saliency-model, --saliency-grad and --saliency-column")
+	}
+	if *salModel == "" && *salGrad == "" && *salCol == "" && (slices.Contains(modes, occlude.Salient) || slices.Contains(modes, occlude.NonSalient)) {
+		return cli.Usage("--mode salient and nonsalient need a saliency: --saliency-model (a ViT's attention), --saliency-grad (a model's gradient) or --saliency-column")
 	}
 	outOpts, err := out.Options(stdout, stderr)
 	if err != nil {

@@ -44,7 +44,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Usage("name at least one model file")
 	}
 	shape := size.Shape
-	f := cli.TableFormat(*format, stdout)
+	f, err := table.Format(*format, stdout)
+	if err != nil {
+		return cli.Usage("--format %v", err)
+	}
 	t := table.NewFrame(
 		table.Column{Name: stream.ColModel, Type: table.String}, table.Column{Name: "file", Type: table.String},
 		table.Column{Name: "input", Type: table.String}, table.Column{Name: "parameters", Type: table.Int},
