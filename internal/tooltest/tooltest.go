@@ -104,3 +104,10 @@ func Stream(t testing.TB, b []byte) *stream.Reader {
 	t.Cleanup(r.Release)
 	return r
 }
+
+// Zoo is the path of a zoo model, with ONNX Runtime loaded.
+func Zoo(t testing.TB, name string) string {
+	t.Helper()
+	testutil.ORT(t)
+	return testutil.Path(t, "testdata", "zoo", name+".onnx")
+}

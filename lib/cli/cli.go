@@ -293,3 +293,32 @@ func Choose(given, known []string) ([]string, error) {
 	}
 	return given, nil
 }
+
+// NewFlags is a tool's flag set: errors and -h go to stderr, -h prints the
+// usage line(s) and then the flags.
+func NewFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		io.WriteString(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// Progress is where a tool reports progress: stderr, or nowhere with -q.
+func Progress(quiet bool, stderr io.Writer) io.Writer {
+	if quiet {
+		return nil
+	}
+	return stderr
+}
+
+// OneInput refuses more than one input file, for tools that write one
+// stream per input.
+func OneInput(fs *flag.FlagSet) error {
+	if fs.NArg() > 1 {
+		return Usage("one input stream at a time (got %d files); run the tool once per file", fs.NArg())
+	}
+	return nil
+}

@@ -32,8 +32,7 @@ import (
 func main() { cli.Main("lk-attack", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-attack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
 	var o attack.Options
 	var mean, std cli.Floats
 	var eps, steps cli.Strings
@@ -51,10 +50,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
 	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -123,15 +118,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		o.Std = std
 	}
 	o.Args = cli.Recorded(fs, "threads", "q")
-	if !*quiet {
-		o.Progress = stderr
-	}
+	o.Progress = cli.Progress(*quiet, stderr)
 	outOpts, err := out.Options(stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input stream at a time (got %d files)", fs.NArg())
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return attack.Run(r, outOpts, o) })
 }

@@ -19,7 +19,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -36,8 +35,7 @@ import (
 func main() { cli.Main("lk-attn-dist", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-attn-dist", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-attn-dist", "usage: lk-attn-dist --model m.onnx [flags] > table.arrow\n", stderr)
 	path := fs.String("model", "", "ONNX model `file` (required)")
 	name := fs.String("name", "", "value of the model column (default: the sidecar's name, else the file name)")
 	minKernel := fs.Int("min-kernel", 3, "smallest kernel `size` to score")
@@ -46,10 +44,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	list := fs.Bool("list", false, "print the residual blocks and depthwise layers found, then exit")
 	size := cli.InputSize(fs)
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-attn-dist --model m.onnx [flags] > table.arrow\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

@@ -4,13 +4,11 @@ import (
 	"testing"
 
 	"github.com/lk-robustness/lk/internal/tooltest"
-	"github.com/lk-robustness/lk/lib/testutil"
 )
 
 func TestRun(t *testing.T) {
-	testutil.ORT(t)
-	lk31 := testutil.Path(t, "testdata", "zoo", "lk31.onnx")
-	resnet := testutil.Path(t, "testdata", "zoo", "resnet.onnx")
+	lk31 := tooltest.Zoo(t, "lk31")
+	resnet := tooltest.Zoo(t, "resnet")
 	tooltest.Check(t, run, []tooltest.Case{
 		{Args: []string{}, Err: "--model is required", Usage: true},
 		{Args: []string{"--model", lk31, "x.arrow"}, Err: "reads no stream", Usage: true},

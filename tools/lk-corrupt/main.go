@@ -18,7 +18,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"strings"
 
@@ -30,8 +29,7 @@ import (
 func main() { cli.Main("lk-corrupt", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-corrupt", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-corrupt", "usage: lk-corrupt --corruptions c1,c2|all [--severities 1-5] [--seed n] [images.arrow] > corrupted.arrow\n", stderr)
 	var o corrupt.Options
 	var names cli.Strings
 	fs.Var(&names, "corruptions", "corruptions, a list, or all ("+strings.Join(corrupt.Names(), ", ")+")")
@@ -45,10 +43,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Workers, "workers", 0, "goroutines (0: all cores)")
 	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-corrupt --corruptions c1,c2|all [--severities 1-5] [--seed n] [images.arrow] > corrupted.arrow\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -90,15 +84,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Usage("--table %q: want auto, imagenet or cifar", o.Table)
 	}
 	o.Args = cli.Recorded(fs, "workers", "q")
-	if !*quiet {
-		o.Progress = stderr
-	}
+	o.Progress = cli.Progress(*quiet, stderr)
 	outOpts, err := out.Options(stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input stream at a time (got %d files)", fs.NArg())
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if sequences {

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,8 +31,7 @@ import (
 func main() { cli.Main("lk-data", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-data", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-data", "usage: lk-data [flags] SOURCE > images.arrow\n\nSOURCE is a class-folder tree, a flat folder (with --labels), an IDX file or a list file;\nImageNet-C (CORRUPTION/SEVERITY/WNID), ImageNet-P (PERTURBATION/WNID/*.mp4, needs ffmpeg)\nand ImageNet-9 (VARIANT/val/NN_class) trees add their columns. --shard splits videos, not frames.\n\n", stderr)
 	labels := fs.String("labels", "", "labels `file`: \"filename label-or-wnid\" lines for a flat folder, or the labels IDX file")
 	resize := fs.Int("resize", 0, "resize the shorter side to this many pixels (torchvision Resize(n)); 0: no resize")
 	crop := fs.Int("crop", 0, "centre-crop to n x n (zero-padding smaller images, as torchvision CenterCrop); 0: no crop")
@@ -52,10 +50,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "decoding goroutines (0: all cores)")
 	rows := fs.Int("rows", stream.DefaultBatchRows, "rows per record batch")
 	quiet := fs.Bool("q", false, "no progress on stderr")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-data [flags] SOURCE > images.arrow\n\nSOURCE is a class-folder tree, a flat folder (with --labels), an IDX file or a list file;\nImageNet-C (CORRUPTION/SEVERITY/WNID), ImageNet-P (PERTURBATION/WNID/*.mp4, needs ffmpeg)\nand ImageNet-9 (VARIANT/val/NN_class) trees add their columns. --shard splits videos, not frames.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -143,9 +137,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		MaxPixels: *maxPixels, SkipBad: *skipBad, Workers: *workers, BatchRows: *rows,
 		Meta: md, Log: stderr,
 	}
-	if !*quiet {
-		o.Progress = stderr
-	}
+	o.Progress = cli.Progress(*quiet, stderr)
 	skipped, err := dataset.Write(src, items, stdout, o)
 	if skipped > 0 {
 		fmt.Fprintf(stderr, "lk-data: skipped %d of %d images as unreadable\n", skipped, len(items))

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,8 +29,7 @@ import (
 func main() { cli.Main("lk-featvar", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-featvar", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-featvar", "usage: lk-featvar --model m.onnx [flags] [images.arrow] > table.arrow\n", stderr)
 	path := fs.String("model", "", "ONNX model `file` (required)")
 	name := fs.String("name", "", "value of the model column (default: the sidecar's name, else the file name)")
 	var o featvar.Options
@@ -47,10 +45,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
 	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-featvar --model m.onnx [flags] [images.arrow] > table.arrow\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -70,8 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.Batch <= 0 {
 		return cli.Usage("--batch %d: want a positive number", o.Batch)
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input stream at a time (got %d files)", fs.NArg())
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	shape := size.Shape
 	if mean != nil {
@@ -80,9 +74,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if std != nil {
 		o.Std = std
 	}
-	if !*quiet {
-		o.Progress = stderr
-	}
+	o.Progress = cli.Progress(*quiet, stderr)
 	m, err := arch.Open(*path, shape, o.Threads)
 	if err != nil {
 		return err

@@ -4,12 +4,10 @@ import (
 	"testing"
 
 	"github.com/lk-robustness/lk/internal/tooltest"
-	"github.com/lk-robustness/lk/lib/testutil"
 )
 
 func TestRun(t *testing.T) {
-	testutil.ORT(t)
-	lk3 := testutil.Path(t, "testdata", "zoo", "lk3.onnx")
+	lk3 := tooltest.Zoo(t, "lk3")
 	img := tooltest.Images(t, 8)
 	tooltest.Check(t, run, []tooltest.Case{
 		{Args: []string{}, Err: "--model is required", Usage: true},

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 
 	"github.com/lk-robustness/lk/lib/cli"
@@ -19,8 +18,7 @@ import (
 func main() { cli.Main("lk-fft-noise", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-fft-noise", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-fft-noise", "usage: lk-fft-noise [flags] < images.arrow > images.arrow\n\n", stderr)
 	var o freqnoise.Options
 	var freqs, std cli.Floats
 	fs.Var(&freqs, "freqs", "band centres f in units of pi (0: lowest, 1: Nyquist), a list (default 0,0.1,...,1)")
@@ -32,15 +30,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	step := fs.Int("step", 1, "--heatmap: every step-th frequency in each direction")
 	fs.BoolVar(&o.Clip, "clip", true, "clip to [0,1], the stream's pixel range (Park & Kim do not clip: --clip=false)")
 	out := cli.OutFlags(fs)
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-fft-noise [flags] < images.arrow > images.arrow\n\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input at a time")
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	outOpts, err := out.Options(stdout, stderr)
 	if err != nil {

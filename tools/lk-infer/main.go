@@ -9,7 +9,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"os"
 	"runtime"
@@ -22,8 +21,7 @@ import (
 func main() { cli.Main("lk-infer", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-infer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-infer", "usage: lk-infer --model m.onnx [flags] [images.arrow ...] > predictions.arrow\n", stderr)
 	var o infer.Options
 	var mean, std cli.Floats
 	fs.StringVar(&o.Model, "model", "", "ONNX model `file` (required)")
@@ -37,10 +35,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Device, "device", 0, "CUDA device id")
 	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-infer --model m.onnx [flags] [images.arrow ...] > predictions.arrow\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -62,9 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if std != nil {
 		o.Std = std
 	}
-	if !*quiet {
-		o.Progress = stderr
-	}
+	o.Progress = cli.Progress(*quiet, stderr)
 	if o.Provider == "cpu" && os.Getenv("GOMAXPROCS") == "" {
 		// ONNX Runtime's threads use every core; Go code running beside
 		// them in parallel (reading, writing, the garbage collector) makes
@@ -72,8 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		// is plenty for the stream work.
 		runtime.GOMAXPROCS(1)
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input stream at a time (got %d files); run lk-infer once per file", fs.NArg())
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return infer.Run(r, stdout, o) })
 }

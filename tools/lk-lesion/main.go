@@ -17,7 +17,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,8 +32,7 @@ import (
 func main() { cli.Main("lk-lesion", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-lesion", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-lesion", "usage: lk-lesion --model m.onnx [--group n|scope] [--stage s] [--blocks a-b] [--n 1,2] [--samples k] --out DIR\n", stderr)
 	path := fs.String("model", "", "ONNX model `file` (required)")
 	out := fs.String("out", "", "`folder` for the lesioned models and manifest.tsv (required unless --list)")
 	group := fs.String("group", "1", "blocks per unit: a number (consecutive blocks of a stage) or scope")
@@ -48,10 +46,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&drop, "drop", "drop exactly these units (numbers as --list prints), one model")
 	list := fs.Bool("list", false, "print the blocks and units found, and which are eligible, then exit")
 	size := cli.InputSize(fs)
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-lesion --model m.onnx [--group n|scope] [--stage s] [--blocks a-b] [--n 1,2] [--samples k] --out DIR\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

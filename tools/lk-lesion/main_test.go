@@ -7,12 +7,10 @@ import (
 	"testing"
 
 	"github.com/lk-robustness/lk/internal/tooltest"
-	"github.com/lk-robustness/lk/lib/testutil"
 )
 
 func TestRun(t *testing.T) {
-	testutil.ORT(t)
-	lk31 := testutil.Path(t, "testdata", "zoo", "lk31.onnx")
+	lk31 := tooltest.Zoo(t, "lk31")
 	dir := t.TempDir()
 	tooltest.Check(t, run, []tooltest.Case{
 		{Args: []string{}, Err: "--model is required", Usage: true},

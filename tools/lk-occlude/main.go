@@ -11,7 +11,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"slices"
 
@@ -24,8 +23,7 @@ import (
 func main() { cli.Main("lk-occlude", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-occlude", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-occlude", "usage: lk-occlude [flags] < images.arrow > images.arrow\n\n", stderr)
 	var modes cli.Strings
 	var ratios, lambdas cli.Floats
 	fs.Var(&modes, "mode", "drop modes, a list: random, salient, nonsalient (default random)")
@@ -41,15 +39,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	salCol := fs.String("saliency-column", "", "stream column holding the saliency instead: float32 lists, one value per patch, row-major")
 	threads := fs.Int("threads", 0, "ONNX Runtime threads for the saliency model (0: all cores)")
 	out := cli.OutFlags(fs)
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-occlude [flags] < images.arrow > images.arrow\n\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input at a time")
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	if len(modes) == 0 {
 		modes = cli.Strings{occlude.Random}

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 
 	"gonum.org/v1/plot/vg"
@@ -25,8 +24,7 @@ import (
 func main() { cli.Main("lk-plot", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-plot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-plot", "usage: lk-plot --kind KIND -o FILE [flags] [stream.arrow ...]\n\n", stderr)
 	var s chart.Spec
 	fs.StringVar(&s.Kind, "kind", "line", "line, bar, scatter, heatmap (table streams) or montage (image streams)")
 	out := fs.String("o", "", "output `file`; its extension picks the format: png, svg, pdf, eps (required)")
@@ -48,10 +46,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	height := fs.Float64("height", 8, "figure height in cm")
 	limit := fs.Int("limit", 24, "montage: images shown, the first of the stream")
 	ncols := fs.Int("cols", 8, "montage: images per row")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-plot --kind KIND -o FILE [flags] [stream.arrow ...]\n\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"strings"
 
@@ -22,25 +21,20 @@ import (
 func main() { cli.Main("lk-render", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-render", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-render", "usage: lk-render (--renditions LIST | --backgrounds LIST) [flags] < images.arrow > images.arrow\n\n", stderr)
 	var rend, bgs cli.Strings
 	fs.Var(&rend, "renditions", "rendition styles, a list or all ("+strings.Join(render.Renditions, ", ")+")")
 	fs.Var(&bgs, "backgrounds", "ImageNet-9 variants, a list or all ("+strings.Join(render.Variants, ", ")+"); the stream is held in memory")
 	seed := fs.Uint64("seed", 0, "seed of the background donors")
 	maxMB := fs.Int64("max-mb", 4096, "with --backgrounds: the most image data held, in MB")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-render (--renditions LIST | --backgrounds LIST) [flags] < images.arrow > images.arrow\n\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if (len(rend) > 0) == (len(bgs) > 0) {
 		return cli.Usage("give one of --renditions and --backgrounds")
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input at a time")
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	if err := stream.RefuseTerminal(stdout); err != nil {
 		return err

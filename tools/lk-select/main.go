@@ -9,7 +9,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -21,8 +20,7 @@ import (
 func main() { cli.Main("lk-select", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-select", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-select", "usage: lk-select [flags] [predictions.arrow ...] > images.arrow\n\n", stderr)
 	var rule selection.Rule
 	fs.BoolVar(&rule.Misclassified, "misclassified", false, "keep rows whose top-1 prediction is not the label")
 	fs.BoolVar(&rule.Correct, "correct", false, "keep rows whose top-1 prediction is the label")
@@ -32,10 +30,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&drop, "drop", "columns to leave out, a list (default: model and logits, so other models can run on the rows; add a model's sidecar columns)")
 	keepPred := fs.Bool("keep-predictions", false, "keep every column (the output is a prediction stream)")
 	quiet := fs.Bool("q", false, "no count of kept rows on stderr")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-select [flags] [predictions.arrow ...] > images.arrow\n\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -54,8 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := stream.RefuseTerminal(stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return cli.Usage("one input at a time (concatenate with lk-select's output per file)")
+	if err := cli.OneInput(fs); err != nil {
+		return err
 	}
 	step := stream.Step{Tool: "lk-select", Args: cli.Recorded(fs, "q")}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -28,15 +27,10 @@ import (
 func main() { cli.Main("lk-summary", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lk-summary", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("lk-summary", "usage: lk-summary [flags] model.onnx ... > table.arrow\n", stderr)
 	size := cli.InputSize(fs)
 	list := fs.Bool("list", false, "also print each model's residual blocks on stderr")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: lk-summary [flags] model.onnx ... > table.arrow\n")
-		fs.PrintDefaults()
-	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

@@ -5,12 +5,10 @@ import (
 	"testing"
 
 	"github.com/lk-robustness/lk/internal/tooltest"
-	"github.com/lk-robustness/lk/lib/testutil"
 )
 
 func TestRun(t *testing.T) {
-	testutil.ORT(t)
-	lk31 := testutil.Path(t, "testdata", "zoo", "lk31.onnx")
+	lk31 := tooltest.Zoo(t, "lk31")
 	tooltest.Check(t, run, []tooltest.Case{
 		{Args: []string{}, Err: "name at least one model file", Usage: true},
 		{Args: []string{"nosuch.onnx"}, Err: "nosuch.onnx"},
