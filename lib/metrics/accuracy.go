@@ -18,16 +18,11 @@ import (
 	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/robust"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/table"
 )
 
-// Row is one result: the group's values (in the order of By), a metric
-// name and its value.
-type Row struct {
-	Group  []string
-	Metric string
-	Value  float64
-	N      int64
-}
+// Row is one value of a long-form table (lib/table owns the type).
+type Row = table.Row
 
 // Metric names. Accuracies are in percent, cross-entropy in nats. With a
 // class subset, each is reported twice: over the subset's classes (the
@@ -201,7 +196,7 @@ func (a *Accuracy) Rows() ([]Row, error) {
 			if g.in9n == 0 {
 				return nil, fmt.Errorf("group %s has no labelled rows", strings.Join(g.key, ","))
 			}
-			rows = append(rows, Row{g.key, "top1_in9", 100 * float64(g.in9) / float64(g.in9n), g.in9n})
+			rows = append(rows, Row{Group: g.key, Metric: "top1_in9", Value: 100 * float64(g.in9) / float64(g.in9n), N: g.in9n})
 			continue
 		}
 		if g.all.n == 0 {
@@ -210,11 +205,11 @@ func (a *Accuracy) Rows() ([]Row, error) {
 		emit := func(c counts, suffix string) {
 			n := float64(c.n)
 			rows = append(rows,
-				Row{g.key, Top1 + suffix, 100 * float64(c.top1) / n, c.n},
-				Row{g.key, Top5 + suffix, 100 * float64(c.top5) / n, c.n},
-				Row{g.key, Xent + suffix, c.xent / n, c.n})
+				Row{Group: g.key, Metric: Top1 + suffix, Value: 100 * float64(c.top1) / n, N: c.n},
+				Row{Group: g.key, Metric: Top5 + suffix, Value: 100 * float64(c.top5) / n, N: c.n},
+				Row{Group: g.key, Metric: Xent + suffix, Value: c.xent / n, N: c.n})
 			if a.Attacked {
-				rows = append(rows, Row{g.key, SuccessRate + suffix, 100 - 100*float64(c.top1)/n, c.n})
+				rows = append(rows, Row{Group: g.key, Metric: SuccessRate + suffix, Value: 100 - 100*float64(c.top1)/n, N: c.n})
 			}
 		}
 		if a.Subset != nil {
@@ -280,7 +275,7 @@ func (a *Accuracy) bgGaps(rows []Row) []Row {
 		}
 		g := append([]string{}, p.same.Group...)
 		g[vi] = "mixed_same-mixed_rand"
-		out = append(out, Row{g, BGGap, robust.BGGap(p.same.Value, p.rand.Value), min(p.same.N, p.rand.N)})
+		out = append(out, Row{Group: g, Metric: BGGap, Value: robust.BGGap(p.same.Value, p.rand.Value), N: min(p.same.N, p.rand.N)})
 	}
 	return out
 }

@@ -58,9 +58,9 @@ func CE(rows []Row, nby int, base map[string]float64) (out []Row, notes []string
 			e := sum[k] / 5
 			errs[c] = e
 			grp := append(append([]string{}, groups[g]...), c)
-			out = append(out, Row{grp, "error", 100 * e, ns[k]})
+			out = append(out, Row{Group: grp, Metric: "error", Value: 100 * e, N: ns[k]})
 			if b, ok := base[c]; ok {
-				out = append(out, Row{grp, "ce", 100 * robust.CE(e, b), ns[k]})
+				out = append(out, Row{Group: grp, Metric: "ce", Value: 100 * robust.CE(e, b), N: ns[k]})
 			}
 		}
 		summary := func(label string, list []string) {
@@ -69,7 +69,7 @@ func CE(rows []Row, nby int, base map[string]float64) (out []Row, notes []string
 				notes = append(notes, fmt.Sprintf("%s %s: no %s: %v", strings.Join(groups[g], " "), "", label, err))
 				return
 			}
-			out = append(out, Row{append(append([]string{}, groups[g]...), label), "ce", 100 * v, 0})
+			out = append(out, Row{Group: append(append([]string{}, groups[g]...), label), Metric: "ce", Value: 100 * v, N: 0})
 		}
 		summary("mCE", robust.Standard)
 		summary("mean_ce_19", append(append([]string{}, robust.Standard...), robust.Extra...))

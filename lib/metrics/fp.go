@@ -147,7 +147,7 @@ func (f *FP) Rows() ([]Row, error) {
 		if n == 0 {
 			return nil, fmt.Errorf("group %s: no sequence with two frames", strings.Join(key, ","))
 		}
-		rows = append(rows, Row{key, "fp", 100 * fpSum / float64(n), int64(n)}, Row{key, "t5d", t5Sum / float64(n), int64(n)})
+		rows = append(rows, Row{Group: key, Metric: "fp", Value: 100 * fpSum / float64(n), N: int64(n)}, Row{Group: key, Metric: "t5d", Value: t5Sum / float64(n), N: int64(n)})
 	}
 	return rows, nil
 }
@@ -175,13 +175,13 @@ func Normalise(rows []Row, nby int, fpBase, t5Base map[string]float64) (out []Ro
 		case "fp":
 			if b, ok := fpBase[p]; ok && b > 0 {
 				v := r.Value / 100 / b * 100
-				out = append(out, Row{r.Group, "fr", v, r.N})
+				out = append(out, Row{Group: r.Group, Metric: "fr", Value: v, N: r.N})
 				groups[g].fr[p] = v
 			}
 		case "t5d":
 			if b, ok := t5Base[p]; ok && b > 0 {
 				v := r.Value / 100 / b * 100 // the baseline table's t5d was divided by 100 too
-				out = append(out, Row{r.Group, "t5d_ratio", v, r.N})
+				out = append(out, Row{Group: r.Group, Metric: "t5d_ratio", Value: v, N: r.N})
 				groups[g].t5[p] = v
 			}
 		}
@@ -206,7 +206,7 @@ func Normalise(rows []Row, nby int, fpBase, t5Base map[string]float64) (out []Ro
 				notes = append(notes, fmt.Sprintf("%s: no %s: no normalised %s for %s (it needs all 10: %s)", strings.Join(a.key, " "), m.name, m.metric, missing, strings.Join(robust.Perturbations, ", ")))
 				continue
 			}
-			out = append(out, Row{append(append([]string{}, a.key...), m.name), m.metric, s / float64(len(robust.Perturbations)), 0})
+			out = append(out, Row{Group: append(append([]string{}, a.key...), m.name), Metric: m.metric, Value: s / float64(len(robust.Perturbations)), N: 0})
 		}
 	}
 	return out, notes

@@ -133,9 +133,9 @@ func (o *OOD) Rows() ([]Row, error) {
 		}
 		n := int64(len(g.pos))
 		rows = append(rows,
-			Row{g.key, "aupr", 100 * robust.AUPR(g.scores, g.pos), n},
-			Row{g.key, "auroc", 100 * robust.AUROC(g.scores, g.pos), n},
-			Row{g.key, "fpr95", 100 * robust.FPRAtRecall(g.scores, g.pos, 0.95), n})
+			Row{Group: g.key, Metric: "aupr", Value: 100 * robust.AUPR(g.scores, g.pos), N: n},
+			Row{Group: g.key, Metric: "auroc", Value: 100 * robust.AUROC(g.scores, g.pos), N: n},
+			Row{Group: g.key, Metric: "fpr95", Value: 100 * robust.FPRAtRecall(g.scores, g.pos, 0.95), N: n})
 	}
 	return rows, nil
 }

@@ -54,10 +54,7 @@ const maxRecordRows = 1 << 14
 // Write writes the table as an Arrow table stream with metadata md, or as
 // text, markdown or CSV.
 func (f *Frame) Write(w io.Writer, format string, md arrow.Metadata) error {
-	switch format {
-	case "arrow":
-		return f.writeArrow(w, md)
-	case "text", "markdown", "csv":
+	return write(w, format, func() error { return f.writeArrow(w, md) }, func() ([]string, [][]string) {
 		header := make([]string, len(f.cols))
 		for i, c := range f.cols {
 			header[i] = c.Name
@@ -68,9 +65,8 @@ func (f *Frame) Write(w io.Writer, format string, md arrow.Metadata) error {
 				lines[i] = append(lines[i], cell(v))
 			}
 		}
-		return writeCells(w, format, header, lines)
-	}
-	return fmt.Errorf("format %q: want one of %s", format, Formats)
+		return header, lines
+	})
 }
 
 func cell(v any) string {

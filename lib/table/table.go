@@ -16,9 +16,17 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
-	"github.com/lk-robustness/lk/lib/metrics"
 	"github.com/lk-robustness/lk/lib/stream"
 )
+
+// Row is one result: the group's values (in the order of By), a metric
+// name and its value.
+type Row struct {
+	Group  []string
+	Metric string
+	Value  float64
+	N      int64
+}
 
 // Formats lists the accepted formats.
 const Formats = "arrow, text, markdown, csv"
@@ -39,17 +47,25 @@ func Format(format string, stdout io.Writer) (string, error) {
 }
 
 // Write writes rows grouped by the columns by in the given format.
-func Write(w io.Writer, format string, by []string, rows []metrics.Row, md arrow.Metadata) error {
+func Write(w io.Writer, format string, by []string, rows []Row, md arrow.Metadata) error {
+	return write(w, format, func() error { return writeArrow(w, by, rows, md) },
+		func() ([]string, [][]string) { return pivot(by, rows) })
+}
+
+// write is the one switch over formats: an Arrow table stream, or the
+// header and lines as text, markdown or CSV.
+func write(w io.Writer, format string, arrowFn func() error, cells func() ([]string, [][]string)) error {
 	switch format {
 	case "arrow":
-		return writeArrow(w, by, rows, md)
+		return arrowFn()
 	case "text", "markdown", "csv":
-		return writePivot(w, format, by, rows)
+		header, lines := cells()
+		return writeCells(w, format, header, lines)
 	}
 	return fmt.Errorf("format %q: want one of %s", format, Formats)
 }
 
-func writeArrow(w io.Writer, by []string, rows []metrics.Row, md arrow.Metadata) error {
+func writeArrow(w io.Writer, by []string, rows []Row, md arrow.Metadata) error {
 	schema := stream.TableSchema(by, md)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
@@ -74,7 +90,7 @@ func writeArrow(w io.Writer, by []string, rows []metrics.Row, md arrow.Metadata)
 }
 
 // pivot lays rows out as one line per group.
-func pivot(by []string, rows []metrics.Row) (header []string, lines [][]string) {
+func pivot(by []string, rows []Row) (header []string, lines [][]string) {
 	var metricsOrder []string
 	seen := map[string]bool{}
 	type line struct {
@@ -116,11 +132,6 @@ func pivot(by []string, rows []metrics.Row) (header []string, lines [][]string) 
 		lines = append(lines, cells)
 	}
 	return header, lines
-}
-
-func writePivot(w io.Writer, format string, by []string, rows []metrics.Row) error {
-	header, lines := pivot(by, rows)
-	return writeCells(w, format, header, lines)
 }
 
 // writeCells writes a header and lines as CSV, markdown or aligned text.

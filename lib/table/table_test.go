@@ -7,11 +7,10 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 
-	"github.com/lk-robustness/lk/lib/metrics"
 	"github.com/lk-robustness/lk/lib/table"
 )
 
-var rows = []metrics.Row{
+var rows = []table.Row{
 	{Group: []string{"lk31", "gaussian_noise"}, Metric: "top1", Value: 71.234, N: 500},
 	{Group: []string{"lk31", "gaussian_noise"}, Metric: "xent", Value: 1.5, N: 500},
 	{Group: []string{"resnet", "gaussian_noise"}, Metric: "top1", Value: 60, N: 500},
@@ -28,7 +27,7 @@ func Example_markdown() {
 }
 
 func Example_csv() {
-	table.Write(os.Stdout, "csv", []string{"model"}, []metrics.Row{{Group: []string{"a,b"}, Metric: "top1", Value: 50, N: 2}}, arrow.Metadata{})
+	table.Write(os.Stdout, "csv", []string{"model"}, []table.Row{{Group: []string{"a,b"}, Metric: "top1", Value: 50, N: 2}}, arrow.Metadata{})
 	// Output:
 	// model,n,top1
 	// "a,b",2,50.00
