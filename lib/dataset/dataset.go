@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/imageio"
 	"github.com/lk-robustness/lk/lib/imagenet"
 )
@@ -781,6 +782,24 @@ func openIDX(path, labels string) (*Source, error) {
 		s.Items = append(s.Items, Item{ID: fmt.Sprintf("%s/%0*d", stem, width, i), Label: int32(lab[i]), Index: i})
 	}
 	return s, nil
+}
+
+// LabelSet reads a set of labels: numbers and ranges ("0-7", "1,3,5-9"),
+// or the name of a 200-class subset (imagenet-a, imagenet-r, imagenet-o:
+// e.g. the val images of ImageNet-O's classes, its in-distribution set).
+func LabelSet(v string) (map[int32]bool, error) {
+	if sub, ok := imagenet.Subsets[v]; ok {
+		set := map[int32]bool{}
+		for _, i := range sub.Indices {
+			set[int32(i)] = true
+		}
+		return set, nil
+	}
+	set, err := cli.IntSet(v)
+	if err != nil {
+		return nil, fmt.Errorf("%v, or a subset: imagenet-a, imagenet-r, imagenet-o", err)
+	}
+	return set, nil
 }
 
 // KeepLabels returns the items whose label is in set.

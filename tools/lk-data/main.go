@@ -23,7 +23,6 @@ import (
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/imageio"
-	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/preprocess"
 	"github.com/lk-robustness/lk/lib/stream"
 )
@@ -98,13 +97,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	all := src.Items
 	if *keep != "" {
-		set, err := cli.IntSet(*keep)
-		if sub, ok := imagenet.Subsets[*keep]; ok { // e.g. the val images of ImageNet-O's 200 classes
-			set, err = map[int32]bool{}, nil
-			for _, i := range sub.Indices {
-				set[int32(i)] = true
-			}
-		}
+		set, err := dataset.LabelSet(*keep)
 		if err != nil {
 			return cli.Usage("--keep-labels %v", err)
 		}
