@@ -102,12 +102,54 @@ func (f *Floats) Set(v string) error {
 	return nil
 }
 
-// Decimal is the float64 of a float32 flag value's shortest decimal text:
-// 0.1 parsed as float32 is 0.10000000149 as float64; Decimal gives 0.1, so
-// that condition columns and thresholds carry the value the user typed.
-func Decimal(f float32) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
-	return v
+// Numbers is a comma-separated list of numbers as a flag value, read as
+// float64 exactly as typed (0.1 is 0.1, not float32's 0.10000000149): the
+// values of condition columns and budgets.
+type Numbers []float64
+
+func (f *Numbers) String() string {
+	var s []string
+	for _, v := range *f {
+		s = append(s, strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses "0.002,0.004".
+func (f *Numbers) Set(v string) error {
+	*f = nil
+	for _, p := range strings.Split(v, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", p)
+		}
+		*f = append(*f, x)
+	}
+	return nil
+}
+
+// Ints is a comma-separated list of whole numbers as a flag value.
+type Ints []int
+
+func (f *Ints) String() string {
+	var s []string
+	for _, v := range *f {
+		s = append(s, strconv.Itoa(v))
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses "1,2,5".
+func (f *Ints) Set(v string) error {
+	*f = nil
+	for _, p := range strings.Split(v, ",") {
+		x, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", p)
+		}
+		*f = append(*f, x)
+	}
+	return nil
 }
 
 // Strings is a comma-separated list of names as a flag value.

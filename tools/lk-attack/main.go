@@ -22,7 +22,6 @@ package main
 import (
 	"flag"
 	"io"
-	"strconv"
 
 	"github.com/lk-robustness/lk/lib/attack"
 	"github.com/lk-robustness/lk/lib/cli"
@@ -35,7 +34,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
 	var o attack.Options
 	var mean, std cli.Floats
-	var eps, steps cli.Strings
+	var eps cli.Numbers
+	var steps cli.Ints
 	fs.StringVar(&o.Model, "model", "", "ONNX model `file` to attack (the surrogate, for TAIG) (required)")
 	fs.StringVar(&o.Attack, "attack", "", "fgsm, pgd or taig (required)")
 	fs.Var(&eps, "eps", "perturbation budgets in [0,1] pixel units, a list (default 16/255 for taig; required otherwise)")
@@ -67,28 +67,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if o.Attack != "taig" {
 			return cli.Usage("--eps is required for %s (e.g. --eps 0.002,0.004)", o.Attack)
 		}
-		eps = cli.Strings{strconv.FormatFloat(16.0/255, 'g', -1, 64)}
+		eps = cli.Numbers{16.0 / 255}
 	}
 	for _, e := range eps {
-		v, err := strconv.ParseFloat(e, 64)
-		if err != nil || v < 0 || v > 1 {
-			return cli.Usage("--eps %q: want numbers in [0,1] (pixel units: 8/255 is 0.0314)", e)
+		if e < 0 || e > 1 {
+			return cli.Usage("--eps %v: want numbers in [0,1] (pixel units: 8/255 is 0.0314)", e)
 		}
-		o.Eps = append(o.Eps, v)
 	}
+	o.Eps = eps
 	if len(steps) == 0 {
-		steps = cli.Strings{"5"}
+		steps = cli.Ints{5}
 		if o.Attack == "taig" {
-			steps = cli.Strings{"20"}
+			steps = cli.Ints{20}
 		}
 	}
 	for _, s := range steps {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 0 {
-			return cli.Usage("--steps %q: want non-negative whole numbers", s)
+		if s < 0 {
+			return cli.Usage("--steps %d: want non-negative whole numbers", s)
 		}
-		o.Steps = append(o.Steps, v)
 	}
+	o.Steps = steps
 	if err := cli.Distinct(o.Eps); err != nil {
 		return cli.Usage("--eps: %v", err)
 	}

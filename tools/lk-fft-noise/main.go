@@ -20,7 +20,8 @@ func main() { cli.Main("lk-fft-noise", run) }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-fft-noise", "usage: lk-fft-noise [flags] < images.arrow > images.arrow\n\n", stderr)
 	var o freqnoise.Options
-	var freqs, std cli.Floats
+	var freqs cli.Numbers
+	var std cli.Floats
 	fs.Var(&freqs, "freqs", "band centres f in units of pi (0: lowest, 1: Nyquist), a list (default 0,0.1,...,1)")
 	fs.Float64Var(&o.Width, "width", 0.1, "half-width s of the square band, in units of pi (the paper's 0.1 pi window; Park & Kim's default is 0.2)")
 	fs.Float64Var(&o.Eps, "eps", 0.03, "noise size before band-passing, in pixel units (with --std: in the model's normalised units)")
@@ -51,7 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if len(freqs) == 0 {
 		for i := 0; i <= 10; i++ {
-			freqs = append(freqs, float32(i)/10)
+			freqs = append(freqs, float64(i)/10)
 		}
 	}
 	for _, f := range freqs {
@@ -62,9 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.Width <= 0 || o.Eps < 0 {
 		return cli.Usage("--width must be > 0 and --eps >= 0")
 	}
-	for _, f := range freqs {
-		o.Freqs = append(o.Freqs, cli.Decimal(f))
-	}
+	o.Freqs = freqs
 	if err := cli.Distinct(o.Freqs); err != nil {
 		return cli.Usage("--freqs: %v", err)
 	}

@@ -21,7 +21,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"text/tabwriter"
 
 	"github.com/lk-robustness/lk/lib/arch"
@@ -38,11 +37,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	group := fs.String("group", "1", "blocks per unit: a number (consecutive blocks of a stage) or scope")
 	stage := fs.Int("stage", 0, "draw only from this stage (1-based; 0: all stages)")
 	blocks := fs.String("blocks", "", "draw only from these units, numbered within --stage (or over the model), e.g. 1-18")
-	var ns cli.Strings
+	var ns cli.Ints
 	fs.Var(&ns, "n", "units to drop per model, a list (e.g. 1,2,4); default 1")
 	samples := fs.Int("samples", 1, "models per drop count, each an independent draw")
 	seed := fs.Uint64("seed", 0, "seed of the draws")
-	var drop cli.Strings
+	var drop cli.Ints
 	fs.Var(&drop, "drop", "drop exactly these units (numbers as --list prints), one model")
 	list := fs.Bool("list", false, "print the blocks and units found, and which are eligible, then exit")
 	size := cli.InputSize(fs)
@@ -97,32 +96,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	var jobs []lesion.Job
 	if len(drop) > 0 {
-		var numbers []int
-		for _, d := range drop {
-			k, err := strconv.Atoi(d)
-			if err != nil {
-				return cli.Usage("--drop %q: want unit numbers (see --list)", d)
-			}
-			numbers = append(numbers, k)
+		if err := cli.Distinct(drop); err != nil {
+			return cli.Usage("--drop: %v", err)
 		}
-		j, err := lesion.Named(units, el, numbers)
+		j, err := lesion.Named(units, el, drop)
 		if err != nil {
 			return fmt.Errorf("--drop: %v (see --list)", err)
 		}
 		jobs = []lesion.Job{j}
 	} else {
 		if len(ns) == 0 {
-			ns = cli.Strings{"1"}
+			ns = cli.Ints{1}
 		}
-		var counts []int
-		for _, s := range ns {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return cli.Usage("--n %q: want positive numbers", s)
+		if err := cli.Distinct(ns); err != nil {
+			return cli.Usage("--n: %v", err)
+		}
+		for _, n := range ns {
+			if n < 1 {
+				return cli.Usage("--n %d: want positive numbers", n)
 			}
-			counts = append(counts, n)
 		}
-		if jobs, err = lesion.Draws(el, counts, *samples, *seed); err != nil {
+		if jobs, err = lesion.Draws(el, ns, *samples, *seed); err != nil {
 			return fmt.Errorf("--n: %v (see --list)", err)
 		}
 	}

@@ -25,7 +25,7 @@ func main() { cli.Main("lk-occlude", run) }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-occlude", "usage: lk-occlude [flags] < images.arrow > images.arrow\n\n", stderr)
 	var modes cli.Strings
-	var ratios, lambdas cli.Floats
+	var ratios, lambdas cli.Numbers
 	fs.Var(&modes, "mode", "drop modes, a list: random, salient, nonsalient (default random)")
 	fs.Var(&ratios, "ratios", "random drop: fractions of the patches (default 0,0.1,...,0.9, the reference's k N // 10)")
 	fs.Var(&lambdas, "lambdas", "salient modes: fractions of the saliency mass (default 0.1,...,1)")
@@ -50,15 +50,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if len(ratios) == 0 {
 		for k := 0; k < 10; k++ {
-			ratios = append(ratios, float32(k)/10)
+			ratios = append(ratios, float64(k)/10)
 		}
 	}
 	if len(lambdas) == 0 {
 		for k := 1; k <= 10; k++ {
-			lambdas = append(lambdas, float32(k)/10)
+			lambdas = append(lambdas, float64(k)/10)
 		}
 	}
-	o := occlude.Options{Modes: modes, Ratios: decimals(ratios), Lambdas: decimals(lambdas), Patch: *patch, Seed: *seed,
+	o := occlude.Options{Modes: modes, Ratios: ratios, Lambdas: lambdas, Patch: *patch, Seed: *seed,
 		PerImage: *perImage, Batch: *batch, Args: cli.Recorded(fs, "threads")}
 	if err := cli.Distinct(o.Ratios); err != nil {
 		return cli.Usage("--ratios: %v", err)
@@ -100,14 +100,4 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		o.Saliency = occlude.Column{Name: *salCol}
 	}
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, outOpts, o) })
-}
-
-// decimals turns flag values (float32) into the float64 of their decimal
-// text, so that 0.3 is 0.3 in columns and comparisons.
-func decimals(fs cli.Floats) []float64 {
-	out := make([]float64, len(fs))
-	for i, f := range fs {
-		out[i] = cli.Decimal(f)
-	}
-	return out
 }
