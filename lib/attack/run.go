@@ -31,7 +31,7 @@ type Options struct {
 	Mean, Std   []float32
 	Size        stream.Shape
 	Threads     int
-	Args        []string
+	Step        stream.Step // provenance: the tool and its command line (cli.Step)
 	Progress    io.Writer
 }
 
@@ -79,8 +79,8 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	if err != nil {
 		return err
 	}
-	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-attack", Args: o.Args, Model: o.Model, SHA256: sha,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(configs),
+	t, err := stream.NewTransformer(r, out, o.Step.With(o.Model, sha,
+		map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}), len(configs),
 		arrow.Field{Name: stream.ColAttack, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: stream.ColEps, Type: arrow.PrimitiveTypes.Float64},
 		arrow.Field{Name: stream.ColSteps, Type: arrow.PrimitiveTypes.Int64})

@@ -241,6 +241,13 @@ func Recorded(fs *flag.FlagSet, perf ...string) []string {
 	return append(out, fs.Args()...)
 }
 
+// Step is the tool's provenance step as its main knows it: the tool's
+// name (the flag set's) and the recorded command line (Recorded). A
+// library adds what only it knows (the model's hash, seeds, extras).
+func Step(fs *flag.FlagSet, perf ...string) stream.Step {
+	return stream.Step{Tool: fs.Name(), Args: Recorded(fs, perf...)}
+}
+
 // Shape is a C,H,W size as a flag value (zero when not given).
 type Shape struct{ stream.Shape }
 

@@ -19,10 +19,10 @@ type Options struct {
 	Corruptions []string
 	Severities  []int
 	Seed        uint64
-	Table       string // auto (by image size), imagenet or cifar
-	FrostDir    string // the reference's frost images, if the user has them
-	Workers     int    // 0: all cores
-	Args        []string
+	Table       string      // auto (by image size), imagenet or cifar
+	FrostDir    string      // the reference's frost images, if the user has them
+	Workers     int         // 0: all cores
+	Step        stream.Step // provenance: the tool and its command line (cli.Step)
 	Progress    io.Writer
 }
 
@@ -65,8 +65,8 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		}
 	}
 	tname := map[Table]string{ImageNet: "imagenet", CIFAR: "cifar"}[table]
-	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-corrupt", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "table": tname}}, len(pairs),
+	t, err := stream.NewTransformer(r, out, o.Step.With("", "",
+		map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "table": tname}), len(pairs),
 		arrow.Field{Name: stream.ColCorruption, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: stream.ColSeverity, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {

@@ -34,8 +34,8 @@ func RunSequences(r *stream.Reader, out stream.OutputOptions, names []string, di
 		table = CIFAR
 	}
 	md := stream.WithoutMeta(r.Schema().Metadata(), stream.MetaRows)
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-corrupt", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}})
+	md, err = stream.AddStep(md, o.Step.With("", "",
+		map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}))
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,8 @@ type Options struct {
 	Eps   float64   // noise size in pixel units; per channel times Std when set
 	Std   []float64 // a model's std: eps then applies in its normalised space, as Park & Kim add it
 	Seed  uint64
-	Clip  bool // clip the result to [0,1] (the stream contract); Park & Kim do not
-	Args  []string
+	Clip  bool        // clip the result to [0,1] (the stream contract); Park & Kim do not
+	Step  stream.Step // provenance: the tool and its command line (cli.Step)
 }
 
 // Draw is one image's sign noise, transformed once: the spectra of its
@@ -85,8 +85,8 @@ func Noise(plan *fourier.Plan, sh stream.Shape, band []float64, eps float64, std
 // Run writes every record of r once per frequency, in that order, with the
 // noise added to the images and a freq column appended.
 func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
-	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-fft-noise", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(o.Freqs),
+	t, err := stream.NewTransformer(r, out, o.Step.With("", "",
+		map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}), len(o.Freqs),
 		arrow.Field{Name: stream.ColFreq, Type: arrow.PrimitiveTypes.Float64})
 	if err != nil {
 		return err
@@ -155,9 +155,9 @@ func Basis(h, w, u, v int) []float64 {
 // eps times the unit basis image of (u, v), with a random sign per image
 // and channel (Yin et al. 2019), and columns fu and fv. Scored per (fu,
 // fv), it is the Fourier heat map of a model's sensitivity.
-func RunHeatmap(r *stream.Reader, out stream.OutputOptions, eps float64, step int, seed uint64, clipped bool, args []string) error {
-	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-fft-noise", Args: args,
-		Extra: map[string]string{"seed": strconv.FormatUint(seed, 10)}}, 0,
+func RunHeatmap(r *stream.Reader, out stream.OutputOptions, eps float64, step int, seed uint64, clipped bool, prov stream.Step) error {
+	t, err := stream.NewTransformer(r, out, prov.With("", "",
+		map[string]string{"seed": strconv.FormatUint(seed, 10)}), 0,
 		arrow.Field{Name: stream.ColFU, Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: stream.ColFV, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
 		return err

@@ -33,8 +33,8 @@ type Options struct {
 	Threads  int
 	Provider string
 	Device   int
-	Args     []string  // the command line, for provenance
-	Progress io.Writer // nil: silent
+	Step     stream.Step // provenance: the tool and its command line (cli.Step)
+	Progress io.Writer   // nil: silent
 	// Output, when its Path is set, is the output file instead of the
 	// writer; with Resume, an existing file from an interrupted run keeps
 	// its complete record batches and only the rows whose keys it lacks
@@ -224,8 +224,8 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	if m.Config.LabelSpace != "" {
 		md = stream.WithMeta(md, stream.MetaModelLabelSpace, m.Config.LabelSpace)
 	}
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-infer", Args: o.Args, Model: o.Model, SHA256: m.sha,
-		Extra: map[string]string{"onnxruntime": ort.Version(), "provider": orDefault(o.Provider, "cpu")}})
+	md, err = stream.AddStep(md, o.Step.With(o.Model, m.sha,
+		map[string]string{"onnxruntime": ort.Version(), "provider": orDefault(o.Provider, "cpu")}))
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ type Options struct {
 	PerImage bool // random patches per image, not per batch
 	Batch    int  // rows sharing one random draw (the reference's batch)
 	Saliency Saliency
-	Args     []string
+	Step     stream.Step // provenance: the tool and its command line (cli.Step)
 }
 
 type cond struct {
@@ -68,8 +68,8 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	if err != nil {
 		return err
 	}
-	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-occlude", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "grid": fmt.Sprintf("%dx%d of %d px", g.GH, g.GW, g.Patch)}},
+	t, err := stream.NewTransformer(r, out, o.Step.With("", "",
+		map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "grid": fmt.Sprintf("%dx%d of %d px", g.GH, g.GW, g.Patch)}),
 		len(conds),
 		arrow.Field{Name: stream.ColDropMode, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: stream.ColDropRatio, Type: arrow.PrimitiveTypes.Float64})

@@ -13,10 +13,10 @@ import (
 
 // Options configure RunRenditions and RunBackgrounds.
 type Options struct {
-	Styles   []string // renditions, or background variants
-	Seed     uint64   // background donors
-	MaxBytes int64    // RunBackgrounds: the most pixel bytes held
-	Args     []string
+	Styles   []string    // renditions, or background variants
+	Seed     uint64      // background donors
+	MaxBytes int64       // RunBackgrounds: the most pixel bytes held
+	Step     stream.Step // provenance: the tool and its command line (cli.Step)
 }
 
 // RunRenditions writes every record of r once per style, in that order,
@@ -27,7 +27,7 @@ func RunRenditions(r *stream.Reader, out stream.OutputOptions, o Options) error 
 			return fmt.Errorf("rendition %q: want one of %v", s, Renditions)
 		}
 	}
-	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-render", Args: o.Args}, len(o.Styles),
+	t, err := stream.NewTransformer(r, out, o.Step, len(o.Styles),
 		arrow.Field{Name: stream.ColRendition, Type: arrow.BinaryTypes.String})
 	if err != nil {
 		return err
@@ -58,8 +58,8 @@ func RunBackgrounds(r *stream.Reader, out stream.OutputOptions, o Options) error
 			return fmt.Errorf("variant %q: want one of %v", s, Variants)
 		}
 	}
-	t, err := stream.NewTransformer(r, out, stream.Step{Tool: "lk-render", Args: o.Args,
-		Extra: map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}}, len(o.Styles),
+	t, err := stream.NewTransformer(r, out, o.Step.With("", "",
+		map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}), len(o.Styles),
 		arrow.Field{Name: stream.ColVariant, Type: arrow.BinaryTypes.String})
 	if err != nil {
 		return err

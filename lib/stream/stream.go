@@ -98,6 +98,17 @@ type Step struct {
 	Extra   map[string]string `json:"extra,omitempty"`
 }
 
+// With returns s with what a library adds to the step its main built
+// (the tool and its command line): the model's path and sha256 (when
+// path is not empty) and extras.
+func (s Step) With(path, sha string, extra map[string]string) Step {
+	if path != "" {
+		s.Model, s.SHA256 = path, sha
+	}
+	s.Extra = extra
+	return s
+}
+
 // Provenance decodes the provenance steps of a schema's metadata.
 func Provenance(md arrow.Metadata) ([]Step, error) {
 	v, ok := md.GetValue(MetaProvenance)

@@ -115,7 +115,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if std != nil {
 		o.Std = std
 	}
-	o.Args = cli.Recorded(fs, "threads", "q")
+	o.Step = cli.Step(fs, "threads", "q")
 	o.Progress = cli.Progress(*quiet, stderr)
 	outOpts, err := out.Options(stdout, stderr)
 	if err != nil {

@@ -114,7 +114,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			t.Add(m.Config.Name, l.Name, b.Stage, b.InStage, l.Kernel, l.Channels, r, float64(r)/float64(max(l.Channels-1, 1)), s)
 		}
 	}
-	md, err := stream.AddStep(arrow.Metadata{}, stream.Step{Tool: "lk-attn-dist", Args: cli.Recorded(fs), Model: *path})
+	md, err := stream.AddStep(arrow.Metadata{}, cli.Step(fs).With(*path, "", nil))
 	if err != nil {
 		return err
 	}

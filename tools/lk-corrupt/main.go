@@ -83,7 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	default:
 		return cli.Usage("--table %q: want auto, imagenet or cifar", o.Table)
 	}
-	o.Args = cli.Recorded(fs, "workers", "q")
+	o.Step = cli.Step(fs, "workers", "q")
 	o.Progress = cli.Progress(*quiet, stderr)
 	outOpts, err := out.Options(stdout, stderr)
 	if err != nil {

@@ -104,7 +104,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		all = dataset.KeepLabels(all, set)
 	}
 	items := dataset.Order(all, *shuffle, *seed, *limit, k, n)
-	step := stream.Step{Tool: "lk-data", Args: cli.Recorded(fs, "workers", "q"), Extra: map[string]string{"source": src.Kind}}
+	step := cli.Step(fs, "workers", "q").With("", "", map[string]string{"source": src.Kind})
 	if *shuffle {
 		step.Seed = seed
 	}

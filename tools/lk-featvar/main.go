@@ -133,7 +133,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			t.Add(m.Config.Name, i, s.Name, s.Kind, float64(i)/float64(max(len(stats)-1, 1)), v, int(n))
 		}
 		md := r.Schema().Metadata()
-		md, err = stream.AddStep(md, stream.Step{Tool: "lk-featvar", Args: recorded, Model: *path})
+		md, err = stream.AddStep(md, stream.Step{Tool: fs.Name(), Args: recorded, Model: *path})
 		if err != nil {
 			return err
 		}

@@ -45,9 +45,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if *step < 1 || o.Eps <= 0 {
 			return cli.Usage("--heatmap needs --step >= 1 and --eps > 0 (the L2 norm of the perturbation)")
 		}
-		args := cli.Recorded(fs)
+		prov := cli.Step(fs)
 		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
-			return freqnoise.RunHeatmap(r, outOpts, o.Eps, *step, o.Seed, o.Clip, args)
+			return freqnoise.RunHeatmap(r, outOpts, o.Eps, *step, o.Seed, o.Clip, prov)
 		})
 	}
 	if len(freqs) == 0 {
@@ -70,6 +70,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	for _, v := range std {
 		o.Std = append(o.Std, float64(v))
 	}
-	o.Args = cli.Recorded(fs)
+	o.Step = cli.Step(fs)
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return freqnoise.Run(r, outOpts, o) })
 }

@@ -45,7 +45,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Usage("--batch %d: want a positive number", o.Batch)
 	}
 	o.Size = size.Shape
-	o.Args = cli.Recorded(fs, "batch", "threads", "q")
+	o.Step = cli.Step(fs, "batch", "threads", "q")
 	var err error
 	if o.Output, err = out.Options(stdout, stderr); err != nil {
 		return err

@@ -120,7 +120,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		by = append(by, stream.ColCorruption)
 	}
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})
+	md, err = stream.AddStep(md, cli.Step(fs))
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagS
 	if err != nil {
 		return err
 	}
-	md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)})
+	md, err = stream.AddStep(md, cli.Step(fs))
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, each each
 			fmt.Fprintf(stderr, "lk-metrics: %s\n", n)
 		}
 	}
-	if md, err = stream.AddStep(md, stream.Step{Tool: "lk-metrics", Args: cli.Recorded(fs)}); err != nil {
+	if md, err = stream.AddStep(md, cli.Step(fs)); err != nil {
 		return err
 	}
 	return table.Write(stdout, format, append(append([]string{}, by...), stream.ColPerturbation), rows, md)

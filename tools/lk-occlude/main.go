@@ -59,7 +59,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	o := occlude.Options{Modes: modes, Ratios: ratios, Lambdas: lambdas, Patch: *patch, Seed: *seed,
-		PerImage: *perImage, Batch: *batch, Args: cli.Recorded(fs, "threads")}
+		PerImage: *perImage, Batch: *batch, Step: cli.Step(fs, "threads")}
 	if err := cli.Distinct(o.Ratios); err != nil {
 		return cli.Usage("--ratios: %v", err)
 	}

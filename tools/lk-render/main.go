@@ -40,7 +40,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	outOpts := stream.OutputOptions{W: stdout, Log: stderr}
-	o := render.Options{Seed: *seed, MaxBytes: *maxMB << 20, Args: cli.Recorded(fs)}
+	o := render.Options{Seed: *seed, MaxBytes: *maxMB << 20, Step: cli.Step(fs)}
 	var err error
 	if len(rend) > 0 {
 		if o.Styles, err = cli.Choose(rend, render.Renditions); err != nil {

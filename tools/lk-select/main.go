@@ -51,7 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := cli.OneInput(fs); err != nil {
 		return err
 	}
-	step := stream.Step{Tool: "lk-select", Args: cli.Recorded(fs, "q")}
+	step := cli.Step(fs, "q")
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		read, kept, err := selection.Run(r, stdout, rule, drop, step)
 		if err == nil && !*quiet {

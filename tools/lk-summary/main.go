@@ -70,7 +70,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		t.Add(m.Config.Name, path, m.Shape.String(), int(s.Parameters), int(s.MACs), strings.Join(ks, ","), maxK, s.Blocks, s.Stages)
 	}
-	md, err := stream.AddStep(arrow.Metadata{}, stream.Step{Tool: "lk-summary", Args: cli.Recorded(fs)})
+	md, err := stream.AddStep(arrow.Metadata{}, cli.Step(fs))
 	if err != nil {
 		return err
 	}
