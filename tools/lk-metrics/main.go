@@ -12,17 +12,13 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
-
-	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/metrics"
-	"github.com/lk-robustness/lk/lib/robust"
 	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/table"
 )
@@ -55,165 +51,58 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usage("--format %v", err)
 	}
-	groupBy := by
-	base := robust.AlexNet
+	o := metrics.Options{Measure: *measure, By: by, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup}
 	switch *measure {
-	case "accuracy":
+	case "accuracy", "in9":
 		if *baseline != "" {
 			return cli.Usage("--baseline is for --measure ce and fp")
 		}
 	case "ce":
-		groupBy = append(append(cli.Strings{}, by...), stream.ColCorruption, stream.ColSeverity)
 		if *baseline != "" {
-			var err error
-			if base, err = metrics.ReadBaseline(*baseline); err != nil {
+			if o.CEBase, err = metrics.ReadBaseline(*baseline); err != nil {
 				return fmt.Errorf("--baseline: %v", err)
 			}
 		}
-	case "in9":
-		// handled by Accuracy below
 	case "fp":
 		if *stride < 1 {
 			return cli.Usage("--stride %d: want a positive number", *stride)
 		}
-		return runFP(by, *stride, *baseline, fs, rows(*allowDup), stdin, stdout, stderr, f)
+		if *baseline != "" {
+			if o.FPBase, err = metrics.ReadBaselineTable(*baseline, stream.ColPerturbation, "fp", "fp"); err != nil {
+				return fmt.Errorf("--baseline: %v", err)
+			}
+			if o.T5Base, err = metrics.ReadBaselineTable(*baseline, stream.ColPerturbation, "t5d", "fp"); err != nil {
+				return fmt.Errorf("--baseline: %v", err)
+			}
+		}
 	case "ood":
 		if len(positive) == 0 {
 			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
 		}
-		return runOOD(by, sub, positive, fs, rows(*allowDup), stdin, stdout, f)
 	default:
 		return cli.Usage("--measure %q: want accuracy, ce, ood, in9 or fp", *measure)
 	}
-	acc := metrics.NewAccuracy(groupBy, sub)
-	acc.IN9 = *measure == "in9"
-	var md arrow.Metadata
-	first := true
-	each := rows(*allowDup)
-	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
-		if first {
-			md = r.Schema().Metadata()
-			first = false
+	streams := func(fn func(r *stream.Reader, positive bool) error) error {
+		if len(positive) > 0 {
+			if err := cli.Inputs(positive, nil, func(r *stream.Reader) error { return fn(r, true) }); err != nil {
+				return err
+			}
 		}
-		return each(r, acc.Add)
-	})
+		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return fn(r, false) })
+	}
+	cols, rows, md, notes, err := metrics.Score(o, streams)
+	var dup *stream.DuplicateError
+	if errors.As(err, &dup) {
+		return fmt.Errorf("%v (--allow-duplicates scores them all)", err)
+	}
 	if err != nil {
 		return err
 	}
-	rows, err := acc.Rows()
-	if err != nil {
-		return err
-	}
-	if len(rows) == 0 {
-		return fmt.Errorf("no rows to score: the input streams were empty")
-	}
-	if n := acc.Unlabelled(); n > 0 {
-		fmt.Fprintf(stderr, "lk-metrics: %d rows have label -1 (unknown) and are not scored\n", n)
-	}
-	if *measure == "ce" {
-		var notes []string
-		if rows, notes, err = metrics.CE(rows, len(by), base); err != nil {
-			return err
-		}
-		for _, n := range notes {
-			fmt.Fprintf(stderr, "lk-metrics: %s\n", strings.TrimSpace(n))
-		}
-		by = append(by, stream.ColCorruption)
-	}
-	md, err = stream.AddStep(md, cli.Step(fs))
-	if err != nil {
-		return err
-	}
-	return table.Write(stdout, f, by, rows, md)
-}
-
-// runOOD scores out-of-distribution detection: rows of the --positive
-// files against the rows of the inputs.
-func runOOD(by []string, sub *imagenet.Subset, positive []string, fs *flag.FlagSet, each eachFunc, stdin io.Reader, stdout io.Writer, format string) error {
-	o := metrics.NewOOD(by, sub)
-	var md arrow.Metadata
-	add := func(pos bool) func(r *stream.Reader) error {
-		return func(r *stream.Reader) error {
-			md = r.Schema().Metadata()
-			return each(r, func(rec arrow.Record, name string) error { return o.Add(rec, name, pos) })
-		}
-	}
-	if err := cli.Inputs(positive, nil, add(true)); err != nil {
-		return err
-	}
-	if err := cli.Inputs(fs.Args(), stdin, add(false)); err != nil {
-		return err
-	}
-	rows, err := o.Rows()
-	if err != nil {
-		return err
-	}
-	md, err = stream.AddStep(md, cli.Step(fs))
-	if err != nil {
-		return err
-	}
-	return table.Write(stdout, format, by, rows, md)
-}
-
-// runFP scores perturbation sequences: flip probability and top-5 distance
-// per group and perturbation.
-func runFP(by []string, stride int, baseline string, fs *flag.FlagSet, each eachFunc, stdin io.Reader, stdout, stderr io.Writer, format string) error {
-	fp := metrics.NewFP(by, stride)
-	var md arrow.Metadata
-	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
-		md = r.Schema().Metadata()
-		return each(r, fp.Add)
-	})
-	if err != nil {
-		return err
-	}
-	rows, err := fp.Rows()
-	if err != nil {
-		return err
-	}
-	if baseline != "" {
-		fpBase, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "fp", "fp")
-		if err != nil {
-			return fmt.Errorf("--baseline: %v", err)
-		}
-		t5Base, err := metrics.ReadBaselineTable(baseline, stream.ColPerturbation, "t5d", "fp")
-		if err != nil {
-			return fmt.Errorf("--baseline: %v", err)
-		}
-		var notes []string
-		rows, notes = metrics.Normalise(rows, len(by), fpBase, t5Base)
-		for _, n := range notes {
-			fmt.Fprintf(stderr, "lk-metrics: %s\n", n)
-		}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "lk-metrics: %s\n", n)
 	}
 	if md, err = stream.AddStep(md, cli.Step(fs)); err != nil {
 		return err
 	}
-	return table.Write(stdout, format, append(append([]string{}, by...), stream.ColPerturbation), rows, md)
-}
-
-// eachFunc hands every record of a stream to add, after checking that
-// its row keys are new.
-type eachFunc func(r *stream.Reader, add func(rec arrow.Record, name string) error) error
-
-// rows returns an eachFunc whose key check spans every stream it reads;
-// allowDup turns the check off.
-func rows(allowDup bool) eachFunc {
-	u := stream.NewUnique()
-	return func(r *stream.Reader, add func(rec arrow.Record, name string) error) error {
-		if err := u.Start(r.Name(), r.Schema()); err != nil {
-			return err
-		}
-		for r.Next() {
-			if !allowDup {
-				if err := u.Add(r.Record()); err != nil {
-					return fmt.Errorf("%v (--allow-duplicates scores them all)", err)
-				}
-			}
-			if err := add(r.Record(), r.Name()); err != nil {
-				return err
-			}
-		}
-		return r.Err()
-	}
+	return table.Write(stdout, f, cols, rows, md)
 }

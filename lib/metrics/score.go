@@ -1,0 +1,129 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/imagenet"
+	"github.com/lk-robustness/lk/lib/robust"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Options say what Score computes.
+type Options struct {
+	Measure string // accuracy, ce, in9, ood or fp
+	By      []string
+	Subset  *imagenet.Subset
+	Stride  int // fp: the frame stride
+	// CEBase are the baseline's errors per corruption for ce (nil:
+	// AlexNet's); FPBase and T5Base a baseline's flip probabilities and
+	// top-5 distances per perturbation for fp (nil: none).
+	CEBase, FPBase, T5Base map[string]float64
+	// AllowDuplicates scores rows whose key occurs more than once.
+	AllowDuplicates bool
+}
+
+// Streams hands each input stream to fn, the out-of-distribution ones of
+// ood (positive true) first.
+type Streams func(fn func(r *stream.Reader, positive bool) error) error
+
+// Score reads every stream once and returns the table: its grouping
+// columns, its rows, the metadata of the first input that is not a
+// positive, and notes for the user (what could not be computed and why).
+// A row key seen twice across the streams is an error (a
+// *stream.DuplicateError) naming it and both streams, unless
+// AllowDuplicates.
+func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metadata, notes []string, err error) {
+	var add func(rec arrow.Record, name string, positive bool) error
+	var result func() ([]Row, error)
+	by = append([]string{}, o.By...)
+	switch o.Measure {
+	case "accuracy", "ce", "in9":
+		groupBy := by
+		if o.Measure == "ce" {
+			groupBy = append(append([]string{}, by...), stream.ColCorruption, stream.ColSeverity)
+		}
+		acc := NewAccuracy(groupBy, o.Subset)
+		acc.IN9 = o.Measure == "in9"
+		add = func(rec arrow.Record, name string, _ bool) error { return acc.Add(rec, name) }
+		result = func() ([]Row, error) {
+			rows, err := acc.Rows()
+			if err != nil {
+				return nil, err
+			}
+			if len(rows) == 0 {
+				return nil, errors.New("no rows to score: the input streams were empty")
+			}
+			if n := acc.Unlabelled(); n > 0 {
+				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
+			}
+			if o.Measure != "ce" {
+				return rows, nil
+			}
+			base := o.CEBase
+			if base == nil {
+				base = robust.AlexNet
+			}
+			var ceNotes []string
+			if rows, ceNotes, err = CE(rows, len(by), base); err != nil {
+				return nil, err
+			}
+			for _, n := range ceNotes {
+				notes = append(notes, strings.TrimSpace(n))
+			}
+			by = append(by, stream.ColCorruption)
+			return rows, nil
+		}
+	case "ood":
+		ood := NewOOD(by, o.Subset)
+		add = ood.Add
+		result = ood.Rows
+	case "fp":
+		fp := NewFP(by, o.Stride)
+		add = func(rec arrow.Record, name string, _ bool) error { return fp.Add(rec, name) }
+		result = func() ([]Row, error) {
+			rows, err := fp.Rows()
+			if err != nil {
+				return nil, err
+			}
+			if o.FPBase != nil {
+				var fpNotes []string
+				rows, fpNotes = Normalise(rows, len(by), o.FPBase, o.T5Base)
+				notes = append(notes, fpNotes...)
+			}
+			by = append(by, stream.ColPerturbation)
+			return rows, nil
+		}
+	default:
+		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9 or fp", o.Measure)
+	}
+	u := stream.NewUnique()
+	first := true
+	err = streams(func(r *stream.Reader, positive bool) error {
+		if first && !positive {
+			md, first = r.Schema().Metadata(), false
+		}
+		if err := u.Start(r.Name(), r.Schema()); err != nil {
+			return err
+		}
+		for r.Next() {
+			if !o.AllowDuplicates {
+				if err := u.Add(r.Record()); err != nil {
+					return err
+				}
+			}
+			if err := add(r.Record(), r.Name(), positive); err != nil {
+				return err
+			}
+		}
+		return r.Err()
+	})
+	if err != nil {
+		return nil, nil, md, nil, err
+	}
+	rows, err = result()
+	return by, rows, md, notes, err
+}
