@@ -200,7 +200,7 @@ func TestResumeSweepKeepsEveryCondition(t *testing.T) {
 		}
 		os.WriteFile(p, junk, 0o644)
 		_, errOut, err := sh(t, "lk-infer -q --model testdata/zoo/lk3.onnx --out "+p+" --resume < "+c)
-		if err == nil || strings.Contains(errOut, "panic") || !strings.Contains(errOut, "--resume "+p) {
+		if err == nil || strings.Contains(errOut, "panic") || !strings.Contains(errOut, "resuming "+p) {
 			t.Fatalf("random bytes %d as the resume file: %v %q", i, err, errOut)
 		}
 	}

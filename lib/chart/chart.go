@@ -89,7 +89,7 @@ func seriesOf(t *Table, col string) ([]string, []string, error) {
 	cols := strings.Split(col, ",")
 	s := make([]string, t.Rows())
 	for _, c := range cols {
-		v, err := t.Strings(c, "--series")
+		v, err := t.Strings(c, "series")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -118,10 +118,10 @@ func seriesOf(t *Table, col string) ([]string, []string, error) {
 
 // xySeries reads the numeric x and y columns and each row's series.
 func xySeries(t *Table, s Spec) (xs, ys []float64, ser, names []string, err error) {
-	if xs, err = t.Floats(s.X, "--x"); err != nil {
+	if xs, err = t.Floats(s.X, "x"); err != nil {
 		return
 	}
-	if ys, err = t.Floats(s.Y, "--y"); err != nil {
+	if ys, err = t.Floats(s.Y, "y"); err != nil {
 		return
 	}
 	ser, names, err = seriesOf(t, s.Series)
@@ -205,11 +205,11 @@ func lines(p *plot.Plot, t *Table, s Spec) error {
 // bars draws grouped bars: one group per value of X (a category), one bar
 // per series within it.
 func bars(p *plot.Plot, t *Table, s Spec) error {
-	cats, err := t.Strings(s.X, "--x (categories)")
+	cats, err := t.Strings(s.X, "x categories")
 	if err != nil {
 		return err
 	}
-	ys, err := t.Floats(s.Y, "--y")
+	ys, err := t.Floats(s.Y, "y")
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func scatter(p *plot.Plot, t *Table, s Spec) error {
 	}
 	var labels []string
 	if s.Label != "" {
-		if labels, err = t.Strings(s.Label, "--label"); err != nil {
+		if labels, err = t.Strings(s.Label, "label"); err != nil {
 			return err
 		}
 	}
@@ -333,7 +333,7 @@ func heat(p *plot.Plot, t *Table, s Spec) error {
 	if err != nil {
 		return err
 	}
-	zs, err := t.Floats(s.Z, "--z")
+	zs, err := t.Floats(s.Z, "z")
 	if err != nil {
 		return err
 	}

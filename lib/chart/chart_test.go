@@ -64,14 +64,14 @@ func TestPivot(t *testing.T) {
 	if strings.Join(tb.Names, ",") != "model,x,top1,top5,bg_gap" || tb.Rows() != 3 {
 		t.Fatalf("columns %v, %d rows", tb.Names, tb.Rows())
 	}
-	top5, err := tb.Floats("top5", "--y")
+	top5, err := tb.Floats("top5", "y")
 	if err != nil || top5[0] != 99 || !math.IsNaN(top5[1]) {
 		t.Errorf("top5 %v %v", top5, err)
 	}
-	if _, err := tb.Floats("model", "--y"); err == nil || !strings.Contains(err.Error(), `row 0, column "model" (--y): "a" is not a number`) {
+	if _, err := tb.Floats("model", "y"); err == nil || !strings.Contains(err.Error(), `row 0, column "model" (the y column): "a" is not a number`) {
 		t.Errorf("text as number: %v", err)
 	}
-	if _, err := tb.Floats("acc", "--y"); err == nil || !strings.Contains(err.Error(), `no column "acc" for --y (columns: model, x, top1, top5, bg_gap)`) {
+	if _, err := tb.Floats("acc", "y"); err == nil || !strings.Contains(err.Error(), `no column "acc" for the y column (columns: model, x, top1, top5, bg_gap)`) {
 		t.Errorf("missing column: %v", err)
 	}
 	w, err := tb.Where([]string{"model=b"})

@@ -47,7 +47,7 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 			for _, f := range r.Schema().Fields() {
 				names = append(names, f.Name)
 			}
-			return fmt.Errorf("%s: no column %q for --label (columns: %s)", r.Name(), l, strings.Join(names, ", "))
+			return &ColumnError{Table: r.Name(), Column: l, Role: "label", Row: -1, Have: names}
 		}
 		li = append(li, idx[0])
 	}

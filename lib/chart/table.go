@@ -120,7 +120,27 @@ func (t *Table) need(name, what string) error {
 	if t.Has(name) {
 		return nil
 	}
-	return fmt.Errorf("%s: no column %q for %s (columns: %s)", t.Name, name, what, strings.Join(t.Names, ", "))
+	return &ColumnError{Table: t.Name, Column: name, Role: what, Row: -1, Have: t.Names}
+}
+
+// ColumnError is a column that a role of the spec names (Role: x, y, z,
+// series, label, where, join, minus; "x categories", "minus series")
+// and that the table lacks (Row -1), or whose cell at Row is not a number.
+type ColumnError struct {
+	Table, Column, Role string
+	Row                 int
+	Value               string
+	Have                []string
+}
+
+func (e *ColumnError) Error() string { return e.Describe("the " + e.Role + " column") }
+
+// Describe is the error with the role called what (a main names its flag).
+func (e *ColumnError) Describe(what string) string {
+	if e.Row < 0 {
+		return fmt.Sprintf("%s: no column %q for %s (columns: %s)", e.Table, e.Column, what, strings.Join(e.Have, ", "))
+	}
+	return fmt.Sprintf("%s: row %d, column %q (%s): %q is not a number", e.Table, e.Row, e.Column, what, e.Value)
 }
 
 // Strings returns a column's cells.
@@ -146,7 +166,7 @@ func (t *Table) Floats(name, what string) ([]float64, error) {
 			continue
 		}
 		if out[i], err = strconv.ParseFloat(v, 64); err != nil {
-			return nil, fmt.Errorf("%s: row %d, column %q (%s): %q is not a number", t.Name, i, name, what, v)
+			return nil, &ColumnError{Table: t.Name, Column: name, Role: what, Row: i, Value: v, Have: t.Names}
 		}
 	}
 	return out, nil
@@ -162,9 +182,9 @@ func (t *Table) Where(conds []string) (*Table, error) {
 	for _, c := range conds {
 		k, v, ok := strings.Cut(c, "=")
 		if !ok {
-			return nil, fmt.Errorf("--where %q: want column=value", c)
+			return nil, fmt.Errorf("condition %q: want column=value", c)
 		}
-		col, err := t.Strings(k, "--where")
+		col, err := t.Strings(k, "where")
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +203,7 @@ func (t *Table) Where(conds []string) (*Table, error) {
 		out.rows++
 	}
 	if out.rows == 0 {
-		return nil, fmt.Errorf("%s: no rows match --where %s", t.Name, strings.Join(conds, ","))
+		return nil, fmt.Errorf("%s: no rows match %s", t.Name, strings.Join(conds, ","))
 	}
 	return out, nil
 }
@@ -205,11 +225,11 @@ func (t *Table) Append(u *Table) error {
 // parameters beside lk-metrics' accuracy, both by model). Rows of t with no
 // match get empty cells; a key twice in u is an error.
 func (t *Table) Join(u *Table, key string) error {
-	tk, err := t.Strings(key, "--join")
+	tk, err := t.Strings(key, "join")
 	if err != nil {
 		return err
 	}
-	uk, err := u.Strings(key, "--join")
+	uk, err := u.Strings(key, "join")
 	if err != nil {
 		return err
 	}
@@ -243,19 +263,19 @@ func (t *Table) Join(u *Table, key string) error {
 // same key (the clean accuracy of each model, to plot a drop). A key
 // missing from base is an error naming it.
 func (t *Table) Minus(base *Table, y, key string) error {
-	ys, err := t.Floats(y, "--y")
+	ys, err := t.Floats(y, "y")
 	if err != nil {
 		return err
 	}
-	keys, err := t.Strings(key, "--minus (its --series column)")
+	keys, err := t.Strings(key, "minus series")
 	if err != nil {
 		return err
 	}
-	bys, err := base.Floats(y, "--minus")
+	bys, err := base.Floats(y, "minus")
 	if err != nil {
 		return err
 	}
-	bkeys, err := base.Strings(key, "--minus (its --series column)")
+	bkeys, err := base.Strings(key, "minus series")
 	if err != nil {
 		return err
 	}

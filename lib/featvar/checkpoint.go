@@ -81,7 +81,7 @@ func loadCheckpoint(path, run string) (*checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint %s: %v (not an lk-featvar checkpoint?)", path, err)
 	}
 	if c.Run != run {
-		return nil, fmt.Errorf("checkpoint %s was written by another run (different model, flags or input); give a new --out file", path)
+		return nil, fmt.Errorf("checkpoint %s was written by another run (different model, flags or input); write to a new file", path)
 	}
 	return &c, nil
 }

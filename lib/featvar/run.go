@@ -222,7 +222,7 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 			chain = chain.add(keyer.Hash(rec, k))
 			if consumed++; consumed <= skip {
 				if consumed == skip && chain.String() != ck.Keys {
-					return nil, finish(fmt.Errorf("%s: its first %d rows are not the ones the checkpoint %s measured; resume with the interrupted run's input, or give a new --out file", r.Name(), skip, o.Checkpoint))
+					return nil, finish(fmt.Errorf("%s: its first %d rows are not the ones the checkpoint %s measured; resume with the interrupted run's input, or write to a new file", r.Name(), skip, o.Checkpoint))
 				}
 				continue
 			}

@@ -103,7 +103,7 @@ func Create(schema *arrow.Schema, o OutputOptions) (*Output, error) {
 	}
 	fail := func(err error) (*Output, error) {
 		out.f.Close()
-		return nil, fmt.Errorf("--resume %s: %w", o.Path, err)
+		return nil, fmt.Errorf("resuming %s: %w", o.Path, err)
 	}
 	var skip int
 	if o.Resume {
@@ -152,7 +152,7 @@ func (o *Output) load(schema *arrow.Schema) (skip int, err error) {
 	}
 	defer r.Release()
 	if !SameRun(r.Schema(), schema) {
-		return 0, errors.New("was written by another run (different model, flags or input columns); give a new --out file")
+		return 0, errors.New("was written by another run (different model, flags or input columns); write to a new file")
 	}
 	o.done = map[RowKey]struct{}{}
 	o.covered = map[RowKey]int32{}

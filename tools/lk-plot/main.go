@@ -12,7 +12,9 @@
 package main
 
 import (
+	"errors"
 	"io"
+	"strings"
 
 	"gonum.org/v1/plot/vg"
 
@@ -23,7 +25,8 @@ import (
 
 func main() { cli.Main("lk-plot", run) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	defer func() { err = flagNames(err) }()
 	fs := cli.NewFlags("lk-plot", "usage: lk-plot --kind KIND -o FILE [flags] [stream.arrow ...]\n\n", stderr)
 	var s chart.Spec
 	fs.StringVar(&s.Kind, "kind", "line", "line, bar, scatter, heatmap (table streams) or montage (image streams)")
@@ -77,8 +80,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if s.X == "" || s.Y == "" || s.Kind == "heatmap" && s.Z == "" {
 		return cli.Usage("--kind %s needs --x and --y%s", s.Kind, map[bool]string{true: " and --z"}[s.Kind == "heatmap"])
 	}
+	for _, c := range where {
+		if !strings.Contains(c, "=") {
+			return cli.Usage("--where %q: want column=value", c)
+		}
+	}
 	var t *chart.Table
-	err := cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		u, err := chart.Read(r)
 		if err != nil {
 			return err
@@ -120,4 +128,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	return p.Save(vg.Length(*width)*vg.Centimeter, vg.Length(*height)*vg.Centimeter, *out)
+}
+
+// flagNames says which flag named a column the table lacks (or whose cell
+// is not a number): lib/chart speaks of the spec's roles.
+func flagNames(err error) error {
+	var ce *chart.ColumnError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	flag := map[string]string{"x categories": "--x (categories)", "minus series": "--minus (its --series column)"}[ce.Role]
+	if flag == "" {
+		flag = "--" + ce.Role
+	}
+	return errors.New(ce.Describe(flag))
 }
