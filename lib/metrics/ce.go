@@ -2,14 +2,12 @@ package metrics
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
-	"github.com/apache/arrow/go/v15/arrow/array"
-
 	"github.com/lk-robustness/lk/lib/robust"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/table"
 )
 
 // CE turns top-1 rows grouped by (by..., corruption, severity) into
@@ -89,45 +87,12 @@ func ReadBaseline(path string) (map[string]float64, error) {
 // baseline model's lk-metrics table of measure made, divided by 100
 // (percentages become fractions; use the result as ratios only).
 func ReadBaselineTable(path, col, metric, made string) (map[string]float64, error) {
-	f, err := os.Open(path)
+	vals, err := table.ReadMetric(path, col, metric)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%v (a table of lk-metrics --measure %s)", err, made)
 	}
-	defer f.Close()
-	r, err := stream.NewReader(f, path)
-	if err != nil {
-		return nil, err
+	for k, v := range vals {
+		vals[k] = v / 100
 	}
-	s := r.Schema()
-	ci, mi, vi := s.FieldIndices(col), s.FieldIndices(stream.ColMetric), s.FieldIndices(stream.ColValue)
-	if len(ci) != 1 || len(mi) != 1 || len(vi) != 1 {
-		return nil, fmt.Errorf("%s: not a table of lk-metrics --measure %s (columns %s, metric, value)", path, made, col)
-	}
-	base := map[string]float64{}
-	for r.Next() {
-		rec := r.Record()
-		cs, ok1 := rec.Column(ci[0]).(*array.String)
-		ms, ok2 := rec.Column(mi[0]).(*array.String)
-		vs, ok3 := rec.Column(vi[0]).(*array.Float64)
-		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("%s: columns %s and metric must be utf8 and value float64", path, col)
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if ms.Value(i) != metric {
-				continue
-			}
-			c := cs.Value(i)
-			if _, dup := base[c]; dup {
-				return nil, fmt.Errorf("%s: several values for %s (one model per baseline table)", path, c)
-			}
-			base[c] = vs.Value(i) / 100
-		}
-	}
-	if err := r.Err(); err != nil {
-		return nil, err
-	}
-	if len(base) == 0 {
-		return nil, fmt.Errorf("%s: no %s rows", path, metric)
-	}
-	return base, nil
+	return vals, nil
 }
