@@ -183,7 +183,7 @@ func TestSequencesFP(t *testing.T) {
 		}
 	}
 	_, errOut, err := sh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 4 %s | lk-infer -q --model testdata/zoo/lk3.onnx | lk-metrics --measure fp", testutil.FashionMNIST(t)))
-	if err == nil || !strings.Contains(errOut, "no column perturbation; --measure fp needs sequences") {
+	if err == nil || !strings.Contains(errOut, "no column perturbation; flip probability needs sequences") {
 		t.Errorf("not sequences: %v %q", err, errOut)
 	}
 }

@@ -114,7 +114,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 		return fmt.Errorf("%s: column logits: %v", name, err)
 	}
 	if a.Subset != nil && k <= a.Subset.Indices[len(a.Subset.Indices)-1] {
-		return fmt.Errorf("%s: --subset %s needs ImageNet-1k logits, but the stream has %d classes", name, a.Subset.Name, k)
+		return fmt.Errorf("%s: the %s subset needs ImageNet-1k logits, but the stream has %d classes", name, a.Subset.Name, k)
 	}
 	key := make([]string, len(a.By))
 	for i := 0; i < int(rec.NumRows()); i++ {
@@ -137,7 +137,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 		row := vals[i*k : (i+1)*k]
 		if a.IN9 {
 			if k != 1000 {
-				return fmt.Errorf("%s: --measure in9 maps ImageNet-1k predictions, but the stream has %d classes", name, k)
+				return fmt.Errorf("%s: ImageNet-9's score maps ImageNet-1k predictions, but the stream has %d classes", name, k)
 			}
 			if label > 8 {
 				return fmt.Errorf("%s: %s: label %d; ImageNet-9 labels are 0-8 (its folders in order)", name, rowName(i), label)

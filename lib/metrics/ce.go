@@ -89,7 +89,7 @@ func ReadBaseline(path string) (map[string]float64, error) {
 func ReadBaselineTable(path, col, metric, made string) (map[string]float64, error) {
 	vals, err := table.ReadMetric(path, col, metric)
 	if err != nil {
-		return nil, fmt.Errorf("%v (a table of lk-metrics --measure %s)", err, made)
+		return nil, fmt.Errorf("%v (a baseline is a table of lk-metrics' %s measure)", err, made)
 	}
 	for k, v := range vals {
 		vals[k] = v / 100

@@ -35,6 +35,13 @@ func NewOOD(by []string, subset *imagenet.Subset) *OOD {
 	return &OOD{By: by, Subset: subset, groups: map[string]*oodGroup{}}
 }
 
+// GroupColumnError is a grouping column a stream lacks.
+type GroupColumnError struct{ Stream, Column, Have string }
+
+func (e *GroupColumnError) Error() string {
+	return fmt.Sprintf("%s: grouping column %s: no such column (columns: %s)", e.Stream, e.Column, e.Have)
+}
+
 // byColumns returns the record's columns named by, or an error naming
 // the missing one.
 func byColumns(rec arrow.Record, by []string, name string) ([]arrow.Array, error) {
@@ -42,7 +49,7 @@ func byColumns(rec arrow.Record, by []string, name string) ([]arrow.Array, error
 	for j, b := range by {
 		idx := rec.Schema().FieldIndices(b)
 		if len(idx) != 1 {
-			return nil, fmt.Errorf("%s: --by %s: no such column (columns: %s)", name, b, fieldNames(rec.Schema()))
+			return nil, &GroupColumnError{Stream: name, Column: b, Have: fieldNames(rec.Schema())}
 		}
 		cols[j] = rec.Column(idx[0])
 	}
@@ -57,7 +64,7 @@ func (o *OOD) Add(rec arrow.Record, name string, positive bool) error {
 		return fmt.Errorf("%s: %v", name, err)
 	}
 	if o.Subset != nil && k <= o.Subset.Indices[len(o.Subset.Indices)-1] {
-		return fmt.Errorf("%s: --subset %s needs ImageNet-1k logits, but the stream has %d classes", name, o.Subset.Name, k)
+		return fmt.Errorf("%s: the %s subset needs ImageNet-1k logits, but the stream has %d classes", name, o.Subset.Name, k)
 	}
 	cols, err := byColumns(rec, o.By, name)
 	if err != nil {
@@ -128,7 +135,7 @@ func (o *OOD) Rows() ([]Row, error) {
 			}
 		}
 		if np == 0 || np == len(g.pos) {
-			return nil, fmt.Errorf("group %s has %d out-of-distribution rows of %d; detection needs both kinds (give the OOD stream with --positive, the in-distribution one as input)",
+			return nil, fmt.Errorf("group %s has %d out-of-distribution rows of %d; detection needs both out-of-distribution and in-distribution rows",
 				strings.Join(g.key, ","), np, len(g.pos))
 		}
 		n := int64(len(g.pos))

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/imagenet"
@@ -94,6 +95,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var dup *stream.DuplicateError
 	if errors.As(err, &dup) {
 		return fmt.Errorf("%v (--allow-duplicates scores them all)", err)
+	}
+	var gc *metrics.GroupColumnError
+	if errors.As(err, &gc) {
+		if slices.Contains(by, gc.Column) {
+			return fmt.Errorf("%s: --by %s: no such column (columns: %s)", gc.Stream, gc.Column, gc.Have)
+		}
+		return fmt.Errorf("%s: --measure %s needs a column %s (columns: %s)", gc.Stream, *measure, gc.Column, gc.Have)
 	}
 	if err != nil {
 		return err
