@@ -371,3 +371,19 @@ func OneInput(fs *flag.FlagSet) error {
 	}
 	return nil
 }
+
+// Prefixed is w with prefix before every write: a library's log lines
+// (one write each) under the tool's name.
+func Prefixed(w io.Writer, prefix string) io.Writer { return prefixWriter{w, prefix} }
+
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, p.prefix); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
+}

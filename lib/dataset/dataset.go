@@ -219,6 +219,11 @@ func isImage(name string) bool {
 	return false
 }
 
+// NeedLabelsError is a source that needs a labels file to be given.
+type NeedLabelsError struct{ Path, Why string }
+
+func (e *NeedLabelsError) Error() string { return e.Path + ": " + e.Why }
+
 // Open lists the dataset at path. labels names a labels file for a flat
 // folder or the labels IDX file (default: found next to the images).
 func Open(path, labels string) (*Source, error) {
@@ -257,7 +262,7 @@ func openDir(root, labels string) (*Source, error) {
 	}
 	if len(dirs) == 0 {
 		if nfiles > 0 {
-			return nil, fmt.Errorf("%s holds %d images but no class folders; for a flat folder (ILSVRC val) give --labels FILE with lines \"filename label-or-wnid\"", root, nfiles)
+			return nil, &NeedLabelsError{Path: root, Why: fmt.Sprintf("holds %d images but no class folders: a flat folder (ILSVRC val) needs a labels file of \"filename label-or-wnid\" lines", nfiles)}
 		}
 		return nil, fmt.Errorf("%s: no class folders and no images (expected ROOT/CLASS/*.JPEG)", root)
 	}
@@ -764,7 +769,7 @@ func openIDX(path, labels string) (*Source, error) {
 		base := filepath.Base(path)
 		guess := strings.Replace(base, "images-idx3", "labels-idx1", 1)
 		if guess == base {
-			return nil, fmt.Errorf("%s: give the labels IDX file with --labels", path)
+			return nil, &NeedLabelsError{Path: path, Why: "the labels IDX file is not beside it under the usual name"}
 		}
 		labels = filepath.Join(filepath.Dir(path), guess)
 	}

@@ -78,7 +78,7 @@ func TestSources(t *testing.T) {
 		})
 	}
 	// flat folder without labels: the error says what to give
-	if _, err := dataset.Open(filepath.Join(root, "flat"), ""); err == nil || !strings.Contains(err.Error(), "--labels") {
+	if _, err := dataset.Open(filepath.Join(root, "flat"), ""); err == nil || !strings.Contains(err.Error(), "needs a labels file") {
 		t.Errorf("flat folder without labels: %v", err)
 	}
 	// a bad label line names the file and line

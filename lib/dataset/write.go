@@ -33,6 +33,26 @@ type WriteOptions struct {
 	Tags [][2]string
 }
 
+// UnreadableError is an image that could not be read or decoded.
+type UnreadableError struct {
+	Image string
+	Err   error
+}
+
+func (e *UnreadableError) Error() string { return fmt.Sprintf("%s: %v", e.Image, e.Err) }
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
+// SizeError is an image whose size after preprocessing is not the
+// stream's (the first image's).
+type SizeError struct {
+	Image     string
+	Got, Want stream.Shape
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("%s is %s after preprocessing but the stream is %s: every image needs one size", e.Image, e.Got, e.Want)
+}
+
 // decoded is one item's pixels: one image, or a video's frames end to end.
 type decoded struct {
 	it     Item
@@ -155,11 +175,11 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 		d := <-ch
 		if d.err != nil {
 			if !o.SkipBad {
-				return skipped, fmt.Errorf("%s: %v (use --skip-bad to skip unreadable images)", s.Name(d.it), d.err)
+				return skipped, &UnreadableError{Image: s.Name(d.it), Err: d.err}
 			}
 			skipped++
 			if o.Log != nil {
-				fmt.Fprintf(o.Log, "lk-data: skipping %s: %v\n", s.Name(d.it), d.err)
+				fmt.Fprintf(o.Log, "skipping %s: %v\n", s.Name(d.it), d.err)
 			}
 			continue
 		}
@@ -196,8 +216,7 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			pix = make([]float32, 0, rows*shape.Size())
 		}
 		if d.shape != shape {
-			return skipped, fmt.Errorf("%s is %s after preprocessing but the stream is %s; give --resize and --crop so that every image gets one size",
-				s.Name(d.it), d.shape, shape)
+			return skipped, &SizeError{Image: s.Name(d.it), Got: d.shape, Want: shape}
 		}
 		for f := 0; f < d.frames; f++ {
 			batch = append(batch, row{d.it, f})

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,6 +82,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	src, err := dataset.Open(fs.Arg(0), *labels)
+	var nl *dataset.NeedLabelsError
+	if errors.As(err, &nl) {
+		return fmt.Errorf("%v; give it with --labels FILE", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -128,12 +133,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	o := dataset.WriteOptions{Tags: tagList,
 		Spec:      preprocess.Spec{Resize: *resize, CropH: *crop, CropW: *crop, Filter: filter, Gray3: *gray3},
 		MaxPixels: *maxPixels, SkipBad: *skipBad, Workers: *workers, BatchRows: *rows,
-		Meta: md, Log: stderr,
+		Meta: md, Log: cli.Prefixed(stderr, "lk-data: "),
 	}
 	o.Progress = cli.Progress(*quiet, stderr)
 	skipped, err := dataset.Write(src, items, stdout, o)
 	if skipped > 0 {
 		fmt.Fprintf(stderr, "lk-data: skipped %d of %d images as unreadable\n", skipped, len(items))
+	}
+	var bad *dataset.UnreadableError
+	var size *dataset.SizeError
+	switch {
+	case errors.As(err, &bad):
+		return fmt.Errorf("%v (--skip-bad skips unreadable images)", err)
+	case errors.As(err, &size):
+		return fmt.Errorf("%v; give --resize and --crop", err)
 	}
 	return err
 }
