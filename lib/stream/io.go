@@ -298,7 +298,7 @@ type Transformer struct {
 	out    *Output
 	keep   []int // the input columns kept
 	in     *arrow.Schema
-	inKey  *Keyer // the input's key, for skipping resumed rows
+	inKey  *Keyer // the input's key over the records as read, for skipping resumed rows
 	copies int
 }
 
@@ -319,7 +319,9 @@ func NewTransformer(r *Reader, out OutputOptions, step Step, copies int, extra .
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", r.Name(), err)
 	}
-	inKey, err := NewKeyer(in)
+	// the key of the kept columns, located in the records as they are
+	// read (before the derived columns are dropped)
+	inKey, err := keyer(r.Schema(), Key(in))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", r.Name(), err)
 	}

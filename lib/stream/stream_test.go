@@ -2,6 +2,8 @@ package stream_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -170,5 +172,70 @@ func TestParseShape(t *testing.T) {
 		if _, err := stream.ParseShape(in); err == nil {
 			t.Errorf("ParseShape(%q) accepted", in)
 		}
+	}
+}
+
+// A resumed Transformer finds the input key in the records as read, also
+// when a derived column it drops stands before a key column.
+func TestTransformerKeyBesideDerivedColumns(t *testing.T) {
+	sh := stream.Shape{C: 1, H: 1, W: 2}
+	md := stream.MarkDerived(arrow.Metadata{}, "logits")
+	md = stream.WithMeta(md, stream.MetaKey, "id,corruption")
+	fields := []arrow.Field{
+		{Name: "id", Type: arrow.BinaryTypes.String}, {Name: "label", Type: arrow.PrimitiveTypes.Int32},
+		stream.ImageField(sh), stream.LogitsField(2), {Name: "corruption", Type: arrow.BinaryTypes.String},
+	}
+	md = stream.WithMeta(md, stream.MetaShape, "1,1,2")
+	schema := arrow.NewSchema(fields, &md)
+	rec := func() arrow.Record {
+		ids := stream.ConstString("a", 2)
+		b := array.NewInt32Builder(memory.DefaultAllocator)
+		b.AppendValues([]int32{0, 1}, nil)
+		labels := b.NewArray()
+		img := stream.Float32List([]float32{0, 1, 2, 3}, 2)
+		logits := stream.Float32List([]float32{0, 1, 2, 3}, 2)
+		cb := array.NewStringBuilder(memory.DefaultAllocator)
+		cb.AppendValues([]string{"fog", "snow"}, nil)
+		return array.NewRecord(schema, []arrow.Array{ids, labels, img, logits, cb.NewArray()}, 2)
+	}()
+	var in bytes.Buffer
+	w, _ := stream.NewWriter(&in, schema)
+	w.Write(rec)
+	w.Close()
+	path := filepath.Join(t.TempDir(), "out.arrow")
+	run := func(input []byte) int {
+		r, err := stream.NewReader(bytes.NewReader(input), "in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := stream.NewTransformer(r, stream.OutputOptions{Path: path, Resume: true}, stream.Step{Tool: "t"}, 1,
+			arrow.Field{Name: stream.ColFreq, Type: arrow.PrimitiveTypes.Float64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		err = tr.Each(func(rec arrow.Record, px []float32, n int) error {
+			calls++
+			return tr.Write(rec, px, stream.ConstFloat64(0.5, n))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return calls
+	}
+	if n := run(in.Bytes()); n != 1 {
+		t.Fatalf("%d records computed, want 1", n)
+	}
+	first, _ := os.ReadFile(path)
+	if n := run(in.Bytes()); n != 0 { // resumes a complete file: nothing to compute
+		t.Errorf("resuming a complete file computed %d records again", n)
+	}
+	if again, _ := os.ReadFile(path); !bytes.Equal(first, again) {
+		t.Error("resuming a complete file changed it")
+	}
+	r, _ := stream.NewReader(bytes.NewReader(first), "out")
+	k, err := stream.NewKeyer(r.Schema())
+	if err != nil || strings.Join(k.Names, ",") != "id,corruption,freq" || r.Schema().HasField("logits") {
+		t.Errorf("key %v %v, fields %v", k, err, r.Schema())
 	}
 }
