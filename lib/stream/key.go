@@ -3,6 +3,7 @@ package stream
 import (
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"math"
 	"slices"
@@ -108,10 +109,13 @@ func Derived(schema *arrow.Schema) []string {
 	return out
 }
 
-// Keyer computes the key of a row of records of one schema.
+// Keyer computes the key of a row of records of one schema. It reuses
+// one hash and buffer, so it is not safe for concurrent use.
 type Keyer struct {
 	Names []string
 	cols  []int
+	h     hash.Hash
+	buf   []byte
 }
 
 // NewKeyer locates the key columns of schema and checks that each is a
@@ -170,16 +174,20 @@ type RowKey [16]byte
 
 // Hash returns row i's key hash.
 func (k *Keyer) Hash(rec arrow.Record, i int) RowKey {
-	h := fnv.New128a()
-	var n [8]byte
+	if k.h == nil {
+		k.h = fnv.New128a()
+	}
+	// each value's length, then its text: one write of one reused buffer
+	k.buf = k.buf[:0]
 	for _, c := range k.cols {
 		v := cellText(rec.Column(c), i)
-		binary.LittleEndian.PutUint64(n[:], uint64(len(v)))
-		h.Write(n[:])
-		h.Write([]byte(v))
+		k.buf = binary.LittleEndian.AppendUint64(k.buf, uint64(len(v)))
+		k.buf = append(k.buf, v...)
 	}
+	k.h.Reset()
+	k.h.Write(k.buf)
 	var out RowKey
-	h.Sum(out[:0])
+	k.h.Sum(out[:0])
 	return out
 }
 

@@ -3,6 +3,7 @@ package stream
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -220,9 +221,9 @@ func plausibleNext(br *bufio.Reader, left int64) bool {
 	if err != nil {
 		return false
 	}
-	n := int64(uint32(head[0]) | uint32(head[1])<<8 | uint32(head[2])<<16 | uint32(head[3])<<24)
-	if n == 0xffffffff {
-		n = int64(uint32(head[4]) | uint32(head[5])<<8 | uint32(head[6])<<16 | uint32(head[7])<<24)
+	n := int64(binary.LittleEndian.Uint32(head[:4]))
+	if n == 0xffffffff { // continuation marker, then the length
+		n = int64(binary.LittleEndian.Uint32(head[4:]))
 		left -= 4
 	}
 	return n > 0 && n+4 <= left
