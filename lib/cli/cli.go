@@ -82,24 +82,15 @@ func Parse(fs *flag.FlagSet, args []string) error {
 type Floats []float32
 
 func (f *Floats) String() string {
-	var s []string
-	for _, v := range *f {
-		s = append(s, strconv.FormatFloat(float64(v), 'g', -1, 32))
-	}
-	return strings.Join(s, ",")
+	return join(*f, func(v float32) string { return strconv.FormatFloat(float64(v), 'g', -1, 32) })
 }
 
 // Set parses "0.485,0.456,0.406".
 func (f *Floats) Set(v string) error {
-	*f = nil
-	for _, p := range strings.Split(v, ",") {
-		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", p)
-		}
-		*f = append(*f, float32(x))
-	}
-	return nil
+	return split(v, f, "a number", func(p string) (float32, error) {
+		x, err := strconv.ParseFloat(p, 32)
+		return float32(x), err
+	})
 }
 
 // Numbers is a comma-separated list of numbers as a flag value, read as
@@ -108,48 +99,43 @@ func (f *Floats) Set(v string) error {
 type Numbers []float64
 
 func (f *Numbers) String() string {
-	var s []string
-	for _, v := range *f {
-		s = append(s, strconv.FormatFloat(v, 'g', -1, 64))
-	}
-	return strings.Join(s, ",")
+	return join(*f, func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) })
 }
 
 // Set parses "0.002,0.004".
 func (f *Numbers) Set(v string) error {
-	*f = nil
-	for _, p := range strings.Split(v, ",") {
-		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", p)
-		}
-		*f = append(*f, x)
-	}
-	return nil
+	return split(v, f, "a number", func(p string) (float64, error) { return strconv.ParseFloat(p, 64) })
 }
 
 // Ints is a comma-separated list of whole numbers as a flag value.
 type Ints []int
 
-func (f *Ints) String() string {
-	var s []string
-	for _, v := range *f {
-		s = append(s, strconv.Itoa(v))
-	}
-	return strings.Join(s, ",")
-}
+func (f *Ints) String() string { return join(*f, strconv.Itoa) }
 
 // Set parses "1,2,5".
-func (f *Ints) Set(v string) error {
-	*f = nil
+func (f *Ints) Set(v string) error { return split(v, f, "a whole number", strconv.Atoi) }
+
+// split parses the comma-separated items of v into *dst, naming an item
+// that is not what (a number, a whole number).
+func split[T any, L ~[]T](v string, dst *L, what string, parse func(string) (T, error)) error {
+	*dst = nil
 	for _, p := range strings.Split(v, ",") {
-		x, err := strconv.Atoi(strings.TrimSpace(p))
+		x, err := parse(strings.TrimSpace(p))
 		if err != nil {
-			return fmt.Errorf("%q is not a whole number", p)
+			return fmt.Errorf("%q is not %s", p, what)
 		}
-		*f = append(*f, x)
+		*dst = append(*dst, x)
 	}
 	return nil
+}
+
+// join formats a list's items, comma-separated.
+func join[T any](vals []T, format func(T) string) string {
+	s := make([]string, len(vals))
+	for i, v := range vals {
+		s[i] = format(v)
+	}
+	return strings.Join(s, ",")
 }
 
 // Strings is a comma-separated list of names as a flag value.
