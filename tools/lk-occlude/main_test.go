@@ -13,7 +13,7 @@ func TestRun(t *testing.T) {
 		{Args: []string{"--patch", "8", "--ratios", "1.5"}, Stdin: img, Err: "fractions in [0,1]", Usage: true},
 		{Args: []string{"--patch", "8", "--saliency-column", "s", "--saliency-grad", "m.onnx"}, Stdin: img, Err: "give one of", Usage: true},
 		{Args: []string{"--patch", "8", "--mode", "salient"}, Stdin: img, Err: "need a saliency", Usage: true},
-		{Args: []string{"--patch", "7"}, Stdin: img, Err: "7"},
+		{Args: []string{"--patch", "7"}, Stdin: img, Err: "patch 7 does not tile 32x32 images"},
 		{Args: []string{"--patch", "8", "--ratios", "0,0.5"}, Stdin: img},
 	})
 }
