@@ -75,7 +75,7 @@ func imagesBy(t *testing.T, path string, cols ...string) map[string][]float32 {
 func TestCorruptBadInput(t *testing.T) {
 	fm := testutil.FashionMNIST(t)
 	cases := []struct{ script, want string }{
-		{fmt.Sprintf("lk-data -q --limit 4 %s | lk-corrupt -q --corruptions contrast", fm), "images are 1x28x28; the corruptions are defined on RGB images"},
+		{fmt.Sprintf("lk-data -q --limit 4 %s | lk-corrupt -q --corruptions contrast", fm), "images are 1x28x28; the corruptions and perturbations are defined on RGB images (lk-data --gray3"},
 		{"lk-corrupt --corruptions frostbite < /dev/null", "\"frostbite\" is not one of"},
 		{"lk-corrupt --corruptions contrast --severities 0-7 < /dev/null", "severities are 1 to 5"},
 		{"lk-corrupt < /dev/null", "--corruptions (or --perturbations) is required"},

@@ -79,8 +79,7 @@ func Load(path string, size stream.Shape) (*Model, error) {
 	}
 	if m.Shape.Size() == 0 {
 		if in.Dims[1] <= 0 || in.Dims[2] <= 0 || in.Dims[3] <= 0 {
-			return nil, fmt.Errorf("model %s: input %s has a symbolic size; give --input-size C,H,W or input_size in the sidecar %s",
-				path, in, model.SidecarPath(path))
+			return nil, &model.SymbolicSizeError{Model: path, Input: in.String()}
 		}
 		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
 	}

@@ -58,7 +58,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
 	if cols.Shape != m.Shape {
-		return fmt.Errorf("%s: column image is %s, the model %s expects %s", r.Name(), cols.Shape, m.Config.Name, m.Shape)
+		return &model.ImageSizeError{Input: r.Name(), Got: cols.Shape, Model: m.Config.Name, Want: m.Shape}
 	}
 
 	var configs []config

@@ -14,6 +14,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/lk-robustness/lk/lib/table"
 )
 
 // Spec says what to draw from which columns.
@@ -46,7 +48,7 @@ func CheckFormat(path string) error {
 }
 
 // Plot builds the figure of t under spec.
-func Plot(t *Table, s Spec) (*plot.Plot, error) {
+func Plot(t *table.Cells, s Spec) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = s.Title
 	p.X.Label.Text, p.Y.Label.Text = or(s.XLabel, s.X), or(s.YLabel, s.Y)
@@ -82,7 +84,7 @@ func or(a, b string) string {
 // seriesOf returns each row's series name ("" without --series) and the
 // names, sorted. Several columns ("stage,block") name a series by all
 // their values ("stage 1, block 3").
-func seriesOf(t *Table, col string) ([]string, []string, error) {
+func seriesOf(t *table.Cells, col string) ([]string, []string, error) {
 	if col == "" {
 		return make([]string, t.Rows()), []string{""}, nil
 	}
@@ -117,7 +119,7 @@ func seriesOf(t *Table, col string) ([]string, []string, error) {
 }
 
 // xySeries reads the numeric x and y columns and each row's series.
-func xySeries(t *Table, s Spec) (xs, ys []float64, ser, names []string, err error) {
+func xySeries(t *table.Cells, s Spec) (xs, ys []float64, ser, names []string, err error) {
 	if xs, err = t.Floats(s.X, "x"); err != nil {
 		return
 	}
@@ -130,7 +132,7 @@ func xySeries(t *Table, s Spec) (xs, ys []float64, ser, names []string, err erro
 
 // lines draws one line per series through the mean of the rows at each x,
 // sorted by x; with Band, the min-max range of those rows shaded.
-func lines(p *plot.Plot, t *Table, s Spec) error {
+func lines(p *plot.Plot, t *table.Cells, s Spec) error {
 	xs, ys, ser, names, err := xySeries(t, s)
 	if err != nil {
 		return err
@@ -204,7 +206,7 @@ func lines(p *plot.Plot, t *Table, s Spec) error {
 
 // bars draws grouped bars: one group per value of X (a category), one bar
 // per series within it.
-func bars(p *plot.Plot, t *Table, s Spec) error {
+func bars(p *plot.Plot, t *table.Cells, s Spec) error {
 	cats, err := t.Strings(s.X, "x categories")
 	if err != nil {
 		return err
@@ -261,7 +263,7 @@ func bars(p *plot.Plot, t *Table, s Spec) error {
 
 // scatter draws a point per row, coloured by series, with an optional text
 // label beside it (Fig. 1: parameters against accuracy, one label per model).
-func scatter(p *plot.Plot, t *Table, s Spec) error {
+func scatter(p *plot.Plot, t *table.Cells, s Spec) error {
 	xs, ys, ser, names, err := xySeries(t, s)
 	if err != nil {
 		return err
@@ -328,7 +330,7 @@ func (g grid) Y(r int) float64    { return g.ys[r] }
 
 // heat draws Z over the grid of X and Y values (the Fourier heat map: one
 // cell per (u, v) frequency).
-func heat(p *plot.Plot, t *Table, s Spec) error {
+func heat(p *plot.Plot, t *table.Cells, s Spec) error {
 	xs, ys, _, _, err := xySeries(t, Spec{X: s.X, Y: s.Y})
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden images in testdata/plot")
 
 // frame writes a table stream and reads it back as a Table.
-func frame(t *testing.T, f *table.Frame) *Table {
+func frame(t *testing.T, f *table.Frame) *table.Cells {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := f.Write(&buf, "arrow", arrow.Metadata{}); err != nil {
@@ -36,7 +36,7 @@ func frame(t *testing.T, f *table.Frame) *Table {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb, err := Read(r)
+	tb, err := table.ReadCells(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestPivot(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := stream.NewReader(&buf, "long")
-	tb, err := Read(r)
+	tb, err := table.ReadCells(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestPivot(t *testing.T) {
 	}
 }
 
-func sample(t *testing.T) *Table {
+func sample(t *testing.T) *table.Cells {
 	f := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "drop_n", Type: table.Int},
 		table.Column{Name: "sample", Type: table.Int}, table.Column{Name: "top1", Type: table.Float})
 	for _, m := range []string{"lk31", "resnet"} {
@@ -108,7 +108,7 @@ func TestGolden(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		tb   *Table
+		tb   *table.Cells
 		spec Spec
 	}{
 		{"line_band", sample(t), Spec{Kind: "line", X: "drop_n", Y: "top1", Series: "model", Band: true, Title: "lesion"}},

@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/table"
 )
 
 // MontageSpec configures Montage.
@@ -47,7 +48,7 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 			for _, f := range r.Schema().Fields() {
 				names = append(names, f.Name)
 			}
-			return &ColumnError{Table: r.Name(), Column: l, Role: "label", Row: -1, Have: names}
+			return &table.ColumnError{Table: r.Name(), Column: l, Role: "label", Row: -1, Have: names}
 		}
 		li = append(li, idx[0])
 	}

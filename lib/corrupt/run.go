@@ -36,7 +36,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	}
 	sh := cols.Shape
 	if sh.C != 3 {
-		return fmt.Errorf("%s: images are %s; the corruptions are defined on RGB images (lk-data --gray3 copies grey to three channels)", r.Name(), sh)
+		return &NotRGBError{Input: r.Name(), Shape: sh}
 	}
 	var table Table
 	switch o.Table {
@@ -161,4 +161,15 @@ func fromImg(dst []float32, m *Img, sh stream.Shape) {
 			dst[c*plane+p] = float32(m.Pix[p*3+c])
 		}
 	}
+}
+
+// NotRGBError is an image stream without three channels: the corruptions
+// and perturbations are defined on RGB images.
+type NotRGBError struct {
+	Input string
+	Shape stream.Shape
+}
+
+func (e *NotRGBError) Error() string {
+	return fmt.Sprintf("%s: images are %s; the corruptions and perturbations are defined on RGB images", e.Input, e.Shape)
 }

@@ -25,7 +25,7 @@ func RunSequences(r *stream.Reader, out stream.OutputOptions, names []string, di
 	}
 	sh := cols.Shape
 	if sh.C != 3 {
-		return fmt.Errorf("%s: images are %s; perturbations are defined on RGB images (lk-data --gray3)", r.Name(), sh)
+		return &NotRGBError{Input: r.Name(), Shape: sh}
 	}
 	table := TableFor(sh.H, sh.W)
 	if o.Table == "imagenet" {

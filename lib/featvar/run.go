@@ -63,7 +63,7 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		return nil, fmt.Errorf("%s: %v", r.Name(), err)
 	}
 	if cols.Shape != m.Shape {
-		return nil, fmt.Errorf("%s: column image is %s, the model %s expects %s (resize or crop with lk-data)", r.Name(), cols.Shape, m.Config.Name, m.Shape)
+		return nil, &model.ImageSizeError{Input: r.Name(), Got: cols.Shape, Model: m.Config.Name, Want: m.Shape}
 	}
 	mean, std, err := m.Config.Normalisation(m.Path, o.Mean, o.Std)
 	if err != nil {

@@ -165,7 +165,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	for _, w := range o.Wrt {
 		if _, ok := b.v.Inits[w]; !ok {
-			return nil, fmt.Errorf("model %s: --wrt %s: no initializer of that name", m.Path, w)
+			return nil, fmt.Errorf("model %s: no initializer %q to take a gradient with respect to", m.Path, w)
 		}
 	}
 	order, on2, err := b.path(append([]string{Pixels}, o.Wrt...), z)

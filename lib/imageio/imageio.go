@@ -49,8 +49,7 @@ func Decode(data []byte, maxPixels int) (*Image, error) {
 			return fmt.Errorf("header claims a %dx%d image", w, h)
 		}
 		if int64(w)*int64(h) > int64(maxPixels) {
-			return fmt.Errorf("header claims %dx%d = %d pixels, over the limit of %d (a decompression bomb?); raise it with --max-pixels if the image is genuine",
-				w, h, int64(w)*int64(h), maxPixels)
+			return &TooManyPixelsError{W: w, H: h, Limit: maxPixels}
 		}
 		return nil
 	}
@@ -135,4 +134,12 @@ func nrgba(c interface{ RGBA() (r, g, b, a uint32) }) [3]uint8 {
 		r, g, b = r*0xffff/a, g*0xffff/a, b*0xffff/a
 	}
 	return [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)}
+}
+
+// TooManyPixelsError is an image whose header claims more pixels than the
+// caller's limit: decoding it could exhaust memory (a decompression bomb).
+type TooManyPixelsError struct{ W, H, Limit int }
+
+func (e *TooManyPixelsError) Error() string {
+	return fmt.Sprintf("header claims %dx%d = %d pixels, over the limit of %d (a decompression bomb?)", e.W, e.H, int64(e.W)*int64(e.H), e.Limit)
 }

@@ -87,10 +87,10 @@ func Open(o Options) (*Model, error) {
 	cfg.Input, cfg.Output = in.Name, out.Name
 	m := &Model{Config: cfg, path: o.Model}
 	if in.DType != "float" {
-		return nil, fmt.Errorf("model %s: input %s: lk-infer feeds float32 images, not %s (export the model with a float32 input)", o.Model, in, in.DType)
+		return nil, fmt.Errorf("model %s: input %s: images are fed as float32, not %s (export the model with a float32 input)", o.Model, in, in.DType)
 	}
 	if len(in.Dims) != 4 {
-		return nil, fmt.Errorf("model %s: input %s has %d dimensions; lk-infer feeds NCHW images (4 dimensions)", o.Model, in, len(in.Dims))
+		return nil, fmt.Errorf("model %s: input %s has %d dimensions; images are fed as NCHW (4 dimensions)", o.Model, in, len(in.Dims))
 	}
 	if in.Dims[0] > 0 {
 		m.batch = int(in.Dims[0])
@@ -99,12 +99,12 @@ func Open(o Options) (*Model, error) {
 	for i, d := range in.Dims[1:] {
 		g := []int{m.Shape.C, m.Shape.H, m.Shape.W}
 		if d > 0 && g[i] > 0 && int(d) != g[i] {
-			return nil, fmt.Errorf("model %s: the graph's input %s disagrees with input_size %v (from the sidecar or --input-size)", o.Model, in, cfg.InputSize)
+			return nil, fmt.Errorf("model %s: the graph's input %s disagrees with the input size %v asked for (the sidecar's input_size or the caller's)", o.Model, in, cfg.InputSize)
 		}
 	}
 	if m.Shape.Size() == 0 {
 		if in.Dims[1] <= 0 || in.Dims[2] <= 0 || in.Dims[3] <= 0 {
-			return nil, fmt.Errorf("model %s: input %s has symbolic C, H or W; give input_size in the sidecar %s", o.Model, in, model.SidecarPath(o.Model))
+			return nil, &model.SymbolicSizeError{Model: o.Model, Input: in.String()}
 		}
 		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
 	}
@@ -216,8 +216,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		return fmt.Errorf("%s: %v", r.Name(), err)
 	}
 	if cols.Shape != m.Shape {
-		return fmt.Errorf("%s: column image is %s, the model %s expects %s (resize or crop with lk-data, e.g. --resize/--crop)",
-			r.Name(), cols.Shape, m.Config.Name, m.Shape)
+		return &model.ImageSizeError{Input: r.Name(), Got: cols.Shape, Model: m.Config.Name, Want: m.Shape}
 	}
 	md := r.Schema().Metadata()
 	md = stream.WithMeta(md, stream.MetaKind, stream.KindPredictions)

@@ -162,7 +162,7 @@ func TestModelInputErrors(t *testing.T) {
 		model string
 		want  []string
 	}{
-		{"fp16_input", []string{"input input float16", "feeds float32"}},
+		{"fp16_input", []string{"input input float16", "fed as float32"}},
 		{"two_inputs", []string{"has 2 inputs (a, b)", `"input"`}},
 	}
 	for _, c := range cases {

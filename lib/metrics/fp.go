@@ -41,7 +41,7 @@ func (f *FP) Add(rec arrow.Record, name string) error {
 	get := func(col string) (arrow.Array, error) {
 		idx := s.FieldIndices(col)
 		if len(idx) != 1 {
-			return nil, fmt.Errorf("%s: no column %s; flip probability needs sequences (lk-corrupt --perturbations, or lk-data on ImageNet-P)", name, col)
+			return nil, fmt.Errorf("%s: no column %s; flip probability needs sequences (perturbed frames, as lk-corrupt's perturbations or ImageNet-P give)", name, col)
 		}
 		return rec.Column(idx[0]), nil
 	}

@@ -167,7 +167,7 @@ func FileSHA256(path string) (string, error) {
 }
 
 // Normalisation is the config's mean and std, each overridden by the
-// flag's value when given, or an error saying where to give them.
+// caller's value when given (non-nil).
 func (c Config) Normalisation(modelPath string, mean, std []float32) ([]float32, []float32, error) {
 	if mean == nil {
 		mean = c.Mean
@@ -176,10 +176,38 @@ func (c Config) Normalisation(modelPath string, mean, std []float32) ([]float32,
 		std = c.Std
 	}
 	if mean == nil || std == nil {
-		return nil, nil, fmt.Errorf("model %s: no mean/std: give them in the sidecar %s or with --mean and --std (ImageNet models: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)",
-			modelPath, SidecarPath(modelPath))
+		return nil, nil, &NoNormalisationError{Model: modelPath}
 	}
 	return mean, std, nil
+}
+
+// NoNormalisationError is a model whose mean and std neither its sidecar
+// nor the caller gives: images cannot be normalised without a guess.
+type NoNormalisationError struct{ Model string }
+
+func (e *NoNormalisationError) Error() string {
+	return fmt.Sprintf("model %s: no mean/std: give them in the sidecar %s (ImageNet models: mean 0.485,0.456,0.406, std 0.229,0.224,0.225)",
+		e.Model, SidecarPath(e.Model))
+}
+
+// SymbolicSizeError is a model whose image input has a symbolic height,
+// width or channel count and no input size from the sidecar or caller.
+type SymbolicSizeError struct{ Model, Input string }
+
+func (e *SymbolicSizeError) Error() string {
+	return fmt.Sprintf("model %s: input %s has a symbolic size; give input_size [C, H, W] in the sidecar %s",
+		e.Model, e.Input, SidecarPath(e.Model))
+}
+
+// ImageSizeError is an image stream whose images are not the size the
+// model takes.
+type ImageSizeError struct {
+	Input, Model string
+	Got, Want    stream.Shape
+}
+
+func (e *ImageSizeError) Error() string {
+	return fmt.Sprintf("%s: column image is %s, the model %s expects %s", e.Input, e.Got, e.Model, e.Want)
 }
 
 // NonFiniteError is a NaN or infinite value in a model's output or

@@ -120,8 +120,7 @@ func (a *Attention) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]
 			return nil, fmt.Errorf("model %s: Softmax node %q gives %v, not batch x heads x tokens x tokens (nor batch*heads x tokens x tokens)", a.Path, a.Node, s)
 		}
 		if tok != g.N()+1 {
-			return nil, fmt.Errorf("model %s: the attention of node %q is over %d tokens; the %dx%d patch grid needs %d (a class token and one per patch): give --patch the model's patch size",
-				a.Path, a.Node, tok, g.GH, g.GW, g.N()+1)
+			return nil, &PatchGridError{Model: a.Path, Node: a.Node, Tokens: tok, Grid: g}
 		}
 		if a.Head >= heads {
 			return nil, fmt.Errorf("model %s: head %d, but the attention has %d heads", a.Path, a.Head, heads)
@@ -190,4 +189,18 @@ func (s Gradient) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]fl
 		}
 	}
 	return out, nil
+}
+
+// PatchGridError is a saliency model whose attention is over another
+// number of tokens than the patch grid has patches (plus a class token):
+// the patch side differs from the model's.
+type PatchGridError struct {
+	Model, Node string
+	Tokens      int
+	Grid        Grid
+}
+
+func (e *PatchGridError) Error() string {
+	return fmt.Sprintf("model %s: the attention of node %q is over %d tokens; the %dx%d patch grid needs %d (a class token and one per patch)",
+		e.Model, e.Node, e.Tokens, e.Grid.GH, e.Grid.GW, e.Grid.N()+1)
 }

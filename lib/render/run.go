@@ -81,7 +81,7 @@ func RunBackgrounds(r *stream.Reader, out stream.OutputOptions, o Options) error
 	// input has ended
 	collect := func(rec arrow.Record, p []float32, n int) error {
 		if o.MaxBytes > 0 && int64(len(px)+n)*int64(sz)*4 > o.MaxBytes {
-			return fmt.Errorf("%s: more than %d MB of images; backgrounds are drawn from the whole stream, so it is held in memory (give fewer images, e.g. lk-data --limit or --shard, or raise --max-mb)", r.Name(), o.MaxBytes>>20)
+			return &TooLargeError{Input: r.Name(), Limit: o.MaxBytes}
 		}
 		rec.Retain()
 		recs = append(recs, rec)
@@ -143,4 +143,15 @@ func RunBackgrounds(r *stream.Reader, out stream.OutputOptions, o Options) error
 		return nil
 	}
 	return t.EachThen(collect, write)
+}
+
+// TooLargeError is a stream with more image data than Options.MaxBytes:
+// backgrounds are drawn from the whole stream, so it is held in memory.
+type TooLargeError struct {
+	Input string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s: more than %d MB of images; backgrounds are drawn from the whole stream, so it is held in memory", e.Input, e.Limit>>20)
 }

@@ -62,7 +62,7 @@ func Run(r *stream.Reader, w io.Writer, rule Rule, drop []string, step stream.St
 	in := r.Schema()
 	lcol, k, err := stream.Logits(in)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %v (lk-select reads lk-infer's output)", r.Name(), err)
+		return 0, 0, fmt.Errorf("%s: %v (a prediction stream is needed: lk-infer's output)", r.Name(), err)
 	}
 	idc := in.FieldIndices(stream.ColID)
 	if len(idc) != 1 || in.Field(idc[0]).Type.ID() != arrow.STRING {

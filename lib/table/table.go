@@ -49,7 +49,12 @@ func Format(format string, stdout io.Writer) (string, error) {
 // Write writes rows grouped by the columns by in the given format.
 func Write(w io.Writer, format string, by []string, rows []Row, md arrow.Metadata) error {
 	return write(w, format, func() error { return writeArrow(w, by, rows, md) },
-		func() ([]string, [][]string) { return pivot(by, rows) })
+		func() ([]string, [][]string) {
+			return pivot(by, len(rows), true, func(i int) ([]string, string, string, int64) {
+				r := rows[i]
+				return r.Group, r.Metric, strconv.FormatFloat(r.Value, 'f', 2, 64), r.N
+			})
+		})
 }
 
 // write is the one switch over formats: an Arrow table stream, or the
@@ -89,45 +94,49 @@ func writeArrow(w io.Writer, by []string, rows []Row, md arrow.Metadata) error {
 	return wr.Close()
 }
 
-// pivot lays rows out as one line per group.
-func pivot(by []string, rows []Row) (header []string, lines [][]string) {
-	var metricsOrder []string
-	seen := map[string]bool{}
+// pivot lays long rows out wide, the one rule for every table a person
+// reads: a line per group in first-seen order, a column per metric in
+// first-seen order, "" where a group lacks a metric, and with withN an n
+// column after the group columns holding the group's largest n. row(i)
+// gives long row i.
+func pivot(by []string, rows int, withN bool, row func(i int) (group []string, metric, value string, n int64)) (header []string, lines [][]string) {
+	var metrics []string
+	col := map[string]int{}
 	type line struct {
 		key  []string
 		n    int64
-		vals map[string]float64
+		vals map[string]string
 	}
-	var order []string
+	var order []*line
 	byKey := map[string]*line{}
-	for _, r := range rows {
-		if !seen[r.Metric] {
-			seen[r.Metric] = true
-			metricsOrder = append(metricsOrder, r.Metric)
+	for i := 0; i < rows; i++ {
+		g, m, v, n := row(i)
+		if _, ok := col[m]; !ok {
+			col[m] = len(metrics)
+			metrics = append(metrics, m)
 		}
-		k := strings.Join(r.Group, "\x00")
+		k := strings.Join(g, "\x00")
 		l, ok := byKey[k]
 		if !ok {
-			l = &line{key: r.Group, vals: map[string]float64{}}
+			l = &line{key: g, vals: map[string]string{}}
 			byKey[k] = l
-			order = append(order, k)
+			order = append(order, l)
 		}
-		l.vals[r.Metric] = r.Value
-		if r.N > l.n {
-			l.n = r.N
-		}
+		l.vals[m] = v
+		l.n = max(l.n, n)
 	}
-	header = append(append(append([]string{}, by...), "n"), metricsOrder...)
-	for _, k := range order {
-		l := byKey[k]
-		cells := append(append([]string{}, l.key...), strconv.FormatInt(l.n, 10))
-		for _, m := range metricsOrder {
-			v, ok := l.vals[m]
-			if !ok {
-				cells = append(cells, "")
-				continue
-			}
-			cells = append(cells, strconv.FormatFloat(v, 'f', 2, 64))
+	header = append([]string{}, by...)
+	if withN {
+		header = append(header, stream.ColCount)
+	}
+	header = append(header, metrics...)
+	for _, l := range order {
+		cells := append([]string{}, l.key...)
+		if withN {
+			cells = append(cells, strconv.FormatInt(l.n, 10))
+		}
+		for _, m := range metrics {
+			cells = append(cells, l.vals[m])
 		}
 		lines = append(lines, cells)
 	}

@@ -2,11 +2,14 @@ package table_test
 
 import (
 	"bytes"
+	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
+	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/table"
 )
 
@@ -48,5 +51,38 @@ func TestText(t *testing.T) {
 	}
 	if err := table.Write(&b, "xml", nil, rows, arrow.Metadata{}); err == nil {
 		t.Error("unknown format accepted")
+	}
+}
+
+// A plot reads a long-form table pivoted by the same rule as the text
+// formats: a line per group, a column per metric in first-seen order,
+// empty where a group lacks the metric; n is left out.
+func TestReadCellsPivotsLikeText(t *testing.T) {
+	long := []table.Row{
+		{Group: []string{"lk31"}, Metric: "top1", Value: 88.8, N: 10},
+		{Group: []string{"resnet"}, Metric: "top1", Value: 91.5, N: 10},
+		{Group: []string{"lk31"}, Metric: "mCE", Value: 117.5, N: 10},
+	}
+	var buf bytes.Buffer
+	if err := table.Write(&buf, "arrow", []string{"model"}, long, arrow.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := stream.NewReader(&buf, "t.arrow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := table.ReadCells(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Names, ","); got != "model,top1,mCE" || c.Rows() != 2 {
+		t.Fatalf("columns %s, %d rows; want model,top1,mCE and 2", got, c.Rows())
+	}
+	mce, err := c.Floats("mCE", "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mce[0] != 117.5 || !math.IsNaN(mce[1]) {
+		t.Fatalf("mCE column %v, want [117.5 NaN]", mce)
 	}
 }

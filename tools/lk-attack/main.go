@@ -30,8 +30,9 @@ import (
 
 func main() { cli.Main("lk-attack", run) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
+	defer func() { err = cli.ExplainModel(fs, err) }()
 	var o attack.Options
 	var mean, std cli.Floats
 	var eps cli.Numbers

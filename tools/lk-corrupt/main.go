@@ -18,6 +18,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -92,10 +94,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := cli.OneInput(fs); err != nil {
 		return err
 	}
-	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if sequences {
 			return corrupt.RunSequences(r, outOpts, perts, *difficulty, o)
 		}
 		return corrupt.Run(r, outOpts, o)
 	})
+	var rgb *corrupt.NotRGBError
+	if errors.As(err, &rgb) {
+		return fmt.Errorf("%v (lk-data --gray3 copies grey to three channels)", err)
+	}
+	return err
 }

@@ -142,7 +142,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	var bad *dataset.UnreadableError
 	var size *dataset.SizeError
+	var big *imageio.TooManyPixelsError
 	switch {
+	case errors.As(err, &big):
+		return fmt.Errorf("%v; raise --max-pixels if the image is genuine", err)
 	case errors.As(err, &bad):
 		return fmt.Errorf("%v (--skip-bad skips unreadable images)", err)
 	case errors.As(err, &size):

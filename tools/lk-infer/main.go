@@ -20,8 +20,9 @@ import (
 
 func main() { cli.Main("lk-infer", run) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := cli.NewFlags("lk-infer", "usage: lk-infer --model m.onnx [flags] [images.arrow ...] > predictions.arrow\n", stderr)
+	defer func() { err = cli.ExplainModel(fs, err) }()
 	var o infer.Options
 	var mean, std cli.Floats
 	fs.StringVar(&o.Model, "model", "", "ONNX model `file` (required)")
@@ -46,7 +47,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	o.Size = size.Shape
 	o.Step = cli.Step(fs, "batch", "threads", "q")
-	var err error
 	if o.Output, err = out.Options(stdout, stderr); err != nil {
 		return err
 	}

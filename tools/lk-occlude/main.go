@@ -11,6 +11,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"slices"
 
@@ -22,8 +24,9 @@ import (
 
 func main() { cli.Main("lk-occlude", run) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := cli.NewFlags("lk-occlude", "usage: lk-occlude [flags] < images.arrow > images.arrow\n\n", stderr)
+	defer func() { err = cli.ExplainModel(fs, err) }()
 	var modes cli.Strings
 	var ratios, lambdas cli.Numbers
 	fs.Var(&modes, "mode", "drop modes, a list: random, salient, nonsalient (default random)")
@@ -99,5 +102,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case *salCol != "":
 		o.Saliency = occlude.Column{Name: *salCol}
 	}
-	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, outOpts, o) })
+	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, outOpts, o) })
+	var pg *occlude.PatchGridError
+	if errors.As(err, &pg) {
+		return fmt.Errorf("%v: give --patch the model's patch size", err)
+	}
+	return err
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/lk-robustness/lk/lib/chart"
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/table"
 )
 
 func main() { cli.Main("lk-plot", run) }
@@ -85,9 +86,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 			return cli.Usage("--where %q: want column=value", c)
 		}
 	}
-	var t *chart.Table
+	var t *table.Cells
 	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
-		u, err := chart.Read(r)
+		u, err := table.ReadCells(r)
 		if err != nil {
 			return err
 		}
@@ -113,7 +114,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 			return cli.Usage("--minus needs --series: the column matching its rows")
 		}
 		err := cli.Inputs([]string{*minus}, stdin, func(r *stream.Reader) error {
-			base, err := chart.Read(r)
+			base, err := table.ReadCells(r)
 			if err != nil {
 				return err
 			}
@@ -133,7 +134,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 // flagNames says which flag named a column the table lacks (or whose cell
 // is not a number): lib/chart speaks of the spec's roles.
 func flagNames(err error) error {
-	var ce *chart.ColumnError
+	var ce *table.ColumnError
 	if !errors.As(err, &ce) {
 		return err
 	}

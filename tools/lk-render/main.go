@@ -10,6 +10,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -49,10 +51,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	} else if o.Styles, err = cli.Choose(bgs, render.Variants); err != nil {
 		return cli.Usage("--backgrounds: %v", err)
 	}
-	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if len(rend) > 0 {
 			return render.RunRenditions(r, outOpts, o)
 		}
 		return render.RunBackgrounds(r, outOpts, o)
 	})
+	var big *render.TooLargeError
+	if errors.As(err, &big) {
+		return fmt.Errorf("%v (give fewer images, e.g. lk-data --limit or --shard, or raise --max-mb)", err)
+	}
+	return err
 }

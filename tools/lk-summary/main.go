@@ -26,8 +26,9 @@ import (
 
 func main() { cli.Main("lk-summary", run) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := cli.NewFlags("lk-summary", "usage: lk-summary [flags] model.onnx ... > table.arrow\n", stderr)
+	defer func() { err = cli.ExplainModel(fs, err) }()
 	size := cli.InputSize(fs)
 	list := fs.Bool("list", false, "also print each model's residual blocks on stderr")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")

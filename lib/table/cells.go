@@ -1,8 +1,4 @@
-// Package chart draws the paper's figures from lk's table streams with
-// gonum/plot: lines with series and a min/max band, grouped bars,
-// scatters with labels, heat maps, and montages of image streams. Axis
-// labels are column names; the file extension picks the format.
-package chart
+package table
 
 import (
 	"fmt"
@@ -15,10 +11,11 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-// Table is a table stream read as text cells: columns by name, rows in
-// stream order. Long-form metric tables (columns metric and value, as
-// lk-metrics writes) are pivoted to one column per metric.
-type Table struct {
+// Cells is a table stream read as text cells: columns by name, rows in
+// stream order, for plotting and joining. Long-form metric tables
+// (columns metric and value, as lk-metrics writes) are pivoted to one
+// column per metric, by the rule the text formats use.
+type Cells struct {
 	Name  string // where it came from, for errors
 	Names []string
 	cols  map[string][]string
@@ -26,12 +23,12 @@ type Table struct {
 }
 
 // Rows is the number of rows.
-func (t *Table) Rows() int { return t.rows }
+func (t *Cells) Rows() int { return t.rows }
 
-// Read reads every record of r.
-func Read(r *stream.Reader) (*Table, error) {
+// ReadCells reads every record of r.
+func ReadCells(r *stream.Reader) (*Cells, error) {
 	s := r.Schema()
-	t := &Table{Name: r.Name(), cols: map[string][]string{}}
+	t := &Cells{Name: r.Name(), cols: map[string][]string{}}
 	for _, f := range s.Fields() {
 		switch f.Type.ID() {
 		case arrow.STRING, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32,
@@ -63,60 +60,41 @@ func Read(r *stream.Reader) (*Table, error) {
 }
 
 // pivot turns (group..., metric, value, n) rows into one row per group
-// with a column per metric.
-func (t *Table) pivot() *Table {
-	var keys []string
+// with a column per metric; n is left out.
+func (t *Cells) pivot() *Cells {
+	var by []string
 	for _, n := range t.Names {
 		if n != stream.ColMetric && n != stream.ColValue && n != stream.ColCount {
-			keys = append(keys, n)
+			by = append(by, n)
 		}
 	}
-	out := &Table{Name: t.Name, Names: append([]string{}, keys...), cols: map[string][]string{}}
-	at := map[string]int{}
-	for i := 0; i < t.rows; i++ {
-		var kv []string
-		for _, k := range keys {
-			kv = append(kv, t.cols[k][i])
+	metric, value := t.cols[stream.ColMetric], t.cols[stream.ColValue]
+	header, lines := pivot(by, t.rows, false, func(i int) ([]string, string, string, int64) {
+		g := make([]string, len(by))
+		for j, k := range by {
+			g[j] = t.cols[k][i]
 		}
-		key := strings.Join(kv, "\x00")
-		row, ok := at[key]
-		if !ok {
-			row = out.rows
-			at[key] = row
-			out.rows++
-			for j, k := range keys {
-				out.cols[k] = append(out.cols[k], kv[j])
-			}
-			for _, m := range out.Names[len(keys):] {
-				out.cols[m] = append(out.cols[m], "")
-			}
+		return g, metric[i], value[i], 0
+	})
+	out := &Cells{Name: t.Name, Names: header, cols: map[string][]string{}, rows: len(lines)}
+	for j, n := range header {
+		col := make([]string, len(lines))
+		for i, l := range lines {
+			col[i] = l[j]
 		}
-		m := t.cols[stream.ColMetric][i]
-		if _, seen := out.cols[m]; !seen {
-			out.Names = append(out.Names, m)
-			out.cols[m] = make([]string, out.rows)
-		}
-		for len(out.cols[m]) < out.rows {
-			out.cols[m] = append(out.cols[m], "")
-		}
-		out.cols[m][row] = t.cols[stream.ColValue][i]
-	}
-	for _, n := range out.Names {
-		for len(out.cols[n]) < out.rows {
-			out.cols[n] = append(out.cols[n], "")
-		}
+		out.cols[n] = col
 	}
 	return out
 }
 
 // Has reports whether the table has the column.
-func (t *Table) Has(name string) bool {
+func (t *Cells) Has(name string) bool {
 	_, ok := t.cols[name]
 	return ok
 }
 
 // need is the error for a missing column: it names the columns there are.
-func (t *Table) need(name, what string) error {
+func (t *Cells) need(name, what string) error {
 	if t.Has(name) {
 		return nil
 	}
@@ -144,7 +122,7 @@ func (e *ColumnError) Describe(what string) string {
 }
 
 // Strings returns a column's cells.
-func (t *Table) Strings(name, what string) ([]string, error) {
+func (t *Cells) Strings(name, what string) ([]string, error) {
 	if err := t.need(name, what); err != nil {
 		return nil, err
 	}
@@ -154,7 +132,7 @@ func (t *Table) Strings(name, what string) ([]string, error) {
 // Floats returns a column as numbers, NaN for empty cells (a metric a
 // pivoted row lacks); a cell that is not a number is an error naming its
 // row.
-func (t *Table) Floats(name, what string) ([]float64, error) {
+func (t *Cells) Floats(name, what string) ([]float64, error) {
 	s, err := t.Strings(name, what)
 	if err != nil {
 		return nil, err
@@ -174,7 +152,7 @@ func (t *Table) Floats(name, what string) ([]float64, error) {
 
 // Where keeps the rows whose column equals the value, for each
 // "column=value" condition.
-func (t *Table) Where(conds []string) (*Table, error) {
+func (t *Cells) Where(conds []string) (*Cells, error) {
 	keep := make([]bool, t.rows)
 	for i := range keep {
 		keep[i] = true
@@ -192,7 +170,7 @@ func (t *Table) Where(conds []string) (*Table, error) {
 			keep[i] = keep[i] && x == v
 		}
 	}
-	out := &Table{Name: t.Name, Names: t.Names, cols: map[string][]string{}}
+	out := &Cells{Name: t.Name, Names: t.Names, cols: map[string][]string{}}
 	for i, k := range keep {
 		if !k {
 			continue
@@ -210,7 +188,7 @@ func (t *Table) Where(conds []string) (*Table, error) {
 
 // Append adds the rows of u (same columns) to t: several files plotted
 // together.
-func (t *Table) Append(u *Table) error {
+func (t *Cells) Append(u *Cells) error {
 	if strings.Join(t.Names, ",") != strings.Join(u.Names, ",") {
 		return fmt.Errorf("%s has columns %s but %s has %s; plot tables of one kind together", u.Name, strings.Join(u.Names, ","), t.Name, strings.Join(t.Names, ","))
 	}
@@ -224,7 +202,7 @@ func (t *Table) Append(u *Table) error {
 // Join adds u's columns to t, matching rows on the key column (lk-summary's
 // parameters beside lk-metrics' accuracy, both by model). Rows of t with no
 // match get empty cells; a key twice in u is an error.
-func (t *Table) Join(u *Table, key string) error {
+func (t *Cells) Join(u *Cells, key string) error {
 	tk, err := t.Strings(key, "join")
 	if err != nil {
 		return err
@@ -236,7 +214,7 @@ func (t *Table) Join(u *Table, key string) error {
 	at := map[string]int{}
 	for i, k := range uk {
 		if _, dup := at[k]; dup {
-			return fmt.Errorf("%s: %s %q is on more than one row; --join needs one row per key", u.Name, key, k)
+			return fmt.Errorf("%s: %s %q is on more than one row; a join needs one row per key", u.Name, key, k)
 		}
 		at[k] = i
 	}
@@ -245,7 +223,7 @@ func (t *Table) Join(u *Table, key string) error {
 			continue
 		}
 		if t.Has(n) {
-			return fmt.Errorf("%s and %s both have a column %q; --join needs them apart", t.Name, u.Name, n)
+			return fmt.Errorf("%s and %s both have a column %q; a join needs them apart", t.Name, u.Name, n)
 		}
 		col := make([]string, t.rows)
 		for i, k := range tk {
@@ -262,7 +240,7 @@ func (t *Table) Join(u *Table, key string) error {
 // Minus subtracts from column y, row by row, the y of base's row with the
 // same key (the clean accuracy of each model, to plot a drop). A key
 // missing from base is an error naming it.
-func (t *Table) Minus(base *Table, y, key string) error {
+func (t *Cells) Minus(base *Cells, y, key string) error {
 	ys, err := t.Floats(y, "y")
 	if err != nil {
 		return err
