@@ -14,6 +14,17 @@ ORT_DIR  := .deps/onnxruntime-$(ORT_VER)
 ORT_LIB  := $(ORT_DIR)/libonnxruntime.so.1
 # sha256 of package/bin/napi-v6/linux/x64/libonnxruntime.so.1 in onnxruntime-node@1.24.1
 ORT_SHA  := 53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
+# The GPU build: ONNX Runtime 1.29.0's core and its CUDA 13 plugin provider,
+# from the npm packages of asus4/onnxruntime-unity (the only registry copies
+# with a CUDA provider), checked by sha256 (make deps-gpu).
+GPU_VER  := 1.29.0
+GPU_PKG  := 0.4.9
+GPU_DIR  := .deps/onnxruntime-gpu-$(GPU_VER)
+GPU_LIB  := $(GPU_DIR)/libonnxruntime.so.1
+GPU_SRC  := package/Plugins/Linux/x64
+GPU_CORE_SHA   := 5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca
+GPU_CUDA_SHA   := 56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037
+GPU_SHARED_SHA := c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772
 DEB_PKGS := libturbojpeg0-dev
 # ffmpeg decodes ImageNet-P's videos; the tests read a tiny ImageNet-P tree
 TEST_DEBS := ffmpeg
@@ -25,7 +36,7 @@ FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build deps debs testdebs install-debs ort node demo benchmarks test bench clean slurm-check
+.PHONY: all build deps deps-gpu debs testdebs install-debs ort node demo benchmarks test bench clean slurm-check
 
 all: build
 
@@ -48,6 +59,27 @@ install-debs:
 	  else echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; fi
 
 ort: $(ORT_LIB)
+
+deps-gpu: $(GPU_LIB)
+
+# The GPU build laid out as ONNX Runtime lays out its own: the core as
+# libonnxruntime.so.1 and the providers beside it (lib/ort looks there).
+# The CPU library stays the default; LK_ORT_LIB=$(CURDIR)/$(GPU_LIB) picks this one.
+$(GPU_LIB):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch ONNX Runtime (apt-get install npm)"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	  (cd $$tmp && npm pack --silent com.github.asus4.onnxruntime@$(GPU_PKG) com.github.asus4.onnxruntime.linux-x64-gpu@$(GPU_PKG) >/dev/null) && \
+	  mkdir -p $$tmp/core $$tmp/gpu && \
+	  tar -xzf $$tmp/com.github.asus4.onnxruntime-$(GPU_PKG).tgz -C $$tmp/core $(GPU_SRC)/libonnxruntime.so && \
+	  tar -xzf $$tmp/com.github.asus4.onnxruntime.linux-x64-gpu-$(GPU_PKG).tgz -C $$tmp/gpu \
+	    $(GPU_SRC)/libonnxruntime_providers_cuda.so $(GPU_SRC)/libonnxruntime_providers_shared.so && \
+	  printf '%s  %s\n' $(GPU_CORE_SHA) $$tmp/core/$(GPU_SRC)/libonnxruntime.so \
+	    $(GPU_CUDA_SHA) $$tmp/gpu/$(GPU_SRC)/libonnxruntime_providers_cuda.so \
+	    $(GPU_SHARED_SHA) $$tmp/gpu/$(GPU_SRC)/libonnxruntime_providers_shared.so | sha256sum -c --quiet - && \
+	  mkdir -p $(GPU_DIR) && \
+	  mv $$tmp/gpu/$(GPU_SRC)/libonnxruntime_providers_cuda.so $$tmp/gpu/$(GPU_SRC)/libonnxruntime_providers_shared.so $(GPU_DIR)/ && \
+	  mv $$tmp/core/$(GPU_SRC)/libonnxruntime.so $(GPU_LIB) && \
+	  echo "ONNX Runtime $(GPU_VER) with the CUDA provider in $(GPU_DIR)"
 
 # ONNX Runtime from the npm registry package onnxruntime-node, checked by sha256.
 $(ORT_LIB):
@@ -93,7 +125,7 @@ $(NODE_ARROW):
 	@mkdir -p .deps/node && cd .deps/node && npm install --silent --no-audit --no-fund --no-save apache-arrow@21.2.0 >/dev/null
 	@echo "apache-arrow 21.2.0 in .deps/node"
 
-test: build ort node testdebs
+test: build ort deps-gpu node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 

@@ -146,3 +146,21 @@ func TestAttackBadInput(t *testing.T) {
 		}
 	}
 }
+
+// --batch bounds the images of one gradient run; the attacked images do
+// not depend on it (nor on the input's record size), and the saliency of
+// lk-occlude does not depend on --saliency-batch.
+func TestBatchDoesNotChangeBytes(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 40 --rows 13 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
+	for _, c := range []struct{ name, cmd, flag string }{
+		{"pgd", "lk-attack -q --model testdata/zoo/lk3.onnx --attack pgd --eps 0.03 --steps 2 --seed 5", "--batch"},
+		{"occlude", "lk-occlude --patch 4 --mode salient --lambdas 0.5 --saliency-grad testdata/zoo/lk3.onnx", "--saliency-batch"},
+	} {
+		a := mustSh(t, fmt.Sprintf("%s %s 32 < %s/x.arrow | sha256sum", c.cmd, c.flag, tmp))
+		b := mustSh(t, fmt.Sprintf("%s %s 3 < %s/x.arrow | sha256sum", c.cmd, c.flag, tmp))
+		if a != b {
+			t.Errorf("%s: %s 32 and 3 give different bytes", c.name, c.flag)
+		}
+	}
+}

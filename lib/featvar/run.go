@@ -36,10 +36,10 @@ func Layers(m *arch.Model) []Layer {
 
 // Options configure Run.
 type Options struct {
-	Group    int // batch-mean group size; 0: Park & Kim
-	Batch    int // images per model run
-	Threads  int
-	Mean     []float32 // normalisation, as lk-infer's
+	Group    int         // batch-mean group size; 0: Park & Kim
+	Batch    int         // images per model run
+	Runtime  ort.Options // threads, provider and device
+	Mean     []float32   // normalisation, as lk-infer's
 	Std      []float32
 	Progress io.Writer
 	// Checkpoint, when set, is a file where the statistics are saved as
@@ -109,7 +109,7 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		return nil, err
 	}
 	defer cleanup()
-	sess, err := ort.NewSession(path, m.Input, values, ort.Options{Threads: o.Threads})
+	sess, err := ort.NewSession(path, m.Input, values, o.Runtime)
 	if err != nil {
 		return nil, arch.CopyError(m.Path, path, "running with the block outputs", err)
 	}

@@ -41,7 +41,7 @@ type Gradient struct {
 
 // Open builds and opens the gradient of the model at path (mean
 // and std override the sidecar's, size its input size).
-func Open(path string, size stream.Shape, mean, std []float32, obj Objective, threads int) (*Gradient, error) {
+func Open(path string, size stream.Shape, mean, std []float32, obj Objective, rt ort.Options) (*Gradient, error) {
 	m, err := arch.Load(path, size)
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, th
 		output = outs[0].Name
 	}
 	gm, err := Build(m.Model, Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
-		Mean: mean, Std: std, Objective: obj, Threads: threads})
+		Mean: mean, Std: std, Objective: obj, Threads: rt.Threads})
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, th
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	sess, err := ort.NewMultiSession(gpath, []string{Pixels, Label}, []string{Grad}, ort.Options{Threads: threads})
+	sess, err := ort.NewMultiSession(gpath, []string{Pixels, Label}, []string{Grad}, rt)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, arch.CopyError(path, gpath, "running the gradient model", err)

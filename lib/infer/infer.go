@@ -30,9 +30,7 @@ type Options struct {
 	Std      []float32
 	Size     stream.Shape // input size, overriding the sidecar's input_size
 	Batch    int
-	Threads  int
-	Provider string
-	Device   int
+	Runtime  ort.Options // threads, provider and device
 	Step     stream.Step // provenance: the tool and its command line (cli.Step)
 	Progress io.Writer   // nil: silent
 	// Output, when its Path is set, is the output file instead of the
@@ -127,7 +125,7 @@ func Open(o Options) (*Model, error) {
 	if m.sha, err = model.FileSHA256(o.Model); err != nil {
 		return nil, err
 	}
-	if m.sess, err = ort.NewSession(o.Model, in.Name, []string{out.Name}, ort.Options{Threads: o.Threads, Provider: o.Provider, Device: o.Device}); err != nil {
+	if m.sess, err = ort.NewSession(o.Model, in.Name, []string{out.Name}, o.Runtime); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -224,7 +222,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		md = stream.WithMeta(md, stream.MetaModelLabelSpace, m.Config.LabelSpace)
 	}
 	md, err = stream.AddStep(md, o.Step.With(o.Model, m.sha,
-		map[string]string{"onnxruntime": ort.Version(), "provider": orDefault(o.Provider, "cpu")}))
+		map[string]string{"onnxruntime": ort.Version(), "provider": orDefault(o.Runtime.Provider, "cpu")}))
 	if err != nil {
 		return err
 	}

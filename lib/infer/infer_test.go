@@ -8,6 +8,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/infer"
+	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/preprocess"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
@@ -44,7 +45,7 @@ func TestZooMatchesPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, batch := range []int{64, 7} { // the result must not depend on the batch size
-				m, err := infer.Open(infer.Options{Model: testutil.Path(t, "testdata", "zoo", name+".onnx"), Threads: 2})
+				m, err := infer.Open(infer.Options{Model: testutil.Path(t, "testdata", "zoo", name+".onnx"), Runtime: ort.Options{Threads: 2}})
 				if err != nil {
 					t.Fatal(err)
 				}

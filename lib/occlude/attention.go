@@ -27,14 +27,16 @@ type Attention struct {
 	Head    int    // head index; -1: the mean over heads
 	shape   stream.Shape
 	batch   int64 // the input's fixed batch size, or 0 when dynamic
+	most    int   // most images per run when dynamic (0: a record's rows)
 	norm    *model.Normalizer
 	sess    *ort.Session
 	cleanup func()
 }
 
 // OpenAttention prepares the attention of the model at path (its sidecar
-// gives the normalisation) for reading.
-func OpenAttention(path string, head, threads int) (*Attention, error) {
+// gives the normalisation) for reading, at most batch images per model
+// run (0: a record's rows).
+func OpenAttention(path string, head, batch int, rt ort.Options) (*Attention, error) {
 	m, err := arch.Load(path, stream.Shape{})
 	if err != nil {
 		return nil, err
@@ -60,12 +62,12 @@ func OpenAttention(path string, head, threads int) (*Attention, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := ort.NewSession(copyPath, m.Input, []string{value}, ort.Options{Threads: threads})
+	sess, err := ort.NewSession(copyPath, m.Input, []string{value}, rt)
 	if err != nil {
 		cleanup()
 		return nil, arch.CopyError(path, copyPath, "reading the attention", err)
 	}
-	a := &Attention{Path: path, Node: node, Head: head, shape: m.Shape, norm: norm, sess: sess, cleanup: cleanup}
+	a := &Attention{Path: path, Node: node, Head: head, shape: m.Shape, norm: norm, sess: sess, cleanup: cleanup, most: batch}
 	ins, _ := m.Model.IO()
 	for _, in := range ins {
 		if in.Name == m.Input && len(in.Dims) == 4 && in.Dims[0] > 0 {
@@ -89,6 +91,9 @@ func (a *Attention) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]
 		return nil, fmt.Errorf("images are %d values each; the saliency model %s takes %s", len(px)/max(n, 1), a.Path, a.shape)
 	}
 	step := n
+	if a.most > 0 {
+		step = min(n, a.most)
+	}
 	if a.batch > 0 {
 		step = int(a.batch)
 	}
@@ -155,7 +160,8 @@ func (a *Attention) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]
 // over its pixels and channels of |d cross-entropy / d pixel| at the true
 // label (the rows need labels).
 type Gradient struct {
-	G *grad.Gradient
+	G     *grad.Gradient
+	Batch int // most images per gradient run (0: a record's rows)
 }
 
 func (s Gradient) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]float64, error) {
@@ -173,8 +179,15 @@ func (s Gradient) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]fl
 		}
 	}
 	grad := make([]float32, len(px))
-	if err := s.G.Grad(grad, px, labels, n); err != nil {
-		return nil, model.AtRow(err, s.G.Model.Path, func(i int) string { return ids.Value(i) })
+	step := n
+	if s.Batch > 0 {
+		step = s.Batch
+	}
+	for lo := 0; lo < n; lo += step {
+		hi := min(n, lo+step)
+		if err := s.G.Grad(grad[lo*sh.Size():hi*sh.Size()], px[lo*sh.Size():hi*sh.Size()], labels[lo:hi], hi-lo); err != nil {
+			return nil, model.AtRow(err, s.G.Model.Path, func(i int) string { return ids.Value(lo + i) })
+		}
 	}
 	hw, sz := sh.H*sh.W, sh.Size()
 	out := make([][]float64, n)

@@ -14,6 +14,7 @@ import (
 	"github.com/lk-robustness/lk/lib/infer"
 	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
@@ -38,7 +39,7 @@ func TestFloat16(t *testing.T) {
 // runZoo runs a model on a fixed batch and returns its logits.
 func runZoo(t *testing.T, path string) []float32 {
 	t.Helper()
-	m, err := infer.Open(infer.Options{Model: path, Threads: 1})
+	m, err := infer.Open(infer.Options{Model: path, Runtime: ort.Options{Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,24 +128,11 @@ func NewMultiSession(path string, inputs, outputs []string, o Options) (*Session
 	switch o.Provider {
 	case "", "cpu":
 	case "cuda":
-		noCUDA := func(err error) error {
-			p, _ := LibraryPath()
-			return fmt.Errorf("--provider cuda: the ONNX Runtime library %s cannot use CUDA (%v); install a GPU build of ONNX Runtime %s and point %s at its libonnxruntime.so.1, or use --provider cpu",
-				p, err, LibVersion, LibEnv)
-		}
-		co, err := ort.NewCUDAProviderOptions()
-		if err != nil {
-			return nil, noCUDA(err)
-		}
-		defer co.Destroy()
-		if err := co.Update(map[string]string{"device_id": fmt.Sprint(o.Device)}); err != nil {
-			return nil, noCUDA(err)
-		}
-		if err := so.AppendExecutionProviderCUDA(co); err != nil {
-			return nil, noCUDA(err)
+		if err := appendCUDA(so, o.Device); err != nil {
+			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("--provider %q: want cpu or cuda", o.Provider)
+		return nil, fmt.Errorf("execution provider %q: want cpu or cuda", o.Provider)
 	}
 	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	if err != nil {

@@ -103,3 +103,18 @@ func BigModels(t testing.TB) string {
 	}
 	return dir
 }
+
+// GPULib is the GPU build of ONNX Runtime that `make deps-gpu` lays out.
+// Under CI (CI set) its absence fails the test; elsewhere the test skips
+// and says how to fetch it.
+func GPULib(t testing.TB) string {
+	t.Helper()
+	p := Path(t, ort.GPUDir, "libonnxruntime.so.1")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing: `make test` fetches it (make deps-gpu)", p)
+		}
+		t.Skipf("%s is missing: run `make deps-gpu`", p)
+	}
+	return p
+}

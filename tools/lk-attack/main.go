@@ -25,6 +25,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/attack"
 	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -48,7 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs.Var(&mean, "mean", "per-channel mean, overriding the sidecar")
 	fs.Var(&std, "std", "per-channel std, overriding the sidecar")
 	size := cli.InputSize(fs)
-	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
+	rt := cli.RuntimeFlags(fs, attack.DefaultBatch, "images per gradient run: bounds the memory a run takes (output bytes do not depend on it)")
 	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	if err := cli.Parse(fs, args); err != nil {
@@ -116,7 +117,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if std != nil {
 		o.Std = std
 	}
-	o.Step = cli.Step(fs, "threads", "q")
+	if err := rt.Check(); err != nil {
+		return err
+	}
+	o.Batch = rt.Batch
+	o.Runtime = ort.Options{Threads: rt.Threads, Provider: rt.Provider, Device: rt.Device}
+	o.Step = cli.Step(fs, "batch", "threads", "device", "q")
 	o.Progress = cli.Progress(*quiet, stderr)
 	outOpts, err := out.Options(stdout, stderr)
 	if err != nil {

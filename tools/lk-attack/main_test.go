@@ -18,6 +18,11 @@ func TestRun(t *testing.T) {
 		{Args: []string{"--model", lk3, "--attack", "fgsm", "--eps", "0.1", "--steps", "3"}, Err: "FGSM is one step", Usage: true},
 		{Args: []string{"--model", lk3, "--attack", "pgd", "--eps", "0.1,0.1"}, Err: "given twice", Usage: true},
 		{Args: []string{"--model", lk3, "--attack", "taig", "--steps", "5,10"}, Err: "one iteration count", Usage: true},
+		{Args: []string{"--model", lk3, "--attack", "fgsm", "--eps", "0.01", "--batch", "0"}, Err: "--batch 0: want a positive number", Usage: true},
+		{Args: []string{"--model", lk3, "--attack", "fgsm", "--eps", "0.01", "--provider", "tpu"}, Err: `--provider "tpu": want cpu or cuda`, Usage: true},
+		{Args: []string{"--model", lk3, "--attack", "fgsm", "--eps", "0.01", "--device", "1"}, Err: "--device 1 needs --provider cuda", Usage: true},
+		{Args: []string{"--model", lk3, "--attack", "fgsm", "--eps", "0.01", "--provider", "cuda", "--device", "-1"}, Err: "--device -1: want a CUDA device number", Usage: true},
 		{Args: []string{"-q", "--model", lk3, "--attack", "fgsm", "--eps", "0.01"}, Stdin: img},
+		{Args: []string{"-q", "--batch", "3", "--model", lk3, "--attack", "fgsm", "--eps", "0.01"}, Stdin: img},
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/featvar"
 	"github.com/lk-robustness/lk/lib/model"
+	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/table"
 )
@@ -40,8 +41,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	size := cli.InputSize(fs)
 	def := fs.String("variance", "park-kim", "park-kim, or batch-mean (maps averaged over each --group images first)")
 	group := fs.Int("group", 128, "images per group for --variance batch-mean")
-	fs.IntVar(&o.Batch, "batch", 64, "images per model run")
-	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
+	rt := cli.RuntimeFlags(fs, 64, "images per model run")
 	list := fs.Bool("list", false, "print the residual blocks and the layers measured, then exit")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
 	out := cli.OutFlags(fs)
@@ -62,9 +62,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	default:
 		return cli.Usage("--variance %q: want park-kim or batch-mean", *def)
 	}
-	if o.Batch <= 0 {
-		return cli.Usage("--batch %d: want a positive number", o.Batch)
+	if err := rt.Check(); err != nil {
+		return err
 	}
+	o.Batch = rt.Batch
+	o.Runtime = ort.Options{Threads: rt.Threads, Provider: rt.Provider, Device: rt.Device}
 	if err := cli.OneInput(fs); err != nil {
 		return err
 	}
@@ -76,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 		o.Std = std
 	}
 	o.Progress = cli.Progress(*quiet, stderr)
-	m, err := arch.Open(*path, shape, o.Threads)
+	m, err := arch.Open(*path, shape, rt.Threads)
 	if err != nil {
 		return err
 	}
@@ -107,7 +109,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if out.Path != "" && *format == "" {
 		f = "arrow"
 	}
-	recorded := cli.Recorded(fs, "batch", "threads", "q")
+	recorded := cli.Recorded(fs, "batch", "threads", "device", "q")
 	if out.Path != "" {
 		sha, err := model.FileSHA256(*path)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/infer"
+	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -30,10 +31,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs.Var(&mean, "mean", "per-channel mean, overriding the sidecar (e.g. 0.485,0.456,0.406)")
 	fs.Var(&std, "std", "per-channel std, overriding the sidecar (e.g. 0.229,0.224,0.225)")
 	size := cli.InputSize(fs)
-	fs.IntVar(&o.Batch, "batch", 64, "images per model run")
-	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime intra-op threads (0: all cores)")
-	fs.StringVar(&o.Provider, "provider", "cpu", "execution provider: cpu or cuda")
-	fs.IntVar(&o.Device, "device", 0, "CUDA device id")
+	rt := cli.RuntimeFlags(fs, 64, "images per model run")
 	out := cli.OutFlags(fs)
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	if err := cli.Parse(fs, args); err != nil {
@@ -42,11 +40,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if o.Model == "" {
 		return cli.Usage("--model is required")
 	}
-	if o.Batch <= 0 {
-		return cli.Usage("--batch %d: want a positive number", o.Batch)
+	if err := rt.Check(); err != nil {
+		return err
 	}
+	o.Batch = rt.Batch
+	o.Runtime = ort.Options{Threads: rt.Threads, Provider: rt.Provider, Device: rt.Device}
 	o.Size = size.Shape
-	o.Step = cli.Step(fs, "batch", "threads", "q")
+	o.Step = cli.Step(fs, "batch", "threads", "device", "q")
 	if o.Output, err = out.Options(stdout, stderr); err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 		o.Std = std
 	}
 	o.Progress = cli.Progress(*quiet, stderr)
-	if o.Provider == "cpu" && os.Getenv("GOMAXPROCS") == "" {
+	if rt.Provider == "cpu" && os.Getenv("GOMAXPROCS") == "" {
 		// ONNX Runtime's threads use every core; Go code running beside
 		// them in parallel (reading, writing, the garbage collector) makes
 		// stragglers of them and costs about 10% (BENCH.md). One Go thread

@@ -19,6 +19,7 @@ import (
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/grad"
 	"github.com/lk-robustness/lk/lib/occlude"
+	"github.com/lk-robustness/lk/lib/ort"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -40,7 +41,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	head := fs.Int("head", 1, "attention head of the saliency model (the paper's 1); -1: the mean over heads")
 	salGrad := fs.String("saliency-grad", "", "ONNX model whose input gradient gives the saliency: per patch, the sum of |d cross-entropy / d pixel| at the true label")
 	salCol := fs.String("saliency-column", "", "stream column holding the saliency instead: float32 lists, one value per patch, row-major")
-	threads := fs.Int("threads", 0, "ONNX Runtime threads for the saliency model (0: all cores)")
+	salBatch := fs.Int("saliency-batch", 64, "images per run of the saliency model (attention or gradient)")
+	rt := cli.RuntimeFlags(fs, 0, "")
 	out := cli.OutFlags(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -48,6 +50,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if err := cli.OneInput(fs); err != nil {
 		return err
 	}
+	if err := rt.Check(); err != nil {
+		return err
+	}
+	if *salBatch <= 0 {
+		return cli.Usage("--saliency-batch %d: want a positive number", *salBatch)
+	}
+	if *batch <= 0 {
+		return cli.Usage("--batch %d: want a positive number", *batch)
+	}
+	ortOpts := ort.Options{Threads: rt.Threads, Provider: rt.Provider, Device: rt.Device}
 	if len(modes) == 0 {
 		modes = cli.Strings{occlude.Random}
 	}
@@ -62,7 +74,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	o := occlude.Options{Modes: modes, Ratios: ratios, Lambdas: lambdas, Patch: *patch, Seed: *seed,
-		PerImage: *perImage, Batch: *batch, Step: cli.Step(fs, "threads")}
+		PerImage: *perImage, Batch: *batch, Step: cli.Step(fs, "threads", "device", "saliency-batch")}
 	if err := cli.Distinct(o.Ratios); err != nil {
 		return cli.Usage("--ratios: %v", err)
 	}
@@ -86,19 +98,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	}
 	switch {
 	case *salModel != "":
-		a, err := occlude.OpenAttention(*salModel, *head, *threads)
+		a, err := occlude.OpenAttention(*salModel, *head, *salBatch, ortOpts)
 		if err != nil {
 			return err
 		}
 		defer a.Close()
 		o.Saliency = a
 	case *salGrad != "":
-		g, err := grad.Open(*salGrad, stream.Shape{}, nil, nil, grad.CrossEntropy, *threads)
+		g, err := grad.Open(*salGrad, stream.Shape{}, nil, nil, grad.CrossEntropy, ortOpts)
 		if err != nil {
 			return err
 		}
 		defer g.Close()
-		o.Saliency = occlude.Gradient{G: g}
+		o.Saliency = occlude.Gradient{G: g, Batch: *salBatch}
 	case *salCol != "":
 		o.Saliency = occlude.Column{Name: *salCol}
 	}
