@@ -18,10 +18,11 @@ import (
 )
 
 // Main runs a tool's run function with the process's arguments and streams
-// and exits with its status.
+// and exits with its status. Each explainer may add to run's error the
+// flag that resolves it (libraries word their errors without flags).
 //
 // With LK_CPUPROFILE=FILE set, a Go CPU profile of the run is written there.
-func Main(name string, run func(args []string, stdin io.Reader, stdout, stderr io.Writer) error) {
+func Main(name string, run func(args []string, stdin io.Reader, stdout, stderr io.Writer) error, explain ...Explainer) {
 	if p := os.Getenv("LK_CPUPROFILE"); p != "" {
 		if f, err := os.Create(p); err == nil {
 			pprof.StartCPUProfile(f)
@@ -29,6 +30,9 @@ func Main(name string, run func(args []string, stdin io.Reader, stdout, stderr i
 	}
 	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
+	for _, e := range explain {
+		err = e(err)
+	}
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}

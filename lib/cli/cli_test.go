@@ -1,12 +1,15 @@
 package cli_test
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/lk-robustness/lk/lib/cli"
+	"github.com/lk-robustness/lk/lib/model"
 )
 
 func TestParseInterspersed(t *testing.T) {
@@ -68,5 +71,23 @@ func TestIntSet(t *testing.T) {
 		if _, err := cli.IntSet(v); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", v, err, want)
 		}
+	}
+}
+
+// A Hint adds advice to the errors of its type, wrapped or not, and leaves
+// every other error (and nil) as it is.
+func TestHint(t *testing.T) {
+	h := cli.Hint[*model.SymbolicSizeError](", or with --input-size C,H,W")
+	sym := &model.SymbolicSizeError{Model: "m.onnx", Input: "x float[?,3,?,?]"}
+	got := h(fmt.Errorf("opening: %w", sym))
+	var back *model.SymbolicSizeError
+	if !errors.As(got, &back) || !strings.HasSuffix(got.Error(), "in the sidecar m.json, or with --input-size C,H,W") {
+		t.Errorf("wrapped: %v", got)
+	}
+	if other := errors.New("x"); h(other) != other || h(nil) != nil {
+		t.Error("an error of another type, or nil, was changed")
+	}
+	if got := cli.ExplainModel(&model.NoNormalisationError{Model: "m.onnx"}).Error(); !strings.Contains(got, "or with --mean and --std") {
+		t.Errorf("ExplainModel: %s", got)
 	}
 }

@@ -29,11 +29,10 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-func main() { cli.Main("lk-attack", run) }
+func main() { cli.Main("lk-attack", run, cli.ExplainModel) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
-	defer func() { err = cli.ExplainModel(fs, err) }()
 	var o attack.Options
 	var mean, std cli.Floats
 	var eps cli.Numbers

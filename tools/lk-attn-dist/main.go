@@ -32,11 +32,10 @@ import (
 	"github.com/lk-robustness/lk/lib/table"
 )
 
-func main() { cli.Main("lk-attn-dist", run) }
+func main() { cli.Main("lk-attn-dist", run, cli.ExplainModel) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-attn-dist", "usage: lk-attn-dist --model m.onnx [flags] > table.arrow\n", stderr)
-	defer func() { err = cli.ExplainModel(fs, err) }()
 	path := fs.String("model", "", "ONNX model `file` (required)")
 	name := fs.String("name", "", "value of the model column (default: the sidecar's name, else the file name)")
 	minKernel := fs.Int("min-kernel", 3, "smallest kernel `size` to score")

@@ -18,8 +18,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -28,7 +26,9 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-func main() { cli.Main("lk-corrupt", run) }
+func main() {
+	cli.Main("lk-corrupt", run, cli.Hint[*corrupt.NotRGBError](" (lk-data --gray3 copies grey to three channels)"))
+}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-corrupt", "usage: lk-corrupt --corruptions c1,c2|all [--severities 1-5] [--seed n] [images.arrow] > corrupted.arrow\n", stderr)
@@ -94,15 +94,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := cli.OneInput(fs); err != nil {
 		return err
 	}
-	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if sequences {
 			return corrupt.RunSequences(r, outOpts, perts, *difficulty, o)
 		}
 		return corrupt.Run(r, outOpts, o)
 	})
-	var rgb *corrupt.NotRGBError
-	if errors.As(err, &rgb) {
-		return fmt.Errorf("%v (lk-data --gray3 copies grey to three channels)", err)
-	}
-	return err
 }

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +27,13 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-func main() { cli.Main("lk-data", run) }
+func main() {
+	cli.Main("lk-data", run,
+		cli.Hint[*dataset.NeedLabelsError]("; give it with --labels FILE"),
+		cli.Hint[*imageio.TooManyPixelsError]("; raise --max-pixels if the image is genuine"),
+		cli.Hint[*dataset.UnreadableError](" (--skip-bad skips unreadable images)"),
+		cli.Hint[*dataset.SizeError]("; give --resize and --crop"))
+}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-data", "usage: lk-data [flags] SOURCE > images.arrow\n\nSOURCE is a class-folder tree, a flat folder (with --labels), an IDX file or a list file;\nImageNet-C (CORRUPTION/SEVERITY/WNID), ImageNet-P (PERTURBATION/WNID/*.mp4, needs ffmpeg)\nand ImageNet-9 (VARIANT/val/NN_class) trees add their columns. --shard splits videos, not frames.\n\n", stderr)
@@ -82,10 +87,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	src, err := dataset.Open(fs.Arg(0), *labels)
-	var nl *dataset.NeedLabelsError
-	if errors.As(err, &nl) {
-		return fmt.Errorf("%v; give it with --labels FILE", err)
-	}
 	if err != nil {
 		return err
 	}
@@ -139,17 +140,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	skipped, err := dataset.Write(src, items, stdout, o)
 	if skipped > 0 {
 		fmt.Fprintf(stderr, "lk-data: skipped %d of %d images as unreadable\n", skipped, len(items))
-	}
-	var bad *dataset.UnreadableError
-	var size *dataset.SizeError
-	var big *imageio.TooManyPixelsError
-	switch {
-	case errors.As(err, &big):
-		return fmt.Errorf("%v; raise --max-pixels if the image is genuine", err)
-	case errors.As(err, &bad):
-		return fmt.Errorf("%v (--skip-bad skips unreadable images)", err)
-	case errors.As(err, &size):
-		return fmt.Errorf("%v; give --resize and --crop", err)
 	}
 	return err
 }

@@ -27,11 +27,10 @@ import (
 	"github.com/lk-robustness/lk/lib/table"
 )
 
-func main() { cli.Main("lk-featvar", run) }
+func main() { cli.Main("lk-featvar", run, cli.ExplainModel) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-featvar", "usage: lk-featvar --model m.onnx [flags] [images.arrow] > table.arrow\n", stderr)
-	defer func() { err = cli.ExplainModel(fs, err) }()
 	path := fs.String("model", "", "ONNX model `file` (required)")
 	name := fs.String("name", "", "value of the model column (default: the sidecar's name, else the file name)")
 	var o featvar.Options

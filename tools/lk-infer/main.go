@@ -19,11 +19,10 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-func main() { cli.Main("lk-infer", run) }
+func main() { cli.Main("lk-infer", run, cli.ExplainModel) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-infer", "usage: lk-infer --model m.onnx [flags] [images.arrow ...] > predictions.arrow\n", stderr)
-	defer func() { err = cli.ExplainModel(fs, err) }()
 	var o infer.Options
 	var mean, std cli.Floats
 	fs.StringVar(&o.Model, "model", "", "ONNX model `file` (required)")
@@ -47,6 +46,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	o.Runtime = ort.Options{Threads: rt.Threads, Provider: rt.Provider, Device: rt.Device}
 	o.Size = size.Shape
 	o.Step = cli.Step(fs, "batch", "threads", "device", "q")
+	var err error
 	if o.Output, err = out.Options(stdout, stderr); err != nil {
 		return err
 	}

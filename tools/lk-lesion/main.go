@@ -28,11 +28,10 @@ import (
 	"github.com/lk-robustness/lk/lib/lesion"
 )
 
-func main() { cli.Main("lk-lesion", run) }
+func main() { cli.Main("lk-lesion", run, cli.ExplainModel) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-lesion", "usage: lk-lesion --model m.onnx [--group n|scope] [--stage s] [--blocks a-b] [--n 1,2] [--samples k] --out DIR\n", stderr)
-	defer func() { err = cli.ExplainModel(fs, err) }()
 	path := fs.String("model", "", "ONNX model `file` (required)")
 	out := fs.String("out", "", "`folder` for the lesioned models and manifest.tsv (required unless --list)")
 	group := fs.String("group", "1", "blocks per unit: a number (consecutive blocks of a stage) or scope")

@@ -11,8 +11,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"slices"
 
@@ -23,11 +21,12 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-func main() { cli.Main("lk-occlude", run) }
+func main() {
+	cli.Main("lk-occlude", run, cli.Hint[*occlude.PatchGridError](": give --patch the model's patch size"))
+}
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-occlude", "usage: lk-occlude [flags] < images.arrow > images.arrow\n\n", stderr)
-	defer func() { err = cli.ExplainModel(fs, err) }()
 	var modes cli.Strings
 	var ratios, lambdas cli.Numbers
 	fs.Var(&modes, "mode", "drop modes, a list: random, salient, nonsalient (default random)")
@@ -114,10 +113,5 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	case *salCol != "":
 		o.Saliency = occlude.Column{Name: *salCol}
 	}
-	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, outOpts, o) })
-	var pg *occlude.PatchGridError
-	if errors.As(err, &pg) {
-		return fmt.Errorf("%v: give --patch the model's patch size", err)
-	}
-	return err
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return occlude.Run(r, outOpts, o) })
 }

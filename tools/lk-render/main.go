@@ -10,8 +10,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -20,7 +18,9 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-func main() { cli.Main("lk-render", run) }
+func main() {
+	cli.Main("lk-render", run, cli.Hint[*render.TooLargeError](" (give fewer images, e.g. lk-data --limit or --shard, or raise --max-mb)"))
+}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-render", "usage: lk-render (--renditions LIST | --backgrounds LIST) [flags] < images.arrow > images.arrow\n\n", stderr)
@@ -51,15 +51,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	} else if o.Styles, err = cli.Choose(bgs, render.Variants); err != nil {
 		return cli.Usage("--backgrounds: %v", err)
 	}
-	err = cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
+	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
 		if len(rend) > 0 {
 			return render.RunRenditions(r, outOpts, o)
 		}
 		return render.RunBackgrounds(r, outOpts, o)
 	})
-	var big *render.TooLargeError
-	if errors.As(err, &big) {
-		return fmt.Errorf("%v (give fewer images, e.g. lk-data --limit or --shard, or raise --max-mb)", err)
-	}
-	return err
 }

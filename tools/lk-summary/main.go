@@ -24,11 +24,10 @@ import (
 	"github.com/lk-robustness/lk/lib/table"
 )
 
-func main() { cli.Main("lk-summary", run) }
+func main() { cli.Main("lk-summary", run, cli.ExplainModel) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("lk-summary", "usage: lk-summary [flags] model.onnx ... > table.arrow\n", stderr)
-	defer func() { err = cli.ExplainModel(fs, err) }()
 	size := cli.InputSize(fs)
 	list := fs.Bool("list", false, "also print each model's residual blocks on stderr")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
