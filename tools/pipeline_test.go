@@ -292,7 +292,7 @@ func TestBadInput(t *testing.T) {
 		{"missing library", "LK_ORT_LIB=" + tmp + "/libnope.so lk-infer -q --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow > /dev/null",
 			[]string{"libnope.so", "make deps"}},
 		{"no CUDA in the library", "lk-infer -q --provider cuda --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow > /dev/null",
-			[]string{"cannot use CUDA", "--provider cpu"}},
+			[]string{"a CPU build, and no libonnxruntime_providers_cuda.so beside it", "make deps-gpu"}},
 		{"labels outside the model", "lk-infer -q --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow | lk-metrics --format csv",
 			[]string{`row id "t10k/00`, "label 9 is outside the model's 8 classes"}},
 		{"unknown --by column", "lk-infer -q --model testdata/zoo/resnet.onnx < " + tmp + "/fm.arrow | lk-metrics --by severity",
