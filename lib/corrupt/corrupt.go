@@ -108,9 +108,12 @@ func Apply(name string, m *Img, severity int, cfg Config, id string) (*Img, erro
 	if err != nil {
 		return nil, err
 	}
-	for i, v := range out.Pix { // np.uint8(clip(x, 0, 1) * 255) truncates
-		out.Pix[i] = math.Floor(clip01(v)*255) / 255
+	if !out.eightBit { // np.uint8(clip(x, 0, 1) * 255) truncates
+		for i, v := range out.Pix {
+			out.Pix[i] = quantize(v)
+		}
 	}
+	out.eightBit = false
 	return out, nil
 }
 
@@ -130,49 +133,84 @@ func pick[T any](t Table, s int, imagenet, cifar []T) T {
 	return imagenet[s-1]
 }
 
-func mapPix(m *Img, f func(v float64) float64) *Img {
-	out := m.clone()
-	for i, v := range out.Pix {
-		out.Pix[i] = clip01(f(v))
-	}
-	return out
-}
-
 // gaussian_noise: x + N(0, c).
 func gaussianNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
-	t := cfg.Table
-	c := pick(t, s, []float64{.08, .12, .18, .26, .38}, []float64{.04, .06, .08, .09, .10})
-	return mapPix(m, func(v float64) float64 { return v + c*r.NormFloat64() }), nil
+	c := pick(cfg.Table, s, []float64{.08, .12, .18, .26, .38}, []float64{.04, .06, .08, .09, .10})
+	return addNoise(m, c, r), nil
 }
 
 // shot_noise: Poisson(x c) / c.
 func shotNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
-	t := cfg.Table
-	c := pick(t, s, []float64{60, 25, 12, 5, 3}, []float64{500, 250, 100, 75, 50})
-	return mapPix(m, func(v float64) float64 { return poisson(r, v*c) / c }), nil
+	c := pick(cfg.Table, s, []float64{60, 25, 12, 5, 3}, []float64{500, 250, 100, 75, 50})
+	return poissonNoise(m, c, r), nil
 }
 
 // impulse_noise: salt and pepper per element, skimage >= 0.19's way: an
 // element is hit with probability amount, then salt or pepper evenly.
 func impulseNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
-	t := cfg.Table
-	amount := pick(t, s, []float64{.03, .06, .09, .17, .27}, []float64{.01, .02, .03, .05, .07})
-	return mapPix(m, func(v float64) float64 {
+	amount := pick(cfg.Table, s, []float64{.03, .06, .09, .17, .27}, []float64{.01, .02, .03, .05, .07})
+	out := newImg(m.H, m.W)
+	for i, v := range m.Pix {
 		if r.Float64() < amount {
+			v = 0
 			if r.Float64() < 0.5 {
-				return 1
+				v = 1
 			}
-			return 0
 		}
-		return v
-	}), nil
+		out.Pix[i] = clip01(v)
+	}
+	return out, nil
 }
 
 // speckle_noise: x + x N(0, c).
 func speckleNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
-	t := cfg.Table
-	c := pick(t, s, []float64{.15, .2, .35, .45, .6}, []float64{.06, .1, .12, .16, .2})
-	return mapPix(m, func(v float64) float64 { return v + v*c*r.NormFloat64() }), nil
+	c := pick(cfg.Table, s, []float64{.15, .2, .35, .45, .6}, []float64{.06, .1, .12, .16, .2})
+	return speckle(m, c, r), nil
+}
+
+// The noises draw one value per element in the image's order; loops are
+// written out (no function value per element) since they run on every
+// element of every noisy image.
+
+// addNoise is clip(x + N(0, c)).
+func addNoise(m *Img, c float64, r *rand.Rand) *Img {
+	out := newImg(m.H, m.W)
+	for i, v := range m.Pix {
+		out.Pix[i] = clip01(v + c*r.NormFloat64())
+	}
+	return out
+}
+
+// speckle is clip(x + x N(0, c)).
+func speckle(m *Img, c float64, r *rand.Rand) *Img {
+	out := newImg(m.H, m.W)
+	for i, v := range m.Pix {
+		out.Pix[i] = clip01(v + v*c*r.NormFloat64())
+	}
+	return out
+}
+
+// poissonNoise is clip(Poisson(x c) / c). Knuth's method needs exp(-x c)
+// for every element; an image's values are mostly the 256 levels of an
+// 8-bit image, whose exponentials are computed once (the same values:
+// the same argument goes to math.Exp).
+func poissonNoise(m *Img, c float64, r *rand.Rand) *Img {
+	out := newImg(m.H, m.W)
+	var exps [256]float64 // exp(-levels[k] c); 0 until computed
+	for i, v := range m.Pix {
+		lam := v * c
+		var x float64
+		if k := int(v*255 + 0.5); lam > 0 && lam < 10 && k >= 0 && k < 256 && levels[k] == v {
+			if exps[k] == 0 {
+				exps[k] = math.Exp(-lam)
+			}
+			x = poissonMult(r, exps[k])
+		} else {
+			x = poisson(r, lam)
+		}
+		out.Pix[i] = clip01(x / c)
+	}
+	return out
 }
 
 // poisson draws from Poisson(lambda): Knuth's product method below 10,
@@ -184,7 +222,12 @@ func poisson(r *rand.Rand, lambda float64) float64 {
 	if lambda >= 10 {
 		return poissonPTRS(r, lambda)
 	}
-	l := math.Exp(-lambda)
+	return poissonMult(r, math.Exp(-lambda))
+}
+
+// poissonMult is Knuth's product method given l = exp(-lambda): the
+// number of uniforms whose running product stays above l.
+func poissonMult(r *rand.Rand, l float64) float64 {
 	k, p := 0.0, 1.0
 	for {
 		p *= r.Float64()
@@ -303,14 +346,19 @@ func contrast(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 	t := cfg.Table
 	c := pick(t, s, []float64{.4, .3, .2, .1, .05}, []float64{.75, .5, .4, .3, .15})
 	var mean [3]float64
-	for i, v := range m.Pix {
-		mean[i%3] += v
+	for i := 0; i+2 < len(m.Pix); i += 3 {
+		mean[0] += m.Pix[i]
+		mean[1] += m.Pix[i+1]
+		mean[2] += m.Pix[i+2]
 	}
 	n := float64(m.H * m.W)
-	out := m.clone()
-	for i, v := range out.Pix {
-		mu := mean[i%3] / n
-		out.Pix[i] = (v-mu)*c + mu
+	mu := [3]float64{mean[0] / n, mean[1] / n, mean[2] / n}
+	out := newImg(m.H, m.W)
+	for i := 0; i+2 < len(m.Pix); i += 3 {
+		p, q := m.Pix[i:i+3:i+3], out.Pix[i:i+3:i+3]
+		q[0] = (p[0]-mu[0])*c + mu[0]
+		q[1] = (p[1]-mu[1])*c + mu[1]
+		q[2] = (p[2]-mu[2])*c + mu[2]
 	}
 	return out, nil
 }
@@ -330,16 +378,27 @@ func pixelate(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 func toBytes(m *Img) *imageio.Image {
 	img := &imageio.Image{W: m.W, H: m.H, C: 3, Pix: make([]uint8, len(m.Pix))}
 	for i, v := range m.Pix {
-		img.Pix[i] = uint8(math.Round(clip01(v) * 255))
+		img.Pix[i] = toLevel(v)
 	}
 	return img
 }
 
+// toLevel is uint8(math.Round(clip01(v) * 255)), with a table lookup for
+// the values that are levels already.
+func toLevel(v float64) uint8 {
+	if k := int(v*255 + 0.5); k >= 0 && k < 256 && levels[k] == v {
+		return uint8(k)
+	}
+	return uint8(math.Round(clip01(v) * 255))
+}
+
+// fromBytes is an 8-bit image's values k/255.
 func fromBytes(img *imageio.Image) *Img {
 	out := newImg(img.H, img.W)
 	for i, v := range img.Pix {
-		out.Pix[i] = float64(v) / 255
+		out.Pix[i] = levels[v]
 	}
+	out.eightBit = true
 	return out
 }
 
@@ -449,7 +508,7 @@ func glassBlur(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 	sigma, d, iters := p[0], int(p[1]), int(p[2])
 	x := gaussian(m, sigma)
 	for i, v := range x.Pix {
-		x.Pix[i] = math.Floor(clip01(v)*255) / 255
+		x.Pix[i] = quantize(v)
 	}
 	for it := 0; it < iters; it++ {
 		for h := m.H - d; h > d; h-- {
@@ -530,7 +589,7 @@ func snow(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 		if v < thresh {
 			v = 0
 		}
-		layer.Pix[i] = math.Floor(clip01(v)*255) / 255 // to uint8, truncating
+		layer.Pix[i] = quantize(v) // to uint8, truncating
 	}
 	layer = motionBlur(layer, mbR, mbS, -135+90*r.Float64())
 	out := m.clone()

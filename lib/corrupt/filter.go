@@ -11,6 +11,9 @@ import (
 type Img struct {
 	H, W int
 	Pix  []float64
+	// eightBit: every value is already k/255 (an 8-bit image's), so the
+	// conversion to 8 bits that ends a corruption leaves it as it is
+	eightBit bool
 }
 
 func newImg(h, w int) *Img { return &Img{H: h, W: w, Pix: make([]float64, h*w*3)} }
@@ -19,7 +22,37 @@ func (m *Img) clone() *Img { return &Img{H: m.H, W: m.W, Pix: append([]float64(n
 
 func (m *Img) at(y, x, c int) float64 { return m.Pix[(y*m.W+x)*3+c] }
 
-func clip01(v float64) float64 { return math.Min(math.Max(v, 0), 1) }
+// clip01 is math.Min(math.Max(v, 0), 1), NaN and -0 included, written
+// out so that it inlines: it runs on every value of every corruption.
+func clip01(v float64) float64 {
+	switch {
+	case v > 1:
+		return 1
+	case v > 0:
+		return v
+	case v != v: // NaN stays NaN, as with math.Min and math.Max
+		return v
+	}
+	return 0
+}
+
+// levels[k] is k/255: the values of an 8-bit image.
+var levels = func() (l [256]float64) {
+	for k := range l {
+		l[k] = float64(k) / 255
+	}
+	return l
+}()
+
+// quantize is math.Floor(clip01(v)*255) / 255, numpy's
+// np.uint8(np.clip(x, 0, 1) * 255) back in [0, 1], by table.
+func quantize(v float64) float64 {
+	v = clip01(v)
+	if v != v {
+		return v
+	}
+	return levels[int(v*255)]
+}
 
 // gaussTaps are scipy.ndimage's gaussian_filter1d weights: radius
 // int(truncate*sigma + 0.5), exp(-x^2/2 sigma^2) normalised to sum 1.
@@ -88,6 +121,58 @@ func plane(m *Img, c, r int, b border) (p []float64, stride int) {
 // plane padded vertically by copying rows, and the column pass adding
 // whole rows, so inner loops run over contiguous memory. Symmetric taps
 // (all of lk's) are folded, halving the multiplications.
+// symmetricRow filters a padded row with symmetric taps, four outputs at
+// a time, each summed as scipy sums it (the centre tap times its value,
+// then each pair of taps folded: taps[k] * (left + right), k outwards in).
+// It returns how many outputs it wrote (a multiple of four); the caller
+// writes the rest the same way.
+func symmetricRow(dst, row, taps []float64) int {
+	r := len(taps) / 2
+	n := len(taps) - 1
+	x := 0
+	for ; x+4 <= len(dst); x += 4 {
+		c := taps[r]
+		s0, s1, s2, s3 := c*row[x+r], c*row[x+1+r], c*row[x+2+r], c*row[x+3+r]
+		for k := 0; k < r; k++ {
+			t := taps[k]
+			lo := row[x+k : x+k+4 : x+k+4]
+			hi := row[x+n-k : x+n-k+4 : x+n-k+4]
+			s0 += t * (lo[0] + hi[0])
+			s1 += t * (lo[1] + hi[1])
+			s2 += t * (lo[2] + hi[2])
+			s3 += t * (lo[3] + hi[3])
+		}
+		dst[x], dst[x+1], dst[x+2], dst[x+3] = s0, s1, s2, s3
+	}
+	return x
+}
+
+// columns sets acc[x] to the sum over k of taps[k] * plane[k*w+x], adding
+// in tap order. Four columns at a time are summed in registers: the same
+// additions in the same order as one column at a time, without a load
+// and store of the sum per tap.
+func columns(acc, plane []float64, w int, taps []float64) {
+	x := 0
+	for ; x+4 <= w; x += 4 {
+		var s0, s1, s2, s3 float64
+		for k, t := range taps {
+			p := plane[k*w+x : k*w+x+4 : k*w+x+4]
+			s0 += t * p[0]
+			s1 += t * p[1]
+			s2 += t * p[2]
+			s3 += t * p[3]
+		}
+		acc[x], acc[x+1], acc[x+2], acc[x+3] = s0, s1, s2, s3
+	}
+	for ; x < w; x++ {
+		var s float64
+		for k, t := range taps {
+			s += t * plane[k*w+x]
+		}
+		acc[x] = s
+	}
+}
+
 func separable(m *Img, taps []float64, b border) *Img {
 	r := len(taps) / 2
 	sym := true
@@ -112,7 +197,11 @@ func separable(m *Img, taps []float64, b border) *Img {
 				row[x+r] = src[b(x, w)*3+c]
 			}
 			dst := tmp[(y+r)*w : (y+r+1)*w]
-			for x := range dst {
+			x := 0
+			if sym {
+				x = symmetricRow(dst, row, taps)
+			}
+			for ; x < len(dst); x++ {
 				win := row[x : x+len(taps)]
 				var s float64
 				if sym {
@@ -135,13 +224,7 @@ func separable(m *Img, taps []float64, b border) *Img {
 			copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
 		}
 		for y := 0; y < h; y++ {
-			clear(acc)
-			for k, t := range taps {
-				src := tmp[(y+k)*w : (y+k+1)*w]
-				for x, v := range src {
-					acc[x] += t * v
-				}
-			}
+			columns(acc, tmp[y*w:], w, taps)
 			for x, v := range acc {
 				out.Pix[(y*w+x)*3+c] = v
 			}

@@ -30,21 +30,21 @@ var perturbations = map[string]perturbation{
 			return m.clone()
 		}
 		s := pick(t, d, []float64{.03, .05, .08}, []float64{.02, .04, .06})
-		return mapPix(m, func(v float64) float64 { return v + s*r.NormFloat64() })
+		return addNoise(m, s, r)
 	}},
 	"shot_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		l := pick(t, d, []float64{300, 120, 60}, []float64{700, 400, 200})
-		return mapPix(m, func(v float64) float64 { return poisson(r, v*l) / l })
+		return poissonNoise(m, l, r)
 	}},
 	"speckle_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		s := pick(t, d, []float64{.05, .10, .15}, []float64{.05, .07, .1})
-		return mapPix(m, func(v float64) float64 { return v + v*s*r.NormFloat64() })
+		return speckle(m, s, r)
 	}},
 	"brightness": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
 		step := pick(t, 1, []float64{.02}, []float64{.015})
@@ -188,7 +188,7 @@ func Sequence(name string, m *Img, difficulty int, cfg Config, id string) ([]*Im
 			f = p.frame(m, i, difficulty, cfg.Table, r)
 		}
 		for j, v := range f.Pix {
-			f.Pix[j] = math.Floor(clip01(v)*255) / 255
+			f.Pix[j] = quantize(v)
 		}
 		frames[i] = f
 	}
@@ -268,7 +268,7 @@ func snowSequence(m *Img, t Table, r *rand.Rand) []*Img {
 		if v < .5 {
 			v = 0
 		}
-		layer.Pix[i] = math.Floor(clip01(v)*255) / 255
+		layer.Pix[i] = quantize(v)
 	}
 	frames := make([]*Img, 31)
 	n := m.H * m.W
