@@ -55,6 +55,7 @@ type Reader struct {
 // NewReader opens the Arrow IPC stream in r; name (a file name or "stdin")
 // appears in errors.
 func NewReader(r io.Reader, name string) (*Reader, error) {
+	widenPipe(r)
 	br := bufio.NewReaderSize(r, 64<<10) // large bodies bypass the buffer
 	if err := checkStart(br, name); err != nil {
 		return nil, err
@@ -145,6 +146,7 @@ func NewWriter(w io.Writer, schema *arrow.Schema) (*Writer, error) {
 	if err := RefuseTerminal(w); err != nil {
 		return nil, err
 	}
+	widenPipe(w)
 	buf := bufio.NewWriterSize(w, 64<<10) // large buffers bypass it
 	return &Writer{buf: buf, w: ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))}, nil
 }
