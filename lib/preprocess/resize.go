@@ -125,6 +125,26 @@ func clip8(v int32) uint8 {
 	return uint8(v)
 }
 
+// horizontal3 is Resize's horizontal pass over one RGB row: the three
+// channels of an output pixel summed together, in the same integer
+// arithmetic as one channel at a time.
+func horizontal3(o, in []uint8, c coeffs) {
+	for xx := 0; xx < len(o)/3; xx++ {
+		xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
+		k := c.k[xx*c.ksize : xx*c.ksize+n]
+		src := in[xmin*3 : (xmin+n)*3]
+		s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+		for x, kv := range k {
+			p := src[x*3 : x*3+3 : x*3+3]
+			s0 += int32(p[0]) * kv
+			s1 += int32(p[1]) * kv
+			s2 += int32(p[2]) * kv
+		}
+		q := o[xx*3 : xx*3+3 : xx*3+3]
+		q[0], q[1], q[2] = clip8(s0), clip8(s1), clip8(s2)
+	}
+}
+
 // Resize resamples img to w x h with filter f, exactly as Pillow's
 // Image.resize does for 8-bit images.
 func Resize(img *imageio.Image, w, h int, f Filter) *imageio.Image {
@@ -139,6 +159,10 @@ func Resize(img *imageio.Image, w, h int, f Filter) *imageio.Image {
 		for y := 0; y < cur.H; y++ {
 			in := cur.Pix[y*cur.W*ch : (y+1)*cur.W*ch]
 			o := out.Pix[y*w*ch : (y+1)*w*ch]
+			if ch == 3 {
+				horizontal3(o, in, c)
+				continue
+			}
 			for xx := 0; xx < w; xx++ {
 				xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
 				k := c.k[xx*c.ksize : xx*c.ksize+n]
