@@ -1,7 +1,11 @@
 package corrupt
 
 import (
+	"encoding/binary"
+	"hash/fnv"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/lk-robustness/lk/lib/fourier"
 )
@@ -318,6 +322,45 @@ const (
 // filter2D is OpenCV's filter2D on each channel: correlation with the
 // kernel centred, border REFLECT_101. Zero taps (most of a small disk's
 // 17x17 grid) are skipped.
+// dftFor returns a plan for h x w planes and the spectrum of the size x
+// size kernel k, kept from earlier calls: every image of a sweep has the
+// same size and, per severity, the same kernel, and the twiddle factors
+// and the kernel's transform cost as much as an image's. A plan is lent
+// to one caller at a time (put gives it back); a spectrum is read only.
+func dftFor(h, w int, k []float64, size int) (*fourier.Plan, fourier.Kernel, func()) {
+	pk := [2]int{h, w}
+	pool, _ := dftPlans.LoadOrStore(pk, &sync.Pool{New: func() any { return fourier.NewPlan(h, w) }})
+	plan := pool.(*sync.Pool).Get().(*fourier.Plan)
+	hash := fnv.New64a()
+	var b [8]byte
+	for _, v := range k {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		hash.Write(b[:])
+	}
+	kk := dftKey{h, w, size, hash.Sum64()}
+	put := func() { pool.(*sync.Pool).Put(plan) }
+	if c, ok := dftKernels.Load(kk); ok && slices.Equal(c.(dftKernel).k, k) {
+		return plan, c.(dftKernel).s, put
+	}
+	ks := plan.Kernel(k, size, size)
+	dftKernels.LoadOrStore(kk, dftKernel{append([]float64(nil), k...), ks})
+	return plan, ks, put
+}
+
+// dftKernel is a kernel and its spectrum; the taps are compared on every
+// use, so that a hash collision can never lend another kernel's spectrum.
+type dftKernel struct {
+	k []float64
+	s fourier.Kernel
+}
+
+type dftKey struct {
+	h, w, size int
+	kernel     uint64 // FNV-1a of the taps' bits
+}
+
+var dftPlans, dftKernels sync.Map
+
 func filter2D(m *Img, k []float64, size int) *Img {
 	r := size / 2
 	type tap struct {
@@ -339,8 +382,9 @@ func filter2D(m *Img, k []float64, size int) *Img {
 		}
 		if len(taps) >= dftTaps && m.H >= dftSide && m.W >= dftSide {
 			if plan == nil {
-				plan = fourier.NewPlan(m.H+2*r, stride)
-				ks = plan.Kernel(k, size, size)
+				var put func()
+				plan, ks, put = dftFor(m.H+2*r, stride, k, size)
+				defer put()
 			}
 			for i, v := range plan.Correlate(p, ks) {
 				out.Pix[i*3+c] = v
