@@ -16,6 +16,7 @@
 package featvar
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -107,6 +108,9 @@ func (s *Stat) Add(shape []int64, data []float32) error {
 			for c := 0; c < g.c; c++ {
 				v += variance(img[c*g.cStep:], g.p, g.pStep)
 			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return errNonFinite
+			}
 			s.sum += v / float64(g.c)
 		} else {
 			if s.groupSum == nil {
@@ -128,8 +132,15 @@ func (s *Stat) Add(shape []int64, data []float32) error {
 	return nil
 }
 
+// errNonFinite is an image whose variance is NaN or infinite: its values
+// hold a NaN or an infinity, and the run stops.
+var errNonFinite = errors.New("non-finite values")
+
 // variance is the unbiased variance of n values x[0], x[step], ...
 func variance(x []float32, n, step int) float64 {
+	if step == 1 {
+		return variance1(x[:n])
+	}
 	var mean float64
 	for q := 0; q < n; q++ {
 		mean += float64(x[q*step])
@@ -141,6 +152,22 @@ func variance(x []float32, n, step int) float64 {
 		ss += d * d
 	}
 	return ss / float64(n-1)
+}
+
+// variance1 is variance for contiguous values (a feature map's), the same
+// sums in the same order, without the strided index.
+func variance1(x []float32) float64 {
+	var mean float64
+	for _, v := range x {
+		mean += float64(v)
+	}
+	mean /= float64(len(x))
+	var ss float64
+	for _, v := range x {
+		d := float64(v) - mean
+		ss += d * d
+	}
+	return ss / float64(len(x)-1)
 }
 
 func (s *Stat) closeGroup() {

@@ -1,6 +1,7 @@
 package featvar
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -159,14 +160,31 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		var saved time.Time
 		for res := range ran {
 			for i, l := range layers {
-				if err == nil {
-					if err = model.CheckFinite(res.outs[i][:res.n*per[i]], per[i], "output of "+l.Name); err != nil {
+				data := res.outs[i][:res.n*per[i]]
+				checkFinite := func() error {
+					err := model.CheckFinite(data, per[i], "output of "+l.Name)
+					if err != nil {
 						ids := res.ids
 						err = model.AtRow(err, m.Config.Name, func(k int) string { return ids[k] })
 					}
+					return err
+				}
+				// A feature map's variance sees every value, and a NaN or
+				// an infinity among them makes it non-finite (finite
+				// float32 values cannot overflow the float64 sums): the
+				// values are then scanned to name the image. Other
+				// layouts are scanned first.
+				fused := len(l.Shape) == 4 && stats[i].Group == 0
+				if err == nil && !fused {
+					err = checkFinite()
 				}
 				if err == nil {
-					err = stats[i].Add(append([]int64{int64(res.n)}, l.Shape[1:]...), res.outs[i][:res.n*per[i]])
+					err = stats[i].Add(append([]int64{int64(res.n)}, l.Shape[1:]...), data)
+					if errors.Is(err, errNonFinite) {
+						if err = checkFinite(); err == nil {
+							err = fmt.Errorf("layer %s: a non-finite variance from finite values", l.Name)
+						}
+					}
 				}
 			}
 			free <- res.outs
