@@ -75,6 +75,17 @@ say "| lk-data, all cores | $(rate 200 "$s2") | $(ratio "$(rate 200 "$s2")" "$pi
 say ""
 say "(lk-data's times include process start and writing the Arrow stream to /dev/null.)"
 say ""
+# and decoding alone, of 224 px files as ImageNet-C's
+if [ ! -d "$OUT/jpegs224/c224" ]; then $PY pipelines/bench/make_jpegs.py --224 "$OUT/jpegs224" 1000; fi
+pil=$($PY pipelines/bench/pillow_preprocess.py --decode-only "$OUT/jpegs224")
+s1=$(secs sh -c "lk-data -q --workers 1 $OUT/jpegs224 > /dev/null")
+say "## 3b. Decode + to float CHW, 1000 JPEGs of 224x224 (ImageNet-C's size)"
+say ""
+say "| | img/s | vs Pillow (1 core) |"
+say "|---|---|---|"
+say "| Pillow 1 process | $pil | 1.00 |"
+say "| lk-data --workers 1 | $(rate 1000 "$s1") | $(ratio "$(rate 1000 "$s1")" "$pil") |"
+say ""
 
 # 4: memory
 rss() { lk-data -q --gray3 --crop 32 --limit "$1" "$OUT/big-images-idx3-ubyte" | /usr/bin/time -f %M lk-infer -q --model testdata/zoo/lk3.onnx 2>&1 >/dev/null | tail -1; }
