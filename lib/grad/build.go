@@ -52,6 +52,10 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if len(o.Mean) != o.C || len(o.Std) != o.C {
 		return nil, fmt.Errorf("mean %v and std %v need %d values", o.Mean, o.Std, o.C)
 	}
+	m, err := upgraded(m)
+	if err != nil {
+		return nil, err
+	}
 	// shapes of everything between input and logits, at batch 2 (so that
 	// the batch axis is told apart from broadcast axes of size 1)
 	b0, err := newBuilder(m)
@@ -186,7 +190,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		onnx.AddNode(g, "Identity", "lk_grad/out_"+w, []string{gs[k+1]}, []string{WrtPrefix + w})
 		g.Output = append(g.Output, tensorInfo(WrtPrefix+w, onnxpb.TensorProto_FLOAT, b.v.Inits[w].GetDims()...))
 	}
-	raiseOpset(c.Proto, 17)
+	raiseOpset(c.Proto, gradOpset)
 	return c, nil
 }
 
