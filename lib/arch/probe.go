@@ -61,9 +61,13 @@ const bigInit = 1024
 // least bigInit elements is made at run time by ConstantOfShape (zeros):
 // shapes do not depend on the weights' values, and without them the copy
 // is small to write and quick for ONNX Runtime to load. Small ones stay,
-// as values that decide shapes (Resize scales) are small.
+// as values that decide shapes (Resize scales) are small. ConstantOfShape
+// is an opset-9 op: a model of an older opset keeps its weights.
 func shapeModel(m *onnx.Model) *onnx.Model {
 	c := m.Clone()
+	if m.Opset() < 9 {
+		return c
+	}
 	g := c.Graph()
 	var keep []*onnxpb.TensorProto
 	var made []*onnxpb.NodeProto

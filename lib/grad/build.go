@@ -110,6 +110,9 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if len(os) != 2 {
 		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2, want [batch, classes]", m.Path, o.Output, os)
 	}
+	if os3 := shapes3[o.Output]; os[0] != 2 || len(os3) != 2 || os3[0] != 3 {
+		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2 and %v at batch 3: its first axis is not the batch; want [batch, classes]", m.Path, o.Output, os, os3)
+	}
 	classes := os[1]
 
 	c := m.Clone()

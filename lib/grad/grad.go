@@ -308,7 +308,7 @@ func (b *builder) unbroadcast(g string, gs []int64, target string) (string, erro
 		return g, nil
 	}
 	r := b.op("ReduceSum", []string{g, b.constI(axes...)}, onnx.IntAttr("keepdims", 1))
-	return b.op("Reshape", []string{r, b.op("Shape", []string{target})}), nil
+	return b.op("Reshape", []string{r, b.op("Shape", []string{target})}, onnx.IntAttr("allowzero", 1)), nil
 }
 
 // batchAxis reports whether axis of value v grows with the batch (or is

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -373,5 +374,24 @@ func TestUnknownOp(t *testing.T) {
 	_, _, err = bd.path([]string{"x"}, "y")
 	if err == nil || err.Error() != "node s_node: lk cannot differentiate Sin (it lies between the input and the objective)" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// A model whose output is [classes, batch] is refused when the gradient is
+// built, not when it runs.
+func TestOutputNotBatchFirst(t *testing.T) {
+	testutil.ORT(t)
+	g := &onnxpb.GraphProto{Name: proto.String("transposed")}
+	g.Input = []*onnxpb.ValueInfoProto{tensorInfo("x", onnxpb.TensorProto_FLOAT, -1, 3, 4, 4)}
+	g.Output = []*onnxpb.ValueInfoProto{{Name: proto.String("y")}}
+	b := gb{g}
+	b.n("GlobalAveragePool", []string{"x"}, "p")
+	b.n("Flatten", []string{"p"}, "f")
+	b.n("Transpose", []string{"f"}, "y", is("perm", 1, 0))
+	m := &onnx.Model{Proto: &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(17)}}}}
+	_, err := Build(m, Options{Input: "x", Output: "y", C: 3, H: 4, W: 4, Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 1}, Threads: 1})
+	if err == nil || !strings.Contains(err.Error(), "its first axis is not the batch") {
+		t.Fatalf("got %v", err)
 	}
 }
