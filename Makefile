@@ -26,8 +26,10 @@ GPU_CORE_SHA   := 5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460
 GPU_CUDA_SHA   := 56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037
 GPU_SHARED_SHA := c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772
 DEB_PKGS := libturbojpeg0-dev
-# ffmpeg decodes ImageNet-P's videos; the tests read a tiny ImageNet-P tree
-TEST_DEBS := ffmpeg
+# ffmpeg decodes ImageNet-P's videos (the tests read a tiny ImageNet-P tree);
+# libonnx-testdata is the ONNX project's backend test suite, which lib/grad's
+# gradients are checked against
+TEST_DEBS := ffmpeg libonnx-testdata
 # a one-node Slurm cluster for make slurm-check
 SLURM_DEBS := slurmctld slurmd slurm-client munge
 TOOLS    := $(notdir $(wildcard tools/lk-*))
