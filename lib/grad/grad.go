@@ -36,6 +36,11 @@ var diffInputs = map[string][]int{
 	"ReduceMean": {0}, "ReduceSum": {0}, "GlobalAveragePool": {0}, "AveragePool": {0}, "MaxPool": {0},
 	"Pad": {0}, "Reshape": {0}, "Flatten": {0}, "Transpose": {0}, "Squeeze": {0}, "Unsqueeze": {0},
 	"Concat": all, "Split": {0}, "Slice": {0}, "Gather": {0}, "Expand": {0}, "Where": {1, 2},
+	// elementwise.go
+	"Abs": {0}, "Sin": {0}, "Cos": {0}, "Tan": {0}, "Asin": {0}, "Acos": {0}, "Atan": {0},
+	"Sinh": {0}, "Cosh": {0}, "Asinh": {0}, "Acosh": {0}, "Atanh": {0},
+	"Elu": {0}, "Selu": {0}, "Celu": {0}, "Softplus": {0}, "Softsign": {0}, "ThresholdedRelu": {0}, "Shrink": {0},
+	"Ceil": {0}, "Floor": {0}, "Round": {0}, "Sign": {0},
 }
 
 // stops lists ops whose outputs never carry a gradient (shapes,

@@ -380,6 +380,19 @@ func checkGrad(t *testing.T, m *onnx.Model, fwdPath, xName, yName string, in2, i
 		if fwd, bwd := (fp-f0)/dp, (f0-fm)/dm; math.Abs(fwd-bwd) > tol {
 			continue
 		}
+		// no derivative at all: out of the domain (acosh at 1), an
+		// infinite slope, or a jump (sign at 0), whose difference grows
+		// as the step shrinks
+		if math.IsNaN(fd) || math.IsInf(fd, 0) || math.IsInf(float64(gx[i]), 0) {
+			continue
+		}
+		x[i] = save + eps/4
+		dp4 := float64(x[i]) - float64(save)
+		fp4 := f()
+		x[i] = save
+		if math.Abs((fp4-f0)/dp4-(fp-f0)/dp) > tol {
+			continue
+		}
 		return &mismatch{fmt.Sprintf("x[%d] = %g: gradient %g, finite difference %g", i, save, gx[i], fd)}
 	}
 	return nil

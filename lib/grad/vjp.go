@@ -316,5 +316,12 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 		}
 		return res, nil
 	}
+	if d, ok := b.elementwise(n, x, out); ok {
+		return []string{b.op("Mul", []string{g, d})}, nil
+	}
+	if op := n.GetOpType(); zeroGrad[op] {
+		// piecewise constant: the derivative is 0 wherever it exists
+		return []string{b.op("Mul", []string{g, zero()})}, nil
+	}
 	return nil, fmt.Errorf("lk cannot differentiate %s", n.GetOpType())
 }

@@ -1,0 +1,72 @@
+package grad
+
+import (
+	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+)
+
+// zeroGrad lists the piecewise-constant ops: their gradient is 0 (where it
+// exists), so a path through them contributes nothing rather than failing.
+var zeroGrad = map[string]bool{"Ceil": true, "Floor": true, "Round": true, "Sign": true}
+
+// elementwise returns dy/dx, as a value of x's shape, for the unary
+// elementwise ops whose derivative is a closed form of x and y = op(x);
+// ok is false for other ops.
+func (b *builder) elementwise(n *onnxpb.NodeProto, x, y string) (d string, ok bool) {
+	c := b.scalar
+	mul := func(a, b2 string) string { return b.op("Mul", []string{a, b2}) }
+	add := func(a, b2 string) string { return b.op("Add", []string{a, b2}) }
+	sub := func(a, b2 string) string { return b.op("Sub", []string{a, b2}) }
+	div := func(a, b2 string) string { return b.op("Div", []string{a, b2}) }
+	un := func(op, a string) string { return b.op(op, []string{a}) }
+	where := func(cond, a, b2 string) string { return b.op("Where", []string{cond, a, b2}) }
+	gt := func(a, b2 string) string { return b.op("Greater", []string{a, b2}) }
+	lt := func(a, b2 string) string { return b.op("Less", []string{a, b2}) }
+	x2 := func() string { return mul(x, x) }
+	switch n.GetOpType() {
+	case "Abs":
+		return un("Sign", x), true
+	case "Sin":
+		return un("Cos", x), true
+	case "Cos":
+		return un("Neg", un("Sin", x)), true
+	case "Tan": // 1 + tan^2
+		return add(c(1), mul(y, y)), true
+	case "Asin": // 1/sqrt(1-x^2)
+		return un("Reciprocal", un("Sqrt", sub(c(1), x2()))), true
+	case "Acos":
+		return un("Neg", un("Reciprocal", un("Sqrt", sub(c(1), x2())))), true
+	case "Atan": // 1/(1+x^2)
+		return un("Reciprocal", add(c(1), x2())), true
+	case "Sinh":
+		return un("Cosh", x), true
+	case "Cosh":
+		return un("Sinh", x), true
+	case "Asinh": // 1/sqrt(x^2+1)
+		return un("Reciprocal", un("Sqrt", add(x2(), c(1)))), true
+	case "Acosh": // 1/sqrt(x^2-1)
+		return un("Reciprocal", un("Sqrt", sub(x2(), c(1)))), true
+	case "Atanh": // 1/(1-x^2)
+		return un("Reciprocal", sub(c(1), x2())), true
+	case "Elu": // 1 for x > 0, y + alpha below
+		alpha := attrF(n, "alpha", 1)
+		return where(gt(x, c(0)), c(1), add(y, c(alpha))), true
+	case "Selu": // gamma for x > 0, y + gamma alpha below
+		alpha, gamma := attrF(n, "alpha", 1.67326319217681884765625), attrF(n, "gamma", 1.05070102214813232421875)
+		return where(gt(x, c(0)), c(gamma), add(y, c(gamma*alpha))), true
+	case "Celu": // 1 for x > 0, exp(x/alpha) below
+		alpha := attrF(n, "alpha", 1)
+		return where(gt(x, c(0)), c(1), un("Exp", div(x, c(alpha)))), true
+	case "Softplus": // sigmoid(x)
+		return un("Sigmoid", x), true
+	case "Softsign": // 1/(1+|x|)^2
+		s := add(c(1), un("Abs", x))
+		return un("Reciprocal", mul(s, s)), true
+	case "ThresholdedRelu": // 1 above alpha
+		alpha := attrF(n, "alpha", 1)
+		return where(gt(x, c(alpha)), c(1), c(0)), true
+	case "Shrink": // 1 outside [-lambd, lambd]
+		lambd := attrF(n, "lambd", 0.5)
+		return where(b.op("Or", []string{lt(x, c(-lambd)), gt(x, c(lambd))}), c(1), c(0)), true
+	}
+	return "", false
+}
