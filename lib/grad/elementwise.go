@@ -1,6 +1,7 @@
 package grad
 
 import (
+	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
 )
 
@@ -69,4 +70,50 @@ func (b *builder) elementwise(n *onnxpb.NodeProto, x, y string) (d string, ok bo
 		return where(b.op("Or", []string{lt(x, c(-lambd)), gt(x, c(lambd))}), c(1), c(0)), true
 	}
 	return "", false
+}
+
+// variadic is the gradient of Sum, Mean, Max and Min over their inputs
+// (broadcast together): each input gets g (Sum), g/n (Mean), or g where
+// it equals the output, shared evenly by the inputs that tie (as PyTorch
+// shares a tie of max or min).
+func (b *builder) variadic(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	in, y := n.GetInput(), n.GetOutput()[0]
+	gs, err := b.shape(y)
+	if err != nil {
+		return nil, err
+	}
+	f32 := onnx.IntAttr("to", int64(onnxpb.TensorProto_FLOAT))
+	var ties string
+	if op := n.GetOpType(); op == "Max" || op == "Min" {
+		for _, v := range in {
+			hit := b.op("Cast", []string{b.op("Equal", []string{v, y})}, f32)
+			if ties == "" {
+				ties = b.op("Add", []string{hit, b.scalar(0)}) // broadcast by the sum below
+				continue
+			}
+			ties = b.op("Add", []string{ties, hit})
+		}
+	}
+	res := make([]string, len(in))
+	for k, v := range in {
+		if !need(k) {
+			continue
+		}
+		var gk string
+		switch n.GetOpType() {
+		case "Sum":
+			gk = g
+		case "Mean":
+			gk = b.op("Div", []string{g, b.scalar(float32(len(in)))})
+		default:
+			hit := b.op("Cast", []string{b.op("Equal", []string{v, y})}, f32)
+			gk = b.op("Mul", []string{g, b.op("Div", []string{hit, ties})})
+		}
+		// broadcast to the output's shape first, then back to v's
+		gk = b.op("Expand", []string{gk, b.op("Shape", []string{y})})
+		if res[k], err = b.unbroadcast(gk, gs, v); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }

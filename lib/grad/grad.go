@@ -41,6 +41,9 @@ var diffInputs = map[string][]int{
 	"Sinh": {0}, "Cosh": {0}, "Asinh": {0}, "Acosh": {0}, "Atanh": {0},
 	"Elu": {0}, "Selu": {0}, "Celu": {0}, "Softplus": {0}, "Softsign": {0}, "ThresholdedRelu": {0}, "Shrink": {0},
 	"Ceil": {0}, "Floor": {0}, "Round": {0}, "Sign": {0},
+	"ReduceSumSquare": {0}, "ReduceL1": {0}, "ReduceL2": {0}, "ReduceLogSum": {0}, "ReduceLogSumExp": {0},
+	"ReduceProd": {0}, "ReduceMax": {0}, "ReduceMin": {0},
+	"Sum": all, "Mean": all, "Max": all, "Min": all, "PRelu": {0, 1},
 }
 
 // stops lists ops whose outputs never carry a gradient (shapes,

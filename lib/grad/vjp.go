@@ -228,8 +228,31 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "LayerNormalization":
 		return b.layerNorm(n, g, need)
 
-	case "ReduceMean", "ReduceSum":
+	case "ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+		"ReduceProd", "ReduceMax", "ReduceMin":
 		return b.reduce(n, g)
+
+	case "Sum", "Mean", "Max", "Min":
+		return b.variadic(n, g, need)
+
+	case "PRelu": // x for x > 0, slope x below
+		gs, err := b.shape(out)
+		if err != nil {
+			return nil, err
+		}
+		pos := b.op("Greater", []string{x, zero()})
+		res := make([]string, 2)
+		if need(0) {
+			if res[0], err = b.unbroadcast(b.op("Where", []string{pos, g, b.op("Mul", []string{g, in[1]})}), gs, x); err != nil {
+				return nil, err
+			}
+		}
+		if need(1) {
+			if res[1], err = b.unbroadcast(b.op("Where", []string{pos, zero(), b.op("Mul", []string{g, x})}), gs, in[1]); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
 
 	case "GlobalAveragePool":
 		xs, err := b.shape(x)

@@ -343,13 +343,34 @@ func (b *builder) reduce(n *onnxpb.NodeProto, g string) ([]string, error) {
 		}
 	}
 	axes = sortedAxes(axes, len(xs))
-	gk := g
-	if attrI(n, "keepdims", 1) == 0 {
-		gk = b.op("Unsqueeze", []string{g, b.constI(axes...)})
+	// g and y back to x's shape
+	keep := func(v string) string {
+		if attrI(n, "keepdims", 1) == 0 {
+			v = b.op("Unsqueeze", []string{v, b.constI(axes...)})
+		}
+		return b.op("Expand", []string{v, b.op("Shape", []string{x})})
 	}
-	e := b.op("Expand", []string{gk, b.op("Shape", []string{x})})
-	if n.GetOpType() == "ReduceSum" {
+	e := keep(g)
+	mul := func(a, c string) []string { return []string{b.op("Mul", []string{a, c})} }
+	switch n.GetOpType() {
+	case "ReduceSum":
 		return []string{e}, nil
+	case "ReduceSumSquare": // 2x
+		return mul(e, b.op("Mul", []string{x, b.scalar(2)})), nil
+	case "ReduceL1": // sign(x)
+		return mul(e, b.op("Sign", []string{x})), nil
+	case "ReduceL2": // x / y
+		return mul(e, b.op("Div", []string{x, keep(n.GetOutput()[0])})), nil
+	case "ReduceLogSum": // 1 / sum = exp(-y)
+		return mul(e, b.op("Exp", []string{b.op("Neg", []string{keep(n.GetOutput()[0])})})), nil
+	case "ReduceLogSumExp": // exp(x - y)
+		return mul(e, b.op("Exp", []string{b.op("Sub", []string{x, keep(n.GetOutput()[0])})})), nil
+	case "ReduceProd": // y / x
+		return mul(e, b.op("Div", []string{keep(n.GetOutput()[0]), x})), nil
+	case "ReduceMax", "ReduceMin": // shared evenly by the elements equal to y (PyTorch's amax/amin)
+		hit := b.op("Cast", []string{b.op("Equal", []string{x, keep(n.GetOutput()[0])})}, onnx.IntAttr("to", int64(onnxpb.TensorProto_FLOAT)))
+		ties := b.op("ReduceSum", []string{hit, b.constI(axes...)}, onnx.IntAttr("keepdims", 1))
+		return mul(e, b.op("Div", []string{hit, b.op("Expand", []string{ties, b.op("Shape", []string{x})})})), nil
 	}
 	count := int64(1)
 	for _, a := range axes {
