@@ -1,13 +1,15 @@
 package grad
 
 import (
+	"fmt"
+
 	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
 )
 
 // zeroGrad lists the piecewise-constant ops: their gradient is 0 (where it
 // exists), so a path through them contributes nothing rather than failing.
-var zeroGrad = map[string]bool{"Ceil": true, "Floor": true, "Round": true, "Sign": true}
+var zeroGrad = map[string]bool{"Ceil": true, "Floor": true, "Round": true, "Sign": true, "Hardmax": true}
 
 // elementwise returns dy/dx, as a value of x's shape, for the unary
 // elementwise ops whose derivative is a closed form of x and y = op(x);
@@ -116,4 +118,41 @@ func (b *builder) variadic(n *onnxpb.NodeProto, g string, need func(int) bool) (
 		}
 	}
 	return res, nil
+}
+
+// gatherElements is the gradient of GatherElements in its data: g added
+// back at the gathered positions (an index taken twice gets both).
+func (b *builder) gatherElements(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x, idx := n.GetInput()[0], n.GetInput()[1]
+	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})}) // float zeros
+	return []string{b.op("ScatterElements", []string{zeros, idx, g}, onnx.IntAttr("axis", attrI(n, "axis", 0)),
+		&onnxpb.AttributeProto{Name: strp("reduction"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("add")})}, nil
+}
+
+// tile is the gradient of Tile: the copies' gradients summed. g, of shape
+// [r0 d0, r1 d1, ...], is viewed as [r0, d0, r1, d1, ...] and summed over
+// the r axes.
+func (b *builder) tile(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	reps, err := b.ints(n.GetInput()[1])
+	if err != nil {
+		return nil, err
+	}
+	var view, axes []int64
+	for i, d := range xs {
+		if b.batchAxis(x, int64(i)) && reps[i] != 1 {
+			return nil, fmt.Errorf("Tile along the batch axis is not supported")
+		}
+		view = append(view, reps[i], d)
+		axes = append(axes, int64(2*i))
+	}
+	if b.batchAxis(x, 0) {
+		view[1] = -1
+	}
+	r := b.op("ReduceSum", []string{b.op("Reshape", []string{g, b.constI(view...)}), b.constI(axes...)}, onnx.IntAttr("keepdims", 0))
+	return []string{b.op("Reshape", []string{r, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
 }

@@ -44,6 +44,7 @@ var diffInputs = map[string][]int{
 	"ReduceSumSquare": {0}, "ReduceL1": {0}, "ReduceL2": {0}, "ReduceLogSum": {0}, "ReduceLogSumExp": {0},
 	"ReduceProd": {0}, "ReduceMax": {0}, "ReduceMin": {0},
 	"Sum": all, "Mean": all, "Max": all, "Min": all, "PRelu": {0, 1},
+	"Hardmax": {0}, "GatherElements": {0}, "GlobalMaxPool": {0}, "Tile": {0},
 }
 
 // stops lists ops whose outputs never carry a gradient (shapes,

@@ -179,6 +179,11 @@ var opCases = []opCase{
 		b.n("Mul", []string{"x", b.f("k", nil, 3)}, "x3")
 		b.n("Where", []string{"cond", "x", "x3"}, "y")
 	}},
+	{"Tile with a batch axis", []int64{3, 4}, 17, func(b gb) { b.n("Tile", []string{"x", b.i("reps", 1, 2, 3)}, "y") }},
+	{"Max of broadcast inputs", []int64{3, 4}, 17, func(b gb) {
+		b.n("Max", []string{"x", b.f("m", []int64{4}, 0.05, -0.2, 0.25, 0.12)}, "y")
+	}},
+	{"GlobalMaxPool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalMaxPool", []string{"x"}, "y") }},
 	// models exported below opset 13, whose gradients are built at 17: the
 	// finite differences run them as exported
 	{"Softmax opset 11, axis 1 of 4-D (over C*H*W)", []int64{3, 4, 5}, 11, func(b gb) {

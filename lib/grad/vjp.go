@@ -6,6 +6,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 func attrI(n *onnxpb.NodeProto, name string, def int64) int64 {
@@ -234,6 +235,25 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 
 	case "Sum", "Mean", "Max", "Min":
 		return b.variadic(n, g, need)
+
+	case "GatherElements":
+		return b.gatherElements(n, g)
+
+	case "Tile":
+		return b.tile(n, g)
+
+	case "GlobalMaxPool": // ReduceMax over the spatial axes, kept
+		xs, err := b.shape(x)
+		if err != nil {
+			return nil, err
+		}
+		var axes []int64
+		for a := 2; a < len(xs); a++ {
+			axes = append(axes, int64(a))
+		}
+		rm := proto.Clone(n).(*onnxpb.NodeProto)
+		rm.OpType, rm.Attribute = strp("ReduceMax"), []*onnxpb.AttributeProto{onnx.IntsAttr("axes", axes...), onnx.IntAttr("keepdims", 1)}
+		return b.reduce(rm, g)
 
 	case "PRelu": // x for x > 0, slope x below
 		gs, err := b.shape(out)
