@@ -156,3 +156,37 @@ func (b *builder) tile(n *onnxpb.NodeProto, g string) ([]string, error) {
 	r := b.op("ReduceSum", []string{b.op("Reshape", []string{g, b.constI(view...)}), b.constI(axes...)}, onnx.IntAttr("keepdims", 0))
 	return []string{b.op("Reshape", []string{r, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
 }
+
+// depthSpace is the gradient of DepthToSpace and SpaceToDepth: both only
+// move elements, as reshape, transpose, reshape, so the gradient moves
+// them back: g viewed as the transposed 6-D tensor, the inverse
+// transposition, x's shape.
+func (b *builder) depthSpace(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != 4 {
+		return nil, fmt.Errorf("%s of a %d-D value (4-D only)", n.GetOpType(), len(xs))
+	}
+	k := attrI(n, "blocksize", 0)
+	if k <= 0 {
+		return nil, fmt.Errorf("%s without a blocksize", n.GetOpType())
+	}
+	nb, c, h, w := xs[0], xs[1], xs[2], xs[3]
+	if b.batchAxis(x, 0) {
+		nb = -1
+	}
+	var view, inv []int64
+	switch {
+	case n.GetOpType() == "SpaceToDepth": // x -> [N,C,H/k,k,W/k,k] -> perm 0,3,5,1,2,4
+		view, inv = []int64{nb, k, k, c, h / k, w / k}, []int64{0, 3, 4, 1, 5, 2}
+	case string(onnx.Attr(n, "mode").GetS()) == "CRD": // x -> [N,C/k²,k,k,H,W] -> perm 0,1,4,2,5,3
+		view, inv = []int64{nb, c / (k * k), h, k, w, k}, []int64{0, 1, 3, 5, 2, 4}
+	default: // DCR: x -> [N,k,k,C/k²,H,W] -> perm 0,3,4,1,5,2
+		view, inv = []int64{nb, c / (k * k), h, k, w, k}, []int64{0, 3, 5, 1, 2, 4}
+	}
+	t := b.op("Transpose", []string{b.op("Reshape", []string{g, b.constI(view...)})}, onnx.IntsAttr("perm", inv...))
+	return []string{b.op("Reshape", []string{t, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
+}

@@ -242,6 +242,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "Tile":
 		return b.tile(n, g)
 
+	case "DepthToSpace", "SpaceToDepth":
+		return b.depthSpace(n, g)
+
 	case "GlobalMaxPool": // ReduceMax over the spatial axes, kept
 		xs, err := b.shape(x)
 		if err != nil {
