@@ -190,3 +190,40 @@ func (b *builder) depthSpace(n *onnxpb.NodeProto, g string) ([]string, error) {
 	t := b.op("Transpose", []string{b.op("Reshape", []string{g, b.constI(view...)})}, onnx.IntsAttr("perm", inv...))
 	return []string{b.op("Reshape", []string{t, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
 }
+
+// instanceNorm is the gradient of InstanceNormalization in its input:
+// y = scale[c] (x - mean) / sqrt(var + eps) + B[c], mean and var per image
+// and channel over the spatial axes, so the rule is layer normalisation's
+// over those axes with the scale broadcast along the channels.
+func (b *builder) instanceNorm(n *onnxpb.NodeProto, g string) ([]string, error) {
+	in := n.GetInput()
+	x := in[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) < 3 {
+		return nil, fmt.Errorf("InstanceNormalization of a %d-D value", len(xs))
+	}
+	var axes []int64
+	count := int64(1)
+	for i := 2; i < len(xs); i++ {
+		axes = append(axes, int64(i))
+		count *= xs[i]
+	}
+	ax := b.constI(axes...)
+	mean := func(v string) string {
+		return b.op("Div", []string{b.op("ReduceSum", []string{v, ax}, onnx.IntAttr("keepdims", 1)), b.scalar(float32(count))})
+	}
+	eps := attrF(n, "epsilon", 1e-5)
+	xc := b.op("Sub", []string{x, mean(x)})
+	inv := b.op("Reciprocal", []string{b.op("Sqrt", []string{b.op("Add", []string{mean(b.op("Mul", []string{xc, xc})), b.scalar(eps)})})})
+	xhat := b.op("Mul", []string{xc, inv})
+	cdims := append([]int64{-1}, make([]int64, len(xs)-2)...)
+	for i := 1; i < len(cdims); i++ {
+		cdims[i] = 1
+	}
+	gh := b.op("Mul", []string{g, b.op("Reshape", []string{in[1], b.constI(cdims...)})})
+	t := b.op("Sub", []string{b.op("Sub", []string{gh, mean(gh)}), b.op("Mul", []string{xhat, mean(b.op("Mul", []string{gh, xhat}))})})
+	return []string{b.op("Mul", []string{t, inv})}, nil
+}

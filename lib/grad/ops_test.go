@@ -184,6 +184,10 @@ var opCases = []opCase{
 		b.n("Max", []string{"x", b.f("m", []int64{4}, 0.05, -0.2, 0.25, 0.12)}, "y")
 	}},
 	{"GlobalMaxPool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalMaxPool", []string{"x"}, "y") }},
+	{"InstanceNormalization", []int64{3, 4, 5}, 17, func(b gb) {
+		b.n("InstanceNormalization", []string{"x", b.f("s", []int64{3}, 1.5, -0.5, 2), b.f("bias", []int64{3}, 0.1, 0.2, 0.3)}, "n", fattr("epsilon", 1e-3))
+		b.n("Mul", []string{"n", b.f("w", []int64{3, 4, 5}, ramp(60, 2)...)}, "y")
+	}},
 	// models exported below opset 13, whose gradients are built at 17: the
 	// finite differences run them as exported
 	{"Softmax opset 11, axis 1 of 4-D (over C*H*W)", []int64{3, 4, 5}, 11, func(b gb) {

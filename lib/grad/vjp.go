@@ -245,6 +245,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "DepthToSpace", "SpaceToDepth":
 		return b.depthSpace(n, g)
 
+	case "InstanceNormalization":
+		return b.instanceNorm(n, g)
+
 	case "GlobalMaxPool": // ReduceMax over the spatial axes, kept
 		xs, err := b.shape(x)
 		if err != nil {
