@@ -27,7 +27,7 @@ var all = []int{-1}
 
 // diffInputs lists, per op, the inputs a gradient flows into.
 var diffInputs = map[string][]int{
-	"Add": {0, 1}, "Sub": {0, 1}, "Mul": {0, 1}, "Div": {0, 1}, "Pow": {0},
+	"Add": {0, 1}, "Sub": {0, 1}, "Mul": {0, 1}, "Div": {0, 1}, "Pow": {0, 1},
 	"Sqrt": {0}, "Neg": {0}, "Reciprocal": {0}, "Exp": {0}, "Log": {0},
 	"Relu": {0}, "LeakyRelu": {0}, "Sigmoid": {0}, "Tanh": {0}, "Erf": {0}, "Gelu": {0},
 	"HardSigmoid": {0}, "HardSwish": {0}, "Identity": {0}, "Dropout": {0}, "Cast": {0}, "Clip": {0},

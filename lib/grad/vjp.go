@@ -97,26 +97,31 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 		}
 		return res, nil
 
-	case "Pow":
-		if need(1) {
-			return nil, fmt.Errorf("the exponent %q depends on the input; lk differentiates Pow in its base only", in[1])
-		}
+	case "Pow": // d(a^p)/da = p a^(p-1); d(a^p)/dp = a^p ln a
 		gs, err := b.shape(out)
 		if err != nil {
 			return nil, err
 		}
-		// d(a^p)/da = p a^(p-1)
-		ps, err := b.floats(in[1])
-		if err != nil {
-			return nil, err
+		res := make([]string, 2)
+		if need(0) {
+			var d string
+			if ps, err := b.floats(in[1]); err == nil && len(ps) == 1 && !need(1) {
+				d = b.op("Mul", []string{b.scalar(ps[0]), b.op("Pow", []string{x, b.scalar(ps[0] - 1)})})
+			} else { // a tensor, computed or integer exponent: as float at run time
+				p := b.op("Cast", []string{in[1]}, onnx.IntAttr("to", int64(onnxpb.TensorProto_FLOAT)))
+				d = b.op("Mul", []string{p, b.op("Pow", []string{x, b.op("Sub", []string{p, b.scalar(1)})})})
+			}
+			if res[0], err = b.unbroadcast(b.op("Mul", []string{g, d}), gs, x); err != nil {
+				return nil, err
+			}
 		}
-		if len(ps) != 1 {
-			return nil, fmt.Errorf("exponent %q has %d values; lk differentiates Pow by a scalar", in[1], len(ps))
+		if need(1) {
+			d := b.op("Mul", []string{out, b.op("Log", []string{x})})
+			if res[1], err = b.unbroadcast(b.op("Mul", []string{g, d}), gs, in[1]); err != nil {
+				return nil, err
+			}
 		}
-		p := ps[0]
-		d := b.op("Mul", []string{b.scalar(p), b.op("Pow", []string{x, b.scalar(p - 1)})})
-		u, err := b.unbroadcast(b.op("Mul", []string{g, d}), gs, x)
-		return []string{u}, err
+		return res, nil
 
 	case "Sqrt": // 1/(2 sqrt x)
 		return []string{b.op("Div", []string{b.op("Mul", []string{g, b.scalar(0.5)}), out})}, nil
