@@ -253,6 +253,12 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "InstanceNormalization":
 		return b.instanceNorm(n, g)
 
+	case "NegativeLogLikelihoodLoss":
+		return b.nllLoss(n, g)
+
+	case "SoftmaxCrossEntropyLoss":
+		return b.sceLoss(n, gouts)
+
 	case "GlobalMaxPool": // ReduceMax over the spatial axes, kept
 		xs, err := b.shape(x)
 		if err != nil {
