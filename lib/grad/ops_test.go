@@ -418,7 +418,7 @@ func (e *mismatch) Error() string { return e.s }
 func TestUnknownOp(t *testing.T) {
 	g := &onnxpb.GraphProto{Input: []*onnxpb.ValueInfoProto{tensorInfo("x", onnxpb.TensorProto_FLOAT, -1, 3)}}
 	b := gb{g}
-	b.n("Sin", []string{"x"}, "s")
+	b.n("LpNormalization", []string{"x"}, "s")
 	b.n("Relu", []string{"s"}, "y")
 	b.n("Cos", []string{b.f("c", []int64{3}, 1, 2, 3)}, "off") // not on the path
 	m := &onnx.Model{Proto: &onnxpb.ModelProto{Graph: g}}
@@ -427,7 +427,7 @@ func TestUnknownOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = bd.path([]string{"x"}, "y")
-	if err == nil || err.Error() != "node s_node: lk cannot differentiate Sin (it lies between the input and the objective)" {
+	if err == nil || err.Error() != "node s_node: lk cannot differentiate LpNormalization (it lies between the input and the objective)" {
 		t.Errorf("got %v", err)
 	}
 }
