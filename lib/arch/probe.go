@@ -30,12 +30,30 @@ func ProbeInts(m *onnx.Model, input string, in []int64, values []string, threads
 	if len(values) == 0 {
 		return map[string][]int64{}, map[string][]int64{}, nil
 	}
-	path, cleanup, err := WithOutputs(shapeModel(m), values)
+	pm := shapeModel(m)
+	outs := values
+	viaShape := pm.Opset() >= 5 // Reshape takes its shape as an input from opset 5
+	if viaShape {
+		// each value as its shape (a 1-D int64 tensor) and flattened to
+		// 1-D: a 0-d value (a scalar computed in the graph) cannot come
+		// out of onnxruntime_go as it is
+		g := pm.Graph()
+		g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: proto.String("lk_probe/flat"), Dims: []int64{1},
+			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{-1}})
+		outs = nil
+		for i, v := range values {
+			sh, fl := fmt.Sprintf("lk_probe/%d/shape", i), fmt.Sprintf("lk_probe/%d/flat", i)
+			onnx.AddNode(g, "Shape", sh, []string{v}, []string{sh})
+			onnx.AddNode(g, "Reshape", fl, []string{v, "lk_probe/flat"}, []string{fl})
+			outs = append(outs, sh, fl)
+		}
+	}
+	path, cleanup, err := WithOutputs(pm, outs)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer cleanup()
-	s, err := ort.NewSession(path, input, values, ort.Options{Threads: threads, NoOptimize: true})
+	s, err := ort.NewSession(path, input, outs, ort.Options{Threads: threads, NoOptimize: true})
 	if err != nil {
 		return nil, nil, CopyError(m.Path, path, "probing shapes", err)
 	}
@@ -46,9 +64,16 @@ func ProbeInts(m *onnx.Model, input string, in []int64, values []string, threads
 	}
 	shapes, ints := map[string][]int64{}, map[string][]int64{}
 	for i, v := range values {
-		shapes[v] = ts[i]
-		if vs[i] != nil {
-			ints[v] = vs[i]
+		if !viaShape {
+			shapes[v] = ts[i]
+			if vs[i] != nil {
+				ints[v] = vs[i]
+			}
+			continue
+		}
+		shapes[v] = append([]int64{}, vs[2*i]...)
+		if vs[2*i+1] != nil {
+			ints[v] = vs[2*i+1]
 		}
 	}
 	return shapes, ints, nil
