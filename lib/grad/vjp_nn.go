@@ -6,6 +6,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // convGeometry reads a Conv's or pool's spatial attributes for nd
@@ -404,15 +405,28 @@ func (b *builder) avgPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 	for _, p := range pads {
 		padded = padded || p != 0
 	}
-	if padded && attrI(n, "count_include_pad", 0) == 0 {
-		return nil, fmt.Errorf("AveragePool with padding that the count excludes is not supported")
-	}
-	// the transposed convolution of a per-channel kernel of 1/|k|
 	size := int64(1)
 	for _, v := range k {
 		size *= v
 	}
 	c := xs[1]
+	if padded && attrI(n, "count_include_pad", 0) == 0 {
+		// each window divides by its elements inside x: g over that
+		// count (a per-channel convolution of ones over ones), then
+		// spread back over the window
+		ones := make([]float32, c*size)
+		for i := range ones {
+			ones[i] = 1
+		}
+		w := b.constF(append([]int64{c, 1}, k...), ones...)
+		onesX := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})}, &onnxpb.AttributeProto{Name: strp("value"),
+			Type: onnxpb.AttributeProto_TENSOR.Enum(), T: &onnxpb.TensorProto{Dims: []int64{1},
+				DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: []float32{1}}})
+		count := b.op("Conv", []string{onesX, w}, onnx.IntsAttr("kernel_shape", k...), onnx.IntsAttr("strides", strides...),
+			onnx.IntsAttr("pads", pads...), onnx.IntsAttr("dilations", dil...), onnx.IntAttr("group", c))
+		return []string{b.transposed(b.op("Div", []string{g, count}), w, xs, gs, k, strides, pads, dil, c)}, nil
+	}
+	// the transposed convolution of a per-channel kernel of 1/|k|
 	vals := make([]float32, c*size)
 	for i := range vals {
 		vals[i] = 1 / float32(size)
