@@ -8,26 +8,18 @@ torchvision architecture at 224 px, batches of --batch random images.
     python3 pipelines/bench/gpu_torch.py resnet50 --batch 64 --what infer
 """
 import argparse
+import os
+import sys
 import time
 
 import torch
-import torch.nn.functional as F
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_pgd import pgd  # noqa: E402  (the same PGD as the CPU benchmark)
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-
-
-def pgd(m, x, y, eps, steps, mean, std):
-    alpha = eps / 4
-    adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
-    for _ in range(steps):
-        adv.requires_grad_(True)
-        loss = F.cross_entropy(m((adv - mean) / std), y)
-        g, = torch.autograd.grad(loss, adv)
-        adv = adv.detach() + alpha * g.sign()
-        adv = torch.min(torch.max(adv, x - eps), x + eps).clamp(0, 1)
-    return adv
 
 
 def main():

@@ -20,12 +20,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "testdata
 import train  # noqa: E402
 
 
-def pgd(m, x, y, eps, steps):
+def pgd(m, x, y, eps, steps, mean=None, std=None):
+    """PGD as torchattacks runs it, the normalisation (default the zoo's)
+    inside the model."""
+    mean = train.MEAN if mean is None else mean
+    std = train.STD if std is None else std
     alpha = eps / 4
     adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
     for _ in range(steps):
         adv.requires_grad_(True)
-        loss = F.cross_entropy(m((adv - train.MEAN) / train.STD), y)
+        loss = F.cross_entropy(m((adv - mean) / std), y)
         g, = torch.autograd.grad(loss, adv)
         adv = adv.detach() + alpha * g.sign()
         adv = torch.min(torch.max(adv, x - eps), x + eps).clamp(0, 1)
