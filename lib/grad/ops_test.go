@@ -184,6 +184,11 @@ var opCases = []opCase{
 		b.n("Max", []string{"x", b.f("m", []int64{4}, 0.05, -0.2, 0.25, 0.12)}, "y")
 	}},
 	{"GlobalMaxPool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalMaxPool", []string{"x"}, "y") }},
+	{"Gather by a tensor of indices, with repeats and a negative one", []int64{3, 5}, 17, func(b gb) {
+		b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String("idx"), Dims: []int64{2, 2},
+			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{0, 2, -1, 2}})
+		b.n("Gather", []string{"x", "idx"}, "y", i1("axis", 2))
+	}},
 	{"InstanceNormalization", []int64{3, 4, 5}, 17, func(b gb) {
 		b.n("InstanceNormalization", []string{"x", b.f("s", []int64{3}, 1.5, -0.5, 2), b.f("bias", []int64{3}, 0.1, 0.2, 0.3)}, "n", fattr("epsilon", 1e-3))
 		b.n("Mul", []string{"n", b.f("w", []int64{3, 4, 5}, ramp(60, 2)...)}, "y")

@@ -595,6 +595,42 @@ func (b *builder) slice(n *onnxpb.NodeProto, g string) ([]string, error) {
 
 // gather with one constant index (a ViT's class token, x[:, 0]): the
 // gradient is placed back at that index, zeros elsewhere.
+// gatherMany is the gradient of Gather by a constant tensor of indices: g,
+// viewed as [before axis, indices, after axis], times the indices' one-hot
+// [indices, x's axis] (an index taken twice gets both gradients).
+func (b *builder) gatherMany(x, g string, xs []int64, axis int64, idx []int64) ([]string, error) {
+	d := xs[axis]
+	onehot := make([]float32, int64(len(idx))*d)
+	for k, i := range idx {
+		if i < 0 {
+			i += d
+		}
+		if i < 0 || i >= d {
+			return nil, fmt.Errorf("Gather index %d outside an axis of %d", idx[k], d)
+		}
+		onehot[int64(k)*d+i] = 1
+	}
+	pre, post := int64(1), int64(1)
+	for i := int64(0); i < axis; i++ {
+		if b.batchAxis(x, i) {
+			pre = -1
+		} else if pre > 0 {
+			pre *= xs[i]
+		}
+	}
+	for i := axis + 1; i < int64(len(xs)); i++ {
+		if b.batchAxis(x, i) {
+			return nil, fmt.Errorf("Gather before the batch axis is not supported")
+		}
+		post *= xs[i]
+	}
+	g3 := b.op("Reshape", []string{g, b.constI(pre, int64(len(idx)), post)})
+	gt := b.op("Transpose", []string{g3}, onnx.IntsAttr("perm", 0, 2, 1))
+	m := b.op("MatMul", []string{gt, b.constF([]int64{int64(len(idx)), d}, onehot...)})
+	back := b.op("Transpose", []string{m}, onnx.IntsAttr("perm", 0, 2, 1))
+	return []string{b.op("Reshape", []string{back, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
+}
+
 func (b *builder) gather(n *onnxpb.NodeProto, g string) ([]string, error) {
 	x := n.GetInput()[0]
 	xs, err := b.shape(x)
@@ -606,13 +642,13 @@ func (b *builder) gather(n *onnxpb.NodeProto, g string) ([]string, error) {
 		return nil, err
 	}
 	t := b.consts[input(n, 1)]
-	if len(idx) != 1 || len(t.GetDims()) != 0 {
-		return nil, fmt.Errorf("Gather of a differentiable value by %d indices is not supported (one scalar index only)", len(idx))
-	}
 	r := len(xs)
 	axis := normAxis(attrI(n, "axis", 0), r)
 	if b.batchAxis(x, axis) {
 		return nil, fmt.Errorf("Gather along the batch axis is not supported")
+	}
+	if len(idx) != 1 || len(t.GetDims()) != 0 {
+		return b.gatherMany(x, g, xs, axis, idx)
 	}
 	i := idx[0]
 	if i < 0 {
