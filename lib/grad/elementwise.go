@@ -227,3 +227,52 @@ func (b *builder) instanceNorm(n *onnxpb.NodeProto, g string) ([]string, error) 
 	t := b.op("Sub", []string{b.op("Sub", []string{gh, mean(gh)}), b.op("Mul", []string{xhat, mean(b.op("Mul", []string{gh, xhat}))})})
 	return []string{b.op("Mul", []string{t, inv})}, nil
 }
+
+// convTranspose is the gradient of ConvTranspose in its input: the
+// convolution with the same weights, strides, dilations and group (the
+// adjoint of a transposed convolution), with the padding the forward op
+// used, worked out from its output size as the ONNX spec does when
+// output_shape or auto_pad set it.
+func (b *builder) convTranspose(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x, w := n.GetInput()[0], n.GetInput()[1]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := b.shape(w)
+	if err != nil {
+		return nil, err
+	}
+	ys, err := b.shape(n.GetOutput()[0])
+	if err != nil {
+		return nil, err
+	}
+	nd := len(xs) - 2
+	k := ws[2:]
+	strides := attrInts(n, "strides", repeat(1, nd))
+	dil := attrInts(n, "dilations", repeat(1, nd))
+	outPad := attrInts(n, "output_padding", repeat(0, nd))
+	pads := attrInts(n, "pads", nil)
+	if len(strides) != nd || len(dil) != nd || len(outPad) != nd || len(k) != nd {
+		return nil, fmt.Errorf("ConvTranspose: strides %v, dilations %v, output_padding %v do not fit %d spatial dims", strides, dil, outPad, nd)
+	}
+	if pads == nil || onnx.Attr(n, "output_shape") != nil {
+		upper := string(onnx.Attr(n, "auto_pad").GetS()) == "SAME_UPPER"
+		pads = make([]int64, 2*nd)
+		for i := 0; i < nd; i++ {
+			total := strides[i]*(xs[2+i]-1) + outPad[i] + (k[i]-1)*dil[i] + 1 - ys[2+i]
+			if total < 0 {
+				// an output_shape past the natural size: the extra rows
+				// come at the end and see none of x
+				continue
+			}
+			if upper {
+				pads[i], pads[i+nd] = total/2, total-total/2
+			} else {
+				pads[i], pads[i+nd] = total-total/2, total/2
+			}
+		}
+	}
+	return []string{b.op("Conv", []string{g, w}, onnx.IntsAttr("kernel_shape", k...), onnx.IntsAttr("strides", strides...),
+		onnx.IntsAttr("pads", pads...), onnx.IntsAttr("dilations", dil...), onnx.IntAttr("group", attrI(n, "group", 1)))}, nil
+}

@@ -184,6 +184,12 @@ var opCases = []opCase{
 		b.n("Max", []string{"x", b.f("m", []int64{4}, 0.05, -0.2, 0.25, 0.12)}, "y")
 	}},
 	{"GlobalMaxPool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalMaxPool", []string{"x"}, "y") }},
+	{"Conv auto_pad SAME_UPPER, stride 2", []int64{2, 5, 6}, 17, func(b gb) {
+		b.n("Conv", []string{"x", b.f("w", []int64{3, 2, 3, 3}, ramp(54, 0.5)...)}, "y", is("kernel_shape", 3, 3), is("strides", 2, 2), sattr("auto_pad", "SAME_UPPER"))
+	}},
+	{"ConvTranspose stride 2 with output_padding", []int64{2, 3, 4}, 17, func(b gb) {
+		b.n("ConvTranspose", []string{"x", b.f("w", []int64{2, 3, 3, 3}, ramp(54, 0.5)...)}, "y", is("strides", 2, 2), is("pads", 1, 1, 1, 1), is("output_padding", 1, 0))
+	}},
 	{"Gather by a tensor of indices, with repeats and a negative one", []int64{3, 5}, 17, func(b gb) {
 		b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String("idx"), Dims: []int64{2, 2},
 			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{0, 2, -1, 2}})

@@ -253,6 +253,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "InstanceNormalization":
 		return b.instanceNorm(n, g)
 
+	case "ConvTranspose":
+		return b.convTranspose(n, g)
+
 	case "NegativeLogLikelihoodLoss":
 		return b.nllLoss(n, g)
 

@@ -11,15 +11,35 @@ import (
 
 // convGeometry reads a Conv's or pool's spatial attributes for nd
 // spatial dims, refusing auto_pad (exporters write explicit pads).
-func convGeometry(n *onnxpb.NodeProto, nd int) (strides, pads, dil []int64, err error) {
-	if a := onnx.Attr(n, "auto_pad"); a != nil && string(a.GetS()) != "NOTSET" && string(a.GetS()) != "" {
-		return nil, nil, nil, fmt.Errorf("auto_pad=%s is not supported (export with explicit pads)", a.GetS())
-	}
+func convGeometry(n *onnxpb.NodeProto, xs, k []int64) (strides, pads, dil []int64, err error) {
+	nd := len(xs) - 2
 	strides = attrInts(n, "strides", repeat(1, nd))
-	pads = attrInts(n, "pads", repeat(0, 2*nd))
 	dil = attrInts(n, "dilations", repeat(1, nd))
-	if len(strides) != nd || len(pads) != 2*nd || len(dil) != nd {
-		return nil, nil, nil, fmt.Errorf("strides %v, pads %v, dilations %v do not fit %d spatial dims", strides, pads, dil, nd)
+	pads = attrInts(n, "pads", repeat(0, 2*nd))
+	if len(strides) != nd || len(pads) != 2*nd || len(dil) != nd || len(k) != nd {
+		return nil, nil, nil, fmt.Errorf("strides %v, pads %v, dilations %v, kernel %v do not fit %d spatial dims", strides, pads, dil, k, nd)
+	}
+	switch ap := string(onnx.Attr(n, "auto_pad").GetS()); ap {
+	case "", "NOTSET":
+	case "VALID":
+		pads = repeat(0, 2*nd)
+	case "SAME_UPPER", "SAME_LOWER":
+		// the output is ceil(in / stride); the padding it takes is split
+		// in two, the odd one at the end (UPPER) or the beginning (LOWER)
+		pads = make([]int64, 2*nd)
+		for i := 0; i < nd; i++ {
+			in := xs[2+i]
+			out := (in + strides[i] - 1) / strides[i]
+			total := max((out-1)*strides[i]+(k[i]-1)*dil[i]+1-in, 0)
+			small, big := total/2, total-total/2
+			if ap == "SAME_UPPER" {
+				pads[i], pads[i+nd] = small, big
+			} else {
+				pads[i], pads[i+nd] = big, small
+			}
+		}
+	default:
+		return nil, nil, nil, fmt.Errorf("auto_pad=%s is not an ONNX padding", ap)
 	}
 	return strides, pads, dil, nil
 }
@@ -75,7 +95,7 @@ func (b *builder) conv(n *onnxpb.NodeProto, g string, need func(int) bool) ([]st
 	if err != nil {
 		return nil, err
 	}
-	strides, pads, dil, err := convGeometry(n, len(xs)-2)
+	strides, pads, dil, err := convGeometry(n, xs, ws[2:])
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +127,7 @@ func (b *builder) convWeight(n *onnxpb.NodeProto, g, x, w string) (string, error
 	if len(xs) != 4 {
 		return "", fmt.Errorf("gradients of Conv weights are implemented for 2-D convolutions only")
 	}
-	strides, pads, dil, err := convGeometry(n, 2)
+	strides, pads, dil, err := convGeometry(n, xs, ws[2:])
 	if err != nil {
 		return "", err
 	}
@@ -394,7 +414,7 @@ func (b *builder) avgPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 		return nil, err
 	}
 	k := attrInts(n, "kernel_shape", nil)
-	strides, pads, dil, err := convGeometry(n, len(xs)-2)
+	strides, pads, dil, err := convGeometry(n, xs, k)
 	if err != nil {
 		return nil, err
 	}
