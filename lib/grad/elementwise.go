@@ -154,7 +154,7 @@ func (b *builder) tile(n *onnxpb.NodeProto, g string) ([]string, error) {
 		view[1] = -1
 	}
 	r := b.op("ReduceSum", []string{b.op("Reshape", []string{g, b.constI(view...)}), b.constI(axes...)}, onnx.IntAttr("keepdims", 0))
-	return []string{b.op("Reshape", []string{r, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
+	return []string{b.like(r, x)}, nil
 }
 
 // depthSpace is the gradient of DepthToSpace and SpaceToDepth: both only
@@ -188,7 +188,7 @@ func (b *builder) depthSpace(n *onnxpb.NodeProto, g string) ([]string, error) {
 		view, inv = []int64{nb, c / (k * k), h, k, w, k}, []int64{0, 3, 5, 1, 2, 4}
 	}
 	t := b.op("Transpose", []string{b.op("Reshape", []string{g, b.constI(view...)})}, onnx.IntsAttr("perm", inv...))
-	return []string{b.op("Reshape", []string{t, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
+	return []string{b.like(t, x)}, nil
 }
 
 // instanceNorm is the gradient of InstanceNormalization in its input:

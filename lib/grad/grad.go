@@ -257,6 +257,12 @@ func (b *builder) constF(dims []int64, vals ...float32) string {
 // scalar is a float32 scalar initializer.
 func (b *builder) scalar(v float32) string { return b.constF(nil, v) }
 
+// like reshapes v to x's shape as it is at run time: a 0 in it is a
+// dimension of size 0 (allowzero), not "copy this dimension".
+func (b *builder) like(v, x string) string {
+	return b.op("Reshape", []string{v, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))
+}
+
 // constI adds a 1-D int64 initializer.
 func (b *builder) constI(vals ...int64) string {
 	b.n++
@@ -319,7 +325,7 @@ func (b *builder) unbroadcast(g string, gs []int64, target string) (string, erro
 		return g, nil
 	}
 	r := b.op("ReduceSum", []string{g, b.constI(axes...)}, onnx.IntAttr("keepdims", 1))
-	return b.op("Reshape", []string{r, b.op("Shape", []string{target})}, onnx.IntAttr("allowzero", 1)), nil
+	return b.like(r, target), nil
 }
 
 // batchAxis reports whether axis of value v grows with the batch (or is

@@ -316,9 +316,7 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 		return b.pad(n, g)
 
 	case "Reshape", "Flatten", "Squeeze", "Unsqueeze":
-		// back to x's shape as it is: a 0 in it is a dimension of size 0
-		// (allowzero), not "copy this dimension"
-		return []string{b.op("Reshape", []string{g, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
+		return []string{b.like(g, x)}, nil
 
 	case "Transpose":
 		xs, err := b.shape(x)

@@ -648,7 +648,7 @@ func (b *builder) gatherMany(x, g string, xs []int64, axis int64, idx []int64) (
 	gt := b.op("Transpose", []string{g3}, onnx.IntsAttr("perm", 0, 2, 1))
 	m := b.op("MatMul", []string{gt, b.constF([]int64{int64(len(idx)), d}, onehot...)})
 	back := b.op("Transpose", []string{m}, onnx.IntsAttr("perm", 0, 2, 1))
-	return []string{b.op("Reshape", []string{back, b.op("Shape", []string{x})}, onnx.IntAttr("allowzero", 1))}, nil
+	return []string{b.like(back, x)}, nil
 }
 
 func (b *builder) gather(n *onnxpb.NodeProto, g string) ([]string, error) {
