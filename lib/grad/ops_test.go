@@ -184,6 +184,10 @@ var opCases = []opCase{
 		b.n("Max", []string{"x", b.f("m", []int64{4}, 0.05, -0.2, 0.25, 0.12)}, "y")
 	}},
 	{"GlobalMaxPool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalMaxPool", []string{"x"}, "y") }},
+	// timm's ResNet-D downsampling: AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False) on odd sides
+	{"AveragePool ceil_mode, count excluding the padding", []int64{2, 5, 7}, 17, func(b gb) {
+		b.n("AveragePool", []string{"x"}, "y", is("kernel_shape", 2, 2), is("strides", 2, 2), i1("ceil_mode", 1))
+	}},
 	{"Conv auto_pad SAME_UPPER, stride 2", []int64{2, 5, 6}, 17, func(b gb) {
 		b.n("Conv", []string{"x", b.f("w", []int64{3, 2, 3, 3}, ramp(54, 0.5)...)}, "y", is("kernel_shape", 3, 3), is("strides", 2, 2), sattr("auto_pad", "SAME_UPPER"))
 	}},
@@ -475,6 +479,19 @@ func TestOutputNotBatchFirst(t *testing.T) {
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(17)}}}}
 	_, err := Build(m, Options{Input: "x", Output: "y", C: 3, H: 4, W: 4, Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 1}, Threads: 1})
 	if err == nil || !strings.Contains(err.Error(), "its first axis is not the batch") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// AveragePool with ceil_mode whose count includes the padding is refused:
+// implementations disagree on what an overhanging window divides by.
+func TestAveragePoolCeilIncludeRefused(t *testing.T) {
+	testutil.ORT(t)
+	err := checkOp(t, opCase{"ceil include", []int64{2, 5, 6}, 17, func(b gb) {
+		b.n("AveragePool", []string{"x"}, "y", is("kernel_shape", 3, 3), is("strides", 2, 2), is("pads", 1, 1, 1, 1),
+			i1("ceil_mode", 1), i1("count_include_pad", 1))
+	}})
+	if err == nil || !strings.Contains(err.Error(), "AveragePool with ceil_mode and count_include_pad is not supported") {
 		t.Fatalf("got %v", err)
 	}
 }

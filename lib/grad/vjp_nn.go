@@ -418,8 +418,17 @@ func (b *builder) avgPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	nd := len(k)
+	// ceil_mode: the last windows overhang the padded input by over[i];
+	// the overhang is never counted
+	over := make([]int64, nd)
+	overhang := false
 	if attrI(n, "ceil_mode", 0) != 0 {
-		return nil, fmt.Errorf("AveragePool with ceil_mode is not supported")
+		for i := 0; i < nd; i++ {
+			span := (gs[2+i]-1)*strides[i] + (k[i]-1)*dil[i] + 1
+			over[i] = max(span-(xs[2+i]+pads[i]+pads[i+nd]), 0)
+			overhang = overhang || over[i] > 0
+		}
 	}
 	padded := false
 	for _, p := range pads {
@@ -430,10 +439,16 @@ func (b *builder) avgPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 		size *= v
 	}
 	c := xs[1]
-	if padded && attrI(n, "count_include_pad", 0) == 0 {
-		// each window divides by its elements inside x: g over that
-		// count (a per-channel convolution of ones over ones), then
-		// spread back over the window
+	exclude := padded && attrI(n, "count_include_pad", 0) == 0
+	if overhang && attrI(n, "count_include_pad", 0) != 0 {
+		// what the divisor of an overhanging window counts then differs
+		// between implementations: no gradient rather than a guess
+		return nil, fmt.Errorf("AveragePool with ceil_mode and count_include_pad is not supported")
+	}
+	if exclude || overhang {
+		// each window divides by its elements inside x: g over that count
+		// (a per-channel convolution of ones over ones), then spread back
+		// over the window
 		ones := make([]float32, c*size)
 		for i := range ones {
 			ones[i] = 1
@@ -442,9 +457,13 @@ func (b *builder) avgPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 		onesX := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})}, &onnxpb.AttributeProto{Name: strp("value"),
 			Type: onnxpb.AttributeProto_TENSOR.Enum(), T: &onnxpb.TensorProto{Dims: []int64{1},
 				DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: []float32{1}}})
+		full := append([]int64{}, pads...) // the explicit padding and the overhang, not counted
+		for i := 0; i < nd; i++ {
+			full[i+nd] += over[i]
+		}
 		count := b.op("Conv", []string{onesX, w}, onnx.IntsAttr("kernel_shape", k...), onnx.IntsAttr("strides", strides...),
-			onnx.IntsAttr("pads", pads...), onnx.IntsAttr("dilations", dil...), onnx.IntAttr("group", c))
-		return []string{b.transposed(b.op("Div", []string{g, count}), w, xs, gs, k, strides, pads, dil, c)}, nil
+			onnx.IntsAttr("pads", full...), onnx.IntsAttr("dilations", dil...), onnx.IntAttr("group", c))
+		return []string{b.transposed(b.op("Div", []string{g, count}), w, xs, gs, k, strides, full, dil, c)}, nil
 	}
 	// the transposed convolution of a per-channel kernel of 1/|k|
 	vals := make([]float32, c*size)
