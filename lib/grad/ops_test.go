@@ -184,6 +184,12 @@ var opCases = []opCase{
 		b.n("Max", []string{"x", b.f("m", []int64{4}, 0.05, -0.2, 0.25, 0.12)}, "y")
 	}},
 	{"GlobalMaxPool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalMaxPool", []string{"x"}, "y") }},
+	{"Slice reversed and every other, with a batch axis", []int64{5, 6}, 17, func(b gb) {
+		b.n("Slice", []string{"x", b.i("st", -1, 0), b.i("en", -100, 6), b.i("ax", 1, 2), b.i("sp", -1, 2)}, "y")
+	}},
+	{"Slice by -2 from inside", []int64{7, 2}, 17, func(b gb) {
+		b.n("Slice", []string{"x", b.i("st", 5), b.i("en", 0), b.i("ax", 1), b.i("sp", -2)}, "y")
+	}},
 	// timm's ResNet-D downsampling: AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False) on odd sides
 	{"AveragePool ceil_mode, count excluding the padding", []int64{2, 5, 7}, 17, func(b gb) {
 		b.n("AveragePool", []string{"x"}, "y", is("kernel_shape", 2, 2), is("strides", 2, 2), i1("ceil_mode", 1))

@@ -578,6 +578,77 @@ func (b *builder) split(n *onnxpb.NodeProto, gouts []string) ([]string, error) {
 
 // slice: a unit-step slice's gradient is the gradient padded back with
 // zeros to the input's extent.
+// sliceSteps is the gradient of a Slice with steps other than 1 (a
+// reversal, every other row): along each sliced axis the slice is a
+// gather of the positions ONNX's rules pick, so g is scattered back one
+// axis at a time, by the one-hot of those positions.
+func (b *builder) sliceSteps(x, g string, xs, starts, ends, axes, steps []int64) ([]string, error) {
+	r := len(xs)
+	cur := append([]int64{}, xs...) // g's shape as the axes are restored
+	var idxs [][]int64
+	for i, a := range axes {
+		a = normAxis(a, r)
+		if b.batchAxis(x, a) {
+			return nil, fmt.Errorf("Slice along the batch axis is not supported")
+		}
+		d, st, start, end := xs[a], steps[i], starts[i], ends[i]
+		if st == 0 {
+			return nil, fmt.Errorf("Slice with step 0")
+		}
+		if start < 0 {
+			start += d
+		}
+		if end < 0 {
+			end += d
+		}
+		var idx []int64
+		if st > 0 {
+			start, end = max(0, min(start, d)), max(0, min(end, d))
+			for p := start; p < end; p += st {
+				idx = append(idx, p)
+			}
+		} else {
+			start, end = max(0, min(start, d-1)), max(-1, min(end, d-1))
+			for p := start; p > end; p += st {
+				idx = append(idx, p)
+			}
+		}
+		cur[a] = int64(len(idx))
+		idxs = append(idxs, idx)
+	}
+	for i, a := range axes {
+		a = normAxis(a, r)
+		d := xs[a]
+		idx := idxs[i]
+		onehot := make([]float32, int64(len(idx))*d)
+		for k, p := range idx {
+			onehot[int64(k)*d+p] = 1
+		}
+		pre, post := int64(1), int64(1)
+		for j := int64(0); j < a; j++ {
+			if b.batchAxis(x, j) {
+				pre = -1
+			} else if pre > 0 {
+				pre *= cur[j]
+			}
+		}
+		for j := a + 1; j < int64(r); j++ {
+			post *= cur[j]
+		}
+		g3 := b.op("Reshape", []string{g, b.constI(pre, int64(len(idx)), post)})
+		m := b.op("MatMul", []string{b.op("Transpose", []string{g3}, onnx.IntsAttr("perm", 0, 2, 1)), b.constF([]int64{int64(len(idx)), d}, onehot...)})
+		cur[a] = d
+		shape := append([]int64{}, cur...)
+		for j := range shape {
+			if b.batchAxis(x, int64(j)) {
+				shape[j] = -1
+			}
+		}
+		g = b.op("Reshape", []string{b.op("Transpose", []string{m}, onnx.IntsAttr("perm", 0, 2, 1)), b.constI(shape...)})
+	}
+	return []string{g}, nil
+}
+
 func (b *builder) slice(n *onnxpb.NodeProto, g string) ([]string, error) {
 	x := n.GetInput()[0]
 	xs, err := b.shape(x)
@@ -608,7 +679,7 @@ func (b *builder) slice(n *onnxpb.NodeProto, g string) ([]string, error) {
 		}
 		for _, st := range steps {
 			if st != 1 {
-				return nil, fmt.Errorf("Slice with step %d is not supported (step 1 only)", st)
+				return b.sliceSteps(x, g, xs, starts, ends, axes, steps)
 			}
 		}
 	}
