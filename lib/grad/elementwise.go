@@ -276,3 +276,45 @@ func (b *builder) convTranspose(n *onnxpb.NodeProto, g string) ([]string, error)
 	return []string{b.op("Conv", []string{g, w}, onnx.IntsAttr("kernel_shape", k...), onnx.IntsAttr("strides", strides...),
 		onnx.IntsAttr("pads", pads...), onnx.IntsAttr("dilations", dil...), onnx.IntAttr("group", attrI(n, "group", 1)))}, nil
 }
+
+// lrn is the gradient of LRN, y = x s^-beta with s = bias + alpha/size
+// times the sum of x^2 over a window of channels [c-lo, c+hi]:
+// dx = g s^-beta - (2 alpha beta / size) x W'(g x s^(-beta-1)), W' the sum
+// over the transposed window [c-hi, c+lo]. Window sums run as a
+// convolution of ones along the channels, viewed as a spatial axis.
+func (b *builder) lrn(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x := n.GetInput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) < 3 {
+		return nil, fmt.Errorf("LRN of a %d-D value", len(xs))
+	}
+	size := attrI(n, "size", 0)
+	if size <= 0 {
+		return nil, fmt.Errorf("LRN without a size")
+	}
+	alpha, beta, bias := attrF(n, "alpha", 1e-4), attrF(n, "beta", 0.75), attrF(n, "bias", 1)
+	lo, hi := (size-1)/2, size-1-(size-1)/2
+	rest := int64(1)
+	for _, d := range xs[2:] {
+		rest *= d
+	}
+	ones := make([]float32, size)
+	for i := range ones {
+		ones[i] = 1
+	}
+	w := b.constF([]int64{1, 1, size, 1}, ones...)
+	window := func(v string, before, after int64) string {
+		v4 := b.op("Reshape", []string{v, b.constI(-1, 1, xs[1], rest)})
+		c := b.op("Conv", []string{v4, w}, onnx.IntsAttr("kernel_shape", size, 1), onnx.IntsAttr("pads", before, 0, after, 0))
+		return b.like(c, x)
+	}
+	sq := b.op("Mul", []string{x, x})
+	sv := b.op("Add", []string{b.scalar(bias), b.op("Mul", []string{b.scalar(alpha / float32(size)), window(sq, lo, hi)})})
+	t := b.op("Mul", []string{b.op("Mul", []string{g, x}), b.op("Pow", []string{sv, b.scalar(-beta - 1)})})
+	first := b.op("Mul", []string{g, b.op("Pow", []string{sv, b.scalar(-beta)})})
+	second := b.op("Mul", []string{b.op("Mul", []string{x, b.scalar(2 * alpha * beta / float32(size))}), window(t, hi, lo)})
+	return []string{b.op("Sub", []string{first, second})}, nil
+}

@@ -184,6 +184,10 @@ var opCases = []opCase{
 		b.n("Max", []string{"x", b.f("m", []int64{4}, 0.05, -0.2, 0.25, 0.12)}, "y")
 	}},
 	{"GlobalMaxPool", []int64{3, 4, 5}, 17, func(b gb) { b.n("GlobalMaxPool", []string{"x"}, "y") }},
+	{"LRN size 3 with a batch axis", []int64{6, 3, 2}, 17, func(b gb) {
+		b.n("LRN", []string{"x"}, "n", i1("size", 3), fattr("alpha", 0.5), fattr("beta", 0.75), fattr("bias", 1))
+		b.n("Mul", []string{"n", b.f("w", []int64{6, 3, 2}, ramp(36, 2)...)}, "y")
+	}},
 	{"Slice reversed and every other, with a batch axis", []int64{5, 6}, 17, func(b gb) {
 		b.n("Slice", []string{"x", b.i("st", -1, 0), b.i("en", -100, 6), b.i("ax", 1, 2), b.i("sp", -1, 2)}, "y")
 	}},

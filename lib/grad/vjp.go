@@ -256,6 +256,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "ConvTranspose":
 		return b.convTranspose(n, g)
 
+	case "LRN":
+		return b.lrn(n, g)
+
 	case "NegativeLogLikelihoodLoss":
 		return b.nllLoss(n, g)
 
