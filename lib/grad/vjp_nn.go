@@ -618,33 +618,21 @@ func (b *builder) sliceSteps(x, g string, xs, starts, ends, axes, steps []int64)
 	}
 	for i, a := range axes {
 		a = normAxis(a, r)
-		d := xs[a]
-		idx := idxs[i]
-		onehot := make([]float32, int64(len(idx))*d)
-		for k, p := range idx {
-			onehot[int64(k)*d+p] = 1
+		pre, post, err := b.aroundAxis(x, cur, a)
+		if err != nil {
+			return nil, err
 		}
-		pre, post := int64(1), int64(1)
-		for j := int64(0); j < a; j++ {
-			if b.batchAxis(x, j) {
-				pre = -1
-			} else if pre > 0 {
-				pre *= cur[j]
-			}
+		if g, err = b.scatterBack(g, pre, post, idxs[i], xs[a]); err != nil {
+			return nil, err
 		}
-		for j := a + 1; j < int64(r); j++ {
-			post *= cur[j]
-		}
-		g3 := b.op("Reshape", []string{g, b.constI(pre, int64(len(idx)), post)})
-		m := b.op("MatMul", []string{b.op("Transpose", []string{g3}, onnx.IntsAttr("perm", 0, 2, 1)), b.constF([]int64{int64(len(idx)), d}, onehot...)})
-		cur[a] = d
+		cur[a] = xs[a]
 		shape := append([]int64{}, cur...)
 		for j := range shape {
 			if b.batchAxis(x, int64(j)) {
 				shape[j] = -1
 			}
 		}
-		g = b.op("Reshape", []string{b.op("Transpose", []string{m}, onnx.IntsAttr("perm", 0, 2, 1)), b.constI(shape...)})
+		g = b.op("Reshape", []string{g, b.constI(shape...)})
 	}
 	return []string{g}, nil
 }
@@ -703,44 +691,68 @@ func (b *builder) slice(n *onnxpb.NodeProto, g string) ([]string, error) {
 	return []string{b.op("Pad", []string{g, b.constI(pads...)})}, nil
 }
 
-// gather with one constant index (a ViT's class token, x[:, 0]): the
-// gradient is placed back at that index, zeros elsewhere.
-// gatherMany is the gradient of Gather by a constant tensor of indices: g,
-// viewed as [before axis, indices, after axis], times the indices' one-hot
-// [indices, x's axis] (an index taken twice gets both gradients).
+// gatherMany is the gradient of Gather by a constant tensor of indices:
+// the gathered positions scattered back (an index taken twice gets both
+// gradients; a negative one counts from the end).
 func (b *builder) gatherMany(x, g string, xs []int64, axis int64, idx []int64) ([]string, error) {
 	d := xs[axis]
-	onehot := make([]float32, int64(len(idx))*d)
+	pos := make([]int64, len(idx))
 	for k, i := range idx {
-		if i < 0 {
-			i += d
-		}
-		if i < 0 || i >= d {
-			return nil, fmt.Errorf("Gather index %d outside an axis of %d", idx[k], d)
-		}
-		onehot[int64(k)*d+i] = 1
-	}
-	pre, post := int64(1), int64(1)
-	for i := int64(0); i < axis; i++ {
-		if b.batchAxis(x, i) {
-			pre = -1
-		} else if pre > 0 {
-			pre *= xs[i]
+		if pos[k] = i; i < 0 {
+			pos[k] = i + d
 		}
 	}
-	for i := axis + 1; i < int64(len(xs)); i++ {
-		if b.batchAxis(x, i) {
-			return nil, fmt.Errorf("Gather before the batch axis is not supported")
-		}
-		post *= xs[i]
+	pre, post, err := b.aroundAxis(x, xs, axis)
+	if err != nil {
+		return nil, err
 	}
-	g3 := b.op("Reshape", []string{g, b.constI(pre, int64(len(idx)), post)})
-	gt := b.op("Transpose", []string{g3}, onnx.IntsAttr("perm", 0, 2, 1))
-	m := b.op("MatMul", []string{gt, b.constF([]int64{int64(len(idx)), d}, onehot...)})
-	back := b.op("Transpose", []string{m}, onnx.IntsAttr("perm", 0, 2, 1))
+	back, err := b.scatterBack(g, pre, post, pos, d)
+	if err != nil {
+		return nil, err
+	}
 	return []string{b.like(back, x)}, nil
 }
 
+// aroundAxis returns the sizes of the axes of shape before and after axis,
+// flattened, as scatterBack views a value: -1 before when the batch axis
+// (one of x's) is among them. A batch axis after it is an error.
+func (b *builder) aroundAxis(x string, shape []int64, axis int64) (pre, post int64, err error) {
+	pre, post = 1, 1
+	for j := int64(0); j < axis; j++ {
+		if b.batchAxis(x, j) {
+			pre = -1
+		} else if pre > 0 {
+			pre *= shape[j]
+		}
+	}
+	for j := axis + 1; j < int64(len(shape)); j++ {
+		if b.batchAxis(x, j) {
+			return 0, 0, fmt.Errorf("taking positions along an axis before the batch axis is not supported")
+		}
+		post *= shape[j]
+	}
+	return pre, post, nil
+}
+
+// scatterBack is the adjoint of taking the positions pos (each in [0, d))
+// along an axis: g, viewed as [pre, len(pos), post], times the positions'
+// one-hot [len(pos), d], is [pre, d, post]. Gather by many indices and
+// Slice by steps other than 1 both take positions so.
+func (b *builder) scatterBack(g string, pre, post int64, pos []int64, d int64) (string, error) {
+	onehot := make([]float32, int64(len(pos))*d)
+	for k, p := range pos {
+		if p < 0 || p >= d {
+			return "", fmt.Errorf("position %d outside an axis of %d", p, d)
+		}
+		onehot[int64(k)*d+p] = 1
+	}
+	g3 := b.op("Reshape", []string{g, b.constI(pre, int64(len(pos)), post)})
+	m := b.op("MatMul", []string{b.op("Transpose", []string{g3}, onnx.IntsAttr("perm", 0, 2, 1)), b.constF([]int64{int64(len(pos)), d}, onehot...)})
+	return b.op("Transpose", []string{m}, onnx.IntsAttr("perm", 0, 2, 1)), nil
+}
+
+// gather with one constant index (a ViT's class token, x[:, 0]): the
+// gradient is placed back at that index, zeros elsewhere.
 func (b *builder) gather(n *onnxpb.NodeProto, g string) ([]string, error) {
 	x := n.GetInput()[0]
 	xs, err := b.shape(x)
