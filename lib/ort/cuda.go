@@ -27,6 +27,12 @@ const (
 // ONNX Runtime 1.20 and later are built against cuDNN 9.
 const cuDNNLib = "libcudnn.so.9"
 
+// convSearch is the CUDA provider's option for cuDNN's convolution
+// algorithm search, set to exhaustive in both ways a provider is added:
+// the fastest kernel for each convolution shape, found once per session
+// (the default heuristic is reported several times slower).
+const convSearch, exhaustive = "cudnn_conv_algo_search", "EXHAUSTIVE"
+
 // driverLib is the NVIDIA driver's CUDA library: without it there is no
 // CUDA device, whatever toolkit is installed.
 const driverLib = "libcuda.so.1"
@@ -112,7 +118,7 @@ func appendCUDA(so *ort.SessionOptions, device int) error {
 	if device >= len(gpus) {
 		return &NoDeviceError{Device: device, Found: len(gpus)}
 	}
-	return appendDevice(so, gpus[device], map[string]string{"cudnn_conv_algo_search": "EXHAUSTIVE"})
+	return appendDevice(so, gpus[device], map[string]string{convSearch: exhaustive})
 }
 
 // builtinCUDA adds the CUDA provider of a build that has it built in
@@ -127,7 +133,7 @@ func builtinCUDA(so *ort.SessionOptions, lib, version, provider string, device i
 		return &CUDAError{Lib: lib, Version: version, Reason: err.Error()}
 	}
 	defer co.Destroy()
-	if err := co.Update(map[string]string{"device_id": fmt.Sprint(device), "cudnn_conv_algo_search": "EXHAUSTIVE"}); err != nil {
+	if err := co.Update(map[string]string{"device_id": fmt.Sprint(device), convSearch: exhaustive}); err != nil {
 		return &CUDAError{Lib: lib, Version: version, Reason: err.Error()}
 	}
 	if err := so.AppendExecutionProviderCUDA(co); err != nil {
