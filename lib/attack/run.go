@@ -56,7 +56,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		return err
 	}
 	defer gr.Close()
-	m, g, classes := gr.Model, gr.Session, gr.Classes
+	m, g, classes := gr.Model, gr.Session, int64(gr.Classes)
 	cols, err := stream.Images(r.Schema())
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)
@@ -105,7 +105,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		for i := 0; i < n; i++ {
 			idv[i] = ids.Value(i)
 			labels[i] = int64(labs.Value(i))
-			if labels[i] < 0 || (classes > 0 && labels[i] >= classes) {
+			if labels[i] < 0 || labels[i] >= classes {
 				return fmt.Errorf("%s: row id %q: label %d; an attack needs a true class of the model's %d", r.Name(), idv[i], labels[i], classes)
 			}
 		}

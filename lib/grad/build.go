@@ -16,6 +16,7 @@ import (
 const (
 	Pixels = "lk_pixels" // input: float32 images in [0,1], N x C x H x W
 	Label  = "lk_label"  // input: int64 true classes, N
+	Target = "lk_target" // input: int64 target classes, N (DLRTargeted only)
 	Loss   = "lk_loss"   // output: the objective per image, N
 	Grad   = "lk_grad"   // output: d sum(objective) / d pixels, N x C x H x W
 )
@@ -26,6 +27,16 @@ type Objective int
 const (
 	CrossEntropy Objective = iota // -log softmax(logits)[label]
 	TrueLogit                     // logits[label]
+	// DLR is the difference of logits ratio (Croce and Hein 2020):
+	// -(z_y - max_{i!=y} z_i) / (z_pi1 - z_pi3), pi the classes sorted
+	// by logit, largest first (1e-12 added to the denominator).
+	DLR
+	// DLRTargeted is DLR towards a target class t (input Target):
+	// -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)/2).
+	DLRTargeted
+	// Logits builds no objective and no backward pass: the model with
+	// its normalisation in front, for attacks that only query it.
+	Logits
 )
 
 // Options configure Build.
@@ -124,8 +135,13 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 			inputs = append(inputs, vi)
 		}
 	}
-	g.Input = append(inputs, tensorInfo(Pixels, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)),
-		tensorInfo(Label, onnxpb.TensorProto_INT64, -1))
+	g.Input = append(inputs, tensorInfo(Pixels, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)))
+	if o.Objective != Logits {
+		g.Input = append(g.Input, tensorInfo(Label, onnxpb.TensorProto_INT64, -1))
+	}
+	if o.Objective == DLRTargeted {
+		g.Input = append(g.Input, tensorInfo(Target, onnxpb.TensorProto_INT64, -1))
+	}
 	cdims := []int64{1, int64(o.C), 1, 1}
 	onnx.AddInitializer(g, "lk_grad/mean", cdims, o.Mean)
 	onnx.AddInitializer(g, "lk_grad/std", cdims, o.Std)
@@ -149,8 +165,16 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		}
 	}
 
-	// the objective per image and the gradient of their sum w.r.t. the logits
 	z := o.Output
+	if o.Objective == Logits {
+		g.Output = []*onnxpb.ValueInfoProto{tensorInfo(z, onnxpb.TensorProto_FLOAT, -1, classes)}
+		raiseOpset(c.Proto, gradOpset)
+		return c, nil
+	}
+	if need := map[Objective]int64{DLR: 3, DLRTargeted: 4}[o.Objective]; classes < need {
+		return nil, fmt.Errorf("model %s: %d classes; the DLR loss needs at least %d", m.Path, classes, need)
+	}
+	// the objective per image and the gradient of their sum w.r.t. the logits
 	lab := b.op("Unsqueeze", []string{Label, b.constI(1)})
 	onehot := b.op("OneHot", []string{Label, b.constI(classes), b.constF([]int64{2}, 0, 1)}, onnx.IntAttr("axis", -1))
 	var picked, seed string
@@ -161,6 +185,8 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	case TrueLogit:
 		picked = b.op("GatherElements", []string{z, lab}, onnx.IntAttr("axis", 1))
 		seed = onehot
+	case DLR, DLRTargeted:
+		picked, seed = b.dlr(z, lab, onehot, classes, o.Objective == DLRTargeted)
 	default:
 		return nil, fmt.Errorf("unknown objective %d", o.Objective)
 	}
@@ -195,6 +221,47 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	raiseOpset(c.Proto, gradOpset)
 	return c, nil
+}
+
+// dlr returns the DLR loss per image ([N,1]) and its gradient with respect
+// to the logits z, written out rather than derived: the sort that picks
+// pi1, pi3 (and pi4) is piecewise constant, so the gradient reaches the
+// logits only through the picked values, as autograd through a sort does.
+func (b *builder) dlr(z, lab, onehot string, classes int64, targeted bool) (loss, seed string) {
+	vals := b.opN("TopK", 2, []string{z, b.constI(4)}, onnx.IntAttr("axis", 1))
+	v, idx := vals[0], vals[1]
+	col := func(t string, k int64) string { // [N,1]
+		return b.op("Slice", []string{t, b.constI(k), b.constI(k + 1), b.constI(1)})
+	}
+	hot := func(i string) string { // [N,1] indices -> [N,classes]
+		return b.op("Reshape", []string{b.op("OneHot", []string{i, b.constI(classes), b.constF([]int64{2}, 0, 1)}, onnx.IntAttr("axis", -1)), b.constI(-1, classes)})
+	}
+	zy := b.op("GatherElements", []string{z, lab}, onnx.IntAttr("axis", 1))
+	var zo, eo, den, dden string // the other logit, its one-hot, the denominator and its gradient
+	if targeted {
+		tgt := b.op("Unsqueeze", []string{Target, b.constI(1)})
+		zo = b.op("GatherElements", []string{z, tgt}, onnx.IntAttr("axis", 1))
+		eo = hot(tgt)
+		half := b.scalar(0.5)
+		den = b.op("Sub", []string{col(v, 0), b.op("Mul", []string{half, b.op("Add", []string{col(v, 2), col(v, 3)})})})
+		dden = b.op("Sub", []string{hot(col(idx, 0)), b.op("Mul", []string{half, b.op("Add", []string{hot(col(idx, 2)), hot(col(idx, 3))})})})
+	} else {
+		// the largest other logit: pi2 when y is pi1, else pi1
+		top := b.op("Cast", []string{b.op("Equal", []string{col(idx, 0), lab})}, onnx.IntAttr("to", int64(onnxpb.TensorProto_FLOAT)))
+		rest := b.op("Sub", []string{b.scalar(1), top})
+		zo = b.op("Add", []string{b.op("Mul", []string{col(v, 1), top}), b.op("Mul", []string{col(v, 0), rest})})
+		eo = b.op("Add", []string{b.op("Mul", []string{hot(col(idx, 1)), top}), b.op("Mul", []string{hot(col(idx, 0)), rest})})
+		den = b.op("Sub", []string{col(v, 0), col(v, 2)})
+		dden = b.op("Sub", []string{hot(col(idx, 0)), hot(col(idx, 2))})
+	}
+	den = b.op("Add", []string{den, b.scalar(1e-12)})
+	diff := b.op("Sub", []string{zy, zo}) // loss = -diff/den
+	loss = b.op("Neg", []string{b.op("Div", []string{diff, den})})
+	// d loss = -(e_y - e_o)/den + diff/den^2 d den
+	seed = b.op("Add", []string{
+		b.op("Neg", []string{b.op("Div", []string{b.op("Sub", []string{onehot, eo}), den})}),
+		b.op("Mul", []string{b.op("Div", []string{diff, b.op("Mul", []string{den, den})}), dden})})
+	return loss, seed
 }
 
 // raiseOpset lifts the default-domain opset to at least v (ScatterElements

@@ -10,23 +10,50 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-// Session is an input gradient backed by an ONNX Runtime session of a
-// model built with Build (inputs pixels and labels; output the gradient).
+// Session is a model built with Build, run by ONNX Runtime: inputs
+// pixels, labels (and targets); outputs the logits, the objective per
+// image and its gradient (the logits only, for the Logits objective).
 type Session struct {
-	S       *ort.Session
-	C, H, W int
+	S         *ort.Session
+	C, H, W   int
+	Classes   int
+	Objective Objective
 }
 
 // Grad runs the gradient model.
 func (s Session) Grad(dst, px []float32, labels []int64, n int) error {
+	return s.Eval(make([]float32, n*s.Classes), make([]float32, n), dst, px, labels, nil, n)
+}
+
+// Eval runs the model on n images and fills logits (n x Classes), loss
+// (n) and grad (as px); targets are read for DLRTargeted only. A Logits
+// session fills the logits alone. A non-finite value is an error naming
+// its row: a NaN gradient has sign 0, so an attack would leave the image
+// as it is, and a NaN logit is never the argmax.
+func (s Session) Eval(logits, loss, grad, px []float32, labels, targets []int64, n int) error {
 	sh := []int64{int64(n), int64(s.C), int64(s.H), int64(s.W)}
-	err := s.S.RunInputs([]ort.Input{{Float: px, Shape: sh}, {Int: labels[:n], Shape: []int64{int64(n)}}},
-		[][]float32{dst[:len(px)]}, [][]int64{sh})
-	if err != nil {
+	ns := []int64{int64(n)}
+	ins := []ort.Input{{Float: px[:n*s.C*s.H*s.W], Shape: sh}}
+	outs := [][]float32{logits[:n*s.Classes]}
+	shapes := [][]int64{{int64(n), int64(s.Classes)}}
+	if s.Objective != Logits {
+		ins = append(ins, ort.Input{Int: labels[:n], Shape: ns})
+		if s.Objective == DLRTargeted {
+			ins = append(ins, ort.Input{Int: targets[:n], Shape: ns})
+		}
+		outs = append(outs, loss[:n], grad[:n*s.C*s.H*s.W])
+		shapes = append(shapes, ns, sh)
+	}
+	if err := s.S.RunInputs(ins, outs, shapes); err != nil {
 		return err
 	}
-	// a NaN gradient has sign 0: the attack would leave the image as it is
-	return model.CheckFinite(dst[:len(px)], s.C*s.H*s.W, "gradient")
+	if err := model.CheckFinite(outs[0], s.Classes, "logits"); err != nil {
+		return err
+	}
+	if s.Objective == Logits {
+		return nil
+	}
+	return model.CheckFinite(outs[2], s.C*s.H*s.W, "gradient")
 }
 
 // Gradient is a model's input gradient through ONNX Runtime: the model
@@ -34,9 +61,8 @@ func (s Session) Grad(dst, px []float32, labels []int64, n int) error {
 // a temporary folder that Close removes.
 type Gradient struct {
 	Session
-	Model   *arch.Model
-	Classes int64 // from the output's static shape; 0 when symbolic
-	dir     string
+	Model *arch.Model
+	dir   string
 }
 
 // Open builds and opens the gradient of the model at path (mean
@@ -69,16 +95,24 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, rt
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	sess, err := ort.NewMultiSession(gpath, []string{Pixels, Label}, []string{Grad}, rt)
+	var classes int64
+	if d := gm.Graph().GetOutput()[0].GetType().GetTensorType().GetShape().GetDim(); len(d) == 2 {
+		classes = d[1].GetDimValue()
+	}
+	ins, onames := []string{Pixels}, []string{output}
+	if obj != Logits {
+		ins, onames = append(ins, Label), append(onames, Loss, Grad)
+	}
+	if obj == DLRTargeted {
+		ins = append(ins, Target)
+	}
+	sess, err := ort.NewMultiSession(gpath, ins, onames, rt)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, arch.CopyError(path, gpath, "running the gradient model", err)
 	}
-	g := &Gradient{Session: Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W}, Model: m, dir: dir}
-	if len(outs) > 0 && len(outs[0].Dims) == 2 {
-		g.Classes = outs[0].Dims[1]
-	}
-	return g, nil
+	return &Gradient{Session: Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W, Classes: int(classes), Objective: obj},
+		Model: m, dir: dir}, nil
 }
 
 // Close releases the session and removes the gradient model.

@@ -174,7 +174,7 @@ func (s Gradient) Patches(rec arrow.Record, px []float32, n int, g Grid) ([][]fl
 	labels := make([]int64, n)
 	for i := range labels {
 		labels[i] = int64(labs.Value(i))
-		if labels[i] < 0 || s.G.Classes > 0 && labels[i] >= s.G.Classes {
+		if labels[i] < 0 || labels[i] >= int64(s.G.Classes) {
 			return nil, fmt.Errorf("row id %q: label %d; gradient saliency needs a true class of the model's %d", ids.Value(i), labels[i], s.G.Classes)
 		}
 	}
