@@ -43,6 +43,7 @@ const (
 	ColSeq        = "seq"        // utf8, the id of the image a sequence comes from
 	ColDifficulty = "difficulty" // int64, ImageNet-P's difficulty
 	ColSaliency   = "saliency"   // fixed_size_list<float32>, per-patch saliency
+	ColBrokenBy   = "broken_by"  // utf8, lk-attack: the attack that broke the image, none or clean
 )
 
 var conditions = map[string]bool{}

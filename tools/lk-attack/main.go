@@ -1,5 +1,7 @@
 // Command lk-attack perturbs an image stream adversarially against an ONNX
-// model, in [0,1] pixel units: FGSM, PGD (l-infinity) and TAIG-R. The
+// model, in [0,1] pixel units: FGSM, PGD (l-infinity), TAIG-R, and
+// AutoAttack's APGD-CE, APGD-T and Square (l-infinity) alone or in
+// sequence (autoattack; without FAB-T, which lk does not have). The
 // gradients come from ONNX Runtime itself, running a copy of the model
 // extended with its own backward pass (lib/grad), so any exported model
 // can be attacked. The output is an image stream, so lk-infer and
@@ -17,6 +19,16 @@
 // uniform noise, --steps iterations of --alpha (default 1/255), eps 16/255
 // by default, and rounds its images to 8-bit values. Random draws depend
 // on --seed and the image id only.
+//
+//	lk-data ... | lk-attack --model m.onnx --attack autoattack | lk-infer --model m.onnx | lk-metrics --measure robust
+//
+// APGD runs --steps iterations (default 100) from a random start; APGD-T
+// runs once per target class (--targets, default 9), Square --queries
+// iterations (default 5000). autoattack runs APGD-CE, then APGD-T on the
+// images still classified correctly, then Square; column broken_by names
+// the attack that broke each image (none, or clean when the model
+// misclassified it unattacked). The default eps is AutoAttack's: 8/255
+// for images up to 64 px, 4/255 for larger ones.
 package main
 
 import (
@@ -32,15 +44,17 @@ import (
 func main() { cli.Main("lk-attack", run, cli.ExplainModel) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
+	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig|apgd-ce|apgd-t|square|autoattack [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
 	var o attack.Options
 	var mean, std cli.Floats
 	var eps cli.Numbers
 	var steps cli.Ints
 	fs.StringVar(&o.Model, "model", "", "ONNX model `file` to attack (the surrogate, for TAIG) (required)")
-	fs.StringVar(&o.Attack, "attack", "", "fgsm, pgd or taig (required)")
-	fs.Var(&eps, "eps", "perturbation budgets in [0,1] pixel units, a list (default 16/255 for taig; required otherwise)")
-	fs.Var(&steps, "steps", "PGD steps, a list (default 5); TAIG iterations (default 20)")
+	fs.StringVar(&o.Attack, "attack", "", "fgsm, pgd, taig, apgd-ce, apgd-t, square or autoattack (required)")
+	fs.Var(&eps, "eps", "perturbation budgets in [0,1] pixel units, a list (default 16/255 for taig; AutoAttack's 8/255 up to 64 px, else 4/255, for apgd-ce, apgd-t, square and autoattack; required otherwise)")
+	fs.Var(&steps, "steps", "PGD steps, a list (default 5); TAIG iterations (default 20); APGD iterations (default 100)")
+	fs.IntVar(&o.Targets, "targets", attack.DefaultTargets, "APGD-T: target classes, the 2nd to (targets+1)th largest clean logits (default: fewer if the model has fewer than 10 classes)")
+	fs.IntVar(&o.Queries, "queries", 5000, "Square: iterations after the start")
 	fs.Float64Var(&o.Alpha, "alpha", 0, "step size in pixel units (default eps/4 for PGD, 1/255 for TAIG)")
 	noStart := fs.Bool("no-random-start", false, "PGD: start at the image, not at a random point of the eps-ball")
 	fs.IntVar(&o.Points, "points", 20, "TAIG: integration points along the path")
@@ -57,18 +71,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.Model == "" {
 		return cli.Usage("--model is required")
 	}
-	switch o.Attack {
-	case "fgsm", "pgd", "taig":
-	case "":
-		return cli.Usage("--attack is required: fgsm, pgd or taig")
+	auto := attack.Stages(o.Attack) != nil
+	switch {
+	case o.Attack == "fgsm", o.Attack == "pgd", o.Attack == "taig", auto:
+	case o.Attack == "":
+		return cli.Usage("--attack is required: fgsm, pgd, taig, apgd-ce, apgd-t, square or autoattack")
 	default:
-		return cli.Usage("--attack %q: want fgsm, pgd or taig", o.Attack)
+		return cli.Usage("--attack %q: want fgsm, pgd, taig, apgd-ce, apgd-t, square or autoattack", o.Attack)
 	}
 	if len(eps) == 0 {
-		if o.Attack != "taig" {
+		switch {
+		case o.Attack == "taig":
+			eps = cli.Numbers{16.0 / 255}
+		case !auto:
 			return cli.Usage("--eps is required for %s (e.g. --eps 0.002,0.004)", o.Attack)
 		}
-		eps = cli.Numbers{16.0 / 255}
 	}
 	for _, e := range eps {
 		if e < 0 || e > 1 {
@@ -80,6 +97,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		steps = cli.Ints{5}
 		if o.Attack == "taig" {
 			steps = cli.Ints{20}
+		}
+		if auto {
+			steps = cli.Ints{100}
 		}
 	}
 	for _, s := range steps {
@@ -94,13 +114,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := cli.Distinct(o.Steps); err != nil {
 		return cli.Usage("--steps: %v", err)
 	}
-	stepsSet := false
-	fs.Visit(func(f *flag.Flag) { stepsSet = stepsSet || f.Name == "steps" })
-	if o.Attack == "fgsm" && stepsSet {
-		return cli.Usage("--steps is for pgd and taig; FGSM is one step")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if (o.Attack == "fgsm" || o.Attack == "square") && set["steps"] {
+		return cli.Usage("--steps is for pgd, taig, apgd-ce, apgd-t and autoattack; %s has none (square: --queries)", o.Attack)
 	}
-	if o.Attack == "taig" && len(o.Steps) != 1 {
-		return cli.Usage("--steps: TAIG takes one iteration count")
+	if (o.Attack == "taig" || auto) && len(o.Steps) != 1 {
+		return cli.Usage("--steps: %s takes one iteration count", o.Attack)
+	}
+	if set["targets"] && o.Attack != "apgd-t" && o.Attack != "autoattack" {
+		return cli.Usage("--targets is for apgd-t and autoattack")
+	}
+	if set["queries"] && o.Attack != "square" && o.Attack != "autoattack" {
+		return cli.Usage("--queries is for square and autoattack")
+	}
+	if o.Targets < 1 {
+		return cli.Usage("--targets %d: want at least 1", o.Targets)
+	}
+	if !set["targets"] {
+		o.Targets = 0 // the library's default, which knows the model's classes
+	}
+	if o.Queries < 0 {
+		return cli.Usage("--queries %d: want a non-negative number", o.Queries)
 	}
 	if o.Points < 1 {
 		return cli.Usage("--points %d: want at least 1", o.Points)
