@@ -221,26 +221,8 @@ func attackChunk(g Grad, o Options, configs []config, px []float32, labels []int
 	return nil
 }
 
-// Stages are the attacks an attack runs in turn, each on the images the
-// ones before left correctly classified; nil for the attacks that write
-// no broken_by column. AutoAttack's standard sequence is APGD-CE, APGD-T,
-// FAB-T and Square; lk has no FAB-T, so its autoattack is the other three.
-func Stages(attack string) []string {
-	switch attack {
-	case "apgd-ce", "apgd-t", "square":
-		return []string{attack}
-	case "autoattack":
-		return []string{"apgd-ce", "apgd-t", "square"}
-	}
-	return nil
-}
-
-// The broken_by values of images no stage broke, and of images the model
-// misclassifies before any attack.
-const (
-	NotBroken = "none"
-	Clean     = "clean"
-)
+// Stages are the attacks an attack runs in turn (stream.Stages).
+func Stages(attack string) []string { return stream.Stages(attack) }
 
 // evaluators are the sessions an attack needs: main for its gradient (and
 // the model's description), dlr and logits for the stages that use them.
@@ -318,11 +300,11 @@ func (ev *evaluators) stagesChunk(o Options, configs []config, px []float32, lab
 		copy(adv[k][at*sz:], px)
 		var todo []int
 		for i := 0; i < n; i++ {
-			by[k][at+i] = NotBroken
+			by[k][at+i] = stream.NotBroken
 			if correct(logits[i*cl:(i+1)*cl], labels[i]) {
 				todo = append(todo, i)
 			} else {
-				by[k][at+i] = Clean
+				by[k][at+i] = stream.Clean
 			}
 		}
 		for _, stage := range Stages(o.Attack) {

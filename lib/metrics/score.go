@@ -14,7 +14,7 @@ import (
 
 // Options say what Score computes.
 type Options struct {
-	Measure string // accuracy, ce, in9, ood or fp
+	Measure string // accuracy, ce, in9, ood, fp or robust
 	By      []string
 	Subset  *imagenet.Subset
 	Stride  int // fp: the frame stride
@@ -77,6 +77,10 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			by = append(by, stream.ColCorruption)
 			return rows, nil
 		}
+	case "robust":
+		rb := NewRobust(by)
+		add = func(rec arrow.Record, name string, _ bool) error { return rb.Add(rec, name) }
+		result = rb.Rows
 	case "ood":
 		ood := NewOOD(by, o.Subset)
 		add = ood.Add
@@ -98,7 +102,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			return rows, nil
 		}
 	default:
-		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9 or fp", o.Measure)
+		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp or robust", o.Measure)
 	}
 	u := stream.NewUnique()
 	first := true

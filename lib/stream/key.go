@@ -46,6 +46,28 @@ const (
 	ColBrokenBy   = "broken_by"  // utf8, lk-attack: the attack that broke the image, none or clean
 )
 
+// The values of ColBrokenBy besides the attacks' names: images no attack
+// broke, and images the model misclassified before any attack.
+const (
+	NotBroken = "none"
+	Clean     = "clean"
+)
+
+// Stages are the attacks lk-attack runs in turn for an attack column's
+// value, each on the images the ones before left correctly classified,
+// and so the names ColBrokenBy takes; nil for attacks that write no
+// broken_by. AutoAttack's standard sequence is APGD-CE, APGD-T, FAB-T and
+// Square; lk has no FAB-T, so its autoattack is the other three.
+func Stages(attack string) []string {
+	switch attack {
+	case "apgd-ce", "apgd-t", "square":
+		return []string{attack}
+	case "autoattack":
+		return []string{"apgd-ce", "apgd-t", "square"}
+	}
+	return nil
+}
+
 var conditions = map[string]bool{}
 
 func init() {
