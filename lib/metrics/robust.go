@@ -26,10 +26,10 @@ type Robust struct {
 }
 
 type robustGroup struct {
-	key            []string
-	n, correct     int64
-	broken         map[string]int64
-	stages         []string
+	key        []string
+	n, correct int64
+	broken     map[string]int64
+	stages     []string
 }
 
 // NewRobust groups by the named columns.
