@@ -37,6 +37,11 @@ const (
 	// Logits builds no objective and no backward pass: the model with
 	// its normalisation in front, for attacks that only query it.
 	Logits
+	// ERFCentre is the effective receptive field's objective (RepLKNet's
+	// erf/visualize_erf.py): the sum over channels of the ReLU of the
+	// centre element (h/2, w/2) of Output, a feature map [batch, channels,
+	// h, w]. No labels.
+	ERFCentre
 )
 
 // Options configure Build.
@@ -117,12 +122,15 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		return nil, err
 	}
 	shapes3[o.Input] = in3
-	os := shapes[o.Output]
-	if len(os) != 2 {
-		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2, want [batch, classes]", m.Path, o.Output, os)
+	os, wantShape := shapes[o.Output], "[batch, classes]"
+	if o.Objective == ERFCentre {
+		wantShape = "a feature map [batch, channels, height, width]"
 	}
-	if os3 := shapes3[o.Output]; os[0] != 2 || len(os3) != 2 || os3[0] != 3 {
-		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2 and %v at batch 3: its first axis is not the batch; want [batch, classes]", m.Path, o.Output, os, os3)
+	if len(os) != map[bool]int{false: 2, true: 4}[o.Objective == ERFCentre] {
+		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2, want %s", m.Path, o.Output, os, wantShape)
+	}
+	if os3 := shapes3[o.Output]; os[0] != 2 || len(os3) != len(os) || os3[0] != 3 {
+		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2 and %v at batch 3: its first axis is not the batch; want %s", m.Path, o.Output, os, os3, wantShape)
 	}
 	classes := os[1]
 
@@ -136,7 +144,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		}
 	}
 	g.Input = append(inputs, tensorInfo(Pixels, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)))
-	if o.Objective != Logits {
+	if o.Objective != Logits && o.Objective != ERFCentre {
 		g.Input = append(g.Input, tensorInfo(Label, onnxpb.TensorProto_INT64, -1))
 	}
 	if o.Objective == DLRTargeted {
@@ -175,10 +183,20 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		return nil, fmt.Errorf("model %s: %d classes; the DLR loss needs at least %d", m.Path, classes, need)
 	}
 	// the objective per image and the gradient of their sum w.r.t. the logits
-	lab := b.op("Unsqueeze", []string{Label, b.constI(1)})
-	onehot := b.op("OneHot", []string{Label, b.constI(classes), b.constF([]int64{2}, 0, 1)}, onnx.IntAttr("axis", -1))
+	var lab, onehot string
+	if o.Objective != ERFCentre {
+		lab = b.op("Unsqueeze", []string{Label, b.constI(1)})
+		onehot = b.op("OneHot", []string{Label, b.constI(classes), b.constF([]int64{2}, 0, 1)}, onnx.IntAttr("axis", -1))
+	}
 	var picked, seed string
 	switch o.Objective {
+	case ERFCentre:
+		h, w := os[2], os[3]
+		centre := make([]float32, h*w)
+		centre[(h/2)*w+w/2] = 1
+		mask := b.constF([]int64{1, 1, h, w}, centre...)
+		picked = b.op("ReduceSum", []string{b.op("Mul", []string{b.op("Relu", []string{z}), mask}), b.constI(1, 2, 3)}, onnx.IntAttr("keepdims", 0))
+		seed = b.op("Mul", []string{b.op("Cast", []string{b.op("Greater", []string{z, b.scalar(0)})}, onnx.IntAttr("to", int64(onnxpb.TensorProto_FLOAT))), mask})
 	case CrossEntropy:
 		picked = b.op("Neg", []string{b.op("GatherElements", []string{b.op("LogSoftmax", []string{z}, onnx.IntAttr("axis", 1)), lab}, onnx.IntAttr("axis", 1))})
 		seed = b.op("Sub", []string{b.op("Softmax", []string{z}, onnx.IntAttr("axis", 1)), onehot})
@@ -211,7 +229,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	onnx.AddNode(g, "Identity", "lk_grad/out", []string{gs[0]}, []string{Grad})
 	g.Output = []*onnxpb.ValueInfoProto{
-		tensorInfo(z, onnxpb.TensorProto_FLOAT, -1, classes),
+		tensorInfo(z, onnxpb.TensorProto_FLOAT, append([]int64{-1}, os[1:]...)...),
 		tensorInfo(Loss, onnxpb.TensorProto_FLOAT, -1),
 		tensorInfo(Grad, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)),
 	}
