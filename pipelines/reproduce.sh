@@ -16,7 +16,8 @@
 # normalises mCE, mFR and mT5D on the twins; with real ImageNet-C the
 # bundled AlexNet errors are used instead). Beyond the paper: autoattack
 # (NAA images, budget AAEPS, Square's AAQUERIES queries; AutoAttack's
-# standard sequence without FAB-T).
+# standard sequence without FAB-T) and erf (the effective receptive field
+# of KERNELS over NERF images; maps of SMALL and LK).
 set -euo pipefail
 shopt -s inherit_errexit # a failing step inside $(...) stops the run too
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ NTAIG=${NTAIG:-40}
 LK=${LK:-lk31}; SMALL=${SMALL:-lk3}; VIT=${VIT:-vit}
 KERNELS=${KERNELS:-"lk3 lk7 lk13 lk31"}
 BASE=${BASE:-resnet}
-NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}
+NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NERF:-50}
 W=$OUT/work
 mkdir -p "$OUT" "$W"
 
@@ -247,6 +248,31 @@ autoattack() {
     done; } > "$OUT/autoattack.md"
 }
 
+erf() {
+  begin erf
+  local files=""
+  for m in $KERNELS; do
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NERF $FM | lk-erf -q --model $(model $m) --images $NERF --areas --format csv > $W/erf-areas-$m.csv"
+    files="$files $W/erf-areas-$m.csv"
+  done
+  local f=a
+  for m in $SMALL $LK; do
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NERF $FM | lk-erf -q --model $(model $m) --images $NERF | lk-plot --kind heatmap --x x --y y --z erf --title 'Effective receptive field, $m (log10(score+1), scaled)' -o $OUT/erf$f.png"
+    f=b
+  done
+  { echo "Effective receptive field (RepLKNet's high-contribution area ratio, $NERF images at the twin's 32x32): side of the smallest centred square holding more than 20/30/50/99% of the scaled map (its area share in parentheses; - where only the whole image does):"; echo
+    echo "model,20%,30%,50%,99%" | csv2md | head -2
+    for m in $KERNELS; do
+      printf '| %s |' "$m"
+      for th in 0.2 0.3 0.5 0.99; do
+        local side area
+        side=$(csv_get side threshold=$th < "$W/erf-areas-$m.csv" || true); area=$(csv_get area threshold=$th < "$W/erf-areas-$m.csv" || true)
+        if [ -n "$side" ]; then printf ' %s (%.2f) |' "$side" "$area"; else printf ' - |'; fi
+      done
+      echo
+    done; } > "$OUT/erf.md"
+}
+
 report() {
   local r="$OUT/report.md"
   {
@@ -271,7 +297,7 @@ report() {
   echo "report: $r" >&2
 }
 
-ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack"
+ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf"
 TARGETS=${*:-$ALL}
 for t in $TARGETS; do
   case " $ALL report " in *" $t "*) [ "$t" = report ] || "$t" ;; *) echo "unknown target $t (want: $ALL, report)" >&2; exit 2 ;; esac
