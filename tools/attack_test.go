@@ -136,7 +136,7 @@ func TestAttackBadInput(t *testing.T) {
 		{"lk-attack --model testdata/zoo/lk3.onnx --attack fgsm", "--eps is required"},
 		{"lk-attack --model testdata/zoo/lk3.onnx --attack fgsm --eps 2", "--eps 2: want numbers in [0,1]"},
 		{"lk-attack --model testdata/zoo/lk3.onnx --attack cw --eps 0.1", "--attack \"cw\""},
-		{"lk-attack --model testdata/zoo/lk3.onnx --attack fgsm --eps 0.1 --steps 3", "--steps is for pgd and taig"},
+		{"lk-attack --model testdata/zoo/lk3.onnx --attack fgsm --eps 0.1 --steps 3", "--steps is for pgd, taig"},
 		{fmt.Sprintf("lk-data -q --limit 4 %s | lk-attack -q --model testdata/zoo/lk3.onnx --attack fgsm --eps 0.1", fm), "column image is 1x28x28, the model lk3 expects 3x32x32"},
 	}
 	for _, c := range cases {

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lk-robustness/lk/lib/testutil"
 )
@@ -140,18 +139,7 @@ func TestAutoAttackBytes(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if st, err := os.Stat(out); err == nil && st.Size() > 13*3*32*32*4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("lk-attack wrote no record in 60 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	c.Process.Kill()
-	c.Wait()
+	killWhenWritten(t, c, out, 13*3*32*32*4)
 	mustSh(t, fmt.Sprintf("%s --out %s --resume < %s/x.arrow", cmd, out, tmp))
 	if r := mustSh(t, "sha256sum < "+out); r != a {
 		t.Errorf("the resumed run's bytes differ from one run's")

@@ -32,19 +32,7 @@ func TestInferResumeAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	// kill it once it has written something, before it is done
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := os.Stat(out)
-		if err == nil && st.Size() > 2<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("lk-infer wrote nothing in 30 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	killWhenWritten(t, cmd, out, 2<<20)
 	if _, _, err := sh(t, "lk-metrics "+out+" > /dev/null"); err == nil {
 		t.Fatal("the killed run's file reads as complete")
 	}
@@ -77,4 +65,23 @@ func TestInferResumeAfterKill(t *testing.T) {
 	if err == nil || !strings.Contains(errOut2, "was written by another run") {
 		t.Errorf("resuming another model's file: %v %q", err, errOut2)
 	}
+}
+
+// killWhenWritten kills a started command once the file at path holds
+// more than size bytes (at most a minute from now).
+func killWhenWritten(t *testing.T, cmd *exec.Cmd, path string, size int64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if st, err := os.Stat(path); err == nil && st.Size() > size {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("%s wrote no more than %d bytes to %s in 60 s", filepath.Base(cmd.Path), size, path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
 }

@@ -95,16 +95,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 	if len(schema.FieldIndices(stream.ColAttack)) > 0 {
 		a.Attacked = true
 	}
-	var ids *array.String
-	if ii := schema.FieldIndices(stream.ColID); len(ii) == 1 {
-		ids, _ = rec.Column(ii[0]).(*array.String)
-	}
-	rowName := func(i int) string {
-		if ids != nil {
-			return fmt.Sprintf("row id %q", ids.Value(i))
-		}
-		return fmt.Sprintf("row %d", i)
-	}
+	rowName := rowNamer(rec)
 	bycols, err := byColumns(rec, a.By, name)
 	if err != nil {
 		return err
@@ -118,13 +109,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 	}
 	key := make([]string, len(a.By))
 	for i := 0; i < int(rec.NumRows()); i++ {
-		for j, c := range bycols {
-			if c.IsNull(i) {
-				key[j] = ""
-			} else {
-				key[j] = c.ValueStr(i)
-			}
-		}
+		groupKey(key, bycols, i)
 		g := a.group(key)
 		label := int(labels.Value(i))
 		if labels.IsNull(i) || label == -1 {
@@ -170,6 +155,32 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 		}
 	}
 	return nil
+}
+
+// rowNamer names a row of rec in errors: by its id where the stream has
+// one, else by its position in the record.
+func rowNamer(rec arrow.Record) func(int) string {
+	var ids *array.String
+	if ii := rec.Schema().FieldIndices(stream.ColID); len(ii) == 1 {
+		ids, _ = rec.Column(ii[0]).(*array.String)
+	}
+	return func(i int) string {
+		if ids != nil {
+			return fmt.Sprintf("row id %q", ids.Value(i))
+		}
+		return fmt.Sprintf("row %d", i)
+	}
+}
+
+// groupKey fills key with row i's values of the grouping columns (null as
+// the empty string).
+func groupKey(key []string, cols []arrow.Array, i int) {
+	for j, c := range cols {
+		key[j] = ""
+		if !c.IsNull(i) {
+			key[j] = c.ValueStr(i)
+		}
+	}
 }
 
 func (a *Accuracy) group(key []string) *group {

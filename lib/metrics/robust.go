@@ -65,16 +65,7 @@ func (a *Robust) Add(rec arrow.Record, name string) error {
 		return err
 	}
 	labels, brokenBy, attacks := lc.(*array.Int32), bc.(*array.String), ac.(*array.String)
-	var ids *array.String
-	if ii := schema.FieldIndices(stream.ColID); len(ii) == 1 {
-		ids, _ = rec.Column(ii[0]).(*array.String)
-	}
-	rowName := func(i int) string {
-		if ids != nil {
-			return fmt.Sprintf("row id %q", ids.Value(i))
-		}
-		return fmt.Sprintf("row %d", i)
-	}
+	rowName := rowNamer(rec)
 	bycols, err := byColumns(rec, a.By, name)
 	if err != nil {
 		return err
@@ -85,12 +76,7 @@ func (a *Robust) Add(rec arrow.Record, name string) error {
 	}
 	key := make([]string, len(a.By))
 	for i := 0; i < int(rec.NumRows()); i++ {
-		for j, c := range bycols {
-			key[j] = ""
-			if !c.IsNull(i) {
-				key[j] = c.ValueStr(i)
-			}
-		}
+		groupKey(key, bycols, i)
 		label := int(labels.Value(i))
 		if labels.IsNull(i) || label < 0 || label >= k {
 			return fmt.Errorf("%s: %s: label %d; robust accuracy needs a true class of the model's %d", name, rowName(i), label, k)

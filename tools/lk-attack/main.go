@@ -117,7 +117,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if (o.Attack == "fgsm" || o.Attack == "square") && set["steps"] {
-		return cli.Usage("--steps is for pgd, taig, apgd-ce, apgd-t and autoattack; %s has none (square: --queries)", o.Attack)
+		why := map[string]string{"fgsm": "FGSM is one step", "square": "Square counts --queries"}[o.Attack]
+		return cli.Usage("--steps is for pgd, taig, apgd-ce, apgd-t and autoattack; %s", why)
 	}
 	if (o.Attack == "taig" || auto) && len(o.Steps) != 1 {
 		return cli.Usage("--steps: %s takes one iteration count", o.Attack)
