@@ -318,3 +318,15 @@ func (b *builder) lrn(n *onnxpb.NodeProto, g string) ([]string, error) {
 	second := b.op("Mul", []string{b.op("Mul", []string{x, b.scalar(2 * alpha * beta / float32(size))}), window(t, hi, lo)})
 	return []string{b.op("Sub", []string{first, second})}, nil
 }
+
+// gatherND: the picked slices' gradients added back where they came from
+// (ScatterND with reduction add, so an index picked twice gets both), onto
+// zeros shaped like the input. Batch dimensions are not supported.
+func (b *builder) gatherND(n *onnxpb.NodeProto, g string) ([]string, error) {
+	if attrI(n, "batch_dims", 0) != 0 {
+		return nil, fmt.Errorf("node %s: GatherND with batch_dims is not supported", onnx.NodeName(n))
+	}
+	x := input(n, 0)
+	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})})
+	return []string{b.op("ScatterND", []string{zeros, input(n, 1), g}, onnx.StringAttr("reduction", "add"))}, nil
+}

@@ -209,6 +209,11 @@ var opCases = []opCase{
 			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{0, 2, -1, 2}})
 		b.n("Gather", []string{"x", "idx"}, "y", i1("axis", 2))
 	}},
+	{"GatherND, an index picked twice", []int64{3, 5}, 17, func(b gb) {
+		b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String("idx"), Dims: []int64{3, 2},
+			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{0, 2, 1, 2, 0, 2}})
+		b.n("GatherND", []string{"x", "idx"}, "y")
+	}},
 	{"InstanceNormalization", []int64{3, 4, 5}, 17, func(b gb) {
 		b.n("InstanceNormalization", []string{"x", b.f("s", []int64{3}, 1.5, -0.5, 2), b.f("bias", []int64{3}, 0.1, 0.2, 0.3)}, "n", fattr("epsilon", 1e-3))
 		b.n("Mul", []string{"n", b.f("w", []int64{3, 4, 5}, ramp(60, 2)...)}, "y")

@@ -350,6 +350,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "Gather":
 		return b.gather(n, g)
 
+	case "GatherND":
+		return b.gatherND(n, g)
+
 	case "Expand":
 		gs, err := b.shape(out)
 		if err != nil {
