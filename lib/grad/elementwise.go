@@ -324,7 +324,7 @@ func (b *builder) lrn(n *onnxpb.NodeProto, g string) ([]string, error) {
 // zeros shaped like the input. Batch dimensions are not supported.
 func (b *builder) gatherND(n *onnxpb.NodeProto, g string) ([]string, error) {
 	if attrI(n, "batch_dims", 0) != 0 {
-		return nil, fmt.Errorf("node %s: GatherND with batch_dims is not supported", onnx.NodeName(n))
+		return nil, fmt.Errorf("GatherND with batch_dims is not supported")
 	}
 	x := input(n, 0)
 	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})})

@@ -46,7 +46,7 @@ var diffInputs = map[string][]int{
 	"Sum": all, "Mean": all, "Max": all, "Min": all, "PRelu": {0, 1},
 	"Hardmax": {0}, "GatherElements": {0}, "GlobalMaxPool": {0}, "Tile": {0},
 	"DepthToSpace": {0}, "SpaceToDepth": {0}, "InstanceNormalization": {0},
-	"NegativeLogLikelihoodLoss": {0}, "SoftmaxCrossEntropyLoss": {0}, "ConvTranspose": {0}, "LRN": {0}, "GatherND": {0},
+	"NegativeLogLikelihoodLoss": {0}, "SoftmaxCrossEntropyLoss": {0}, "ConvTranspose": {0}, "LRN": {0}, "GatherND": {0}, "Resize": {0},
 }
 
 // stops lists ops whose outputs never carry a gradient (shapes,

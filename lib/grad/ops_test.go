@@ -214,6 +214,15 @@ var opCases = []opCase{
 			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{0, 2, 1, 2, 0, 2}})
 		b.n("GatherND", []string{"x", "idx"}, "y")
 	}},
+	{"Resize bilinear x2 (half_pixel)", []int64{2, 4, 5}, 17, func(b gb) {
+		b.n("Resize", []string{"x", "", b.f("sc", []int64{4}, 1, 1, 2, 2)}, "y", sattr("mode", "linear"))
+	}},
+	{"Resize cubic x0.75 and x1.4, align_corners", []int64{2, 4, 5}, 17, func(b gb) {
+		b.n("Resize", []string{"x", "", b.f("sc", []int64{4}, 1, 1, 0.75, 1.4)}, "y", sattr("mode", "cubic"), sattr("coordinate_transformation_mode", "align_corners"))
+	}},
+	{"Resize nearest x1.5, opset 10", []int64{2, 4, 4}, 10, func(b gb) {
+		b.n("Resize", []string{"x", b.f("sc", []int64{4}, 1, 1, 1.5, 1.5)}, "y")
+	}},
 	{"InstanceNormalization", []int64{3, 4, 5}, 17, func(b gb) {
 		b.n("InstanceNormalization", []string{"x", b.f("s", []int64{3}, 1.5, -0.5, 2), b.f("bias", []int64{3}, 0.1, 0.2, 0.3)}, "n", fattr("epsilon", 1e-3))
 		b.n("Mul", []string{"n", b.f("w", []int64{3, 4, 5}, ramp(60, 2)...)}, "y")

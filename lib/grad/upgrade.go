@@ -93,6 +93,20 @@ func upgraded(m *onnx.Model) (*onnx.Model, error) {
 				in = append(in, intsInput(n, "axes", a.GetInts()))
 			}
 			n.Input, n.Attribute = in, nil
+		case (op == "Resize" && v < 11) || op == "Upsample":
+			// Resize-10 and Upsample (7-9): opset 11's Resize with no roi,
+			// asymmetric coordinates and nearest rounding down
+			scales := ""
+			if len(n.GetInput()) > 1 {
+				scales = n.GetInput()[1]
+			} else if a := onnx.Attr(n, "scales"); a != nil { // Upsample-7
+				scales = name(n, "scales")
+				onnx.AddInitializer(g, scales, []int64{int64(len(a.GetFloats()))}, a.GetFloats())
+			}
+			n.OpType = proto.String("Resize")
+			n.Input = []string{n.GetInput()[0], "", scales}
+			n.Attribute = append(keepAttrs(n, "mode"), onnx.StringAttr("coordinate_transformation_mode", "asymmetric"),
+				onnx.StringAttr("nearest_mode", "floor"))
 		case op == "Dropout" && v < 12:
 			// inference: the identity, whatever the ratio
 			n.Input, n.Attribute = n.GetInput()[:1], nil

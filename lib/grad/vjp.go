@@ -16,6 +16,13 @@ func attrI(n *onnxpb.NodeProto, name string, def int64) int64 {
 	return def
 }
 
+func attrS(n *onnxpb.NodeProto, name string) string {
+	if a := onnx.Attr(n, name); a != nil {
+		return string(a.GetS())
+	}
+	return ""
+}
+
 func attrF(n *onnxpb.NodeProto, name string, def float32) float32 {
 	if a := onnx.Attr(n, name); a != nil {
 		return a.GetF()
@@ -352,6 +359,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 
 	case "GatherND":
 		return b.gatherND(n, g)
+
+	case "Resize":
+		return b.resize(n, g)
 
 	case "Expand":
 		gs, err := b.shape(out)

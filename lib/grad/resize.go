@@ -1,0 +1,229 @@
+package grad
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
+	"github.com/lk-robustness/lk/lib/ort"
+)
+
+// resize: Resize is linear in its input and separable, in every mode
+// (nearest, linear, cubic, antialiased): each output element is a product
+// of per-axis weights times the input. So its gradient is the gradient
+// multiplied, axis by axis, by the transposed per-axis weight matrices A_d
+// (out x in). Rather than re-deriving ONNX's coordinate transformations,
+// rounding modes and cubic coefficients, the matrices are measured: ONNX
+// Runtime runs the node itself on inputs that are one-hot along axis d and
+// constant along the others (the weights of every mode sum to 1, so the
+// other axes leave the constant as it is). A random input then checks
+// that the product of the measured matrices is the node; if not, it is
+// refused. Batch axes (whose size follows the batch) must not be resized.
+// tf_crop_and_resize, whose extrapolated points ignore the input, is not
+// supported, nor are scales or sizes computed at run time.
+func (b *builder) resize(n *onnxpb.NodeProto, g string) ([]string, error) {
+	if attrS(n, "coordinate_transformation_mode") == "tf_crop_and_resize" {
+		return nil, fmt.Errorf("Resize with tf_crop_and_resize is not supported")
+	}
+	x, out := input(n, 0), n.GetOutput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	ys, err := b.shape(out)
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != len(ys) {
+		return nil, fmt.Errorf("Resize from %v to %v", xs, ys)
+	}
+	// the node alone, its other inputs as initializers
+	g1 := &onnxpb.GraphProto{Name: proto.String("resize")}
+	g1.Input = []*onnxpb.ValueInfoProto{tensorInfo("x", onnxpb.TensorProto_FLOAT, xs...)}
+	g1.Output = []*onnxpb.ValueInfoProto{tensorInfo("y", onnxpb.TensorProto_FLOAT, ys...)}
+	ins := []string{"x"}
+	for k, v := range n.GetInput()[1:] {
+		if v == "" {
+			ins = append(ins, "")
+			continue
+		}
+		t, ok := b.consts[v]
+		if !ok {
+			return nil, fmt.Errorf("Resize with %s computed at run time is not supported", v)
+		}
+		c := &onnxpb.TensorProto{Name: proto.String(fmt.Sprintf("c%d", k)), Dims: t.GetDims(), DataType: proto.Int32(t.GetDataType())}
+		switch t.GetDataType() {
+		case int32(onnxpb.TensorProto_FLOAT):
+			if c.FloatData, err = b.m.Float32s(t); err != nil {
+				return nil, err
+			}
+		case int32(onnxpb.TensorProto_INT64):
+			if c.Int64Data, err = b.m.Int64s(t); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("Resize input %s of type %d", v, t.GetDataType())
+		}
+		g1.Initializer = append(g1.Initializer, c)
+		ins = append(ins, c.GetName())
+	}
+	g1.Node = []*onnxpb.NodeProto{{OpType: proto.String("Resize"), Input: ins, Output: []string{"y"}, Attribute: n.GetAttribute()}}
+	opset := max(b.m.Opset(), gradOpset)
+	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g1,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(opset)}}}
+	dir, err := os.MkdirTemp("", "lk-grad-resize-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "resize.onnx")
+	if err := (&onnx.Model{Proto: mp}).Save(path); err != nil {
+		return nil, err
+	}
+	s, err := ort.NewSession(path, "x", []string{"y"}, ort.Options{Threads: 1})
+	if err != nil {
+		return nil, fmt.Errorf("running Resize alone: %v", err)
+	}
+	defer s.Close()
+	run := func(in []float32) ([]float32, error) {
+		o, err := s.RunAlloc(in, xs)
+		if err != nil {
+			return nil, fmt.Errorf("running Resize alone: %v", err)
+		}
+		return o[0].Data, nil
+	}
+	size := func(d []int64) int {
+		p := 1
+		for _, v := range d {
+			p *= int(v)
+		}
+		return p
+	}
+	// strides of a row-major shape
+	strides := func(d []int64) []int {
+		st := make([]int, len(d))
+		p := 1
+		for i := len(d) - 1; i >= 0; i-- {
+			st[i] = p
+			p *= int(d[i])
+		}
+		return st
+	}
+	xst, yst := strides(xs), strides(ys)
+	mats := make([][]float32, len(xs)) // A_d, ys[d] x xs[d], row-major; nil: identity
+	probe := make([]float32, size(xs))
+	for d := range xs {
+		if b.batchAxis(x, int64(d)) {
+			if !b.batchAxis(out, int64(d)) || ys[d] != xs[d] {
+				return nil, fmt.Errorf("Resize changes the batch axis %d", d)
+			}
+			continue
+		}
+		nd, md := int(xs[d]), int(ys[d])
+		a := make([]float32, md*nd)
+		for i := 0; i < nd; i++ {
+			for p := range probe {
+				probe[p] = 0
+				if (p/xst[d])%nd == i {
+					probe[p] = 1
+				}
+			}
+			y, err := run(probe)
+			if err != nil {
+				return nil, err
+			}
+			for k := 0; k < md; k++ {
+				a[k*nd+i] = y[k*yst[d]] // index 0 on every other axis
+			}
+		}
+		identity := nd == md
+		for k := 0; k < md && identity; k++ {
+			for i := 0; i < nd; i++ {
+				if want := float32(0); (k == i && a[k*nd+i] != 1) || (k != i && a[k*nd+i] != want) {
+					identity = false
+				}
+			}
+		}
+		if !identity {
+			mats[d] = a
+		}
+	}
+	// the measured matrices must be the node: compare on a random input
+	rnd := make([]float32, size(xs))
+	for i := range rnd {
+		rnd[i] = float32(math.Sin(float64(i)*1.7+0.3)) + 0.5
+	}
+	want, err := run(rnd)
+	if err != nil {
+		return nil, err
+	}
+	got, shape := rnd, append([]int64(nil), xs...)
+	for d, a := range mats {
+		if a != nil {
+			got, shape = applyAxis(got, shape, d, a, int(ys[d]))
+		}
+	}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+			return nil, fmt.Errorf("Resize is not separable here (element %d: %g from the per-axis weights, %g from the node)", i, got[i], want[i])
+		}
+	}
+	// the gradient: g times A_d over each resized axis
+	rank := len(xs)
+	for d, a := range mats {
+		if a == nil {
+			continue
+		}
+		perm := make([]int64, rank)
+		inv := make([]int64, rank)
+		for i, j := 0, 0; i < rank; i++ {
+			if i != d {
+				perm[j] = int64(i)
+				j++
+			}
+		}
+		perm[rank-1] = int64(d)
+		for i, p := range perm {
+			inv[p] = int64(i)
+		}
+		w := b.constF([]int64{ys[d], xs[d]}, a...)
+		g = b.op("Transpose", []string{b.op("MatMul", []string{b.op("Transpose", []string{g}, onnx.IntsAttr("perm", perm...)), w})}, onnx.IntsAttr("perm", inv...))
+	}
+	return []string{g}, nil
+}
+
+// applyAxis multiplies v (row-major, shape) along axis d by a (m x n).
+func applyAxis(v []float32, shape []int64, d int, a []float32, m int) ([]float32, []int64) {
+	n := int(shape[d])
+	outer, inner := 1, 1
+	for i := 0; i < d; i++ {
+		outer *= int(shape[i])
+	}
+	for i := d + 1; i < len(shape); i++ {
+		inner *= int(shape[i])
+	}
+	out := make([]float32, outer*m*inner)
+	for o := 0; o < outer; o++ {
+		for k := 0; k < m; k++ {
+			for i := 0; i < n; i++ {
+				w := a[k*n+i]
+				if w == 0 {
+					continue
+				}
+				src := v[(o*n+i)*inner : (o*n+i+1)*inner]
+				dst := out[(o*m+k)*inner : (o*m+k+1)*inner]
+				for j, s := range src {
+					dst[j] += w * s
+				}
+			}
+		}
+	}
+	ns := append([]int64(nil), shape...)
+	ns[d] = int64(m)
+	return out, ns
+}
