@@ -87,6 +87,9 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
+	if !produced(m, node) {
+		return nil, fmt.Errorf("model %s: no node outputs a value named %q (lk-featvar --list names the block outputs)", m.Path, node)
+	}
 	sh := m.Shape
 	gm, err := grad.Build(m.Model, grad.Options{Input: m.Input, Output: node, C: sh.C, H: sh.H, W: sh.W,
 		Mean: mean, Std: std, Objective: grad.ERFCentre, Threads: o.Runtime.Threads})
@@ -189,6 +192,18 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 		}
 	}
 	return res, nil
+}
+
+// produced reports whether a node of m outputs the value v.
+func produced(m *arch.Model, v string) bool {
+	for _, n := range m.Model.Graph().GetNode() {
+		for _, o := range n.GetOutput() {
+			if o == v {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Areas returns, per threshold, the smallest centred square of the scaled

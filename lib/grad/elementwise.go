@@ -330,3 +330,51 @@ func (b *builder) gatherND(n *onnxpb.NodeProto, g string) ([]string, error) {
 	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})})
 	return []string{b.op("ScatterND", []string{zeros, input(n, 1), g}, onnx.StringAttr("reduction", "add"))}, nil
 }
+
+// scatter (ScatterElements, ScatterND): without a reduction the data's
+// gradient is g with the written positions zeroed (they were replaced) and
+// the updates' is g read back at those positions; with reduction add the
+// data's gradient is g itself. Indices are taken as distinct without a
+// reduction (ONNX leaves which of two updates of one position wins
+// unspecified); the mul, max and min reductions are not supported.
+func (b *builder) scatter(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	nd := n.GetOpType() == "ScatterND"
+	red := attrS(n, "reduction")
+	if red != "" && red != "none" && red != "add" {
+		return nil, fmt.Errorf("%s with reduction %s is not supported", n.GetOpType(), red)
+	}
+	idx, upd := input(n, 1), input(n, 2)
+	gather := func(v string) string {
+		if nd {
+			return b.op("GatherND", []string{v, idx})
+		}
+		return b.op("GatherElements", []string{v, idx}, onnx.IntAttr("axis", attrI(n, "axis", 0)))
+	}
+	res := make([]string, 3)
+	if need(0) {
+		res[0] = g
+		if red != "add" {
+			zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{upd})})
+			if nd {
+				res[0] = b.op("ScatterND", []string{g, idx, zeros})
+			} else {
+				res[0] = b.op("ScatterElements", []string{g, idx, zeros}, onnx.IntAttr("axis", attrI(n, "axis", 0)))
+			}
+		}
+	}
+	if need(2) {
+		res[2] = gather(g)
+	}
+	return res, nil
+}
+
+// topK: the values' gradient goes back to the positions they were taken
+// from.
+func (b *builder) topK(n *onnxpb.NodeProto, g string) ([]string, error) {
+	if g == "" {
+		return nil, nil
+	}
+	x := input(n, 0)
+	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})})
+	return []string{b.op("ScatterElements", []string{zeros, n.GetOutput()[1], g}, onnx.IntAttr("axis", attrI(n, "axis", -1)), onnx.StringAttr("reduction", "add"))}, nil
+}

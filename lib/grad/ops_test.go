@@ -223,6 +223,14 @@ var opCases = []opCase{
 	{"Resize nearest x1.5, opset 10", []int64{2, 4, 4}, 10, func(b gb) {
 		b.n("Resize", []string{"x", b.f("sc", []int64{4}, 1, 1, 1.5, 1.5)}, "y")
 	}},
+	{"TopK 2 of 5 along the last axis", []int64{3, 5}, 17, func(b gb) {
+		onnx.AddNode(b.g, "TopK", "topk", []string{"x", b.i("k", 2)}, []string{"y", "yi"})
+	}},
+	{"ScatterElements with reduction add, an index written twice", []int64{2, 3}, 17, func(b gb) {
+		b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String("idx"), Dims: []int64{1, 1, 2},
+			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{1, 1}})
+		b.n("ScatterElements", []string{"x", "idx", b.f("u", []int64{1, 1, 2}, 0.5, -0.25)}, "y", i1("axis", 2), sattr("reduction", "add"))
+	}},
 	{"InstanceNormalization", []int64{3, 4, 5}, 17, func(b gb) {
 		b.n("InstanceNormalization", []string{"x", b.f("s", []int64{3}, 1.5, -0.5, 2), b.f("bias", []int64{3}, 0.1, 0.2, 0.3)}, "n", fattr("epsilon", 1e-3))
 		b.n("Mul", []string{"n", b.f("w", []int64{3, 4, 5}, ramp(60, 2)...)}, "y")

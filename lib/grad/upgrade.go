@@ -107,6 +107,8 @@ func upgraded(m *onnx.Model) (*onnx.Model, error) {
 			n.Input = []string{n.GetInput()[0], "", scales}
 			n.Attribute = append(keepAttrs(n, "mode"), onnx.StringAttr("coordinate_transformation_mode", "asymmetric"),
 				onnx.StringAttr("nearest_mode", "floor"))
+		case op == "Scatter": // opset 9-10: ScatterElements without a reduction
+			n.OpType = proto.String("ScatterElements")
 		case op == "Dropout" && v < 12:
 			// inference: the identity, whatever the ratio
 			n.Input, n.Attribute = n.GetInput()[:1], nil

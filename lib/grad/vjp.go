@@ -363,6 +363,12 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "Resize":
 		return b.resize(n, g)
 
+	case "ScatterElements", "ScatterND":
+		return b.scatter(n, g, need)
+
+	case "TopK":
+		return b.topK(n, g)
+
 	case "Expand":
 		gs, err := b.shape(out)
 		if err != nil {
