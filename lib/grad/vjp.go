@@ -363,6 +363,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "Resize":
 		return b.resize(n, g)
 
+	case "GridSample":
+		return b.gridSample(n, g, need)
+
 	case "ScatterElements", "ScatterND":
 		return b.scatter(n, g, need)
 

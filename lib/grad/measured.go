@@ -42,61 +42,11 @@ func (b *builder) resize(n *onnxpb.NodeProto, g string) ([]string, error) {
 	if len(xs) != len(ys) {
 		return nil, fmt.Errorf("Resize from %v to %v", xs, ys)
 	}
-	// the node alone, its other inputs as initializers
-	g1 := &onnxpb.GraphProto{Name: proto.String("resize")}
-	g1.Input = []*onnxpb.ValueInfoProto{tensorInfo("x", onnxpb.TensorProto_FLOAT, xs...)}
-	g1.Output = []*onnxpb.ValueInfoProto{tensorInfo("y", onnxpb.TensorProto_FLOAT, ys...)}
-	ins := []string{"x"}
-	for k, v := range n.GetInput()[1:] {
-		if v == "" {
-			ins = append(ins, "")
-			continue
-		}
-		t, ok := b.consts[v]
-		if !ok {
-			return nil, fmt.Errorf("Resize with %s computed at run time is not supported", v)
-		}
-		c := &onnxpb.TensorProto{Name: proto.String(fmt.Sprintf("c%d", k)), Dims: t.GetDims(), DataType: proto.Int32(t.GetDataType())}
-		switch t.GetDataType() {
-		case int32(onnxpb.TensorProto_FLOAT):
-			if c.FloatData, err = b.m.Float32s(t); err != nil {
-				return nil, err
-			}
-		case int32(onnxpb.TensorProto_INT64):
-			if c.Int64Data, err = b.m.Int64s(t); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("Resize input %s of type %d", v, t.GetDataType())
-		}
-		g1.Initializer = append(g1.Initializer, c)
-		ins = append(ins, c.GetName())
-	}
-	g1.Node = []*onnxpb.NodeProto{{OpType: proto.String("Resize"), Input: ins, Output: []string{"y"}, Attribute: n.GetAttribute()}}
-	opset := max(b.m.Opset(), gradOpset)
-	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g1,
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(opset)}}}
-	dir, err := os.MkdirTemp("", "lk-grad-resize-")
+	run, done, err := b.alone(n, xs, ys)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "resize.onnx")
-	if err := (&onnx.Model{Proto: mp}).Save(path); err != nil {
-		return nil, err
-	}
-	s, err := ort.NewSession(path, "x", []string{"y"}, ort.Options{Threads: 1})
-	if err != nil {
-		return nil, fmt.Errorf("running Resize alone: %v", err)
-	}
-	defer s.Close()
-	run := func(in []float32) ([]float32, error) {
-		o, err := s.RunAlloc(in, xs)
-		if err != nil {
-			return nil, fmt.Errorf("running Resize alone: %v", err)
-		}
-		return o[0].Data, nil
-	}
+	defer done()
 	size := func(d []int64) int {
 		p := 1
 		for _, v := range d {
@@ -197,6 +147,67 @@ func (b *builder) resize(n *onnxpb.NodeProto, g string) ([]string, error) {
 	return []string{g}, nil
 }
 
+// alone runs node n by itself in ONNX Runtime, its first input x (of
+// shape xs) fed, its other inputs constants of the graph (an error
+// otherwise), for gradients of ops that are linear in x and measured
+// rather than derived. done frees the session.
+func (b *builder) alone(n *onnxpb.NodeProto, xs, ys []int64) (run func([]float32) ([]float32, error), done func(), err error) {
+	op := n.GetOpType()
+	g1 := &onnxpb.GraphProto{Name: proto.String("alone")}
+	g1.Input = []*onnxpb.ValueInfoProto{tensorInfo("x", onnxpb.TensorProto_FLOAT, xs...)}
+	g1.Output = []*onnxpb.ValueInfoProto{tensorInfo("y", onnxpb.TensorProto_FLOAT, ys...)}
+	ins := []string{"x"}
+	for k, v := range n.GetInput()[1:] {
+		if v == "" {
+			ins = append(ins, "")
+			continue
+		}
+		t, ok := b.consts[v]
+		if !ok {
+			return nil, nil, fmt.Errorf("%s with %s computed at run time is not supported", op, v)
+		}
+		c := &onnxpb.TensorProto{Name: proto.String(fmt.Sprintf("c%d", k)), Dims: t.GetDims(), DataType: proto.Int32(t.GetDataType())}
+		switch t.GetDataType() {
+		case int32(onnxpb.TensorProto_FLOAT):
+			if c.FloatData, err = b.m.Float32s(t); err != nil {
+				return nil, nil, err
+			}
+		case int32(onnxpb.TensorProto_INT64):
+			if c.Int64Data, err = b.m.Int64s(t); err != nil {
+				return nil, nil, err
+			}
+		default:
+			return nil, nil, fmt.Errorf("%s input %s of type %d", op, v, t.GetDataType())
+		}
+		g1.Initializer = append(g1.Initializer, c)
+		ins = append(ins, c.GetName())
+	}
+	g1.Node = []*onnxpb.NodeProto{{OpType: proto.String(op), Input: ins, Output: []string{"y"}, Attribute: n.GetAttribute()}}
+	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g1,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(max(b.m.Opset(), gradOpset))}}}
+	dir, err := os.MkdirTemp("", "lk-grad-alone-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir) // the session has read it
+	path := filepath.Join(dir, "alone.onnx")
+	if err := (&onnx.Model{Proto: mp}).Save(path); err != nil {
+		return nil, nil, err
+	}
+	s, err := ort.NewSession(path, "x", []string{"y"}, ort.Options{Threads: 1})
+	if err != nil {
+		return nil, nil, fmt.Errorf("running %s alone: %v", op, err)
+	}
+	run = func(in []float32) ([]float32, error) {
+		o, err := s.RunAlloc(in, xs)
+		if err != nil {
+			return nil, fmt.Errorf("running %s alone: %v", op, err)
+		}
+		return o[0].Data, nil
+	}
+	return run, func() { s.Close() }, nil
+}
+
 // applyAxis multiplies v (row-major, shape) along axis d by a (m x n).
 func applyAxis(v []float32, shape []int64, d int, a []float32, m int) ([]float32, []int64) {
 	n := int(shape[d])
@@ -226,4 +237,78 @@ func applyAxis(v []float32, shape []int64, d int, a []float32, m int) ([]float32
 	ns := append([]int64(nil), shape...)
 	ns[d] = int64(m)
 	return out, ns
+}
+
+// gridSample: for a constant grid, GridSample is linear in its input:
+// Y[n,c,p] = sum_q W_n[p,q] X[n,c,q] over output positions p and input
+// positions q, the same weights for every channel, whatever the mode and
+// padding. W is measured by running the node alone on inputs one-hot at
+// each input position (and checked on a random input); the gradient is
+// g[n,c,:] W_n. The gradient with respect to the grid is not supported.
+func (b *builder) gridSample(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	if need(1) {
+		return nil, fmt.Errorf("GridSample's gradient with respect to its grid is not supported")
+	}
+	x, out := input(n, 0), n.GetOutput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	ys, err := b.shape(out)
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != 4 || len(ys) != 4 {
+		return nil, fmt.Errorf("GridSample from %v to %v: only 4-D inputs are supported", xs, ys)
+	}
+	run, done, err := b.alone(n, xs, ys)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	nb, c := int(xs[0]), int(xs[1])
+	q, p := int(xs[2]*xs[3]), int(ys[2]*ys[3])
+	w := make([]float32, nb*p*q)
+	probe := make([]float32, nb*c*q)
+	for at := 0; at < q; at++ {
+		for i := range probe {
+			probe[i] = 0
+			if i%q == at {
+				probe[i] = 1
+			}
+		}
+		y, err := run(probe)
+		if err != nil {
+			return nil, err
+		}
+		for k := 0; k < nb; k++ {
+			for j := 0; j < p; j++ {
+				w[(k*p+j)*q+at] = y[k*c*p+j] // channel 0
+			}
+		}
+	}
+	rnd := make([]float32, len(probe))
+	for i := range rnd {
+		rnd[i] = float32(math.Sin(float64(i)*1.7+0.3)) + 0.5
+	}
+	want, err := run(rnd)
+	if err != nil {
+		return nil, err
+	}
+	for k := 0; k < nb; k++ {
+		for ch := 0; ch < c; ch++ {
+			for j := 0; j < p; j++ {
+				var s float32
+				for i := 0; i < q; i++ {
+					s += w[(k*p+j)*q+i] * rnd[(k*c+ch)*q+i]
+				}
+				if v := want[(k*c+ch)*p+j]; math.Abs(float64(s-v)) > 1e-4*(1+math.Abs(float64(v))) {
+					return nil, fmt.Errorf("GridSample is not linear in its input here (element %d: %g from the measured weights, %g from the node)", (k*c+ch)*p+j, s, v)
+				}
+			}
+		}
+	}
+	wm := b.constF([]int64{int64(nb), int64(p), int64(q)}, w...)
+	gr := b.op("Reshape", []string{g, b.constI(int64(nb), int64(c), int64(p))})
+	return []string{b.op("Reshape", []string{b.op("MatMul", []string{gr, wm}), b.constI(xs...)})}, nil
 }
