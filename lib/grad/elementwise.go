@@ -378,3 +378,90 @@ func (b *builder) topK(n *onnxpb.NodeProto, g string) ([]string, error) {
 	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{x})})
 	return []string{b.op("ScatterElements", []string{zeros, n.GetOutput()[1], g}, onnx.IntAttr("axis", attrI(n, "axis", -1)), onnx.StringAttr("reduction", "add"))}, nil
 }
+
+// mod (fmod for floats: a - b trunc(a/b)): d/da = 1, d/db = -trunc(a/b),
+// with trunc(v) = sign(v) floor(|v|).
+func (b *builder) mod(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	a, d := input(n, 0), input(n, 1)
+	gs, err := b.shape(n.GetOutput()[0])
+	if err != nil {
+		return nil, err
+	}
+	res := make([]string, 2)
+	if need(0) {
+		if res[0], err = b.unbroadcast(g, gs, a); err != nil {
+			return nil, err
+		}
+	}
+	if need(1) {
+		q := b.op("Div", []string{a, d})
+		trunc := b.op("Mul", []string{b.op("Sign", []string{q}), b.op("Floor", []string{b.op("Abs", []string{q})})})
+		if res[1], err = b.unbroadcast(b.op("Neg", []string{b.op("Mul", []string{g, trunc})}), gs, d); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// oneHot: piecewise constant in its indices (a zero gradient); the two
+// values get the sums of the gradient where they were written.
+func (b *builder) oneHot(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
+	idx := input(n, 0)
+	res := make([]string, 3)
+	if need(0) {
+		res[0] = b.op("ConstantOfShape", []string{b.op("Shape", []string{idx})})
+	}
+	if need(2) {
+		on := b.op("OneHot", []string{idx, input(n, 1), b.constF([]int64{2}, 0, 1)}, onnx.IntAttr("axis", attrI(n, "axis", -1)))
+		gon := b.op("ReduceSum", []string{b.op("Mul", []string{g, on})}, onnx.IntAttr("keepdims", 0))
+		goff := b.op("Sub", []string{b.op("ReduceSum", []string{g}, onnx.IntAttr("keepdims", 0)), gon})
+		res[2] = b.op("Concat", []string{b.op("Unsqueeze", []string{goff, b.constI(0)}), b.op("Unsqueeze", []string{gon, b.constI(0)})}, onnx.IntAttr("axis", 0))
+	}
+	return res, nil
+}
+
+// reverseSequence is a permutation that is its own inverse: the gradient
+// is reversed the same way.
+func (b *builder) reverseSequence(n *onnxpb.NodeProto, g string) ([]string, error) {
+	return []string{b.op("ReverseSequence", []string{g, input(n, 1)}, n.GetAttribute()...)}, nil
+}
+
+// compress keeps the slices (elements, without an axis) where the
+// condition is true: the gradient is scattered back to them, zeros
+// elsewhere.
+func (b *builder) compress(n *onnxpb.NodeProto, g string) ([]string, error) {
+	x, cond := input(n, 0), input(n, 1)
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	idx := b.op("Transpose", []string{b.op("NonZero", []string{cond})}) // [k, 1]
+	a := onnx.Attr(n, "axis")
+	if a == nil { // over the flattened input
+		zeros := b.op("ConstantOfShape", []string{b.constI(int64(len1(xs)))})
+		return []string{b.op("Reshape", []string{b.op("ScatterND", []string{zeros, idx, g}), b.constI(xs...)})}, nil
+	}
+	axis := normAxis(a.GetI(), len(xs))
+	// move the axis to the front, scatter the slices, move it back
+	perm := []int64{axis}
+	for i := range xs {
+		if int64(i) != axis {
+			perm = append(perm, int64(i))
+		}
+	}
+	inv := make([]int64, len(perm))
+	for i, p := range perm {
+		inv[p] = int64(i)
+	}
+	gt := b.op("Transpose", []string{g}, onnx.IntsAttr("perm", perm...))
+	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{b.op("Transpose", []string{x}, onnx.IntsAttr("perm", perm...))})})
+	return []string{b.op("Transpose", []string{b.op("ScatterND", []string{zeros, idx, gt})}, onnx.IntsAttr("perm", inv...))}, nil
+}
+
+func len1(dims []int64) int {
+	p := 1
+	for _, d := range dims {
+		p *= int(d)
+	}
+	return p
+}

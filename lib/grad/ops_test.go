@@ -231,6 +231,15 @@ var opCases = []opCase{
 			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{1, 1}})
 		b.n("ScatterElements", []string{"x", "idx", b.f("u", []int64{1, 1, 2}, 0.5, -0.25)}, "y", i1("axis", 2), sattr("reduction", "add"))
 	}},
+	{"Compress along the last axis", []int64{3, 4}, 17, func(b gb) {
+		b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String("keep"), Dims: []int64{4},
+			DataType: proto.Int32(int32(onnxpb.TensorProto_BOOL)), Int32Data: []int32{1, 0, 1, 1}})
+		b.n("Compress", []string{"x", "keep"}, "y", i1("axis", 2))
+	}},
+	{"Mod (fmod) by a constant and by itself", []int64{3, 4}, 17, func(b gb) {
+		b.n("Mod", []string{"x", b.f("d", []int64{4}, 0.7, -0.3, 0.45, 1.1)}, "m", i1("fmod", 1))
+		b.n("Mod", []string{"m", "x"}, "y", i1("fmod", 1))
+	}},
 	{"InstanceNormalization", []int64{3, 4, 5}, 17, func(b gb) {
 		b.n("InstanceNormalization", []string{"x", b.f("s", []int64{3}, 1.5, -0.5, 2), b.f("bias", []int64{3}, 0.1, 0.2, 0.3)}, "n", fattr("epsilon", 1e-3))
 		b.n("Mul", []string{"n", b.f("w", []int64{3, 4, 5}, ramp(60, 2)...)}, "y")

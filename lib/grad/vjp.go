@@ -366,6 +366,18 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "GridSample":
 		return b.gridSample(n, g, need)
 
+	case "Mod":
+		return b.mod(n, g, need)
+
+	case "OneHot":
+		return b.oneHot(n, g, need)
+
+	case "ReverseSequence":
+		return b.reverseSequence(n, g)
+
+	case "Compress":
+		return b.compress(n, g)
+
 	case "ScatterElements", "ScatterND":
 		return b.scatter(n, g, need)
 
