@@ -312,3 +312,73 @@ func (b *builder) gridSample(n *onnxpb.NodeProto, g string, need func(int) bool)
 	gr := b.op("Reshape", []string{g, b.constI(int64(nb), int64(c), int64(p))})
 	return []string{b.op("Reshape", []string{b.op("MatMul", []string{gr, wm}), b.constI(xs...)})}, nil
 }
+
+// linear: ops that are linear in their first input when their other
+// inputs are constants (RoiAlign, MaxUnpool) get the gradient
+// g J, with the Jacobian J measured column by column by running the node
+// alone on one-hot inputs, and checked to reproduce the node on a random
+// input. J has as many columns as the input has elements, so inputs with a
+// batch axis (whose size the Jacobian cannot follow) are refused.
+func (b *builder) linear(n *onnxpb.NodeProto, g string) ([]string, error) {
+	op := n.GetOpType()
+	x, out := input(n, 0), n.GetOutput()[0]
+	xs, err := b.shape(x)
+	if err != nil {
+		return nil, err
+	}
+	ys, err := b.shape(out)
+	if err != nil {
+		return nil, err
+	}
+	for d := range xs {
+		if b.batchAxis(x, int64(d)) {
+			return nil, fmt.Errorf("%s on a value with a batch axis is not supported", op)
+		}
+	}
+	nx, ny := len1(xs), len1(ys)
+	if nx*ny > 1<<24 {
+		return nil, fmt.Errorf("%s from %v to %v: its Jacobian is too large to measure", op, xs, ys)
+	}
+	run, done, err := b.alone(n, xs, ys)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	jac := make([]float32, nx*ny) // [nx, ny]: row i is the output for the i-th one-hot input
+	probe := make([]float32, nx)
+	zero, err := run(probe)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < nx; i++ {
+		probe[i] = 1
+		y, err := run(probe)
+		probe[i] = 0
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range y {
+			jac[i*ny+j] = v - zero[j]
+		}
+	}
+	rnd := make([]float32, nx)
+	for i := range rnd {
+		rnd[i] = float32(math.Sin(float64(i)*1.7+0.3)) + 0.5
+	}
+	want, err := run(rnd)
+	if err != nil {
+		return nil, err
+	}
+	for j := 0; j < ny; j++ {
+		s := zero[j]
+		for i := 0; i < nx; i++ {
+			s += rnd[i] * jac[i*ny+j]
+		}
+		if math.Abs(float64(s-want[j])) > 1e-4*(1+math.Abs(float64(want[j]))) {
+			return nil, fmt.Errorf("%s is not linear in its input here (element %d: %g from the measured Jacobian, %g from the node)", op, j, s, want[j])
+		}
+	}
+	jm := b.constF([]int64{int64(nx), int64(ny)}, jac...)
+	flat := b.op("Reshape", []string{g, b.constI(int64(ny), 1)})
+	return []string{b.op("Reshape", []string{b.op("MatMul", []string{jm, flat}), b.constI(xs...)})}, nil
+}
