@@ -111,9 +111,10 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		{Name: stream.ColEps, Type: arrow.PrimitiveTypes.Float64},
 		{Name: stream.ColSteps, Type: arrow.PrimitiveTypes.Int64}}
 	params := map[string]string{"seed": strconv.FormatUint(o.Seed, 10)}
-	if stages := Stages(o.Attack); stages != nil {
+	staged := stream.Stages(o.Attack) != nil // writes broken_by
+	if staged {
 		fields = append(fields, arrow.Field{Name: stream.ColBrokenBy, Type: arrow.BinaryTypes.String})
-		params["stages"] = strings.Join(stages, ",")
+		params["stages"] = strings.Join(stream.Stages(o.Attack), ",")
 	}
 	t, err := stream.NewTransformer(r, out, o.Step.With(o.Model, sha, params), len(configs), fields...)
 	if err != nil {
@@ -146,7 +147,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		for at := 0; at < n; at += batch {
 			end := min(at+batch, n)
 			var err error
-			if Stages(o.Attack) != nil {
+			if staged {
 				err = ev.stagesChunk(o, configs, px[at*sz:end*sz], labels[at:end], idv[at:end], adv, by, at)
 			} else {
 				err = attackChunk(g, o, configs, px[at*sz:end*sz], labels[at:end], idv[at:end], adv, at*sz)
@@ -157,7 +158,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		}
 		for k, c := range configs {
 			cols := []arrow.Array{stream.ConstString(o.Attack, n), stream.ConstFloat64(c.eps, n), stream.ConstInt64(int64(c.steps), n)}
-			if Stages(o.Attack) != nil {
+			if staged {
 				cols = append(cols, stringArray(by[k]))
 			}
 			err := t.Write(rec, adv[k], cols...)
@@ -220,9 +221,6 @@ func attackChunk(g Grad, o Options, configs []config, px []float32, labels []int
 	}
 	return nil
 }
-
-// Stages are the attacks an attack runs in turn (stream.Stages).
-func Stages(attack string) []string { return stream.Stages(attack) }
 
 // evaluators are the sessions an attack needs: main for its gradient (and
 // the model's description), dlr and logits for the stages that use them.
@@ -307,7 +305,7 @@ func (ev *evaluators) stagesChunk(o Options, configs []config, px []float32, lab
 				by[k][at+i] = stream.Clean
 			}
 		}
-		for _, stage := range Stages(o.Attack) {
+		for _, stage := range stream.Stages(o.Attack) {
 			if len(todo) == 0 || c.eps == 0 { // no budget: every iterate is the image itself
 				break
 			}

@@ -30,12 +30,7 @@ func (b *builder) resize(n *onnxpb.NodeProto, g string) ([]string, error) {
 	if attrS(n, "coordinate_transformation_mode") == "tf_crop_and_resize" {
 		return nil, fmt.Errorf("Resize with tf_crop_and_resize is not supported")
 	}
-	x, out := input(n, 0), n.GetOutput()[0]
-	xs, err := b.shape(x)
-	if err != nil {
-		return nil, err
-	}
-	ys, err := b.shape(out)
+	x, out, xs, ys, err := b.ioShapes(n)
 	if err != nil {
 		return nil, err
 	}
@@ -47,13 +42,6 @@ func (b *builder) resize(n *onnxpb.NodeProto, g string) ([]string, error) {
 		return nil, err
 	}
 	defer done()
-	size := func(d []int64) int {
-		p := 1
-		for _, v := range d {
-			p *= int(v)
-		}
-		return p
-	}
 	// strides of a row-major shape
 	strides := func(d []int64) []int {
 		st := make([]int, len(d))
@@ -66,7 +54,7 @@ func (b *builder) resize(n *onnxpb.NodeProto, g string) ([]string, error) {
 	}
 	xst, yst := strides(xs), strides(ys)
 	mats := make([][]float32, len(xs)) // A_d, ys[d] x xs[d], row-major; nil: identity
-	probe := make([]float32, size(xs))
+	probe := make([]float32, len1(xs))
 	for d := range xs {
 		if b.batchAxis(x, int64(d)) {
 			if !b.batchAxis(out, int64(d)) || ys[d] != xs[d] {
@@ -103,25 +91,17 @@ func (b *builder) resize(n *onnxpb.NodeProto, g string) ([]string, error) {
 			mats[d] = a
 		}
 	}
-	// the measured matrices must be the node: compare on a random input
-	rnd := make([]float32, size(xs))
-	for i := range rnd {
-		rnd[i] = float32(math.Sin(float64(i)*1.7+0.3)) + 0.5
-	}
-	want, err := run(rnd)
+	err = matchesNode("Resize", len(probe), run, func(in []float32) []float32 {
+		got, shape := in, append([]int64(nil), xs...)
+		for d, a := range mats {
+			if a != nil {
+				got, shape = applyAxis(got, shape, d, a, int(ys[d]))
+			}
+		}
+		return got
+	})
 	if err != nil {
 		return nil, err
-	}
-	got, shape := rnd, append([]int64(nil), xs...)
-	for d, a := range mats {
-		if a != nil {
-			got, shape = applyAxis(got, shape, d, a, int(ys[d]))
-		}
-	}
-	for i := range want {
-		if math.Abs(float64(got[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
-			return nil, fmt.Errorf("Resize is not separable here (element %d: %g from the per-axis weights, %g from the node)", i, got[i], want[i])
-		}
 	}
 	// the gradient: g times A_d over each resized axis
 	rank := len(xs)
@@ -208,6 +188,38 @@ func (b *builder) alone(n *onnxpb.NodeProto, xs, ys []int64) (run func([]float32
 	return run, func() { s.Close() }, nil
 }
 
+// ioShapes returns node n's first input and its output, with their shapes
+// at batch 2.
+func (b *builder) ioShapes(n *onnxpb.NodeProto) (x, out string, xs, ys []int64, err error) {
+	x, out = input(n, 0), n.GetOutput()[0]
+	if xs, err = b.shape(x); err != nil {
+		return
+	}
+	ys, err = b.shape(out)
+	return
+}
+
+// matchesNode checks measured weights: what predict makes of a test input
+// (values in (-0.5, 1.5) in no pattern weights could cancel) must be what
+// the node, run alone, makes of it.
+func matchesNode(op string, size int, run func([]float32) ([]float32, error), predict func([]float32) []float32) error {
+	in := make([]float32, size)
+	for i := range in {
+		in[i] = float32(math.Sin(float64(i)*1.7+0.3)) + 0.5
+	}
+	want, err := run(in)
+	if err != nil {
+		return err
+	}
+	got := predict(in)
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+			return fmt.Errorf("%s: the weights measured from the node do not reproduce it here (element %d: %g, the node %g): it is not linear in its input", op, i, got[i], want[i])
+		}
+	}
+	return nil
+}
+
 // applyAxis multiplies v (row-major, shape) along axis d by a (m x n).
 func applyAxis(v []float32, shape []int64, d int, a []float32, m int) ([]float32, []int64) {
 	n := int(shape[d])
@@ -249,12 +261,7 @@ func (b *builder) gridSample(n *onnxpb.NodeProto, g string, need func(int) bool)
 	if need(1) {
 		return nil, fmt.Errorf("GridSample's gradient with respect to its grid is not supported")
 	}
-	x, out := input(n, 0), n.GetOutput()[0]
-	xs, err := b.shape(x)
-	if err != nil {
-		return nil, err
-	}
-	ys, err := b.shape(out)
+	_, _, xs, ys, err := b.ioShapes(n)
 	if err != nil {
 		return nil, err
 	}
@@ -287,26 +294,21 @@ func (b *builder) gridSample(n *onnxpb.NodeProto, g string, need func(int) bool)
 			}
 		}
 	}
-	rnd := make([]float32, len(probe))
-	for i := range rnd {
-		rnd[i] = float32(math.Sin(float64(i)*1.7+0.3)) + 0.5
-	}
-	want, err := run(rnd)
-	if err != nil {
-		return nil, err
-	}
-	for k := 0; k < nb; k++ {
-		for ch := 0; ch < c; ch++ {
-			for j := 0; j < p; j++ {
-				var s float32
-				for i := 0; i < q; i++ {
-					s += w[(k*p+j)*q+i] * rnd[(k*c+ch)*q+i]
-				}
-				if v := want[(k*c+ch)*p+j]; math.Abs(float64(s-v)) > 1e-4*(1+math.Abs(float64(v))) {
-					return nil, fmt.Errorf("GridSample is not linear in its input here (element %d: %g from the measured weights, %g from the node)", (k*c+ch)*p+j, s, v)
+	err = matchesNode("GridSample", len(probe), run, func(in []float32) []float32 {
+		got := make([]float32, nb*c*p)
+		for k := 0; k < nb; k++ {
+			for ch := 0; ch < c; ch++ {
+				for j := 0; j < p; j++ {
+					for i := 0; i < q; i++ {
+						got[(k*c+ch)*p+j] += w[(k*p+j)*q+i] * in[(k*c+ch)*q+i]
+					}
 				}
 			}
 		}
+		return got
+	})
+	if err != nil {
+		return nil, err
 	}
 	wm := b.constF([]int64{int64(nb), int64(p), int64(q)}, w...)
 	gr := b.op("Reshape", []string{g, b.constI(int64(nb), int64(c), int64(p))})
@@ -321,12 +323,7 @@ func (b *builder) gridSample(n *onnxpb.NodeProto, g string, need func(int) bool)
 // batch axis (whose size the Jacobian cannot follow) are refused.
 func (b *builder) linear(n *onnxpb.NodeProto, g string) ([]string, error) {
 	op := n.GetOpType()
-	x, out := input(n, 0), n.GetOutput()[0]
-	xs, err := b.shape(x)
-	if err != nil {
-		return nil, err
-	}
-	ys, err := b.shape(out)
+	x, _, xs, ys, err := b.ioShapes(n)
 	if err != nil {
 		return nil, err
 	}
@@ -361,22 +358,17 @@ func (b *builder) linear(n *onnxpb.NodeProto, g string) ([]string, error) {
 			jac[i*ny+j] = v - zero[j]
 		}
 	}
-	rnd := make([]float32, nx)
-	for i := range rnd {
-		rnd[i] = float32(math.Sin(float64(i)*1.7+0.3)) + 0.5
-	}
-	want, err := run(rnd)
+	err = matchesNode(op, nx, run, func(in []float32) []float32 {
+		got := append([]float32(nil), zero...)
+		for i, v := range in {
+			for j := range got {
+				got[j] += v * jac[i*ny+j]
+			}
+		}
+		return got
+	})
 	if err != nil {
 		return nil, err
-	}
-	for j := 0; j < ny; j++ {
-		s := zero[j]
-		for i := 0; i < nx; i++ {
-			s += rnd[i] * jac[i*ny+j]
-		}
-		if math.Abs(float64(s-want[j])) > 1e-4*(1+math.Abs(float64(want[j]))) {
-			return nil, fmt.Errorf("%s is not linear in its input here (element %d: %g from the measured Jacobian, %g from the node)", op, j, s, want[j])
-		}
 	}
 	jm := b.constF([]int64{int64(nx), int64(ny)}, jac...)
 	flat := b.op("Reshape", []string{g, b.constI(int64(ny), 1)})

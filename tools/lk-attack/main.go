@@ -71,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.Model == "" {
 		return cli.Usage("--model is required")
 	}
-	auto := attack.Stages(o.Attack) != nil
+	auto := stream.Stages(o.Attack) != nil
 	switch {
 	case o.Attack == "fgsm", o.Attack == "pgd", o.Attack == "taig", auto:
 	case o.Attack == "":
