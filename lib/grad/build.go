@@ -72,6 +72,20 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	in := []int64{2, int64(o.C), int64(o.H), int64(o.W)}
+	in3 := []int64{3, int64(o.C), int64(o.H), int64(o.W)}
+	m0 := m
+	m, err = lowered(m, func(v string) ([]int64, []int64, error) {
+		s2, err := arch.Probe(m0, o.Input, in, []string{v}, o.Threads)
+		if err != nil {
+			return nil, nil, err
+		}
+		s3, err := arch.Probe(m0, o.Input, in3, []string{v}, o.Threads)
+		return s2[v], s3[v], err
+	})
+	if err != nil {
+		return nil, err
+	}
 	// shapes of everything between input and logits, at batch 2 (so that
 	// the batch axis is told apart from broadcast axes of size 1)
 	b0, err := newBuilder(m)
@@ -82,41 +96,13 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %v", m.Path, err)
 	}
-	want := map[string]bool{}
-	for v := range on {
-		want[v] = true
-	}
-	computed := map[string]bool{} // shape computations whose values rules need as constants
-	for _, i := range order0 {
-		n := m.Graph().GetNode()[i]
-		switch op := n.GetOpType(); op {
-		case "Concat", "MatMul": // operands whose extent a rule needs, on the path or not
-			for _, v := range n.GetInput() {
-				want[v] = true
-			}
-		case "Slice", "Pad", "ReduceSum", "ReduceMean", "Gather", "Split":
-			for k, v := range n.GetInput() {
-				if _, c := b0.consts[v]; k > 0 && v != "" && !c && !on[v] {
-					want[v], computed[v] = true, true
-				}
-			}
-		}
-	}
-	var values []string
-	for v := range want {
-		if _, c := b0.consts[v]; !c && v != o.Input && v != "" {
-			values = append(values, v)
-		}
-	}
-	sort.Strings(values)
-	in := []int64{2, int64(o.C), int64(o.H), int64(o.W)}
+	values, computed := b0.needed(order0, on, o.Input)
 	shapes, ints, err := arch.ProbeInts(m, o.Input, in, values, o.Threads)
 	if err != nil {
 		return nil, err
 	}
 	shapes[o.Input] = in
 	// and at batch 3: the axes whose size changes are batch axes
-	in3 := []int64{3, int64(o.C), int64(o.H), int64(o.W)}
 	shapes3, ints3, err := arch.ProbeInts(m, o.Input, in3, values, o.Threads)
 	if err != nil {
 		return nil, err
@@ -239,6 +225,40 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	raiseOpset(c.Proto, gradOpset)
 	return c, nil
+}
+
+// needed returns the values whose shapes the rules for the nodes in order
+// need, besides the constants: those on the path (on), operands whose
+// extent a rule needs on the path or not (Concat, MatMul), and shape
+// computations whose values a rule needs as constants (computed).
+func (b *builder) needed(order []int, on map[string]bool, input string) (values []string, computed map[string]bool) {
+	want := map[string]bool{}
+	for v := range on {
+		want[v] = true
+	}
+	computed = map[string]bool{} // shape computations whose values rules need as constants
+	for _, i := range order {
+		n := b.g.GetNode()[i]
+		switch op := n.GetOpType(); op {
+		case "Concat", "MatMul": // operands whose extent a rule needs, on the path or not
+			for _, v := range n.GetInput() {
+				want[v] = true
+			}
+		case "Slice", "Pad", "ReduceSum", "ReduceMean", "Gather", "Split":
+			for k, v := range n.GetInput() {
+				if _, c := b.consts[v]; k > 0 && v != "" && !c && !on[v] {
+					want[v], computed[v] = true, true
+				}
+			}
+		}
+	}
+	for v := range want {
+		if _, c := b.consts[v]; !c && v != input && v != "" {
+			values = append(values, v)
+		}
+	}
+	sort.Strings(values)
+	return values, computed
 }
 
 // dlr returns the DLR loss per image ([N,1]) and its gradient with respect

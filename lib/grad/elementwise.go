@@ -430,18 +430,35 @@ func (b *builder) reverseSequence(n *onnxpb.NodeProto, g string) ([]string, erro
 // condition is true: the gradient is scattered back to them, zeros
 // elsewhere.
 func (b *builder) compress(n *onnxpb.NodeProto, g string) ([]string, error) {
-	x, cond := input(n, 0), input(n, 1)
+	idx := b.op("Transpose", []string{b.op("NonZero", []string{input(n, 1)})}) // [k, 1]
+	return b.picked(n, idx, g)
+}
+
+// unique: Y[k] = x[indices[k]] (along axis, or of x flattened), indices
+// from a second Unique with the same attributes.
+func (b *builder) unique(n *onnxpb.NodeProto, g string) ([]string, error) {
+	idx := b.opN("Unique", 2, []string{input(n, 0)}, n.GetAttribute()...)[1]
+	return b.picked(n, b.op("Unsqueeze", []string{idx, b.constI(1)}), g)
+}
+
+// picked is the gradient of an op that picks the slices idx ([k, 1]) of
+// its input along its axis attribute (or the elements of its input
+// flattened, without one): g scattered back into zeros.
+func (b *builder) picked(n *onnxpb.NodeProto, idx, g string) ([]string, error) {
+	x := input(n, 0)
 	xs, err := b.shape(x)
 	if err != nil {
 		return nil, err
 	}
-	idx := b.op("Transpose", []string{b.op("NonZero", []string{cond})}) // [k, 1]
 	a := onnx.Attr(n, "axis")
 	if a == nil { // over the flattened input
 		zeros := b.op("ConstantOfShape", []string{b.constI(int64(len1(xs)))})
-		return []string{b.op("Reshape", []string{b.op("ScatterND", []string{zeros, idx, g}), b.constI(xs...)})}, nil
+		return []string{b.op("Reshape", []string{b.op("ScatterND", []string{zeros, idx, b.op("Reshape", []string{g, b.constI(-1)})}), b.constI(xs...)})}, nil
 	}
 	axis := normAxis(a.GetI(), len(xs))
+	if b.batchAxis(x, axis) {
+		return nil, fmt.Errorf("%s along the batch axis is not supported", n.GetOpType())
+	}
 	// move the axis to the front, scatter the slices, move it back
 	perm := []int64{axis}
 	for i := range xs {

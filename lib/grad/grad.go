@@ -49,7 +49,7 @@ var diffInputs = map[string][]int{
 	"NegativeLogLikelihoodLoss": {0}, "SoftmaxCrossEntropyLoss": {0}, "ConvTranspose": {0}, "LRN": {0}, "GatherND": {0}, "Resize": {0},
 	"ScatterElements": {0, 2}, "ScatterND": {0, 2}, "TopK": {0}, "GridSample": {0, 1},
 	"Mod": {0, 1}, "OneHot": {0, 2}, "ReverseSequence": {0}, "Compress": {0},
-	"RoiAlign": {0}, "MaxUnpool": {0},
+	"RoiAlign": {0}, "MaxUnpool": {0}, "Unique": {0},
 }
 
 // stops lists ops whose outputs never carry a gradient (shapes,

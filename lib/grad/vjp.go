@@ -378,6 +378,9 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 	case "Compress":
 		return b.compress(n, g)
 
+	case "Unique":
+		return b.unique(n, g)
+
 	case "RoiAlign", "MaxUnpool":
 		return b.linear(n, g)
 

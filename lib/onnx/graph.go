@@ -224,9 +224,13 @@ func AddNode(g *onnxpb.GraphProto, op, name string, inputs, outputs []string, at
 	return n
 }
 
-// IntAttr, StringAttr and IntsAttr build attributes for AddNode.
+// IntAttr, FloatAttr, StringAttr and IntsAttr build attributes for AddNode.
 func IntAttr(name string, v int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func FloatAttr(name string, v float32) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
 }
 
 func StringAttr(name, v string) *onnxpb.AttributeProto {
