@@ -163,3 +163,56 @@ func TestAutoAttackBadInput(t *testing.T) {
 		}
 	}
 }
+
+// On torchvision's resnet50 and vit_b_16 (random weights, exported by
+// make_arch.py when PyTorch is present) at 224 px: autoattack labels each
+// image with what broke it and lk-metrics agrees with the predictions;
+// at eps 0 robust accuracy is the clean one. lk-erf draws resnet50's ERF
+// at its last stage and tells a ViT's tokens apart from a feature map.
+func TestAutoAttackAndERFTorchvision(t *testing.T) {
+	dir := testutil.BigModels(t)
+	tmp := t.TempDir()
+	list := ""
+	for _, f := range []string{"collage-333x500.jpg", "collage-500x375.jpg", "collage-gray-300x200.jpg"} {
+		list += testutil.Path(t, "testdata", "images", f) + " 0\n"
+	}
+	os.WriteFile(tmp+"/list.txt", []byte(list), 0o644)
+	for _, m := range []string{"resnet50", "vit_b_16"} {
+		// labels: the model's own predictions, so that every image starts correct
+		mustSh(t, fmt.Sprintf("lk-data -q --resize 256 --crop 224 %s/list.txt | lk-infer -q --model %s/%s.onnx > %s/p.arrow", tmp, dir, m, tmp))
+		p := readPredictions(t, tmp+"/p.arrow")
+		relabelled := ""
+		for i, id := range p.ids {
+			relabelled += fmt.Sprintf("%s %d\n", id, argmax(p.logits[i*1000:(i+1)*1000]))
+		}
+		os.WriteFile(tmp+"/l.txt", []byte(relabelled), 0o644)
+		mustSh(t, fmt.Sprintf("lk-data -q --resize 256 --crop 224 %s/l.txt > %s/x.arrow", tmp, tmp))
+		for _, eps := range []string{"0", "0.0157"} {
+			mustSh(t, fmt.Sprintf("lk-attack -q --model %s/%s.onnx --attack autoattack --eps %s --steps 5 --targets 3 --queries 20 --seed 1 < %s/x.arrow > %s/aa.arrow", dir, m, eps, tmp, tmp))
+			r := readCSV(t, mustSh(t, fmt.Sprintf("lk-infer -q --model %s/%s.onnx < %s/aa.arrow | lk-metrics --measure robust --format csv", dir, m, tmp)))[0]
+			t.Logf("%s eps %s: %v", m, eps, r)
+			if r["clean"] != "100.00" || r["n"] != "3" {
+				t.Errorf("%s eps %s: %v, want 3 images all correct before the attack", m, eps, r)
+			}
+			if eps == "0" && r["robust"] != "100.00" {
+				t.Errorf("%s at eps 0: robust %s, want the clean 100.00", m, r["robust"])
+			}
+		}
+	}
+	mustSh(t, fmt.Sprintf("lk-data -q --resize 256 --crop 224 %s/list.txt > %s/x.arrow", tmp, tmp))
+	rows := erfTable(t, fmt.Sprintf("--model %s/resnet50.onnx --images 3 --areas", dir), tmp+"/x.arrow")
+	var sides []int
+	for _, r := range rows {
+		if r["threshold"] != "" {
+			s, _ := strconv.Atoi(r["side"])
+			sides = append(sides, s)
+		}
+	}
+	if len(sides) != 4 || !slices.IsSorted(sides) || sides[3] > 224 || sides[0] < 1 {
+		t.Errorf("resnet50 ERF square sides per threshold %v, want 4 growing sides within 224", sides)
+	}
+	_, errOut, err := sh(t, fmt.Sprintf("lk-erf -q --model %s/vit_b_16.onnx --images 3 < %s/x.arrow", dir, tmp))
+	if err == nil || !strings.Contains(errOut, "name one with --node") {
+		t.Errorf("lk-erf on a ViT: %v %s, want an error asking for --node", err, errOut)
+	}
+}
