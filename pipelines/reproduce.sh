@@ -17,7 +17,8 @@
 # bundled AlexNet errors are used instead). Beyond the paper: autoattack
 # (NAA images, budget AAEPS, Square's AAQUERIES queries; AutoAttack's
 # standard sequence without FAB-T) and erf (the effective receptive field
-# of KERNELS over NERF images; maps of SMALL and LK).
+# of KERNELS over NERF images; maps of SMALL and LK) and calibration (ECE
+# and RMS calibration error, clean and per corruption and severity of -C).
 set -euo pipefail
 shopt -s inherit_errexit # a failing step inside $(...) stops the run too
 cd "$(dirname "$0")/.."
@@ -273,6 +274,22 @@ erf() {
     done; } > "$OUT/erf.md"
 }
 
+calibration() {
+  begin calibration
+  run "lk-metrics --measure calibration --by model --format csv $(allpreds clean | tr '\n' ' ') > $W/cal-clean.csv"
+  run "lk-metrics --measure calibration --by model --format csv $(allpreds c | tr '\n' ' ') > $W/cal-c.csv"
+  run "lk-metrics --measure calibration --by model,corruption,severity --format csv $(allpreds c | tr '\n' ' ') > $OUT/calibration-c.csv"
+  run "lk-metrics --measure reliability --by model $(allpreds c | tr '\n' ' ') | lk-plot --kind line --x confidence --y accuracy --series model --diagonal --xlabel 'confidence (%)' --ylabel 'accuracy (%)' --title 'Reliability on ImageNet-C (twin), every corruption and severity' -o $OUT/calibration.png"
+  { echo "Calibration (%): ECE over 15 equal-width confidence bins (Guo et al. 2017) and the RMS calibration error with adaptive bins of 100 (hendrycks' calib_err), clean and on the -C twin (every corruption and severity; per corruption and severity in calibration-c.csv):"; echo
+    echo "model,clean top-1,clean ECE,clean RMS,-C top-1,-C confidence,-C ECE,-C RMS" | csv2md | head -2
+    for m in $MODELS; do
+      printf '| %s |' "$m"
+      for k in top1 ece rms_calibration_error; do printf ' %s |' "$(csv_get "$k" model=$m < "$W/cal-clean.csv")"; done
+      for k in top1 confidence ece rms_calibration_error; do printf ' %s |' "$(csv_get "$k" model=$m < "$W/cal-c.csv")"; done
+      echo
+    done; } > "$OUT/calibration.md"
+}
+
 report() {
   local r="$OUT/report.md"
   {
@@ -297,7 +314,7 @@ report() {
   echo "report: $r" >&2
 }
 
-ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf"
+ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf calibration"
 TARGETS=${*:-$ALL}
 for t in $TARGETS; do
   case " $ALL report " in *" $t "*) [ "$t" = report ] || "$t" ;; *) echo "unknown target $t (want: $ALL, report)" >&2; exit 2 ;; esac

@@ -25,6 +25,7 @@ type Spec struct {
 	Series         string // one line, bar group or colour per value (a list of columns: per combination)
 	Label          string // scatter: text beside each point
 	Band           bool   // line: min-max band over rows sharing (series, x), the line at their mean
+	Diagonal       bool   // line, scatter: the dashed line y = x (a reliability diagram's perfect calibration)
 	Title          string
 	XLabel, YLabel string // default: the column names
 }
@@ -67,6 +68,18 @@ func Plot(t *table.Cells, s Spec) (*plot.Plot, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.Diagonal {
+		if s.Kind != "line" && s.Kind != "scatter" {
+			return nil, fmt.Errorf("the diagonal is for line and scatter plots, not %s", s.Kind)
+		}
+		lo, hi := math.Min(p.X.Min, p.Y.Min), math.Max(p.X.Max, p.Y.Max)
+		d, err := plotter.NewLine(plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}})
+		if err != nil {
+			return nil, err
+		}
+		d.Color, d.Dashes = color.Gray{Y: 128}, []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(d)
 	}
 	if s.Series != "" && s.Kind != "heatmap" { // room for the legend above the data
 		p.Y.Max += 0.15 * (p.Y.Max - p.Y.Min)

@@ -14,7 +14,7 @@ import (
 
 // Options say what Score computes.
 type Options struct {
-	Measure string // accuracy, ce, in9, ood, fp or robust
+	Measure string // accuracy, ce, in9, ood, fp, robust, calibration or reliability
 	By      []string
 	Subset  *imagenet.Subset
 	Stride  int // fp: the frame stride
@@ -77,6 +77,21 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			by = append(by, stream.ColCorruption)
 			return rows, nil
 		}
+	case "calibration", "reliability":
+		cal := NewCalibration(by, o.Subset)
+		add = func(rec arrow.Record, name string, _ bool) error { return cal.Add(rec, name) }
+		result = func() ([]Row, error) {
+			if n := cal.Unlabelled(); n > 0 {
+				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
+			}
+			if o.Measure == "reliability" {
+				by = append(by, ColBin)
+				return cal.ReliabilityRows()
+			}
+			rows, calNotes, err := cal.Rows()
+			notes = append(notes, calNotes...)
+			return rows, err
+		}
 	case "robust":
 		rb := NewRobust(by)
 		add = func(rec arrow.Record, name string, _ bool) error { return rb.Add(rec, name) }
@@ -102,7 +117,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			return rows, nil
 		}
 	default:
-		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp or robust", o.Measure)
+		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration or reliability", o.Measure)
 	}
 	u := stream.NewUnique()
 	first := true
