@@ -120,7 +120,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	if err != nil {
 		return err
 	}
-	meter := progress.New(o.Progress, "lk-attack "+o.Attack+" "+m.Config.Name, "images", t.Total)
+	t.Count = progress.New(o.Progress, "lk-attack "+o.Attack+" "+m.Config.Name, "images", t.Total)
 	sz := m.Shape.Size()
 	batch := o.Batch
 	if batch <= 0 {
@@ -165,11 +165,10 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 			if err != nil {
 				return fmt.Errorf("writing attacked images: %v", err)
 			}
-			meter.Add(n)
 		}
 		return nil
 	}
-	return t.EachThen(each, func() error { meter.Done(); return nil })
+	return t.Each(each)
 }
 
 // attackChunk attacks a chunk of images under every configuration, writing

@@ -76,7 +76,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	meter := progress.New(o.Progress, "lk-corrupt", "images", t.Total)
+	t.Count = progress.New(o.Progress, "lk-corrupt", "images", t.Total)
 	sz := sh.Size()
 	cfg := Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}
 	each := func(rec arrow.Record, px []float32, n int) error {
@@ -106,11 +106,10 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 			if err := t.Write(rec, outs[k], stream.ConstString(p.name, n), stream.ConstInt64(int64(p.sev), n)); err != nil {
 				return fmt.Errorf("writing corrupted images: %v", err)
 			}
-			meter.Add(n)
 		}
 		return nil
 	}
-	return t.EachThen(each, func() error { meter.Done(); return nil })
+	return t.Each(each)
 }
 
 // parallel runs do(0), ..., do(n-1) on workers goroutines and returns

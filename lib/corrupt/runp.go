@@ -53,7 +53,15 @@ func RunSequences(r *stream.Reader, out stream.OutputOptions, names []string, di
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	// frames counted as written, like lk-corrupt's corrupted images; the
+	// total is known from the input's row count once the first record
+	// tells how many frames an image makes
 	meter := progress.New(o.Progress, "lk-corrupt sequences", "images", 0)
+	inRows := int64(0)
+	if v, ok := r.Schema().Metadata().GetValue(stream.MetaRows); ok {
+		inRows, _ = strconv.ParseInt(v, 10, 64)
+	}
+	counted := false
 	sz := sh.Size()
 	cfg := Config{Table: table, Seed: o.Seed, FrostDir: o.FrostDir}
 	for r.Next() {
@@ -65,6 +73,7 @@ func RunSequences(r *stream.Reader, out stream.OutputOptions, names []string, di
 		}
 		ids := rec.Column(cols.ID).(*array.String)
 		labels := rec.Column(cols.Label).(*array.Int32)
+		perImage := 0
 		for _, name := range names {
 			seqs := make([][]*Img, n)
 			err := parallel(n, workers, func(i int) error {
@@ -113,8 +122,13 @@ func RunSequences(r *stream.Reader, out stream.OutputOptions, names []string, di
 			if err != nil {
 				return fmt.Errorf("writing sequences: %v", err)
 			}
+			meter.Add(rows)
+			perImage += rows / n
 		}
-		meter.Add(n)
+		if !counted && inRows > 0 {
+			meter.SetTotal(inRows * int64(perImage))
+			counted = true
+		}
 	}
 	if err := r.Err(); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/fourier"
+	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -30,6 +31,8 @@ type Options struct {
 	Seed  uint64
 	Clip  bool        // clip the result to [0,1] (the stream contract); Park & Kim do not
 	Step  stream.Step // provenance: the tool and its command line (cli.Step)
+	// Progress hears the progress line (nil: none).
+	Progress io.Writer
 }
 
 // Draw is one image's sign noise, transformed once: the spectra of its
@@ -101,6 +104,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		bands[k] = fourier.Band(sh.H, sh.W, f*math.Pi, o.Width*math.Pi)
 	}
 	sz := sh.Size()
+	t.Count = progress.New(o.Progress, "lk-fft-noise", "images", t.Total)
 	return t.Each(func(rec arrow.Record, px []float32, n int) error {
 		ids := rec.Column(t.Cols.ID).(*array.String)
 		draws := make([]Draw, n) // each image's noise transformed once, for every band
@@ -155,8 +159,10 @@ func Basis(h, w, u, v int) []float64 {
 // eps times the unit basis image of (u, v), with a random sign per image
 // and channel (Yin et al. 2019), and columns fu and fv. Scored per (fu,
 // fv), it is the Fourier heat map of a model's sensitivity.
-func RunHeatmap(r *stream.Reader, out stream.OutputOptions, eps float64, step int, seed uint64, clipped bool, prov stream.Step) error {
-	t, err := stream.NewTransformer(r, out, prov.With("", "",
+// Of o it reads Eps, Seed, Clip, Step and Progress.
+func RunHeatmap(r *stream.Reader, out stream.OutputOptions, o Options, step int) error {
+	eps, seed, clipped := o.Eps, o.Seed, o.Clip
+	t, err := stream.NewTransformer(r, out, o.Step.With("", "",
 		map[string]string{"seed": strconv.FormatUint(seed, 10)}), 0,
 		arrow.Field{Name: stream.ColFU, Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: stream.ColFV, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
@@ -170,6 +176,7 @@ func RunHeatmap(r *stream.Reader, out stream.OutputOptions, eps float64, step in
 			fr = append(fr, freq{u, v})
 		}
 	}
+	t.Count = progress.New(o.Progress, "lk-fft-noise --heatmap", "images", 0)
 	basis := make([][]float64, len(fr))
 	for k, f := range fr {
 		basis[k] = Basis(sh.H, sh.W, f.u, f.v)

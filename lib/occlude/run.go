@@ -2,11 +2,13 @@ package occlude
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -27,6 +29,7 @@ type Options struct {
 	Batch    int  // rows sharing one random draw (the reference's batch)
 	Saliency Saliency
 	Step     stream.Step // provenance: the tool and its command line (cli.Step)
+	Progress io.Writer   // hears the progress line (nil: none)
 }
 
 type cond struct {
@@ -76,6 +79,7 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	if err != nil {
 		return err
 	}
+	t.Count = progress.New(o.Progress, "lk-occlude", "images", t.Total)
 	batch := max(o.Batch, 1)
 	sz := sh.Size()
 	return t.Each(func(rec arrow.Record, px []float32, n int) error {

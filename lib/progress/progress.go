@@ -47,6 +47,13 @@ func (m *Meter) Add(n int) {
 	}
 }
 
+// SetTotal sets the count expected, once it is known (0: unknown).
+func (m *Meter) SetTotal(total int64) {
+	if m != nil {
+		m.total = total
+	}
+}
+
 // Done prints the final line.
 func (m *Meter) Done() {
 	if m == nil || m.w == nil {

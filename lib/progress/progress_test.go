@@ -32,3 +32,17 @@ func TestNilWriterIsSilent(t *testing.T) {
 	m.Add(5)
 	m.Done()
 }
+
+// A total learnt after the start gives the ETA from then on.
+func TestSetTotal(t *testing.T) {
+	var b bytes.Buffer
+	m := New(&b, "lk-corrupt sequences", "images", 0)
+	clock := m.start
+	m.now = func() time.Time { return clock }
+	m.SetTotal(400)
+	clock = clock.Add(10 * time.Second)
+	m.Add(100)
+	if want := "lk-corrupt sequences: 100/400 images (25%), 10.0 images/s, ETA 0:30\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}

@@ -2,12 +2,14 @@ package render
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
@@ -17,6 +19,7 @@ type Options struct {
 	Seed     uint64      // background donors
 	MaxBytes int64       // RunBackgrounds: the most pixel bytes held
 	Step     stream.Step // provenance: the tool and its command line (cli.Step)
+	Progress io.Writer   // hears the progress line (nil: none)
 }
 
 // RunRenditions writes every record of r once per style, in that order,
@@ -32,6 +35,7 @@ func RunRenditions(r *stream.Reader, out stream.OutputOptions, o Options) error 
 	if err != nil {
 		return err
 	}
+	t.Count = progress.New(o.Progress, "lk-render", "images", t.Total)
 	sh := t.Cols.Shape
 	sz := sh.Size()
 	return t.Each(func(rec arrow.Record, px []float32, n int) error {
@@ -64,6 +68,7 @@ func RunBackgrounds(r *stream.Reader, out stream.OutputOptions, o Options) error
 	if err != nil {
 		return err
 	}
+	t.Count = progress.New(o.Progress, "lk-render", "images", t.Total)
 	sh := t.Cols.Shape
 	sz := sh.Size()
 	var (

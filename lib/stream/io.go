@@ -295,7 +295,11 @@ type Transformer struct {
 	// Row is the number of input rows before the record being handed
 	// over, skipped ones included: for tools whose randomness follows
 	// the row number.
-	Row    int64
+	Row int64
+	// Count, when set, hears the rows each Write adds and Done at the
+	// end: every image tool's progress line counts output rows the same
+	// way (lib/progress's Meter).
+	Count  Counter
 	r      *Reader
 	out    *Output
 	keep   []int // the input columns kept
@@ -402,7 +406,16 @@ func (t *Transformer) EachThen(fn func(rec arrow.Record, px []float32, n int) er
 			return err
 		}
 	}
+	if t.Count != nil {
+		t.Count.Done()
+	}
 	return t.out.Close()
+}
+
+// Counter counts rows as they are written (a progress meter).
+type Counter interface {
+	Add(n int)
+	Done()
 }
 
 // done reports whether a resumed output has every row of rec under every
@@ -424,6 +437,9 @@ func (t *Transformer) done(rec arrow.Record, n int) bool {
 func (t *Transformer) Write(rec arrow.Record, px []float32, cols ...arrow.Array) error {
 	out := WithImage(t.Schema, rec, t.Cols.Image, px, t.Cols.Shape.Size(), cols...)
 	err := t.out.Write(out)
+	if err == nil && t.Count != nil {
+		t.Count.Add(int(out.NumRows()))
+	}
 	out.Release()
 	for _, c := range cols {
 		c.Release()

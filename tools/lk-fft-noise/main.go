@@ -29,6 +29,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the sign noise (one draw per image, shared by its bands)")
 	heat := fs.Bool("heatmap", false, "Fourier heat map instead (Yin et al. 2019): one copy per frequency (u, v) of the grid, moved by eps times the unit-norm basis image, random sign per image and channel; columns fu, fv")
 	step := fs.Int("step", 1, "--heatmap: every step-th frequency in each direction")
+	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.BoolVar(&o.Clip, "clip", true, "clip to [0,1], the stream's pixel range (Park & Kim do not clip: --clip=false)")
 	out := cli.OutFlags(fs)
 	if err := cli.Parse(fs, args); err != nil {
@@ -45,9 +46,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if *step < 1 || o.Eps <= 0 {
 			return cli.Usage("--heatmap needs --step >= 1 and --eps > 0 (the L2 norm of the perturbation)")
 		}
-		prov := cli.Step(fs)
+		o.Step, o.Progress = cli.Step(fs, "q"), cli.Progress(*quiet, stderr)
 		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error {
-			return freqnoise.RunHeatmap(r, outOpts, o.Eps, *step, o.Seed, o.Clip, prov)
+			return freqnoise.RunHeatmap(r, outOpts, o, *step)
 		})
 	}
 	if len(freqs) == 0 {
@@ -70,6 +71,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	for _, v := range std {
 		o.Std = append(o.Std, float64(v))
 	}
-	o.Step = cli.Step(fs)
+	o.Step, o.Progress = cli.Step(fs, "q"), cli.Progress(*quiet, stderr)
 	return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return freqnoise.Run(r, outOpts, o) })
 }

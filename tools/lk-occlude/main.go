@@ -40,6 +40,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	head := fs.Int("head", 1, "attention head of the saliency model (the paper's 1); -1: the mean over heads")
 	salGrad := fs.String("saliency-grad", "", "ONNX model whose input gradient gives the saliency: per patch, the sum of |d cross-entropy / d pixel| at the true label")
 	salCol := fs.String("saliency-column", "", "stream column holding the saliency instead: float32 lists, one value per patch, row-major")
+	quiet := fs.Bool("q", false, "no progress on stderr")
 	salBatch := fs.Int("saliency-batch", 64, "images per run of the saliency model (attention or gradient)")
 	rt := cli.RuntimeFlags(fs, 0, "")
 	out := cli.OutFlags(fs)
@@ -73,7 +74,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	o := occlude.Options{Modes: modes, Ratios: ratios, Lambdas: lambdas, Patch: *patch, Seed: *seed,
-		PerImage: *perImage, Batch: *batch, Step: cli.Step(fs, "threads", "device", "saliency-batch")}
+		PerImage: *perImage, Batch: *batch, Step: cli.Step(fs, "threads", "device", "saliency-batch", "q"), Progress: cli.Progress(*quiet, stderr)}
 	if err := cli.Distinct(o.Ratios); err != nil {
 		return cli.Usage("--ratios: %v", err)
 	}

@@ -28,6 +28,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&rend, "renditions", "rendition styles, a list or all ("+strings.Join(render.Renditions, ", ")+")")
 	fs.Var(&bgs, "backgrounds", "ImageNet-9 variants, a list or all ("+strings.Join(render.Variants, ", ")+"); the stream is held in memory")
 	seed := fs.Uint64("seed", 0, "seed of the background donors")
+	quiet := fs.Bool("q", false, "no progress on stderr")
 	maxMB := fs.Int64("max-mb", 4096, "with --backgrounds: the most image data held, in MB")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -42,7 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	outOpts := stream.OutputOptions{W: stdout, Log: stderr}
-	o := render.Options{Seed: *seed, MaxBytes: *maxMB << 20, Step: cli.Step(fs)}
+	o := render.Options{Seed: *seed, MaxBytes: *maxMB << 20, Step: cli.Step(fs, "q"), Progress: cli.Progress(*quiet, stderr)}
 	var err error
 	if len(rend) > 0 {
 		if o.Styles, err = cli.Choose(rend, render.Renditions); err != nil {
