@@ -18,7 +18,8 @@
 # (NAA images, budget AAEPS, Square's AAQUERIES queries; AutoAttack's
 # standard sequence without FAB-T) and erf (the effective receptive field
 # of KERNELS over NERF images; maps of SMALL and LK) and calibration (ECE
-# and RMS calibration error, clean and per corruption and severity of -C).
+# and RMS calibration error, clean and per corruption and severity of -C)
+# and shapebias (NSHAPE cue-conflict twin images).
 set -euo pipefail
 shopt -s inherit_errexit # a failing step inside $(...) stops the run too
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ NTAIG=${NTAIG:-40}
 LK=${LK:-lk31}; SMALL=${SMALL:-lk3}; VIT=${VIT:-vit}
 KERNELS=${KERNELS:-"lk3 lk7 lk13 lk31"}
 BASE=${BASE:-resnet}
-NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NERF:-50}
+NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NERF:-50}; NSHAPE=${NSHAPE:-2000}
 W=$OUT/work
 mkdir -p "$OUT" "$W"
 
@@ -290,6 +291,24 @@ calibration() {
     done; } > "$OUT/calibration.md"
 }
 
+shapebias() {
+  begin shapebias
+  local files=""
+  for m in $MODELS; do
+    run "lk-data -q $TWIN --keep-labels 0-7 --limit $NSHAPE $FM | lk-render -q --cue-conflict --seed 1 | lk-infer -q --model $(model $m) > $W/cue-$m.arrow"
+    files="$files $W/cue-$m.arrow"
+  done
+  run "lk-metrics --measure shape-bias --by model --format csv $files > $W/shapebias.csv"
+  run "lk-data -q $TWIN --keep-labels 0-7 --limit 16 $FM | lk-render -q --cue-conflict --seed 1 | lk-plot --kind montage --label label,texture --limit 16 --title 'Cue-conflict twin: shape (label) and texture classes' -o $OUT/shapebias.png"
+  { echo "Shape bias on the cue-conflict twin ($NSHAPE Fashion-MNIST images, each silhouette filled with another class's texture; percent of all images decided by shape and by texture, shape bias = shape / (shape + texture)):"; echo
+    echo "model,shape,texture,shape bias" | csv2md | head -2
+    for m in $MODELS; do
+      printf '| %s |' "$m"
+      for k in shape_match texture_match shape_bias; do printf ' %s |' "$(csv_get "$k" model=$m < "$W/shapebias.csv")"; done
+      echo
+    done; } > "$OUT/shapebias.md"
+}
+
 report() {
   local r="$OUT/report.md"
   {
@@ -314,7 +333,7 @@ report() {
   echo "report: $r" >&2
 }
 
-ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf calibration"
+ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf calibration shapebias"
 TARGETS=${*:-$ALL}
 for t in $TARGETS; do
   case " $ALL report " in *" $t "*) [ "$t" = report ] || "$t" ;; *) echo "unknown target $t (want: $ALL, report)" >&2; exit 2 ;; esac

@@ -48,6 +48,8 @@ type Item struct {
 	// (difficulty 2 and 3: the noise folders "NAME_2", "NAME_3")
 	Perturbation string
 	Difficulty   int
+	// cue-conflict trees: the texture's category (the label is the shape's)
+	Texture int
 }
 
 // Source is a listed dataset.
@@ -67,7 +69,10 @@ type Source struct {
 	// a row with the columns perturbation, seq, frame and difficulty, as
 	// lk-corrupt --perturbations writes them.
 	Sequences bool
-	idx       *idxImages
+	// CueConflict is set for cue-conflict trees (Geirhos et al.'s
+	// stimuli): the stream gets a texture column.
+	CueConflict bool
+	idx         *idxImages
 }
 
 // in9Variants are the Backgrounds Challenge's test variants.
@@ -113,6 +118,77 @@ func perturbationFolder(name string) (pert string, difficulty int, ok bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// isCueConflict tells a cue-conflict tree: every folder one of the 16
+// categories, and its images named SHAPEn-TEXTUREm.png.
+func isCueConflict(root string, dirs []string) bool {
+	for _, d := range dirs {
+		if _, ok := imagenet.Category16(d); !ok {
+			return false
+		}
+	}
+	files, err := os.ReadDir(filepath.Join(root, dirs[0]))
+	if err != nil {
+		return false
+	}
+	for _, f := range files {
+		if isImage(f.Name()) {
+			_, err := cueTexture(f.Name())
+			return err == nil
+		}
+	}
+	return false
+}
+
+// cueTexture reads the texture's category from a cue-conflict file name
+// as model-vs-human does: "XXX_dog10-bird2.png" is bird (after the last
+// "_", before the extension, after the last "-", digits removed).
+func cueTexture(name string) (int, error) {
+	base := name[strings.LastIndex(name, "_")+1:]
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	dash := strings.LastIndex(base, "-")
+	if dash < 0 {
+		return 0, fmt.Errorf("file %q: want SHAPEn-TEXTUREm (e.g. airplane1-bicycle2.png)", name)
+	}
+	t := strings.TrimRight(base[dash+1:], "0123456789")
+	c, ok := imagenet.Category16(t)
+	if !ok {
+		return 0, fmt.Errorf("file %q: texture %q is not one of the 16 categories (%s)", name, t, strings.Join(imagenet.Categories16, " "))
+	}
+	return c, nil
+}
+
+// openCueConflict lists a cue-conflict tree, ROOT/CATEGORY/SHAPEn-TEXTUREm.png
+// (Geirhos et al. 2019; model-vs-human's cue-conflict set): labels are the
+// shape's position among the 16 categories, the texture column the
+// texture's.
+func openCueConflict(root string, dirs []string) (*Source, error) {
+	s := &Source{Kind: "cue-conflict", Root: root, LabelSpace: "categories-16", Classes: imagenet.Categories16, CueConflict: true}
+	for _, d := range dirs {
+		shape, _ := imagenet.Category16(d)
+		files, err := os.ReadDir(filepath.Join(root, d))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if f.IsDir() || !isImage(f.Name()) {
+				continue
+			}
+			tex, err := cueTexture(f.Name())
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", filepath.Join(root, d), err)
+			}
+			s.Items = append(s.Items, Item{ID: d + "/" + f.Name(), Label: int32(shape), Path: filepath.Join(root, d, f.Name()), Texture: tex})
+		}
+	}
+	if len(s.Items) == 0 {
+		return nil, fmt.Errorf("%s: a cue-conflict tree without images", root)
+	}
+	sort.Slice(s.Items, func(i, j int) bool { return s.Items[i].ID < s.Items[j].ID })
+	s.Notes = append(s.Notes, fmt.Sprintf("cue-conflict layout: %d images; labels are the shape's category among the 16 (%s), column texture the texture's",
+		len(s.Items), strings.Join(imagenet.Categories16, " ")))
+	return s, nil
 }
 
 // openImageNetP lists an ImageNet-P tree: ROOT/PERTURBATION/WNID/*.mp4
@@ -306,6 +382,9 @@ func openDir(root, labels string) (*Source, error) {
 	}
 	if nv > 0 && nv == len(dirs) {
 		return openIN9(root, dirs)
+	}
+	if isCueConflict(root, dirs) {
+		return openCueConflict(root, dirs)
 	}
 	if isCorruption(filepath.Base(filepath.Clean(root))) && allSeverities(dirs) {
 		return openImageNetC(root, []string{""}, filepath.Base(filepath.Clean(root)))

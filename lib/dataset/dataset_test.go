@@ -200,6 +200,40 @@ func TestImageNet9(t *testing.T) {
 	}
 }
 
+// A cue-conflict tree (CATEGORY/SHAPEn-TEXTUREm.png, Geirhos et al.'s
+// stimuli) is read with the shape's category as the label and the
+// texture's, from the file name as model-vs-human reads it, as a column.
+func TestCueConflict(t *testing.T) {
+	root := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	write := func(p string) {
+		path := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		f, _ := os.Create(path)
+		png.Encode(f, img)
+		f.Close()
+	}
+	for _, p := range []string{"airplane/airplane1-bicycle2.png", "cat/cat3-cat7.png", "truck/x_truck10-elephant1.png"} {
+		write(p)
+	}
+	s, err := dataset.Open(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range s.Items {
+		got = append(got, fmt.Sprintf("%s %d %d", it.ID, it.Label, it.Texture))
+	}
+	want := "airplane/airplane1-bicycle2.png 0 2|cat/cat3-cat7.png 7 7|truck/x_truck10-elephant1.png 15 11"
+	if strings.Join(got, "|") != want || !s.CueConflict || s.Kind != "cue-conflict" {
+		t.Errorf("items %v", got)
+	}
+	write("cat/cat4-zebra2.png")
+	if _, err := dataset.Open(root, ""); err == nil || !strings.Contains(err.Error(), `file "cat4-zebra2.png": texture "zebra" is not one of the 16 categories`) {
+		t.Errorf("unknown texture: %v", err)
+	}
+}
+
 // An ImageNet-P tree (PERTURBATION/WNID/*.mp4, testdata/imagenet-p/make_p.py)
 // becomes one row per frame, in order, with the columns lk-corrupt
 // --perturbations writes; the pixels are OpenCV's decoding of the videos.

@@ -247,8 +247,9 @@ type layoutColumn struct {
 }
 
 // columns lists the columns of the source's layout: ImageNet-C's
-// corruption and severity, ImageNet-9's variant, ImageNet-P's perturbation,
-// seq, frame and difficulty (the names lk-corrupt writes).
+// corruption and severity, ImageNet-9's variant, cue-conflict's texture,
+// ImageNet-P's perturbation, seq, frame and difficulty (the names
+// lk-corrupt and lk-render write).
 func (s *Source) columns() []layoutColumn {
 	var c []layoutColumn
 	if s.Corrupted {
@@ -257,6 +258,9 @@ func (s *Source) columns() []layoutColumn {
 	}
 	if s.Variants {
 		c = append(c, layoutColumn{name: stream.ColVariant, str: func(it Item, _ int) string { return it.Variant }})
+	}
+	if s.CueConflict {
+		c = append(c, layoutColumn{name: stream.ColTexture, num: func(it Item, _ int) int64 { return int64(it.Texture) }})
 	}
 	if s.Sequences {
 		c = append(c, layoutColumn{name: stream.ColPerturbation, str: func(it Item, _ int) string { return it.Perturbation }},

@@ -14,7 +14,7 @@ import (
 
 // Options say what Score computes.
 type Options struct {
-	Measure string // accuracy, ce, in9, ood, fp, robust, calibration or reliability
+	Measure string // accuracy, ce, in9, ood, fp, robust, calibration, reliability or shape-bias
 	By      []string
 	Subset  *imagenet.Subset
 	Stride  int // fp: the frame stride
@@ -92,6 +92,17 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			notes = append(notes, calNotes...)
 			return rows, err
 		}
+	case "shape-bias":
+		sb := NewShapeBias(by)
+		add = func(rec arrow.Record, name string, _ bool) error { return sb.Add(rec, name) }
+		result = func() ([]Row, error) {
+			if n := sb.Unlabelled(); n > 0 {
+				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
+			}
+			rows, sbNotes, err := sb.Rows()
+			notes = append(notes, sbNotes...)
+			return rows, err
+		}
 	case "robust":
 		rb := NewRobust(by)
 		add = func(rec arrow.Record, name string, _ bool) error { return rb.Add(rec, name) }
@@ -117,7 +128,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			return rows, nil
 		}
 	default:
-		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration or reliability", o.Measure)
+		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability or shape-bias", o.Measure)
 	}
 	u := stream.NewUnique()
 	first := true

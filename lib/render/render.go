@@ -173,6 +173,77 @@ func Donor(variant string, i int, ids []string, labels []int32, byClass map[int3
 	}
 }
 
+// TextureDonor picks, for image i, the image whose texture fills its
+// silhouette in a cue-conflict image: a class drawn uniformly from the
+// classes present other than i's, then an image of it; the draw depends
+// only on seed and the image's id. It returns -1 when no other class is
+// present.
+func TextureDonor(i int, ids []string, labels []int32, byClass map[int32][]int, classes []int32, seed uint64) int {
+	var others []int32
+	for _, c := range classes {
+		if c != labels[i] {
+			others = append(others, c)
+		}
+	}
+	if len(others) == 0 {
+		return -1
+	}
+	h := hash(seed, ids[i], "cue_conflict")
+	pool := byClass[others[h%uint64(len(others))]]
+	return pool[hash(h, ids[i], "image")%uint64(len(pool))]
+}
+
+// CueConflict writes to dst the silhouette shape (a mask) filled with the
+// texture of the image tex: the middle half of tex's object (its mask's
+// bounding box, at least 2 pixels a side) tiled over the image, mirrored
+// at every repeat so that no seam makes an edge; outside the silhouette
+// black. The object's outline comes from one image, every pattern inside
+// it from another (Geirhos et al.'s cue conflict, without style transfer).
+func CueConflict(dst []float32, shape []bool, tex []float32, texMask []bool, sh stream.Shape) {
+	y0, y1, x0, x1 := sh.H, -1, sh.W, -1
+	for i, m := range texMask {
+		if m {
+			y, x := i/sh.W, i%sh.W
+			y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
+		}
+	}
+	if y1 < 0 { // no object: the whole image is the texture
+		y0, y1, x0, x1 = 0, sh.H-1, 0, sh.W-1
+	}
+	inner := func(lo, hi, n int) (int, int) {
+		l := hi - lo + 1
+		a, b := lo+l/4, hi-l/4
+		if b <= a { // too small: two pixels from lo
+			a = max(0, min(lo, n-2))
+			b = a + 1
+		}
+		return a, b
+	}
+	ty0, ty1 := inner(y0, y1, sh.H)
+	tx0, tx1 := inner(x0, x1, sh.W)
+	mirror := func(v, a, b int) int { // v's position in [a, b], reflected at each end
+		n := b - a + 1
+		p := v % (2 * n)
+		if p >= n {
+			p = 2*n - 1 - p
+		}
+		return a + p
+	}
+	hw := sh.H * sh.W
+	for c := 0; c < sh.C; c++ {
+		for y := 0; y < sh.H; y++ {
+			for x := 0; x < sh.W; x++ {
+				i := y*sh.W + x
+				if !shape[i] {
+					dst[c*hw+i] = 0
+					continue
+				}
+				dst[c*hw+i] = tex[c*hw+mirror(y, ty0, ty1)*sh.W+mirror(x, tx0, tx1)]
+			}
+		}
+	}
+}
+
 // hash is FNV-1a over the seed and strings, then a splitmix64 finaliser.
 func hash(seed uint64, parts ...string) uint64 {
 	h := uint64(14695981039346656037) ^ seed

@@ -34,6 +34,7 @@ const (
 	ColFV           = "fv"           // int64, Fourier heat map column frequency
 	ColRendition    = "rendition"    // utf8, lk-render
 	ColVariant      = "variant"      // utf8, ImageNet-9 backgrounds
+	ColTexture      = "texture"      // int64, cue-conflict images: the texture's class, in the label's space (the label is the shape's)
 	ColDropN        = "drop_n"       // utf8, lk-lesion's blocks dropped (sidecar column)
 	ColSample       = "sample"       // utf8, lk-lesion's sample (sidecar column)
 )

@@ -32,7 +32,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&by, "by", "comma-separated columns to group by (e.g. model,corruption,severity)")
 	subset := fs.String("subset", "", "score over a 200-class subset as well: imagenet-a, imagenet-r or imagenet-o")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
-	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution; in9: ImageNet-9's 9-way top-1 of 1000-class predictions; fp: flip probability and top-5 distance of perturbation sequences (unnormalised; per perturbation); robust: clean accuracy, accuracy left after each attack of lk-attack's sequence (column broken_by) and robust accuracy; calibration: top-1, mean confidence, ECE (15 equal-width bins) and RMS calibration error (adaptive bins of 100, as hendrycks' calib_err); reliability: the reliability diagram, per bin its bounds, mean confidence, accuracy and count (all in percent)")
+	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution; in9: ImageNet-9's 9-way top-1 of 1000-class predictions; fp: flip probability and top-5 distance of perturbation sequences (unnormalised; per perturbation); robust: clean accuracy, accuracy left after each attack of lk-attack's sequence (column broken_by) and robust accuracy; calibration: top-1, mean confidence, ECE (15 equal-width bins) and RMS calibration error (adaptive bins of 100, as hendrycks' calib_err); reliability: the reliability diagram, per bin its bounds, mean confidence, accuracy and count (all in percent); shape-bias: of cue-conflict images (column texture), the shape bias and the shape and texture matches, as model-vs-human scores them")
 	stride := fs.Int("stride", 1, "for fp: the frame stride (ImageNet-P's difficulty for non-noise perturbations)")
 	var positive cli.Strings
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
@@ -54,7 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	o := metrics.Options{Measure: *measure, By: by, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup}
 	switch *measure {
-	case "accuracy", "in9", "robust", "calibration", "reliability":
+	case "accuracy", "in9", "robust", "calibration", "reliability", "shape-bias":
 		if *baseline != "" {
 			return cli.Usage("--baseline is for --measure ce and fp")
 		}
@@ -81,7 +81,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
 		}
 	default:
-		return cli.Usage("--measure %q: want accuracy, ce, ood, in9, fp, robust, calibration or reliability", *measure)
+		return cli.Usage("--measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability or shape-bias", *measure)
 	}
 	streams := func(fn func(r *stream.Reader, positive bool) error) error {
 		if len(positive) > 0 {

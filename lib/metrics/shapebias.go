@@ -1,0 +1,175 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/lk-robustness/lk/lib/imagenet"
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// Metric names of ShapeBias's rows: percentages of all images, as
+// model-vs-human's fraction-correct-shape and -texture, and the shape
+// bias, shape / (shape + texture) decisions; conflicts counts the images
+// whose shape and texture classes differ.
+const (
+	ShapeMatch   = "shape_match"
+	TextureMatch = "texture_match"
+	ShapeBiasPct = "shape_bias"
+	Conflicts    = "conflicts"
+)
+
+// ShapeBias scores cue-conflict images (Geirhos et al. 2019) as
+// bethgelab/model-vs-human does: a model's decision among the 16
+// categories is the category whose ImageNet classes have the largest mean
+// softmax probability (for 1000-class logits; otherwise the model's own
+// classes are the categories), images whose shape and texture classes
+// agree are left out of the counts but not of the denominator, and the
+// shape bias is the share of shape decisions among shape and texture
+// decisions. The label is the shape's class, column texture the
+// texture's.
+type ShapeBias struct {
+	By     []string
+	groups map[string]*sbGroup
+	skip   int64
+}
+
+type sbGroup struct {
+	key                          []string
+	n, conflicts, shape, texture int64
+}
+
+// NewShapeBias groups by the named columns.
+func NewShapeBias(by []string) *ShapeBias { return &ShapeBias{By: by, groups: map[string]*sbGroup{}} }
+
+// Decision16 is model-vs-human's decision for 1000-class logits: the
+// position in imagenet.Categories16 of the category with the largest mean
+// softmax probability over its classes (the first of equal ones).
+func Decision16(logits []float32) int {
+	m := math.Inf(-1)
+	for _, v := range logits {
+		m = math.Max(m, float64(v))
+	}
+	var z float64
+	for _, v := range logits {
+		z += math.Exp(float64(v) - m)
+	}
+	best, bestP := 0, math.Inf(-1)
+	for c, idx := range imagenet.Category16Indices {
+		var p float64
+		for _, i := range idx {
+			p += math.Exp(float64(logits[i])-m) / z
+		}
+		if p /= float64(len(idx)); p > bestP {
+			best, bestP = c, p
+		}
+	}
+	return best
+}
+
+// Add accumulates one record batch of a prediction stream of cue-conflict
+// images.
+func (s *ShapeBias) Add(rec arrow.Record, name string) error {
+	schema := rec.Schema()
+	lcol, k, err := stream.Logits(schema)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	li := schema.FieldIndices(stream.ColLabel)
+	if len(li) != 1 || schema.Field(li[0]).Type.ID() != arrow.INT32 {
+		return fmt.Errorf("%s: stream has no int32 column %q; shape bias needs the shapes' classes", name, stream.ColLabel)
+	}
+	ti := schema.FieldIndices(stream.ColTexture)
+	if len(ti) != 1 || schema.Field(ti[0]).Type.ID() != arrow.INT64 {
+		return &GroupColumnError{Stream: name, Column: stream.ColTexture, Have: fieldNames(schema)}
+	}
+	labels, textures := rec.Column(li[0]).(*array.Int32), rec.Column(ti[0]).(*array.Int64)
+	classes, space := k, "the model's classes"
+	if k == 1000 {
+		classes, space = len(imagenet.Categories16), "the 16 categories ("+strings.Join(imagenet.Categories16, " ")+")"
+	}
+	rowName := rowNamer(rec)
+	bycols, err := byColumns(rec, s.By, name)
+	if err != nil {
+		return err
+	}
+	vals, _, err := stream.Float32Rows(rec.Column(lcol))
+	if err != nil {
+		return fmt.Errorf("%s: column logits: %v", name, err)
+	}
+	key := make([]string, len(s.By))
+	for i := 0; i < int(rec.NumRows()); i++ {
+		shape, tex := int(labels.Value(i)), int(textures.Value(i))
+		if labels.IsNull(i) || shape == -1 {
+			s.skip++
+			continue
+		}
+		if shape < 0 || shape >= classes || textures.IsNull(i) || tex < 0 || tex >= classes {
+			return fmt.Errorf("%s: %s: shape %d, texture %d: want classes of %s", name, rowName(i), shape, textures.Value(i), space)
+		}
+		row := vals[i*k : (i+1)*k]
+		for _, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("%s: %s: logit %v; a decision needs finite logits", name, rowName(i), v)
+			}
+		}
+		d := top1(row, nil)
+		if k == 1000 {
+			d = Decision16(row)
+		}
+		groupKey(key, bycols, i)
+		ks := strings.Join(key, "\x00")
+		g, ok := s.groups[ks]
+		if !ok {
+			g = &sbGroup{key: append([]string{}, key...)}
+			s.groups[ks] = g
+		}
+		g.n++
+		if shape == tex {
+			continue
+		}
+		g.conflicts++
+		switch d {
+		case shape:
+			g.shape++
+		case tex:
+			g.texture++
+		}
+	}
+	return nil
+}
+
+// Unlabelled is the number of rows skipped for having label -1.
+func (s *ShapeBias) Unlabelled() int64 { return s.skip }
+
+// Rows returns per group the shape and texture matches (percent of all
+// its images), the shape bias (percent; none, with a note, when no
+// decision matched either cue) and the number of cue conflicts.
+func (s *ShapeBias) Rows() (rows []Row, notes []string, err error) {
+	if len(s.groups) == 0 {
+		return nil, nil, fmt.Errorf("no labelled rows to score")
+	}
+	gs := make([]*sbGroup, 0, len(s.groups))
+	for _, g := range s.groups {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return lessKey(gs[i].key, gs[j].key) })
+	for _, g := range gs {
+		n := float64(g.n)
+		rows = append(rows,
+			Row{Group: g.key, Metric: ShapeMatch, Value: 100 * float64(g.shape) / n, N: g.n},
+			Row{Group: g.key, Metric: TextureMatch, Value: 100 * float64(g.texture) / n, N: g.n},
+			Row{Group: g.key, Metric: Conflicts, Value: float64(g.conflicts), N: g.n})
+		if g.shape+g.texture > 0 {
+			rows = append(rows, Row{Group: g.key, Metric: ShapeBiasPct, Value: 100 * float64(g.shape) / float64(g.shape+g.texture), N: g.n})
+		} else {
+			notes = append(notes, fmt.Sprintf("%s: no decision matched the shape or the texture: no shape bias", groupName(s.By, g.key)))
+		}
+	}
+	return rows, notes, nil
+}
