@@ -103,7 +103,31 @@ func openIN9(root string, variants []string) (*Source, error) {
 	return s, nil
 }
 
-func isCorruption(name string) bool { return imagenet.IsCorruption(name) }
+// isCorruption tells an ImageNet-C or ImageNet-C-bar corruption's folder.
+func isCorruption(name string) bool {
+	_, bar := imagenet.CBarSeverities[name]
+	return imagenet.IsCorruption(name) || bar
+}
+
+// severity reads a severity folder of corruption c: 1-5 for ImageNet-C,
+// the parameter value ("2.35") for ImageNet-C-bar.
+func severity(c, folder string) (int, error) {
+	if sev, bar := imagenet.CBarSeverities[c]; bar {
+		if n, ok := imagenet.CBarLevel(c, folder); ok {
+			return n, nil
+		}
+		var want []string
+		for _, v := range sev {
+			want = append(want, fmt.Sprintf("%.2f", v))
+		}
+		return 0, fmt.Errorf("folder %q is not a severity of ImageNet-C-bar's %s (its five: %s)", folder, c, strings.Join(want, " "))
+	}
+	n, err := strconv.Atoi(folder)
+	if err != nil || n < 1 || n > 5 {
+		return 0, fmt.Errorf("folder %q is not a severity; an ImageNet-C tree is CORRUPTION/SEVERITY(1-5)/WNID/*.JPEG", folder)
+	}
+	return n, nil
+}
 
 // perturbationFolder reads an ImageNet-P folder name: a perturbation, for
 // noise perturbations optionally with the difficulty, "gaussian_noise_2".
@@ -252,9 +276,13 @@ func openImageNetC(root string, corruptions []string, single string) (*Source, e
 			if !isDir(cdir, sv) || strings.HasPrefix(sv.Name(), ".") {
 				continue
 			}
-			sev, err := strconv.Atoi(sv.Name())
-			if err != nil || sev < 1 || sev > 5 {
-				return nil, fmt.Errorf("%s: folder %q is not a severity; an ImageNet-C tree is CORRUPTION/SEVERITY(1-5)/WNID/*.JPEG", cdir, sv.Name())
+			name := c
+			if single != "" {
+				name = single
+			}
+			sev, err := severity(name, sv.Name())
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", cdir, err)
 			}
 			sub, err := openDir(filepath.Join(cdir, sv.Name()), "")
 			if err != nil {
@@ -262,10 +290,6 @@ func openImageNetC(root string, corruptions []string, single string) (*Source, e
 			}
 			if sub.LabelSpace != "imagenet-1k" {
 				return nil, fmt.Errorf("%s/%s: class folders are not ImageNet WordNet ids; an ImageNet-C tree is CORRUPTION/SEVERITY/WNID/*.JPEG", cdir, sv.Name())
-			}
-			name := c
-			if single != "" {
-				name = single
 			}
 			for _, it := range sub.Items {
 				it.ID = name + "/" + sv.Name() + "/" + it.ID
@@ -277,7 +301,7 @@ func openImageNetC(root string, corruptions []string, single string) (*Source, e
 	if len(s.Items) == 0 {
 		return nil, fmt.Errorf("%s: an ImageNet-C tree without images", root)
 	}
-	s.Notes = append(s.Notes, fmt.Sprintf("ImageNet-C layout: %d images with columns corruption and severity", len(s.Items)))
+	s.Notes = append(s.Notes, fmt.Sprintf("ImageNet-C layout: %d images with columns corruption and severity (ImageNet-C-bar's parameter folders as their levels 1-5)", len(s.Items)))
 	return s, nil
 }
 
@@ -386,7 +410,7 @@ func openDir(root, labels string) (*Source, error) {
 	if isCueConflict(root, dirs) {
 		return openCueConflict(root, dirs)
 	}
-	if isCorruption(filepath.Base(filepath.Clean(root))) && allSeverities(dirs) {
+	if c := filepath.Base(filepath.Clean(root)); isCorruption(c) && allSeverities(c, dirs) {
 		return openImageNetC(root, []string{""}, filepath.Base(filepath.Clean(root)))
 	}
 	s := &Source{Kind: "folders", Root: root, Classes: dirs}
@@ -531,9 +555,9 @@ func hasVideos(dir string) bool {
 	return false
 }
 
-func allSeverities(dirs []string) bool {
+func allSeverities(corruption string, dirs []string) bool {
 	for _, d := range dirs {
-		if n, err := strconv.Atoi(d); err != nil || n < 1 || n > 5 {
+		if _, err := severity(corruption, d); err != nil {
 			return false
 		}
 	}

@@ -169,6 +169,38 @@ func TestImageNetC(t *testing.T) {
 	}
 }
 
+// An ImageNet-C-bar tree names its severity folders by the corruption's
+// parameter ("%.2f", make_imagenet_c_bar.py); they are read as the levels
+// 1-5 of imagenet_c_bar.csv, and a value that is none of them is an error
+// listing the five.
+func TestImageNetCBar(t *testing.T) {
+	root := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for _, p := range []string{"caustic_refraction/2.35/n01440764/a.png", "caustic_refraction/9.15/n01440764/b.png", "sparkles/3.00/n01443537/c.png"} {
+		path := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		f, _ := os.Create(path)
+		png.Encode(f, img)
+		f.Close()
+	}
+	s, err := dataset.Open(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range s.Items {
+		got = append(got, fmt.Sprintf("%s %d %s %d", it.ID, it.Label, it.Corruption, it.Severity))
+	}
+	want := "caustic_refraction/2.35/n01440764/a.png 0 caustic_refraction 1|caustic_refraction/9.15/n01440764/b.png 0 caustic_refraction 5|sparkles/3.00/n01443537/c.png 1 sparkles 3"
+	if strings.Join(got, "|") != want || !s.Corrupted {
+		t.Errorf("items %v", got)
+	}
+	os.MkdirAll(filepath.Join(root, "sparkles", "4.00", "n01440764"), 0o755)
+	if _, err := dataset.Open(root, ""); err == nil || !strings.Contains(err.Error(), `folder "4.00" is not a severity of ImageNet-C-bar's sparkles (its five: 1.00 2.00 3.00 5.00 6.00)`) {
+		t.Errorf("unknown parameter: %v", err)
+	}
+}
+
 // An ImageNet-9 tree (VARIANT/val/NN_class/*) is read with labels by class
 // folder and a variant per row.
 func TestImageNet9(t *testing.T) {
