@@ -55,6 +55,9 @@ type config struct {
 // each input record per configuration, with columns attack, eps and steps
 // (and broken_by for the attacks that stop at a misclassification).
 func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
+	if _, mapped := r.Schema().Metadata().GetValue(stream.MetaClassGroups); mapped {
+		return fmt.Errorf("%s: is class-mapped (lk-data --class-map): its labels stand for groups of classes, and an attack needs one true class per image", r.Name())
+	}
 	ev, err := openEvaluators(o)
 	if err != nil {
 		return err

@@ -55,8 +55,11 @@ func (c *counts) add(logits []float32, label int) {
 type group struct {
 	key         []string
 	all, masked counts
-	in9, in9n   int64 // ImageNet-9: correct and scored rows
-	unlabelled  int64
+	// class-mapped streams: top-1 right when in the label's class group,
+	// the argmax over the grouped classes and over all 1000
+	grpMasked, grp1k, grpN int64
+	in9, in9n              int64 // ImageNet-9: correct and scored rows
+	unlabelled             int64
 }
 
 // Accuracy accumulates top-1, top-5 and cross-entropy per group.
@@ -72,6 +75,12 @@ type Accuracy struct {
 	IN9    bool
 	groups map[string]*group
 	sub    []float32
+	// class groups of class-mapped streams (lk-data --class-map), from
+	// the streams' metadata
+	cg             *imagenet.ClassGroups
+	cgMeta         string
+	cgUnion        []int
+	sawPlainStream bool
 }
 
 // NewAccuracy groups by the named columns; subset may be nil.
@@ -107,6 +116,9 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 	if a.Subset != nil && k <= a.Subset.Indices[len(a.Subset.Indices)-1] {
 		return fmt.Errorf("%s: the %s subset needs ImageNet-1k logits, but the stream has %d classes", name, a.Subset.Name, k)
 	}
+	if err := a.classGroups(schema, name, k); err != nil {
+		return err
+	}
 	key := make([]string, len(a.By))
 	for i := 0; i < int(rec.NumRows()); i++ {
 		groupKey(key, bycols, i)
@@ -139,6 +151,26 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			}
 			continue
 		}
+		if a.cg != nil {
+			lg, ok := a.cg.Group(label)
+			if !ok {
+				return fmt.Errorf("%s: %s: label %d is in none of the stream's class groups (%s)", name, rowName(i), label, stream.MetaClassGroups)
+			}
+			best := a.cgUnion[0]
+			for _, c := range a.cgUnion {
+				if row[c] > row[best] {
+					best = c
+				}
+			}
+			g.grpN++
+			if pg, _ := a.cg.Group(best); pg == lg {
+				g.grpMasked++
+			}
+			if pg, ok := a.cg.Group(top1(row, nil)); ok && pg == lg {
+				g.grp1k++
+			}
+			continue
+		}
 		g.all.add(row, label)
 		if a.Subset != nil {
 			pos, ok := a.Subset.Position(label)
@@ -153,6 +185,37 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			}
 			g.masked.add(a.sub, pos)
 		}
+	}
+	return nil
+}
+
+// classGroups reads a stream's class groups (lk-data --class-map): every
+// stream scored together must have the same ones, or none.
+func (a *Accuracy) classGroups(schema *arrow.Schema, name string, k int) error {
+	v, ok := schema.Metadata().GetValue(stream.MetaClassGroups)
+	switch {
+	case !ok && a.cg != nil:
+		return fmt.Errorf("%s: has no class groups, but the streams before it were class-mapped (lk-data --class-map): score them apart", name)
+	case !ok:
+		a.sawPlainStream = true
+		return nil
+	case a.sawPlainStream:
+		return fmt.Errorf("%s: is class-mapped (lk-data --class-map), the streams before it were not: score them apart", name)
+	case a.cg != nil && v != a.cgMeta:
+		return fmt.Errorf("%s: its class groups differ from the streams' before it: score them apart", name)
+	case a.Subset != nil:
+		return fmt.Errorf("%s: is class-mapped (lk-data --class-map): its groups already say which classes count; leave out --subset", name)
+	case a.IN9:
+		return fmt.Errorf("%s: is class-mapped (lk-data --class-map); ImageNet-9's score maps classes itself", name)
+	case k != len(imagenet.WNIDs):
+		return fmt.Errorf("%s: is class-mapped to ImageNet-1k classes, but the stream has %d logits", name, k)
+	}
+	if a.cg == nil {
+		cg, err := imagenet.ParseClassGroups(v)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %v", name, stream.MetaClassGroups, err)
+		}
+		a.cg, a.cgMeta, a.cgUnion = cg, v, cg.Classes()
 	}
 	return nil
 }
@@ -208,6 +271,16 @@ func (a *Accuracy) Rows() ([]Row, error) {
 				return nil, fmt.Errorf("group %s has no labelled rows", strings.Join(g.key, ","))
 			}
 			rows = append(rows, Row{Group: g.key, Metric: "top1_in9", Value: 100 * float64(g.in9) / float64(g.in9n), N: g.in9n})
+			continue
+		}
+		if a.cg != nil {
+			if g.grpN == 0 {
+				return nil, fmt.Errorf("group %s has no labelled rows (%d rows with label -1)", strings.Join(g.key, ","), g.unlabelled)
+			}
+			n := float64(g.grpN)
+			rows = append(rows,
+				Row{Group: g.key, Metric: Top1 + "_masked", Value: 100 * float64(g.grpMasked) / n, N: g.grpN},
+				Row{Group: g.key, Metric: Top1 + "_1000way", Value: 100 * float64(g.grp1k) / n, N: g.grpN})
 			continue
 		}
 		if g.all.n == 0 {

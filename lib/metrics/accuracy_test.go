@@ -186,3 +186,47 @@ func TestBGGap(t *testing.T) {
 		t.Errorf("last row %+v, want bg_gap 75 - 25 = 50", last)
 	}
 }
+
+// A class-mapped stream (lk-data --class-map: ObjectNet's chair is four
+// ImageNet classes) is scored by group: top1_masked takes the argmax over
+// the grouped classes, top1_1000way over all, and either is right when
+// it falls in the label's group.
+func TestAccuracyClassGroups(t *testing.T) {
+	logit := func(hot map[int]float32) []float32 {
+		row := make([]float32, 1000)
+		for c, v := range hot {
+			row[c] = v
+		}
+		return row
+	}
+	rec := predictions(t, 1000, []string{"m", "m", "m"}, []int32{423, 954, 423}, [][]float32{
+		logit(map[int]float32{559: 5, 954: 1}),          // a chair in the chair group: right both ways
+		logit(map[int]float32{100: 5, 954: 2, 423: 1}),  // an unmapped class first: right only masked
+		logit(map[int]float32{954: 3, 423: 1, 200: 4})}) // banana over chair: wrong both ways
+	md := arrow.NewMetadata([]string{stream.MetaClassGroups}, []string{"423,559,765,857;954"})
+	schema := arrow.NewSchema(rec.Schema().Fields(), &md)
+	rec = array.NewRecord(schema, rec.Columns(), rec.NumRows())
+	a := metrics.NewAccuracy(nil, nil)
+	if err := a.Add(rec, "s"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := a.Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, r := range rows {
+		got[r.Metric] = r.Value
+	}
+	if math.Abs(got["top1_masked"]-200.0/3) > 1e-9 || math.Abs(got["top1_1000way"]-100.0/3) > 1e-9 || len(got) != 2 {
+		t.Errorf("rows %v, want top1_masked 66.67 and top1_1000way 33.33", got)
+	}
+	plain := predictions(t, 1000, []string{"m"}, []int32{1}, [][]float32{logit(nil)})
+	if err := a.Add(plain, "p"); err == nil || !strings.Contains(err.Error(), "p: has no class groups") {
+		t.Errorf("mixing a plain stream: %v", err)
+	}
+	bad := array.NewRecord(arrow.NewSchema(rec.Schema().Fields(), &md), predictions(t, 1000, []string{"m"}, []int32{7}, [][]float32{logit(nil)}).Columns(), 1)
+	if err := metrics.NewAccuracy(nil, nil).Add(bad, "b"); err == nil || !strings.Contains(err.Error(), "label 7 is in none of the stream's class groups") {
+		t.Errorf("label outside the groups: %v", err)
+	}
+}

@@ -139,6 +139,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		if err := u.Start(r.Name(), r.Schema()); err != nil {
 			return err
 		}
+		if _, mapped := r.Schema().Metadata().GetValue(stream.MetaClassGroups); mapped && o.Measure != "accuracy" {
+			return fmt.Errorf("%s: is class-mapped (lk-data --class-map): its labels stand for groups of classes, which only --measure accuracy scores", r.Name())
+		}
 		for r.Next() {
 			if !o.AllowDuplicates {
 				if err := u.Add(r.Record()); err != nil {

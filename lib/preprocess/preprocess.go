@@ -16,6 +16,9 @@ type Spec struct {
 	CropH, CropW int
 	Filter       Filter
 	Gray3        bool // copy a single grey channel to three
+	// Trim cuts this many pixels off every side before resizing
+	// (ObjectNet's 1-pixel border, which its authors' evaluation removes).
+	Trim int
 }
 
 // ResizedSize is torchvision's output size for Resize(size) on a w x h
@@ -30,6 +33,12 @@ func ResizedSize(w, h, size int) (int, int) {
 // Apply runs the recipe on img and writes float32 CHW pixels in [0,1] into
 // dst, which must have room for the output shape; a nil dst is allocated.
 func (s Spec) Apply(img *imageio.Image, dst []float32) ([]float32, stream.Shape, error) {
+	if s.Trim > 0 {
+		if img.W <= 2*s.Trim || img.H <= 2*s.Trim {
+			return nil, stream.Shape{}, fmt.Errorf("image of %dx%d pixels: nothing is left after trimming %d from every side", img.W, img.H, s.Trim)
+		}
+		img = CenterCrop(img, img.W-2*s.Trim, img.H-2*s.Trim)
+	}
 	if s.Resize > 0 {
 		w, h := ResizedSize(img.W, img.H, s.Resize)
 		img = Resize(img, w, h, s.Filter)

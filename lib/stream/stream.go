@@ -40,6 +40,10 @@ const (
 	MetaSkipped    = "lk.skipped"     // images skipped by --skip-bad
 	MetaProvenance = "lk.provenance"  // JSON array of Step, oldest first
 	MetaKind       = "lk.kind"        // "images", "predictions" or "table"
+	// MetaClassGroups are the ImageNet class groups of a class-mapped
+	// dataset (lk-data --class-map; imagenet.ClassGroups' form): a
+	// prediction is right when it falls in the group of the label.
+	MetaClassGroups = "lk.class_groups"
 	// MetaModelLabelSpace is the label space of the model that made the
 	// logits (sidecar label_space).
 	MetaModelLabelSpace = "lk.model_label_space"

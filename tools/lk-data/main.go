@@ -23,6 +23,7 @@ import (
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/dataset"
 	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/preprocess"
 	"github.com/lk-robustness/lk/lib/stream"
 )
@@ -55,6 +56,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "decoding goroutines (0: all cores)")
 	rows := fs.Int("rows", stream.DefaultBatchRows, "rows per record batch")
 	quiet := fs.Bool("q", false, "no progress on stderr")
+	classMap := fs.String("class-map", "", "map a class-folder tree's folders to ImageNet-1k classes: a `file` of \"FOLDER CLASS[,CLASS...]\" lines (indices or WordNet ids); labels become the smallest class of the folder's group, and lk-metrics scores a prediction in the group as right (ObjectNet)")
+	skipUnmapped := fs.Bool("skip-unmapped", false, "with --class-map: leave out the images of folders the map does not list (ObjectNet's classes outside ImageNet) instead of failing")
+	trim := fs.Int("trim", 0, "cut this many pixels off every side before resizing (ObjectNet: 1, its border)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -65,8 +69,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usage("--interp: %v", err)
 	}
-	if *resize < 0 || *crop < 0 || *limit < 0 || *rows <= 0 {
-		return cli.Usage("--resize, --crop and --limit must be >= 0 and --rows > 0")
+	if *resize < 0 || *crop < 0 || *limit < 0 || *rows <= 0 || *trim < 0 {
+		return cli.Usage("--resize, --crop, --trim and --limit must be >= 0 and --rows > 0")
+	}
+	if *skipUnmapped && *classMap == "" {
+		return cli.Usage("--skip-unmapped is for --class-map")
 	}
 	k, n := 0, 1
 	if *shard != "" {
@@ -89,6 +96,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	src, err := dataset.Open(fs.Arg(0), *labels)
 	if err != nil {
 		return err
+	}
+	var groups *imagenet.ClassGroups
+	if *classMap != "" {
+		m, err := dataset.ReadClassMap(*classMap)
+		if err != nil {
+			return fmt.Errorf("--class-map: %v", err)
+		}
+		if groups, err = src.MapClasses(m, *skipUnmapped); err != nil {
+			return fmt.Errorf("--class-map %s: %v", *classMap, err)
+		}
 	}
 	for _, note := range src.Notes {
 		fmt.Fprintf(stderr, "lk-data: %s\n", note)
@@ -118,6 +135,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if groups != nil {
+		md = stream.WithMeta(md, stream.MetaClassGroups, groups.String())
+	}
 	var tagList [][2]string
 	seen := map[string]bool{"id": true, "label": true, "image": true}
 	for _, t := range tags {
@@ -132,7 +152,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		tagList = append(tagList, [2]string{k, v})
 	}
 	o := dataset.WriteOptions{Tags: tagList,
-		Spec:      preprocess.Spec{Resize: *resize, CropH: *crop, CropW: *crop, Filter: filter, Gray3: *gray3},
+		Spec:      preprocess.Spec{Resize: *resize, CropH: *crop, CropW: *crop, Filter: filter, Gray3: *gray3, Trim: *trim},
 		MaxPixels: *maxPixels, SkipBad: *skipBad, Workers: *workers, BatchRows: *rows,
 		Meta: md, Log: cli.Prefixed(stderr, "lk-data: "),
 	}
