@@ -23,7 +23,7 @@
 set -euo pipefail
 shopt -s inherit_errexit # a failing step inside $(...) stops the run too
 cd "$(dirname "$0")/.."
-export PATH="$PWD/bin:$PATH"
+export PATH="${LK_BIN:-$PWD/bin}:$PATH" # LK_BIN: the tools, if not make build's
 . pipelines/data.sh
 . pipelines/csv.sh
 OUT=${OUT:-out/reproduce}
@@ -330,7 +330,8 @@ report() {
       echo "Commands:"; echo; echo '```sh'; cat "$W/$t.cmds"; echo '```'
     done
   } > "$r"
-  echo "report: $r" >&2
+  lk-report -o "$OUT/report.html" "$r"
+  echo "report: $r and $OUT/report.html (one self-contained page for a browser)" >&2
 }
 
 ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf calibration shapebias"

@@ -1,0 +1,68 @@
+package report
+
+import (
+	"encoding/base64"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writePNG(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png.Encode(f, image.NewGray(image.Rect(0, 0, 3, 2)))
+	f.Close()
+	b, _ := os.ReadFile(path)
+	return b
+}
+
+// Headings, paragraphs with inline code, a pipe table, an embedded
+// figure, a folded command block and a plain block come out as HTML, text
+// escaped.
+func TestHTML(t *testing.T) {
+	dir := t.TempDir()
+	img := writePNG(t, filepath.Join(dir, "fig1.png"))
+	md := "# lk <report>\n\nMade by `make reproduce`\non 2 cores.\n\n## fig1\n\n![fig1](fig1.png)\n\n| model | top1 |\n|---|---|\n| lk3 | 88.80 |\n| a&b | 1 |\n\nCommands:\n\n```sh\nlk-infer --model m.onnx < x.arrow > p.arrow\n```\n\n```\nabc  testdata/zoo/lk3.onnx\n```\n"
+	out, err := HTML([]byte(md), dir, "report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{
+		"<title>lk &lt;report&gt;</title>",
+		"<h1 id=\"lk-report\">lk &lt;report&gt;</h1>",
+		"<p>Made by <code>make reproduce</code> on 2 cores.</p>",
+		"<h2 id=\"fig1\">fig1</h2>",
+		"<img src=\"data:image/png;base64," + base64.StdEncoding.EncodeToString(img) + "\" alt=\"fig1\">",
+		"<thead><tr><th>model</th><th>top1</th></tr></thead>",
+		"<tr><td>lk3</td><td>88.80</td></tr>",
+		"<tr><td>a&amp;b</td><td>1</td></tr>",
+		"<details><summary>Commands</summary><pre><code>lk-infer --model m.onnx &lt; x.arrow &gt; p.arrow</code></pre></details>",
+		"<pre><code>abc  testdata/zoo/lk3.onnx</code></pre>",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in\n%s", want, s)
+		}
+	}
+}
+
+// What the page could not show is an error naming the line.
+func TestHTMLErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ md, err string }{
+		{"![x](missing.png)\n", "report.md:1: image missing.png"},
+		{"text\n\n```sh\nls\n", "report.md:3: a code block that is never closed"},
+		{"| a | b |\n|---|---|\n| 1 |\n", "report.md:3: 1 cells, the header has 2"},
+		{"| a | b |\n| 1 | 2 |\n", "report.md:1: a table needs a header row"},
+	} {
+		if _, err := HTML([]byte(c.md), dir, "report.md"); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: %v, want %q", c.md, err, c.err)
+		}
+	}
+}
