@@ -38,6 +38,8 @@ BASE=${BASE:-resnet}
 NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NERF:-50}; NSHAPE=${NSHAPE:-2000}
 W=$OUT/work
 mkdir -p "$OUT" "$W"
+# lk-plot with one colour per model in every figure
+SO="--series-order $(echo $MODELS | tr ' ' ,)"
 
 # run CMD: runs a shell pipeline and records it in the target's log.
 LOG=/dev/null
@@ -54,21 +56,21 @@ fig1() {
   begin fig1
   run "lk-summary $(for m in $MODELS; do printf '%s ' "$(model $m)"; done) > $W/summary.arrow"
   run "lk-metrics --by model $(allpreds clean | tr '\n' ' ') > $W/clean.arrow"
-  run "lk-plot --kind scatter --join model --x parameters --y top1 --label model --title 'Model size and clean top-1' -o $OUT/fig1.png $W/summary.arrow $W/clean.arrow"
+  run "lk-plot --kind scatter --join model --x parameters --y top1 --ylabel 'top-1 (%)' --series model $SO --label model --title 'Model size and clean top-1' -o $OUT/fig1.png $W/summary.arrow $W/clean.arrow"
 }
 fig2() {
   begin fig2
-  run "lk-metrics --by model $(sub a) $(allpreds a | tr '\n' ' ') | lk-plot --kind bar --x model --y $(t1 a) --title 'ImageNet-A (twin): top-1' -o $OUT/fig2a.png"
-  run "lk-metrics --by model,severity $(allpreds c | tr '\n' ' ') | lk-plot --kind bar --where severity=5 --x model --y top1 --title 'ImageNet-C (twin): mean top-1 over 19 corruptions, severity 5' -o $OUT/fig2b.png"
+  run "lk-metrics --by model $(sub a) $(allpreds a | tr '\n' ' ') | lk-plot --kind bar --ylabel 'top-1 (%)' --x model --series model $SO --y $(t1 a) --title 'ImageNet-A (twin): top-1' -o $OUT/fig2a.png"
+  run "lk-metrics --by model,severity $(allpreds c | tr '\n' ' ') | lk-plot --kind bar --where severity=5 --x model --series model $SO --y top1 --ylabel 'top-1 (%)' --title 'ImageNet-C (twin): mean top-1 over 19 corruptions, severity 5' -o $OUT/fig2b.png"
   : > "$W/ood.files"
   for m in $MODELS; do
     run "lk-metrics --measure ood --by model $(sub o) --positive $(preds o-pos $m) $(preds o-neg $m) > $W/ood-$m.arrow"
   done
-  run "lk-plot --kind bar --x model --y aupr --title 'ImageNet-O (twin): AUPR' -o $OUT/fig2c.png $(for m in $MODELS; do printf '%s ' $W/ood-$m.arrow; done)"
+  run "lk-plot --kind bar --x model --series model $SO --y aupr --ylabel 'AUPR (%)' --title 'ImageNet-O (twin): AUPR' -o $OUT/fig2c.png $(for m in $MODELS; do printf '%s ' $W/ood-$m.arrow; done)"
 }
 fig3() {
   begin fig3
-  run "lk-metrics --by model $(sub r) $(allpreds r | tr '\n' ' ') | lk-plot --kind bar --x model --y $(t1 r) --title 'ImageNet-R (twin): top-1' -o $OUT/fig3.png"
+  run "lk-metrics --by model $(sub r) $(allpreds r | tr '\n' ' ') | lk-plot --kind bar --ylabel 'top-1 (%)' --x model --series model $SO --y $(t1 r) --title 'ImageNet-R (twin): top-1' -o $OUT/fig3.png"
 }
 table1() {
   begin table1
@@ -119,13 +121,13 @@ fig4() {
   begin fig4
   local files=""; for m in $MODELS; do files="$files $(occlusion $m)"; done
   run "lk-metrics --by model,drop_mode,drop_ratio $files > $W/occ.arrow"
-  run "lk-plot --kind line --where drop_mode=random --x drop_ratio --y top1 --series model --xlabel 'patches dropped (fraction)' --title 'Random patch drop' -o $OUT/fig4a.png $W/occ.arrow"
-  run "lk-plot --kind line --where drop_mode=salient --x drop_ratio --y top1 --series model --xlabel 'saliency mass dropped (lambda)' --title 'Salient patch drop' -o $OUT/fig4b.png $W/occ.arrow"
-  run "lk-plot --kind line --where drop_mode=nonsalient --x drop_ratio --y top1 --series model --xlabel 'saliency mass kept (lambda)' --title 'Non-salient patch drop' -o $OUT/fig4c.png $W/occ.arrow"
+  run "lk-plot --kind line --where drop_mode=random --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'patches dropped (fraction)' --title 'Random patch drop' -o $OUT/fig4a.png $W/occ.arrow"
+  run "lk-plot --kind line --where drop_mode=salient --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'saliency mass dropped (lambda)' --title 'Salient patch drop' -o $OUT/fig4b.png $W/occ.arrow"
+  run "lk-plot --kind line --where drop_mode=nonsalient --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'saliency mass kept (lambda)' --title 'Non-salient patch drop' -o $OUT/fig4c.png $W/occ.arrow"
 }
 fig5() {
   begin fig5
-  run "lk-data -q $TWIN --keep-labels 0-7 --limit 6 $FM | lk-occlude --patch $PATCH --mode random,salient,nonsalient --ratios 0.5 --lambdas 0.5 --saliency-model $SALIENCY | lk-plot --kind montage --label drop_mode --cols 6 --limit 18 --title 'Patch drop at 50%: random, salient, non-salient' -o $OUT/fig5.png"
+  run "lk-data -q $TWIN --keep-labels 0-7 --limit 6 $FM | lk-occlude --patch $PATCH --mode random,salient,nonsalient --ratios 0.5 --lambdas 0.5 --saliency-model $SALIENCY | lk-plot --kind montage --label drop_mode --per-image 6 --limit 3 --cols 3 --title 'Patch drop at 50%: random, salient, non-salient' -o $OUT/fig5.png"
 }
 fig6() {
   begin fig6
@@ -136,9 +138,9 @@ fig6() {
     run "lk-data -q $TWIN --keep-labels 0-7 --limit $NATT $FM | lk-attack -q --model $(model $m) --attack pgd --eps 0.006 --steps 1,2,4,8 --seed 1 | lk-infer -q --model $(model $m) > $W/pgd-steps-$m.arrow"
     a="$a $W/fgsm-$m.arrow"; b="$b $W/pgd-eps-$m.arrow"; c="$c $W/pgd-steps-$m.arrow"
   done
-  run "lk-metrics --by model,eps $a | lk-plot --kind line --x eps --y top1 --series model --title FGSM -o $OUT/fig6a.png"
-  run "lk-metrics --by model,eps $b | lk-plot --kind line --x eps --y top1 --series model --title 'PGD, 5 steps' -o $OUT/fig6b.png"
-  run "lk-metrics --by model,steps $c | lk-plot --kind line --x steps --y top1 --series model --title 'PGD, eps 0.006' -o $OUT/fig6c.png"
+  run "lk-metrics --by model,eps $a | lk-plot --kind line --x eps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'eps (L-inf, pixel range [0,1])' --title FGSM -o $OUT/fig6a.png"
+  run "lk-metrics --by model,eps $b | lk-plot --kind line --x eps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'eps (L-inf, pixel range [0,1])' --title 'PGD, 5 steps' -o $OUT/fig6b.png"
+  run "lk-metrics --by model,steps $c | lk-plot --kind line --x steps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'PGD steps' --title 'PGD, eps 0.006' -o $OUT/fig6c.png"
 }
 table4() {
   begin table4
@@ -169,7 +171,7 @@ fig7() {
       files="$files $f.preds.arrow"
     done
   done
-  run "lk-metrics --by model,drop_n,sample $files | lk-plot --kind line --band --x drop_n --y top1 --series model --xlabel 'units removed' --title 'Lesion study: mean and min-max of 5 samples' -o $OUT/fig7.png"
+  run "lk-metrics --by model,drop_n,sample $files | lk-plot --kind line --band --x drop_n --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'units removed' --title 'Lesion study: mean and min-max of 5 samples' -o $OUT/fig7.png"
 }
 fig8() {
   begin fig8
@@ -180,7 +182,7 @@ fig8() {
   done
   run "lk-metrics --by model,freq $files > $W/fft.arrow"
   run "lk-metrics --by model $(allpreds small | tr '\n' ' ') > $W/clean-small.arrow"
-  run "lk-plot --kind line --x freq --y top1 --series model --minus $W/clean-small.arrow --xlabel 'noise frequency (x pi)' --ylabel 'top-1 change (points)' --title 'Band-limited noise, eps 0.1' -o $OUT/fig8.png $W/fft.arrow"
+  run "lk-plot --kind line --x freq --y top1 --series model $SO --minus $W/clean-small.arrow --xlabel 'noise frequency (x pi)' --ylabel 'top-1 change (points)' --title 'Band-limited noise, eps 0.1' -o $OUT/fig8.png $W/fft.arrow"
 }
 fig9() {
   begin fig9
@@ -194,7 +196,7 @@ fig10() {
     run "lk-featvar -q --model $(model $m) < $(data small) > $W/featvar-$m.arrow"
     files="$files $W/featvar-$m.arrow"
   done
-  run "lk-plot --kind line --x depth --y variance --series model --xlabel 'normalised depth' --title 'Feature-map variance' -o $OUT/fig10.png $files"
+  run "lk-plot --kind line --x depth --y variance --series model $SO --xlabel 'normalised depth' --title 'Feature-map variance' -o $OUT/fig10.png $files"
 }
 table5() {
   begin table5
@@ -280,7 +282,7 @@ calibration() {
   run "lk-metrics --measure calibration --by model --format csv $(allpreds clean | tr '\n' ' ') > $W/cal-clean.csv"
   run "lk-metrics --measure calibration --by model --format csv $(allpreds c | tr '\n' ' ') > $W/cal-c.csv"
   run "lk-metrics --measure calibration --by model,corruption,severity --format csv $(allpreds c | tr '\n' ' ') > $OUT/calibration-c.csv"
-  run "lk-metrics --measure reliability --by model $(allpreds c | tr '\n' ' ') | lk-plot --kind line --x confidence --y accuracy --series model --diagonal --xlabel 'confidence (%)' --ylabel 'accuracy (%)' --title 'Reliability on ImageNet-C (twin), every corruption and severity' -o $OUT/calibration.png"
+  run "lk-metrics --measure reliability --by model $(allpreds c | tr '\n' ' ') | lk-plot --kind line --x confidence --y accuracy --series model $SO --diagonal --xlabel 'confidence (%)' --ylabel 'accuracy (%)' --title 'Reliability on ImageNet-C (twin), every corruption and severity' -o $OUT/calibration.png"
   { echo "Calibration (%): ECE over 15 equal-width confidence bins (Guo et al. 2017) and the RMS calibration error with adaptive bins of 100 (hendrycks' calib_err), clean and on the -C twin (every corruption and severity; per corruption and severity in calibration-c.csv):"; echo
     echo "model,clean top-1,clean ECE,clean RMS,-C top-1,-C confidence,-C ECE,-C RMS" | csv2md | head -2
     for m in $MODELS; do

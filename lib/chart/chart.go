@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,12 +21,16 @@ import (
 
 // Spec says what to draw from which columns.
 type Spec struct {
-	Kind           string // line, bar, scatter, heatmap
-	X, Y, Z        string // columns (Z: heat map values)
-	Series         string // one line, bar group or colour per value (a list of columns: per combination)
-	Label          string // scatter: text beside each point
-	Band           bool   // line: min-max band over rows sharing (series, x), the line at their mean
-	Diagonal       bool   // line, scatter: the dashed line y = x (a reliability diagram's perfect calibration)
+	Kind     string // line, bar, scatter, heatmap
+	X, Y, Z  string // columns (Z: heat map values)
+	Series   string // one line, bar group or colour per value (a list of columns: per combination)
+	Label    string // scatter: text beside each point
+	Band     bool   // line: min-max band over rows sharing (series, x), the line at their mean
+	Diagonal bool   // line, scatter: the dashed line y = x (a reliability diagram's perfect calibration)
+	// SeriesOrder fixes the colour of each named series (its position
+	// here), so that a model has one colour in every figure however few
+	// of the models a figure shows; other series follow, sorted.
+	SeriesOrder    []string
 	Title          string
 	XLabel, YLabel string // default: the column names
 }
@@ -69,6 +74,25 @@ func Plot(t *table.Cells, s Spec) (*plot.Plot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Kind != "heatmap" {
+		p.Y.Tick.Marker = ticks{}
+		if s.Kind != "bar" {
+			p.X.Tick.Marker = ticks{}
+		}
+	}
+	switch s.Kind { // margins that keep points, labels and bars off the frame
+	case "scatter":
+		pad(&p.X, 0.06, 0.06+map[bool]float64{true: 0.12}[s.Label != ""])
+		pad(&p.Y, 0.08, 0.08)
+	case "line":
+		pad(&p.X, 0.03, 0.03)
+		pad(&p.Y, 0.05, 0.05)
+	case "bar":
+		p.X.Min -= 0.6
+		p.X.Max += 0.6
+		p.Y.Min = math.Min(p.Y.Min, 0)
+		pad(&p.Y, 0, 0.05)
+	}
 	if s.Diagonal {
 		if s.Kind != "line" && s.Kind != "scatter" {
 			return nil, fmt.Errorf("the diagonal is for line and scatter plots, not %s", s.Kind)
@@ -81,10 +105,84 @@ func Plot(t *table.Cells, s Spec) (*plot.Plot, error) {
 		d.Color, d.Dashes = color.Gray{Y: 128}, []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(d)
 	}
-	if s.Series != "" && s.Kind != "heatmap" { // room for the legend above the data
-		p.Y.Max += 0.15 * (p.Y.Max - p.Y.Min)
-	}
 	return p, nil
+}
+
+// pad widens an axis by the fractions lo and hi of its range.
+func pad(a *plot.Axis, lo, hi float64) {
+	r := a.Max - a.Min
+	if r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		return
+	}
+	a.Min -= lo * r
+	a.Max += hi * r
+}
+
+// ticks are gonum's default tick positions with labels written to the
+// precision their spacing needs (gonum's %g writes 99.8 as "1e+02").
+type ticks struct{}
+
+func (ticks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	var labelled []float64
+	for _, t := range ts {
+		if t.Label != "" {
+			labelled = append(labelled, t.Value)
+		}
+	}
+	step := math.Inf(1)
+	for i := 1; i < len(labelled); i++ {
+		step = math.Min(step, labelled[i]-labelled[i-1])
+	}
+	prec := 0
+	if !math.IsInf(step, 0) && step > 0 {
+		prec = max(0, int(-math.Floor(math.Log10(step)+1e-9)))
+	}
+	for i := range ts {
+		if ts[i].Label != "" {
+			v := ts[i].Value
+			if math.Abs(v) < 1e-12*math.Max(1, step) {
+				v = 0
+			}
+			ts[i].Label = strconv.FormatFloat(v, 'f', prec, 64)
+		}
+	}
+	return ts
+}
+
+// OkabeIto is the colour-blind-safe palette of Okabe and Ito (2008),
+// yellow last (faint on white).
+var OkabeIto = []color.Color{
+	color.RGBA{0x00, 0x72, 0xB2, 0xff}, // blue
+	color.RGBA{0xD5, 0x5E, 0x00, 0xff}, // vermillion
+	color.RGBA{0x00, 0x9E, 0x73, 0xff}, // bluish green
+	color.RGBA{0xCC, 0x79, 0xA7, 0xff}, // reddish purple
+	color.RGBA{0xE6, 0x9F, 0x00, 0xff}, // orange
+	color.RGBA{0x56, 0xB4, 0xE9, 0xff}, // sky blue
+	color.RGBA{0x00, 0x00, 0x00, 0xff}, // black
+	color.RGBA{0xF0, 0xE4, 0x42, 0xff}, // yellow
+}
+
+// index is a series' colour and marker number: its place in SeriesOrder,
+// else after every listed one in the order of the unlisted names.
+func (s Spec) index(name string, names []string) int {
+	if i := slices.Index(s.SeriesOrder, name); i >= 0 {
+		return i
+	}
+	k := len(s.SeriesOrder)
+	for _, n := range names {
+		if n == name {
+			return k
+		}
+		if !slices.Contains(s.SeriesOrder, n) {
+			k++
+		}
+	}
+	return k
+}
+
+func (s Spec) colour(name string, names []string) color.Color {
+	return OkabeIto[s.index(name, names)%len(OkabeIto)]
 }
 
 func or(a, b string) string {
@@ -152,7 +250,7 @@ func lines(p *plot.Plot, t *table.Cells, s Spec) error {
 	}
 	p.Add(plotter.NewGrid())
 	drawn := 0
-	for k, name := range names {
+	for _, name := range names {
 		type agg struct{ sum, lo, hi, n float64 }
 		at := map[float64]*agg{}
 		for i := range xs {
@@ -184,7 +282,7 @@ func lines(p *plot.Plot, t *table.Cells, s Spec) error {
 			upper = append(upper, plotter.XY{X: x, Y: a.hi})
 			lower = append(lower, plotter.XY{X: x, Y: a.lo})
 		}
-		c := plotutil.Color(k)
+		c := s.colour(name, names)
 		if s.Band {
 			for i := len(lower) - 1; i >= 0; i-- {
 				upper = append(upper, lower[i])
@@ -203,7 +301,7 @@ func lines(p *plot.Plot, t *table.Cells, s Spec) error {
 			return err
 		}
 		l.Color, pts.Color = c, c
-		pts.Shape = plotutil.Shape(k)
+		pts.Shape = plotutil.Shape(s.index(name, names))
 		p.Add(l, pts)
 		if name != "" {
 			p.Legend.Add(name, l, pts)
@@ -240,7 +338,13 @@ func bars(p *plot.Plot, t *table.Cells, s Spec) error {
 			groups = append(groups, c)
 		}
 	}
+	// series named by the categories themselves (--x model --series
+	// model, for a colour per model): one bar per category, centred
+	own := s.Series == s.X
 	width := vg.Points(math.Max(4, 200/float64(len(groups)*len(names))))
+	if own {
+		width = vg.Points(math.Max(4, 200/float64(len(groups))))
+	}
 	for k, name := range names {
 		vals := make(plotter.Values, len(groups))
 		for i := range vals {
@@ -260,9 +364,11 @@ func bars(p *plot.Plot, t *table.Cells, s Spec) error {
 		if err != nil {
 			return err
 		}
-		b.Color = plotutil.Color(k)
+		b.Color = s.colour(name, names)
 		b.LineStyle.Width = 0
-		b.Offset = vg.Length(float64(k)-float64(len(names)-1)/2) * width
+		if !own {
+			b.Offset = vg.Length(float64(k)-float64(len(names)-1)/2) * width
+		}
 		p.Add(b)
 		if name != "" {
 			p.Legend.Add(name, b)
@@ -290,7 +396,7 @@ func scatter(p *plot.Plot, t *table.Cells, s Spec) error {
 	p.Add(plotter.NewGrid())
 	var all plotter.XYs
 	var texts []string
-	for k, name := range names {
+	for _, name := range names {
 		var pts plotter.XYs
 		for i := range xs {
 			if ser[i] == name && !math.IsNaN(xs[i]) && !math.IsNaN(ys[i]) {
@@ -308,8 +414,8 @@ func scatter(p *plot.Plot, t *table.Cells, s Spec) error {
 		if err != nil {
 			return err
 		}
-		sc.Color = plotutil.Color(k)
-		sc.Shape = plotutil.Shape(k)
+		sc.Color = s.colour(name, names)
+		sc.Shape = plotutil.Shape(s.index(name, names))
 		sc.Radius = vg.Points(3)
 		p.Add(sc)
 		if name != "" {

@@ -123,7 +123,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := filepath.Join(t.TempDir(), c.name+".png")
-			if err := p.Save(12*vg.Centimeter, 8*vg.Centimeter, got); err != nil {
+			if err := Save(p, 12*vg.Centimeter, 8*vg.Centimeter, got); err != nil {
 				t.Fatal(err)
 			}
 			golden := testutil.Path(t, "testdata", "plot", c.name+".png")
@@ -179,8 +179,13 @@ func TestMontage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// vgimg renders at 96 dpi; layout: 4 pt padding, cells of 2 cm
-	dpi := 96.0 / 72
+	// layout: 4 pt padding, cells of 2 cm, at the resolution that makes
+	// the PNG MinPNGWidth pixels wide
+	widthPt := 3*(float64(cell)+4) + 4
+	dpi := float64(img.Bounds().Dx()) / widthPt
+	if img.Bounds().Dx() < MinPNGWidth {
+		t.Errorf("montage %d pixels wide, want at least %d", img.Bounds().Dx(), MinPNGWidth)
+	}
 	centre := func(k int) image.Point {
 		x := (4 + float64(k)*(float64(cell)+4) + float64(cell)/2) * dpi
 		y := (4 + float64(cell)/2) * dpi
@@ -192,6 +197,46 @@ func TestMontage(t *testing.T) {
 		if d := int(g) - int(want); d > 0x300 || d < -0x300 {
 			t.Errorf("cell %d at %v: grey %#x, want %#x", k, p, g, want)
 		}
+	}
+}
+
+// --per-image shows every row of the first ids whatever the order: rows
+// of two images interleaved (a, b, a, b) give a's two in the first row.
+func TestMontagePerImage(t *testing.T) {
+	sh := stream.Shape{C: 1, H: 4, W: 4}
+	px := make([]float32, 4*16)
+	for i := 0; i < 16; i++ {
+		px[i], px[16+i], px[32+i], px[48+i] = 1, 0, 1, 0 // a white, b black
+	}
+	var buf bytes.Buffer
+	schema := stream.ImageSchema(sh, arrow.Metadata{})
+	w, _ := stream.NewWriter(&buf, schema)
+	ib := array.NewStringBuilder(memory.DefaultAllocator)
+	ib.AppendValues([]string{"a", "b", "a", "b"}, nil)
+	lb := array.NewInt32Builder(memory.DefaultAllocator)
+	lb.AppendValues([]int32{0, 0, 0, 0}, nil)
+	w.Write(array.NewRecord(schema, []arrow.Array{ib.NewArray(), lb.NewArray(), stream.Float32List(px, 16)}, 4))
+	w.Close()
+	r, _ := stream.NewReader(&buf, "imgs")
+	out := filepath.Join(t.TempDir(), "m.png")
+	cell := 2 * vg.Centimeter
+	if err := Montage(r, MontageSpec{Limit: 10, PerImage: 1, Cols: 8, Cell: cell}, out); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(out)
+	img, _ := png.Decode(f)
+	f.Close()
+	widthPt := 2*(float64(cell)+4) + 4 // two cells: a's two images, nothing of b
+	scale := float64(img.Bounds().Dx()) / widthPt
+	for k := 0; k < 2; k++ {
+		x := (4 + float64(k)*(float64(cell)+4) + float64(cell)/2) * scale
+		y := (4 + float64(cell)/2) * scale
+		if g, _, _, _ := img.At(int(x), int(y)).RGBA(); g < 0xf000 {
+			t.Errorf("cell %d: grey %#x, want a's white", k, g)
+		}
+	}
+	if h := float64(img.Bounds().Dy()) / scale; h > float64(cell)+30 {
+		t.Errorf("montage %v pt high: more than one row", h)
 	}
 }
 

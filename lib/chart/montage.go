@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -22,10 +21,14 @@ import (
 // MontageSpec configures Montage.
 type MontageSpec struct {
 	Labels []string // columns whose values label each image (default: id)
-	Limit  int      // images shown (the first ones of the stream)
-	Cols   int      // images per row
-	Cell   vg.Length
-	Title  string
+	Limit  int      // images shown (the first ones of the stream; with PerImage, per image)
+	// PerImage > 0 shows every row of the first PerImage image ids (the
+	// stream's key without its conditions), however the stream orders
+	// them: "19 corruptions of one image". Each id starts a row.
+	PerImage int
+	Cols     int // images per row
+	Cell     vg.Length
+	Title    string
 }
 
 // Montage draws the first images of an image stream in a grid, each with
@@ -58,8 +61,10 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 	}
 	var cells []cell
 	sh := cols.Shape
-	// only the first Limit images are drawn
-	for len(cells) < s.Limit {
+	var ids []string            // PerImage: the ids shown, in order of first appearance
+	byID := map[string][]cell{} // and their images
+	// only the first Limit images are drawn (PerImage: the whole stream is looked at)
+	for s.PerImage > 0 || len(cells) < s.Limit {
 		if !r.Next() {
 			if err := r.Err(); err != nil {
 				return err
@@ -71,7 +76,21 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 		if err != nil {
 			return fmt.Errorf("%s: column image: %v", r.Name(), err)
 		}
-		for i := 0; i < int(rec.NumRows()) && len(cells) < s.Limit; i++ {
+		idc := rec.Column(cols.ID).(*array.String)
+		for i := 0; i < int(rec.NumRows()) && (s.PerImage > 0 || len(cells) < s.Limit); i++ {
+			id := idc.Value(i)
+			if s.PerImage > 0 {
+				if _, ok := byID[id]; !ok {
+					if len(ids) == s.PerImage {
+						continue
+					}
+					ids = append(ids, id)
+					byID[id] = []cell{}
+				}
+				if len(byID[id]) >= s.Limit {
+					continue
+				}
+			}
 			var parts []string
 			for k, j := range li {
 				v := rec.Column(j).ValueStr(i)
@@ -80,7 +99,12 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 				}
 				parts = append(parts, v)
 			}
-			cells = append(cells, cell{toImage(px[i*sh.Size():(i+1)*sh.Size()], sh), strings.Join(parts, ", ")})
+			cl := cell{toImage(px[i*sh.Size():(i+1)*sh.Size()], sh), strings.Join(parts, ", ")}
+			if s.PerImage > 0 {
+				byID[id] = append(byID[id], cl)
+				continue
+			}
+			cells = append(cells, cl)
 		}
 	}
 	// the rest is read to its end: a stream cut short (its producer
@@ -90,11 +114,36 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 	if err := r.Err(); err != nil {
 		return err
 	}
+	// each cell's place: in reading order, or one block of rows per id
+	ncol := max(s.Cols, 1)
+	type place struct{ row, col int }
+	var places []place
+	if s.PerImage > 0 {
+		row := 0
+		for _, id := range ids {
+			for k, cl := range byID[id] {
+				cells = append(cells, cl)
+				places = append(places, place{row + k/ncol, k % ncol})
+			}
+			row += (len(byID[id]) + ncol - 1) / ncol
+		}
+	} else {
+		ncol = min(ncol, len(cells))
+		for k := range cells {
+			places = append(places, place{k / ncol, k % ncol})
+		}
+	}
 	if len(cells) == 0 {
 		return fmt.Errorf("%s: no images", r.Name())
 	}
-	ncol := min(max(s.Cols, 1), len(cells))
-	nrow := (len(cells) + ncol - 1) / ncol
+	if s.PerImage > 0 {
+		widest := 0
+		for _, id := range ids {
+			widest = max(widest, len(byID[id]))
+		}
+		ncol = min(ncol, widest)
+	}
+	nrow := places[len(places)-1].row + 1
 	pad, textH := vg.Points(4), vg.Points(10)
 	titleH := vg.Length(0)
 	if s.Title != "" {
@@ -102,10 +151,9 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 	}
 	w := vg.Length(ncol)*(s.Cell+pad) + pad
 	h := vg.Length(nrow)*(s.Cell+textH+pad) + pad + titleH
-	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
-	cw, err := draw.NewFormattedCanvas(w, h, ext)
+	cw, err := canvas(w, h, out)
 	if err != nil {
-		return fmt.Errorf("output %s: %v", out, err)
+		return err
 	}
 	c := draw.New(cw)
 	c.SetColor(color.White)
@@ -118,7 +166,7 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 		c.FillText(ts, vg.Point{X: w / 2, Y: h - pad}, s.Title)
 	}
 	for k, cl := range cells {
-		row, col := k/ncol, k%ncol
+		row, col := places[k].row, places[k].col
 		x0 := pad + vg.Length(col)*(s.Cell+pad)
 		top := h - titleH - pad - vg.Length(row)*(s.Cell+textH+pad)
 		c.DrawImage(vg.Rectangle{Min: vg.Point{X: x0, Y: top - s.Cell}, Max: vg.Point{X: x0 + s.Cell, Y: top}}, cl.img)

@@ -49,7 +49,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	width := fs.Float64("width", 12, "figure width in cm")
 	cell := fs.Float64("cell", 2.5, "montage: the side of one image in cm")
 	height := fs.Float64("height", 8, "figure height in cm")
-	limit := fs.Int("limit", 24, "montage: images shown, the first of the stream")
+	limit := fs.Int("limit", 24, "montage: images shown, the first of the stream (with --per-image: per image)")
+	perImage := fs.Int("per-image", 0, "montage: show every row of the first `N` images (ids), one block of rows per image, whatever the stream's order (19 corruptions of one image: --per-image 1 --limit 19)")
+	var order cli.Strings
+	fs.Var(&order, "series-order", "series values in the order that gives each its colour and marker, a list (e.g. the models): one colour per model in every figure")
 	ncols := fs.Int("cols", 8, "montage: images per row")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -70,9 +73,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 		if fs.NArg() > 1 {
 			return cli.Usage("montage: one image stream")
 		}
-		ms := chart.MontageSpec{Labels: labels, Limit: *limit, Cols: *ncols, Cell: vg.Length(*cell) * vg.Centimeter, Title: s.Title}
+		if *perImage < 0 {
+			return cli.Usage("--per-image %d: want a positive number of images", *perImage)
+		}
+		ms := chart.MontageSpec{Labels: labels, Limit: *limit, PerImage: *perImage, Cols: *ncols, Cell: vg.Length(*cell) * vg.Centimeter, Title: s.Title}
 		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return chart.Montage(r, ms, *out) })
 	}
+	if *perImage != 0 {
+		return cli.Usage("--per-image is for --kind montage")
+	}
+	s.SeriesOrder = order
 	if len(labels) > 1 {
 		return cli.Usage("--label: one column for a scatter")
 	}
@@ -129,7 +139,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	return p.Save(vg.Length(*width)*vg.Centimeter, vg.Length(*height)*vg.Centimeter, *out)
+	return chart.Save(p, vg.Length(*width)*vg.Centimeter, vg.Length(*height)*vg.Centimeter, *out)
 }
 
 // flagNames says which flag named a column the table lacks (or whose cell
