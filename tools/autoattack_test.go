@@ -172,11 +172,7 @@ func TestAutoAttackBadInput(t *testing.T) {
 func TestAutoAttackAndERFTorchvision(t *testing.T) {
 	dir := testutil.BigModels(t)
 	tmp := t.TempDir()
-	list := ""
-	for _, f := range []string{"collage-333x500.jpg", "collage-500x375.jpg", "collage-gray-300x200.jpg"} {
-		list += testutil.Path(t, "testdata", "images", f) + " 0\n"
-	}
-	os.WriteFile(tmp+"/list.txt", []byte(list), 0o644)
+	collageList(t, tmp+"/list.txt", 0)
 	for _, m := range []string{"resnet50", "vit_b_16"} {
 		// labels: the model's own predictions, so that every image starts correct
 		mustSh(t, fmt.Sprintf("lk-data -q --resize 256 --crop 224 %s/list.txt | lk-infer -q --model %s/%s.onnx > %s/p.arrow", tmp, dir, m, tmp))

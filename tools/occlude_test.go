@@ -153,17 +153,26 @@ func TestOccludeGradientSaliency(t *testing.T) {
 	}
 }
 
+// collageList writes a list file of the three photo collages in
+// testdata/images, each with the given label.
+func collageList(t *testing.T, path string, label int) {
+	t.Helper()
+	list := ""
+	for _, f := range []string{"collage-333x500.jpg", "collage-500x375.jpg", "collage-gray-300x200.jpg"} {
+		list += fmt.Sprintf("%s %d\n", testutil.Path(t, "testdata", "images", f), label)
+	}
+	if err := os.WriteFile(path, []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // torchvision's vit_b_16 writes its attention as batch*heads x tokens x
 // tokens (PyTorch's MultiheadAttention): lk-occlude reads it as it is, on a
 // 14x14 grid of 16-pixel patches.
 func TestOccludeTorchvisionViT(t *testing.T) {
 	dir := testutil.BigModels(t)
 	tmp := t.TempDir()
-	list := ""
-	for _, f := range []string{"collage-333x500.jpg", "collage-500x375.jpg", "collage-gray-300x200.jpg"} {
-		list += testutil.Path(t, "testdata", "images", f) + " 1\n"
-	}
-	os.WriteFile(tmp+"/list.txt", []byte(list), 0o644)
+	collageList(t, tmp+"/list.txt", 1)
 	mustSh(t, "lk-data -q --resize 256 --crop 224 "+tmp+"/list.txt > "+tmp+"/x.arrow")
 	mustSh(t, "lk-occlude --mode nonsalient --lambdas 0.5 --saliency-model "+dir+"/vit_b_16.onnx --head -1 < "+tmp+"/x.arrow > "+tmp+"/o.arrow")
 	out := imagesBy(t, tmp+"/o.arrow")

@@ -30,6 +30,26 @@ func touchJPEG(t *testing.T, path string) {
 	}
 }
 
+// pngTree writes a 4x4 PNG at each relative path of a new folder.
+func pngTree(t *testing.T, paths ...string) string {
+	root := t.TempDir()
+	for _, p := range paths {
+		writePNG(t, filepath.Join(root, p))
+	}
+	return root
+}
+
+func writePNG(t *testing.T, path string) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png.Encode(f, image.NewRGBA(image.Rect(0, 0, 4, 4)))
+	f.Close()
+}
+
 func TestSources(t *testing.T) {
 	root := t.TempDir()
 	// ImageNet-A style: 2 of the 200 wnid folders
@@ -133,15 +153,7 @@ func TestOrder(t *testing.T) {
 // corruption's folder of it, lists its images with corruption and
 // severity; a tree that half matches is an error saying what was expected.
 func TestImageNetC(t *testing.T) {
-	root := t.TempDir()
-	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
-	for _, p := range []string{"fog/1/n01440764/a.png", "fog/3/n01443537/b.png", "snow/5/n01440764/c.png"} {
-		path := filepath.Join(root, p)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		f, _ := os.Create(path)
-		png.Encode(f, img)
-		f.Close()
-	}
+	root := pngTree(t, "fog/1/n01440764/a.png", "fog/3/n01443537/b.png", "snow/5/n01440764/c.png")
 	s, err := dataset.Open(root, "")
 	if err != nil {
 		t.Fatal(err)
@@ -174,15 +186,7 @@ func TestImageNetC(t *testing.T) {
 // 1-5 of imagenet_c_bar.csv, and a value that is none of them is an error
 // listing the five.
 func TestImageNetCBar(t *testing.T) {
-	root := t.TempDir()
-	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
-	for _, p := range []string{"caustic_refraction/2.35/n01440764/a.png", "caustic_refraction/9.15/n01440764/b.png", "sparkles/3.00/n01443537/c.png"} {
-		path := filepath.Join(root, p)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		f, _ := os.Create(path)
-		png.Encode(f, img)
-		f.Close()
-	}
+	root := pngTree(t, "caustic_refraction/2.35/n01440764/a.png", "caustic_refraction/9.15/n01440764/b.png", "sparkles/3.00/n01443537/c.png")
 	s, err := dataset.Open(root, "")
 	if err != nil {
 		t.Fatal(err)
@@ -236,18 +240,7 @@ func TestImageNet9(t *testing.T) {
 // stimuli) is read with the shape's category as the label and the
 // texture's, from the file name as model-vs-human reads it, as a column.
 func TestCueConflict(t *testing.T) {
-	root := t.TempDir()
-	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
-	write := func(p string) {
-		path := filepath.Join(root, p)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		f, _ := os.Create(path)
-		png.Encode(f, img)
-		f.Close()
-	}
-	for _, p := range []string{"airplane/airplane1-bicycle2.png", "cat/cat3-cat7.png", "truck/x_truck10-elephant1.png"} {
-		write(p)
-	}
+	root := pngTree(t, "airplane/airplane1-bicycle2.png", "cat/cat3-cat7.png", "truck/x_truck10-elephant1.png")
 	s, err := dataset.Open(root, "")
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +253,7 @@ func TestCueConflict(t *testing.T) {
 	if strings.Join(got, "|") != want || !s.CueConflict || s.Kind != "cue-conflict" {
 		t.Errorf("items %v", got)
 	}
-	write("cat/cat4-zebra2.png")
+	writePNG(t, filepath.Join(root, "cat/cat4-zebra2.png"))
 	if _, err := dataset.Open(root, ""); err == nil || !strings.Contains(err.Error(), `file "cat4-zebra2.png": texture "zebra" is not one of the 16 categories`) {
 		t.Errorf("unknown texture: %v", err)
 	}

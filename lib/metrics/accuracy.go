@@ -92,15 +92,10 @@ func NewAccuracy(by []string, subset *imagenet.Subset) *Accuracy {
 // the stream in errors.
 func (a *Accuracy) Add(rec arrow.Record, name string) error {
 	schema := rec.Schema()
-	lcol, k, err := stream.Logits(schema)
+	vals, k, labels, err := labelled(rec, name, "accuracy needs labels")
 	if err != nil {
-		return fmt.Errorf("%s: %v", name, err)
+		return err
 	}
-	li := schema.FieldIndices(stream.ColLabel)
-	if len(li) != 1 || schema.Field(li[0]).Type.ID() != arrow.INT32 {
-		return fmt.Errorf("%s: stream has no int32 column %q; accuracy needs labels", name, stream.ColLabel)
-	}
-	labels := rec.Column(li[0]).(*array.Int32)
 	if len(schema.FieldIndices(stream.ColAttack)) > 0 {
 		a.Attacked = true
 	}
@@ -108,10 +103,6 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 	bycols, err := byColumns(rec, a.By, name)
 	if err != nil {
 		return err
-	}
-	vals, _, err := stream.Float32Rows(rec.Column(lcol))
-	if err != nil {
-		return fmt.Errorf("%s: column logits: %v", name, err)
 	}
 	if a.Subset != nil && k <= a.Subset.Indices[len(a.Subset.Indices)-1] {
 		return fmt.Errorf("%s: the %s subset needs ImageNet-1k logits, but the stream has %d classes", name, a.Subset.Name, k)
@@ -216,6 +207,36 @@ func (a *Accuracy) classGroups(schema *arrow.Schema, name string, k int) error {
 			return fmt.Errorf("%s: %s: %v", name, stream.MetaClassGroups, err)
 		}
 		a.cg, a.cgMeta, a.cgUnion = cg, v, cg.Classes()
+	}
+	return nil
+}
+
+// labelled reads what every measure of labelled predictions reads: the
+// logits (k per row, flattened) and the int32 labels; what says in the
+// error what needs the labels.
+func labelled(rec arrow.Record, name, what string) (vals []float32, k int, labels *array.Int32, err error) {
+	schema := rec.Schema()
+	lcol, k, err := stream.Logits(schema)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("%s: %v", name, err)
+	}
+	li := schema.FieldIndices(stream.ColLabel)
+	if len(li) != 1 || schema.Field(li[0]).Type.ID() != arrow.INT32 {
+		return nil, 0, nil, fmt.Errorf("%s: stream has no int32 column %q; %s", name, stream.ColLabel, what)
+	}
+	if vals, _, err = stream.Float32Rows(rec.Column(lcol)); err != nil {
+		return nil, 0, nil, fmt.Errorf("%s: column logits: %v", name, err)
+	}
+	return vals, k, rec.Column(li[0]).(*array.Int32), nil
+}
+
+// finite refuses a row with a NaN or infinite logit, which no confidence
+// or decision can come from.
+func finite(row []float32, name, rowName string) error {
+	for _, v := range row {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%s: %s: logit %v; a confidence or decision needs finite logits", name, rowName, v)
+		}
 	}
 	return nil
 }

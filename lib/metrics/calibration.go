@@ -8,10 +8,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/lk-robustness/lk/lib/imagenet"
-	"github.com/lk-robustness/lk/lib/stream"
 )
 
 // Calibration constants: ECEBins equal-width confidence bins (Guo et al.
@@ -60,16 +58,10 @@ func NewCalibration(by []string, subset *imagenet.Subset) *Calibration {
 
 // Add accumulates one record batch of a prediction stream.
 func (c *Calibration) Add(rec arrow.Record, name string) error {
-	schema := rec.Schema()
-	lcol, k, err := stream.Logits(schema)
+	vals, k, labels, err := labelled(rec, name, "calibration needs labels")
 	if err != nil {
-		return fmt.Errorf("%s: %v", name, err)
+		return err
 	}
-	li := schema.FieldIndices(stream.ColLabel)
-	if len(li) != 1 || schema.Field(li[0]).Type.ID() != arrow.INT32 {
-		return fmt.Errorf("%s: stream has no int32 column %q; calibration needs labels", name, stream.ColLabel)
-	}
-	labels := rec.Column(li[0]).(*array.Int32)
 	if c.Subset != nil && k <= c.Subset.Indices[len(c.Subset.Indices)-1] {
 		return fmt.Errorf("%s: the %s subset needs ImageNet-1k logits, but the stream has %d classes", name, c.Subset.Name, k)
 	}
@@ -77,10 +69,6 @@ func (c *Calibration) Add(rec arrow.Record, name string) error {
 	bycols, err := byColumns(rec, c.By, name)
 	if err != nil {
 		return err
-	}
-	vals, _, err := stream.Float32Rows(rec.Column(lcol))
-	if err != nil {
-		return fmt.Errorf("%s: column logits: %v", name, err)
 	}
 	var idx []int
 	if c.Subset != nil {
@@ -97,10 +85,8 @@ func (c *Calibration) Add(rec arrow.Record, name string) error {
 			return fmt.Errorf("%s: %s: label %d is outside the model's %d classes", name, rowName(i), label, k)
 		}
 		row := vals[i*k : (i+1)*k]
-		for _, v := range row {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("%s: %s: logit %v; a confidence needs finite logits", name, rowName(i), v)
-			}
+		if err := finite(row, name, rowName(i)); err != nil {
+			return err
 		}
 		target := label
 		if c.Subset != nil {

@@ -76,19 +76,15 @@ func Decision16(logits []float32) int {
 // images.
 func (s *ShapeBias) Add(rec arrow.Record, name string) error {
 	schema := rec.Schema()
-	lcol, k, err := stream.Logits(schema)
+	vals, k, labels, err := labelled(rec, name, "shape bias needs the shapes' classes")
 	if err != nil {
-		return fmt.Errorf("%s: %v", name, err)
-	}
-	li := schema.FieldIndices(stream.ColLabel)
-	if len(li) != 1 || schema.Field(li[0]).Type.ID() != arrow.INT32 {
-		return fmt.Errorf("%s: stream has no int32 column %q; shape bias needs the shapes' classes", name, stream.ColLabel)
+		return err
 	}
 	ti := schema.FieldIndices(stream.ColTexture)
 	if len(ti) != 1 || schema.Field(ti[0]).Type.ID() != arrow.INT64 {
 		return &GroupColumnError{Stream: name, Column: stream.ColTexture, Have: fieldNames(schema)}
 	}
-	labels, textures := rec.Column(li[0]).(*array.Int32), rec.Column(ti[0]).(*array.Int64)
+	textures := rec.Column(ti[0]).(*array.Int64)
 	classes, space := k, "the model's classes"
 	if k == 1000 {
 		classes, space = len(imagenet.Categories16), "the 16 categories ("+strings.Join(imagenet.Categories16, " ")+")"
@@ -97,10 +93,6 @@ func (s *ShapeBias) Add(rec arrow.Record, name string) error {
 	bycols, err := byColumns(rec, s.By, name)
 	if err != nil {
 		return err
-	}
-	vals, _, err := stream.Float32Rows(rec.Column(lcol))
-	if err != nil {
-		return fmt.Errorf("%s: column logits: %v", name, err)
 	}
 	key := make([]string, len(s.By))
 	for i := 0; i < int(rec.NumRows()); i++ {
@@ -113,10 +105,8 @@ func (s *ShapeBias) Add(rec arrow.Record, name string) error {
 			return fmt.Errorf("%s: %s: shape %d, texture %d: want classes of %s", name, rowName(i), shape, textures.Value(i), space)
 		}
 		row := vals[i*k : (i+1)*k]
-		for _, v := range row {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("%s: %s: logit %v; a decision needs finite logits", name, rowName(i), v)
-			}
+		if err := finite(row, name, rowName(i)); err != nil {
+			return err
 		}
 		d := top1(row, nil)
 		if k == 1000 {
