@@ -43,7 +43,8 @@ func TestRender(t *testing.T) {
 		t.Errorf("bg_gap %v, mixed_same %v, mixed_rand %v", gap, same, rnd)
 	}
 	for args, msg := range map[string]string{
-		"--renditions edges --backgrounds original": "give one of --renditions and --backgrounds",
+		"--renditions edges --backgrounds original": "give one of --renditions, --backgrounds and --cue-conflict",
+		"--cue-conflict --backgrounds original":     "give one of --renditions, --backgrounds and --cue-conflict",
 		"--renditions cubism":                       `--renditions: "cubism" is not one of`,
 		"--backgrounds mixed_next":                  `--backgrounds: "mixed_next" is not one of`,
 	} {
