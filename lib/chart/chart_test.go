@@ -280,3 +280,18 @@ func TestMinus(t *testing.T) {
 		t.Errorf("missing key: %v", err)
 	}
 }
+
+// A series listed in SeriesOrder keeps its colour and marker whatever the
+// figure shows; the others follow the listed ones in their order.
+func TestSeriesOrder(t *testing.T) {
+	s := Spec{SeriesOrder: []string{"resnet", "lk3", "lk31"}}
+	names := []string{"lk31", "vit", "zeta"} // a figure without resnet and lk3
+	for name, want := range map[string]int{"lk31": 2, "vit": 3, "zeta": 4} {
+		if got := s.index(name, names); got != want {
+			t.Errorf("%s: index %d, want %d", name, got, want)
+		}
+	}
+	if s.colour("lk31", names) != OkabeIto[2] || s.colour("lk31", []string{"lk31"}) != OkabeIto[2] {
+		t.Error("lk31's colour depends on the other series")
+	}
+}
