@@ -48,9 +48,9 @@ data() {
       a) if real a; then lk-data -q $PREP "$IMAGENET_A"
          else lk-infer -q --model testdata/zoo/resnet.onnx < "$(data clean)" | lk-select -q --misclassified --min-confidence 0.5; fi ;;
       r) if real r; then lk-data -q $PREP "$IMAGENET_R"
-         else lk-data -q $TWIN --keep-labels 0-7 --limit "$NR" $FM | lk-render --renditions all; fi ;;
+         else lk-data -q $TWIN --keep-labels 0-7 --limit "$NR" $FM | lk-render -q --renditions all; fi ;;
       9) if real 9; then lk-data -q $PREP "$IMAGENET_9"
-         else lk-data -q $TWIN --keep-labels 0-7 --limit "$NR" $FM | lk-render --backgrounds original,mixed_same,mixed_rand --seed 1; fi ;;
+         else lk-data -q $TWIN --keep-labels 0-7 --limit "$NR" $FM | lk-render -q --backgrounds original,mixed_same,mixed_rand --seed 1; fi ;;
       c) if real c; then lk-data -q $PREP "$IMAGENET_C"
          else lk-data -q $TWIN --keep-labels 0-7 --limit "$NC" $FM | lk-corrupt -q --corruptions all --seed 1; fi ;;
       p) if real p; then lk-data -q "$IMAGENET_P"

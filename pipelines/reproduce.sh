@@ -112,7 +112,7 @@ table3() {
 }
 occlusion() { # the occluded images of the analyses, all three modes
   if [ ! -s "$W/occ-$1.arrow" ]; then
-    run "lk-occlude --patch $PATCH --mode random,salient,nonsalient --saliency-model $SALIENCY < $(data small) | lk-infer -q --model $(model $1) > $W/occ-$1.arrow.part"
+    run "lk-occlude -q --patch $PATCH --mode random,salient,nonsalient --saliency-model $SALIENCY < $(data small) | lk-infer -q --model $(model $1) > $W/occ-$1.arrow.part"
     mv "$W/occ-$1.arrow.part" "$W/occ-$1.arrow"
   fi
   echo "$W/occ-$1.arrow"
@@ -127,7 +127,7 @@ fig4() {
 }
 fig5() {
   begin fig5
-  run "lk-data -q $TWIN --keep-labels 0-7 --limit 6 $FM | lk-occlude --patch $PATCH --mode random,salient,nonsalient --ratios 0.5 --lambdas 0.5 --saliency-model $SALIENCY | lk-plot --kind montage --label drop_mode --per-image 6 --limit 3 --cols 3 --title 'Patch drop at 50%: random, salient, non-salient' -o $OUT/fig5.png"
+  run "lk-data -q $TWIN --keep-labels 0-7 --limit 6 $FM | lk-occlude -q --patch $PATCH --mode random,salient,nonsalient --ratios 0.5 --lambdas 0.5 --saliency-model $SALIENCY | lk-plot --kind montage --label drop_mode --per-image 6 --limit 3 --cols 3 --title 'Patch drop at 50%: random, salient, non-salient' -o $OUT/fig5.png"
 }
 fig6() {
   begin fig6
@@ -177,7 +177,7 @@ fig8() {
   begin fig8
   local files=""
   for m in $MODELS; do
-    run "lk-fft-noise --eps 0.1 --seed 1 < $(data small) | lk-infer -q --model $(model $m) > $W/fft-$m.arrow"
+    run "lk-fft-noise -q --eps 0.1 --seed 1 < $(data small) | lk-infer -q --model $(model $m) > $W/fft-$m.arrow"
     files="$files $W/fft-$m.arrow"
   done
   run "lk-metrics --by model,freq $files > $W/fft.arrow"
@@ -201,7 +201,7 @@ fig10() {
 table5() {
   begin table5
   local ms="$LK $VIT $SMALL"
-  for m in $ms; do occlusion $m > /dev/null; [ -s "$W/fft-$m.arrow" ] || run "lk-fft-noise --eps 0.1 --seed 1 < $(data small) | lk-infer -q --model $(model $m) > $W/fft-$m.arrow"; done
+  for m in $ms; do occlusion $m > /dev/null; [ -s "$W/fft-$m.arrow" ] || run "lk-fft-noise -q --eps 0.1 --seed 1 < $(data small) | lk-infer -q --model $(model $m) > $W/fft-$m.arrow"; done
   { echo "Kernel-size ablation: $LK against $SMALL, with $VIT; twins, top-1 (%) except AUPR; drops in points from clean:"; echo
     echo "model,A,C (sev. 5),R,O AUPR,Salient-Drop-50%,Noise-0.7pi" | csv2md | head -2
     for m in $ms; do
