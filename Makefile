@@ -29,7 +29,7 @@ DEB_PKGS := libturbojpeg0-dev
 # ffmpeg decodes ImageNet-P's videos (the tests read a tiny ImageNet-P tree);
 # libonnx-testdata is the ONNX project's backend test suite, which lib/grad's
 # gradients are checked against
-TEST_DEBS := ffmpeg libonnx-testdata
+TEST_DEBS := ffmpeg libonnx-testdata chromium
 # a one-node Slurm cluster for make slurm-check
 SLURM_DEBS := slurmctld slurmd slurm-client munge
 TOOLS    := $(notdir $(wildcard tools/lk-*))
