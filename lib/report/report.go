@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
-	"mime"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ var (
 	imageLine  = regexp.MustCompile(`^!\[([^\]]*)\]\(([^)]+)\)$`)
 	inlineCode = regexp.MustCompile("`([^`]+)`")
 	tableSep   = regexp.MustCompile(`^\|(\s*:?-+:?\s*\|)+$`)
+	nonWord    = regexp.MustCompile(`[^a-z0-9]+`)
 )
 
 // HTML converts the report md; images are read relative to dir. name
@@ -140,7 +140,7 @@ func inline(s string) string {
 }
 
 func anchor(s string) string {
-	return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(s), "-"), "-")
+	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
 }
 
 // dataURI embeds a figure; its type comes from the extension.
@@ -152,14 +152,8 @@ func dataURI(path string) (string, error) {
 	if len(data) == 0 {
 		return "", fmt.Errorf("empty file")
 	}
-	typ := mime.TypeByExtension(strings.ToLower(filepath.Ext(path)))
-	switch filepath.Ext(strings.ToLower(path)) {
-	case ".png":
-		typ = "image/png"
-	case ".svg":
-		typ = "image/svg+xml"
-	}
-	if !strings.HasPrefix(typ, "image/") {
+	typ := map[string]string{".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}[strings.ToLower(filepath.Ext(path))]
+	if typ == "" {
 		return "", fmt.Errorf("not an image type (%q)", filepath.Ext(path))
 	}
 	return "data:" + typ + ";base64," + base64.StdEncoding.EncodeToString(data), nil
