@@ -99,59 +99,78 @@ func canny(p plane8, low, high float64) plane8 {
 // distance (1, 1.4, 2.1969) from each non-zero pixel to the nearest zero.
 func distanceTransform(p plane8) plane8 {
 	const a, b, c = 1.0, 1.4, 2.1969
+	const inf = 1e9
+	// The map is held with a border of 2 at inf, so the masks need no
+	// bounds tests; a border cell is never written.
 	h, w := p.h, p.w
-	inf := 1e9
-	d := make([]float64, h*w)
-	for i, v := range p.v {
-		if v != 0 {
-			d[i] = inf
-		}
+	pw := w + 4
+	d := make([]float64, (h+4)*pw)
+	for i := range d {
+		d[i] = inf
 	}
-	get := func(y, x int) float64 {
-		if y < 0 || y >= h || x < 0 || x >= w {
-			return inf
-		}
-		return d[y*w+x]
-	}
-	fwd := [][3]float64{{-2, -1, c}, {-2, 1, c}, {-1, -2, c}, {-1, -1, b}, {-1, 0, a}, {-1, 1, b}, {-1, 2, c}, {0, -1, a}}
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			v := d[y*w+x]
-			for _, o := range fwd {
-				v = math.Min(v, get(y+int(o[0]), x+int(o[1]))+o[2])
+		for x, v := range p.v[y*w : y*w+w] {
+			if v == 0 {
+				d[(y+2)*pw+x+2] = 0
 			}
-			d[y*w+x] = v
+		}
+	}
+	// The forward mask's offsets and weights, in the order they are taken;
+	// the backward pass takes the same ones mirrored.
+	fwd := [8]struct {
+		off int
+		wt  float64
+	}{{-2*pw - 1, c}, {-2*pw + 1, c}, {-pw - 2, c}, {-pw - 1, b}, {-pw, a}, {-pw + 1, b}, {-pw + 2, c}, {-1, a}}
+	for y := 0; y < h; y++ {
+		for i := (y+2)*pw + 2; i < (y+2)*pw+2+w; i++ {
+			v := d[i]
+			for _, o := range fwd {
+				if t := d[i+o.off] + o.wt; t < v {
+					v = t
+				}
+			}
+			d[i] = v
 		}
 	}
 	for y := h - 1; y >= 0; y-- {
-		for x := w - 1; x >= 0; x-- {
-			v := d[y*w+x]
+		for i := (y+2)*pw + 2 + w - 1; i >= (y+2)*pw+2; i-- {
+			v := d[i]
 			for _, o := range fwd {
-				v = math.Min(v, get(y-int(o[0]), x-int(o[1]))+o[2])
+				if t := d[i-o.off] + o.wt; t < v {
+					v = t
+				}
 			}
-			d[y*w+x] = v
+			d[i] = v
 		}
 	}
-	return plane8{h, w, d}
+	out := make([]float64, h*w)
+	for y := 0; y < h; y++ {
+		copy(out[y*w:y*w+w], d[(y+2)*pw+2:])
+	}
+	return plane8{h, w, out}
 }
 
 // boxBlur3 is OpenCV's blur with a 3x3 box, border REFLECT_101; round
-// gives the 8-bit result (an 8-bit input), else the float.
+// gives the 8-bit result (an 8-bit input), else the float. Every pixel
+// sums its nine neighbours in the same order, row by row.
 func boxBlur3(p plane8, round bool) plane8 {
 	out := plane8{p.h, p.w, make([]float64, len(p.v))}
-	for y := 0; y < p.h; y++ {
-		for x := 0; x < p.w; x++ {
-			var s float64
-			for j := -1; j <= 1; j++ {
-				for i := -1; i <= 1; i++ {
-					s += p.at(reflect101(y+j, p.h), reflect101(x+i, p.w))
-				}
+	h, w := p.h, p.w
+	for y := 0; y < h; y++ {
+		r0, r1, r2 := reflect101(y-1, h)*w, y*w, reflect101(y+1, h)*w
+		for x := 0; x < w; x++ {
+			x0, x2 := x-1, x+1
+			if x == 0 || x == w-1 {
+				x0, x2 = reflect101(x0, w), reflect101(x2, w)
 			}
+			s := p.v[r0+x0] + p.v[r0+x] + p.v[r0+x2] +
+				p.v[r1+x0] + p.v[r1+x] + p.v[r1+x2] +
+				p.v[r2+x0] + p.v[r2+x] + p.v[r2+x2]
 			s /= 9
 			if round {
 				s = math.Round(s)
 			}
-			out.v[y*p.w+x] = s
+			out.v[r1+x] = s
 		}
 	}
 	return out

@@ -75,3 +75,38 @@ func BenchmarkPlumbing(b *testing.B) {
 		outR.Close()
 	}
 }
+
+// BenchmarkPipeCeiling is BenchmarkPlumbing's topology with no Arrow at
+// all: the same bytes written to a pipe, copied by a middle goroutine to a
+// second pipe through a 1 MiB buffer, and drained. It is the most any tool
+// between two pipes can move on this machine, the ceiling against which
+// BenchmarkPlumbing's rate is read.
+func BenchmarkPipeCeiling(b *testing.B) {
+	sh := stream.Shape{C: 3, H: 224, W: 224}
+	const rows, records = 32, 16
+	chunk := make([]byte, rows*sh.Size()*4)
+	b.SetBytes(int64(len(chunk) * records))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		inR, inW, _ := os.Pipe()
+		outR, outW, _ := os.Pipe()
+		for _, f := range []*os.File{inR, outW} {
+			stream.WidenPipe(f)
+		}
+		go func() {
+			for k := 0; k < records; k++ {
+				inW.Write(chunk)
+			}
+			inW.Close()
+		}()
+		drained := make(chan struct{})
+		go func() { io.CopyBuffer(io.Discard, outR, make([]byte, 1<<20)); close(drained) }()
+		if _, err := io.CopyBuffer(struct{ io.Writer }{outW}, struct{ io.Reader }{inR}, make([]byte, 1<<20)); err != nil {
+			b.Fatal(err)
+		}
+		outW.Close()
+		<-drained
+		inR.Close()
+		outR.Close()
+	}
+}
