@@ -30,6 +30,9 @@ DEB_PKGS := libturbojpeg0-dev
 # libonnx-testdata is the ONNX project's backend test suite, which lib/grad's
 # gradients are checked against
 TEST_DEBS := ffmpeg libonnx-testdata chromium
+# the Python references make bench runs beside lk (PyTorch, Pillow, OpenCV,
+# scikit-image, ImageMagick through Wand)
+BENCH_DEBS := python3-torch python3-torchvision python3-pil python3-opencv python3-skimage python3-wand python3-scipy
 # a one-node Slurm cluster for make slurm-check
 SLURM_DEBS := slurmctld slurmd slurm-client munge
 TOOLS    := $(notdir $(wildcard tools/lk-*))
@@ -139,6 +142,7 @@ slurm-check: build ort
 	@pipelines/slurm/check.sh
 
 bench: build ort
+	@$(MAKE) -s --no-print-directory install-debs PKGS="$(BENCH_DEBS)"
 	pipelines/bench/bench.sh
 
 clean:
