@@ -28,8 +28,9 @@ GPU_SHARED_SHA := c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae7
 DEB_PKGS := libturbojpeg0-dev
 # ffmpeg decodes ImageNet-P's videos (the tests read a tiny ImageNet-P tree);
 # libonnx-testdata is the ONNX project's backend test suite, which lib/grad's
-# gradients are checked against
-TEST_DEBS := ffmpeg libonnx-testdata chromium
+# gradients are checked against; scikit-learn and matplotlib ship the real
+# photographs the procedural frost is measured on
+TEST_DEBS := ffmpeg libonnx-testdata chromium python3-sklearn python3-matplotlib
 # the Python references make bench runs beside lk (PyTorch, Pillow, OpenCV,
 # scikit-image, ImageMagick through Wand)
 BENCH_DEBS := python3-torch python3-torchvision python3-pil python3-opencv python3-skimage python3-wand python3-scipy

@@ -675,42 +675,15 @@ func frostTexture(dir string, idx int, t Table) (*imageio.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("frost images: %v (the folder needs %s)", err, strings.Join(frostFiles, ", "))
 		}
-		if t == CIFAR {
-			img = preprocess.Resize(img, int(float64(img.W)*0.2+0.5), int(float64(img.H)*0.2+0.5), preprocess.Bilinear)
-		}
 		tex = img
 	} else {
-		tex = proceduralFrost(idx, t)
+		tex = proceduralFrost(idx)
+	}
+	if t == CIFAR {
+		tex = preprocess.Resize(tex, int(float64(tex.W)*0.2+0.5), int(float64(tex.H)*0.2+0.5), preprocess.Bilinear)
 	}
 	textures.Store(key, tex)
 	return tex, nil
-}
-
-// proceduralFrost stands in for the frost photographs when the user has
-// none: a bluish-white layer of plasma-fractal patches with fine crystal
-// grain, of the photographs' size class. It is not the official texture,
-// so frost results differ from the released ImageNet-C's.
-func proceduralFrost(idx int, t Table) *imageio.Image {
-	size := 512
-	if t == CIFAR {
-		size = 64
-	}
-	r := rand.New(rand.NewPCG(0xf7057, uint64(idx)))
-	patches := plasma(size, 1.6, r)
-	grainImg := newImg(size, size)
-	for i := 0; i < size*size; i++ {
-		grainImg.Pix[3*i] = r.Float64()
-	}
-	grainImg = separable(grainImg, gaussTaps(0.8, 4), reflectHalf)
-	img := &imageio.Image{W: size, H: size, C: 3, Pix: make([]uint8, size*size*3)}
-	tint := [3]float64{0.86, 0.94, 1}
-	for i := 0; i < size*size; i++ {
-		v := clip01(0.75*patches[i]*patches[i] + 0.9*math.Max(0, grainImg.Pix[3*i]-0.45))
-		for c := 0; c < 3; c++ {
-			img.Pix[3*i+c] = uint8(255 * v * tint[c])
-		}
-	}
-	return img
 }
 
 // frost: a * x + b * a random crop of one of five frost textures.

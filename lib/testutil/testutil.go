@@ -118,3 +118,17 @@ func GPULib(t testing.TB) string {
 	}
 	return p
 }
+
+// DebianFile is a file a Debian package installs (pkg names it, for the
+// message). Under CI its absence fails the test, since `make test`
+// installs the package; elsewhere the test skips and names the package.
+func DebianFile(t testing.TB, path, pkg string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing: `make test` installs Debian's %s", path, pkg)
+		}
+		t.Skipf("%s is missing: apt-get install %s", path, pkg)
+	}
+	return path
+}
