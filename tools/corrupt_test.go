@@ -2,7 +2,10 @@ package tools_test
 
 import (
 	"fmt"
+	"image"
+	"image/png"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -333,4 +336,35 @@ func readLabels(t *testing.T, path string) []int32 {
 		out = append(out, r.Record().Column(1).(*array.Int32).Int32Values()...)
 	}
 	return out
+}
+
+// Frost numbers are comparable with ImageNet-C's only when made with the
+// reference's photographs: the provenance says which frost made them.
+func TestCorruptFrostProvenance(t *testing.T) {
+	tmp := t.TempDir()
+	fm := testutil.FashionMNIST(t)
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --limit 2 %s > %s/x.arrow", fm, tmp))
+	white := image.NewGray(image.Rect(0, 0, 300, 200))
+	for i := range white.Pix {
+		white.Pix[i] = 255
+	}
+	for _, name := range []string{"frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg"} {
+		f, err := os.Create(tmp + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		png.Encode(f, white) // read by content, not by extension
+		f.Close()
+	}
+	for _, c := range []struct{ flags, want string }{
+		{"--corruptions frost", "procedural"},
+		{"--corruptions frost --frost-dir " + tmp, "photographs"},
+		{"--corruptions fog", ""},
+	} {
+		mustSh(t, fmt.Sprintf("lk-corrupt -q %s --severities 1 < %s/x.arrow > %s/y.arrow", c.flags, tmp, tmp))
+		got := mustSh(t, "strings "+tmp+"/y.arrow | grep -o 'frost[^a-z:-]*:[^a-z]*[a-z]*' || true")
+		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("%s: provenance records frost as %q, want %s", c.flags, got, c.want)
+		}
+	}
 }

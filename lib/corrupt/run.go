@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -65,8 +66,15 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 		}
 	}
 	tname := map[Table]string{ImageNet: "imagenet", CIFAR: "cifar"}[table]
-	t, err := stream.NewTransformer(r, out, o.Step.With("", "",
-		map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "table": tname}), len(pairs),
+	extra := map[string]string{"seed": strconv.FormatUint(o.Seed, 10), "table": tname}
+	if slices.Contains(o.Corruptions, "frost") {
+		// frost numbers are comparable with ImageNet-C's only with its photographs
+		extra["frost"] = "procedural"
+		if o.FrostDir != "" {
+			extra["frost"] = "photographs"
+		}
+	}
+	t, err := stream.NewTransformer(r, out, o.Step.With("", "", extra), len(pairs),
 		arrow.Field{Name: stream.ColCorruption, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: stream.ColSeverity, Type: arrow.PrimitiveTypes.Int64})
 	if err != nil {
