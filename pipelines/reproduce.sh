@@ -311,6 +311,22 @@ shapebias() {
     done; } > "$OUT/shapebias.md"
 }
 
+# twin_note TARGET: pipelines/twins/TARGET.md (how the twins TARGET reads
+# were built and what they cannot show at 32 pixels) when one of the sets
+# its first line names is a twin ("zoo": the models are the zoo's), or it
+# names none (the target has no real-data form)
+twin_note() {
+  local f="pipelines/twins/$1.md" s sets show=""
+  [ -e "$f" ] || return 0
+  sets=$(sed -n '1s/^<!-- sets:\(.*\)-->$/\1/p' "$f")
+  [ -z "${sets// /}" ] && show=y
+  for s in $sets; do
+    if [ "$s" = zoo ]; then [ "$MODEL_DIR" = testdata/zoo ] && show=y
+    else real "$s" || show=y; fi
+  done
+  if [ -n "$show" ]; then tail -n +2 "$f"; echo; fi
+}
+
 report() {
   local r="$OUT/report.md"
   {
@@ -328,6 +344,7 @@ report() {
       echo; echo "## $t"; echo
       for f in "$OUT/$t.png" "$OUT/$t"[a-c].png; do [ -e "$f" ] && echo "![$t]($(basename "$f"))" && echo; done
       [ -e "$OUT/$t.md" ] && cat "$OUT/$t.md" && echo
+      twin_note "$t"
       [ -e "pipelines/paper/$t.md" ] && { echo "The paper's $t (ImageNet; Chen et al. 2024):"; echo; cat "pipelines/paper/$t.md"; echo; }
       echo "Commands:"; echo; echo '```sh'; cat "$W/$t.cmds"; echo '```'
     done
