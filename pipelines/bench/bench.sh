@@ -172,7 +172,11 @@ awk 'FNR == NR { if ($1 ~ /^BenchmarkApply/) { split($1, p, "/"); sub(/-[0-9]+$/
              r224 = (c " 224" in py) ? sprintf("%.2f", py[c " 224"]) : "-"; r32 = (c " 32" in py) ? sprintf("%.3f", py[c " 32"]) : "-"
              x = (c " 224" in py) ? sprintf("%.1f", py[c " 224"] / go[c " 224"]) : "-"
              printf "| %s | %.2f | %s | %s | %.3f | %s |\n", c, go[c " 224"], r224, x, go[c " 32"], r32 } }' \
-  "$OUT/corrupt_go.txt" "$OUT/corrupt_py.txt" | sort | tee -a "$res"
+  "$OUT/corrupt_go.txt" "$OUT/corrupt_py.txt" | sort | tee "$OUT/corrupt_table.md" >> "$res"
+cat "$OUT/corrupt_table.md"
+say ""
+say "Median of the reference / lk ratios at 224 (target 5): $(awk -F'|' '$5 ~ /[0-9]/ { print $5 + 0 }' "$OUT/corrupt_table.md" | sort -g \
+  | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'); slower than the reference: $(awk -F'|' '$5 ~ /[0-9]/ && $5 + 0 < 1 { n++ } END { print n + 0 }' "$OUT/corrupt_table.md") of $(awk -F'|' '$5 ~ /[0-9]/ { n++ } END { print n + 0 }' "$OUT/corrupt_table.md")"
 say ""
 
 # 9: stream plumbing: 3x224x224 float32 records through a Transformer
