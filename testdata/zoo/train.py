@@ -407,7 +407,7 @@ def train_one(name, index, args, xtr, ytr, xte, yte, log):
     return model, acc, nparams
 
 
-def export(name, model, acc, nparams, args, xall, log, out):
+def export(name, model, acc, nparams, args, xall, log, out, index):
     path = os.path.join(out, name + ".onnx")
     dummy = torch.zeros(1, 3, 32, 32)
     torch.onnx.export(model, dummy, path, opset_version=17, input_names=["input"],
@@ -426,6 +426,10 @@ def export(name, model, acc, nparams, args, xall, log, out):
         "crop_pct": 1.0,
         "parameters": nparams,
         "test_top1": round(acc, 4),
+        # lk-infer adds the seed index as a key column, so that the
+        # predictions of one model's seeds can be scored together
+        # (lk-metrics --over seed)
+        "columns": {"seed": str(index)},
     }
     with open(os.path.join(out, name + ".json"), "w") as f:
         json.dump(cfg, f, indent=2)
@@ -460,7 +464,7 @@ def run_job(job):
 
     xtr, ytr, xin, yin, xall = load_data(args)
     model, acc, nparams = train_one(name, index, args, xtr, ytr, xin, yin, log)
-    export(name, model, acc, nparams, args, xall, log, out)
+    export(name, model, acc, nparams, args, xall, log, out, index)
     ckpt = os.path.join(args.ckpt, "%s-s%d.pt" % (name, index))
     if os.path.exists(ckpt) and not args.keep_ckpt:
         os.remove(ckpt)

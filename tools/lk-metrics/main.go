@@ -37,6 +37,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var positive cli.Strings
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
+	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values")
 	allowDup := fs.Bool("allow-duplicates", false, "score rows whose key (id and conditions, lk.key) occurs more than once across the inputs, instead of refusing them")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -52,7 +53,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usage("--format %v", err)
 	}
-	o := metrics.Options{Measure: *measure, By: by, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup}
+	groupBy := by
+	if *over != "" {
+		if slices.Contains(by, *over) {
+			return cli.Usage("--over %s: also in --by; a column is grouped by or summarised over, not both", *over)
+		}
+		groupBy = append(slices.Clone(by), *over)
+	}
+	o := metrics.Options{Measure: *measure, By: groupBy, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup}
 	switch *measure {
 	case "accuracy", "in9", "robust", "calibration", "reliability", "shape-bias":
 		if *baseline != "" {
@@ -101,10 +109,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if slices.Contains(by, gc.Column) {
 			return fmt.Errorf("%s: --by %s: no such column (columns: %s)", gc.Stream, gc.Column, gc.Have)
 		}
+		if gc.Column == *over {
+			return fmt.Errorf("%s: --over %s: no such column (columns: %s)", gc.Stream, gc.Column, gc.Have)
+		}
 		return fmt.Errorf("%s: --measure %s needs a column %s (columns: %s)", gc.Stream, *measure, gc.Column, gc.Have)
 	}
 	if err != nil {
 		return err
+	}
+	if *over != "" {
+		var more []string
+		if cols, rows, more, err = metrics.Over(cols, rows, *over); err != nil {
+			return err
+		}
+		notes = append(notes, more...)
 	}
 	for _, n := range notes {
 		fmt.Fprintf(stderr, "lk-metrics: %s\n", n)

@@ -1,0 +1,71 @@
+package tools_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lk-robustness/lk/lib/testutil"
+)
+
+// Seeds of one model scored together: lk3 and lk7 stand in for two seeds
+// of a model "m" (sidecars with one name and a seed column). lk-metrics
+// --over seed must give the mean and sample standard deviation of the two
+// models' top-1 as lk-metrics scores each alone, and refuse what would
+// hide the seeds.
+func TestMetricsOverSeeds(t *testing.T) {
+	tmp := t.TempDir()
+	fm := testutil.FashionMNIST(t)
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 300 %s > %s/x.arrow", fm, tmp))
+	alone := map[string]float64{}
+	for i, src := range []string{"lk3", "lk7"} {
+		var cfg map[string]any
+		b, err := os.ReadFile(testutil.Path(t, "testdata/zoo/"+src+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg["name"], cfg["columns"] = "m", map[string]string{"seed": strconv.Itoa(i)}
+		b, _ = json.Marshal(cfg)
+		dst := fmt.Sprintf("%s/s%d", tmp, i)
+		os.MkdirAll(dst, 0o755)
+		os.WriteFile(dst+"/m.json", b, 0o644)
+		mustSh(t, fmt.Sprintf("cp %s %s/m.onnx", testutil.Path(t, "testdata/zoo/"+src+".onnx"), dst))
+		mustSh(t, fmt.Sprintf("lk-infer -q --model %s/m.onnx < %s/x.arrow > %s/p%d.arrow", dst, tmp, tmp, i))
+		row := readCSV(t, mustSh(t, fmt.Sprintf("lk-infer -q --model testdata/zoo/%s.onnx < %s/x.arrow | lk-metrics --format csv", src, tmp)))[0]
+		alone[src], _ = strconv.ParseFloat(row["top1"], 64)
+	}
+	row := readCSV(t, mustSh(t, fmt.Sprintf("lk-metrics --by model --over seed --format csv %s/p0.arrow %s/p1.arrow", tmp, tmp)))[0]
+	a, b := alone["lk3"], alone["lk7"]
+	for k, want := range map[string]float64{
+		"top1": (a + b) / 2, "top1_sd": math.Abs(a-b) / math.Sqrt2, // two values: sd = |a-b|/sqrt(2)
+		"top1_min": math.Min(a, b), "top1_max": math.Max(a, b), "n_seed": 2,
+	} {
+		got, err := strconv.ParseFloat(row[k], 64)
+		if err != nil || math.Abs(got-want) > 0.006 { // the table's 2 decimals
+			t.Errorf("%s = %q, want %.4f (lk3 alone %.2f, lk7 alone %.2f)", k, row[k], want, a, b)
+		}
+	}
+	if row["model"] != "m" || row["n"] != "300" {
+		t.Errorf("row %v: want model m, n 300", row)
+	}
+	// without --over the two seeds are two rows, not one pooled model
+	if rows := readCSV(t, mustSh(t, fmt.Sprintf("lk-metrics --by model,seed --format csv %s/p0.arrow %s/p1.arrow", tmp, tmp))); len(rows) != 2 {
+		t.Errorf("--by model,seed: %d rows, want 2", len(rows))
+	}
+	for _, c := range []struct{ args, want string }{
+		{"--by model,seed --over seed", "also in --by"},
+		{"--by model --over sample", "--over sample: no such column"},
+	} {
+		_, errOut, err := sh(t, fmt.Sprintf("lk-metrics %s %s/p0.arrow", c.args, tmp))
+		if err == nil || !strings.Contains(errOut, c.want) {
+			t.Errorf("lk-metrics %s: %v %q, want an error with %q", c.args, err, errOut, c.want)
+		}
+	}
+}
