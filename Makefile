@@ -34,6 +34,8 @@ TEST_DEBS := ffmpeg libonnx-testdata chromium python3-sklearn python3-matplotlib
 # the Python references make bench runs beside lk (PyTorch, Pillow, OpenCV,
 # scikit-image, ImageMagick through Wand)
 BENCH_DEBS := python3-torch python3-torchvision python3-pil python3-opencv python3-skimage python3-wand python3-scipy
+# training the zoo: Debian's PyTorch and Fashion-MNIST with its training split
+ZOO_DEBS := python3-torch dataset-fashion-mnist
 # a one-node Slurm cluster for make slurm-check
 SLURM_DEBS := slurmctld slurmd slurm-client munge
 TOOLS    := $(notdir $(wildcard tools/lk-*))
@@ -42,7 +44,7 @@ FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build deps deps-gpu debs testdebs install-debs ort node demo benchmarks test bench clean slurm-check
+.PHONY: all build deps deps-gpu debs testdebs install-debs ort node demo benchmarks test bench clean slurm-check zoo-train
 
 all: build
 
@@ -141,6 +143,13 @@ test: build ort deps-gpu node testdebs
 slurm-check: build ort
 	@$(MAKE) -s --no-print-directory install-debs PKGS="$(SLURM_DEBS)"
 	@pipelines/slurm/check.sh
+
+# Train the zoo: every model with one recipe and budget, seeds 0-2, into
+# testdata/zoo/seeds/sI/ (hours on two cores; resumes from
+# testdata/zoo/ckpt/ where a killed run stopped).
+zoo-train:
+	@$(MAKE) -s --no-print-directory install-debs PKGS="$(ZOO_DEBS)"
+	/usr/bin/python3 testdata/zoo/train.py
 
 bench: build ort
 	@$(MAKE) -s --no-print-directory install-debs PKGS="$(BENCH_DEBS)"
