@@ -43,7 +43,7 @@ func Over(by []string, rows []Row, col string) ([]string, []Row, []string, error
 		}
 		v := r.Group[at]
 		if c.seen[v] {
-			return nil, nil, nil, fmt.Errorf("over %s: %s %s=%s has metric %s twice", col, describe(outBy, g), col, v, r.Metric)
+			return nil, nil, nil, fmt.Errorf("over %s: %s %s=%s has metric %s twice", col, groupName(outBy, g), col, v, r.Metric)
 		}
 		c.seen[v] = true
 		c.vals = append(c.vals, r.Value)
@@ -72,7 +72,7 @@ func Over(by []string, rows []Row, col string) ([]string, []Row, []string, error
 				}
 			}
 			slices.Sort(miss)
-			notes = append(notes, fmt.Sprintf("%s: no rows for %s %s (has %d of the %d values)", describe(outBy, c.group), col, strings.Join(miss, ","), len(groupValues[gk]), len(all)))
+			notes = append(notes, fmt.Sprintf("%s: no rows for %s %s (has %d of the %d values)", groupName(outBy, c.group), col, strings.Join(miss, ","), len(groupValues[gk]), len(all)))
 		}
 		mean, lo, hi := 0.0, math.Inf(1), math.Inf(-1)
 		for _, v := range c.vals {
@@ -93,17 +93,4 @@ func Over(by []string, rows []Row, col string) ([]string, []Row, []string, error
 			Row{Group: c.group, Metric: c.metric + "_max", Value: hi, N: c.n})
 	}
 	return outBy, out, notes, nil
-}
-
-// describe names a group: "model=lk3 corruption=fog", or "the table" for
-// the one group of an ungrouped table.
-func describe(by, group []string) string {
-	if len(by) == 0 {
-		return "the table"
-	}
-	parts := make([]string, len(by))
-	for i := range by {
-		parts[i] = by[i] + "=" + group[i]
-	}
-	return strings.Join(parts, " ")
 }
