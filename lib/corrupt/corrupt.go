@@ -425,6 +425,10 @@ func jpegCompression(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 func plasma(size int, decay float64, r *rand.Rand) []float64 {
 	m := make([]float64, size*size)
 	at := func(y, x int) *float64 { return &m[((y%size+size)%size)*size+(x%size+size)%size] }
+	if size&(size-1) == 0 { // a power of two (every caller's): wrap by masking
+		mask := size - 1
+		at = func(y, x int) *float64 { return &m[(y&mask)*size+x&mask] }
+	}
 	wibble := 100.0
 	wm := func(a float64) float64 { return a/4 + wibble*(2*wibble*r.Float64()-wibble) }
 	for step := size; step >= 2; step /= 2 {
