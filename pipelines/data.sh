@@ -71,9 +71,20 @@ data() {
 MODEL_DIR=${MODEL_DIR:-testdata/zoo}
 model() { echo "$MODEL_DIR/$1.onnx"; }
 
+# modelkey NAME: a short key of the model file and its sidecar (path, size,
+# modification time), so that predictions cached for one model file are
+# never reused for another of the same name (another MODEL_DIR, a seed, a
+# retrained zoo): a change only costs a rerun.
+modelkey() {
+  local m; m=$(model "$1")
+  [ -e "$m" ] || { echo "model $1: no file $m" >&2; return 1; }
+  { realpath "$m"; stat -L -c '%s %Y' "$m" "${m%.onnx}.json" 2>/dev/null || true; } | sha1sum | cut -c1-10
+}
+
 # preds SET MODEL: the path of MODEL's predictions on SET, run if missing.
 preds() {
-  local f="$DATA/preds/$1-$2.arrow"
+  local key; key=$(modelkey "$2") || return 1
+  local f="$DATA/preds/$1-$2-$key.arrow"
   if [ ! -s "$f" ]; then
     mkdir -p "$DATA/preds"
     local in
