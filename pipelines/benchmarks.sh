@@ -22,8 +22,34 @@ OUT=out/benchmarks
 ZOO=${MODELS:-"resnet lk3 lk7 lk13 lk31 vit"}
 BASE=${BASE:-resnet} # the model the normalised measures divide by
 mkdir -p "$OUT"
+# SEEDS=all: every model from each seed folder of SEED_DIR (train.py's
+# s0, s1, ...; sidecars with a seed column), each cell the mean over the
+# seeds with the sample standard deviation (lk-metrics --over seed); the -A
+# twin and the normalising baseline stay the MODEL_DIR resnet's.
+SEED_DIR=${SEED_DIR:-testdata/zoo/seeds}
+DIRS=""
+if [ "${SEEDS:-}" = all ]; then
+  for d in "$SEED_DIR"/s*/; do
+    ok=y; for m in $ZOO; do [ -e "$d$m.onnx" ] || ok=""; done
+    [ -n "$ok" ] && DIRS="$DIRS ${d%/}"
+  done
+  [ -n "$DIRS" ] || { echo "SEEDS=all: no folder in $SEED_DIR has all of $ZOO" >&2; exit 1; }
+fi
+OVER=${DIRS:+--over seed}
+# files SET MODEL: MODEL's predictions on SET, one file per seed with SEEDS=all
+files() {
+  if [ -z "$DIRS" ]; then preds "$1" "$2"; return; fi
+  local d; for d in $DIRS; do (MODEL_DIR=$d; preds "$1" "$2") || return 1; done
+}
+# cell CSV METRIC [CONDITION]: the metric, "mean±sd" over seeds
+cell() {
+  local v sd; v=$(echo "$1" | csv_get "$2" ${3:-})
+  [ -z "$DIRS" ] || [ -z "$v" ] && { echo "$v"; return; }
+  sd=$(echo "$1" | csv_get "$2_sd" ${3:-} 2>/dev/null || true)
+  echo "$v${sd:+±$sd}"
+}
 for m in $ZOO; do
-  for set in clean a r 9 c p o-pos o-neg; do preds $set $m > /dev/null; done
+  for set in clean a r 9 c p o-pos o-neg; do files $set $m > /dev/null; done
 done
 lk-metrics --measure ce --by model "$(preds c $BASE)" > "$OUT/c-base.arrow"
 lk-metrics --measure fp --by model "$(preds p $BASE)" > "$OUT/p-base.arrow"
@@ -33,23 +59,25 @@ echo "mCE, mFR and mT5D in percent of the zoo resnet's, which plays AlexNet's pa
 echo "  clean: 8000 test images; A: the $nA the resnet gets wrong with softmax >= 0.5 (so resnet is 0 by construction);"
 echo "  R: $NR images x 4 renditions; 9: $NR objects on their own / same-class / random-class backgrounds, gap = same - rand;"
 echo "  C: $NC images x 19 corruptions x 5 severities; P: $NP sequences x 10 perturbations; O: classes 8-9 vs 2000 test images (AUPR chance 50)"
+[ -n "$DIRS" ] && echo "  Each cell: mean ± sample standard deviation over the seeds in$DIRS (the baseline and the -A twin: $MODEL_DIR's resnet)."
 echo
-printf "%-7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n" model clean A R 9-orig 9-same 9-rand 9-gap mCE mFR mT5D O-AUPR
+W=6; [ -n "$DIRS" ] && W=12
+printf "%-7s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s\n" model clean A R 9-orig 9-same 9-rand 9-gap mCE mFR mT5D O-AUPR
 for m in $ZOO; do
-  clean=$(lk-metrics --format csv "$(preds clean $m)" | csv_get top1)
-  a=$(lk-metrics --format csv "$(preds a $m)" | csv_get top1)
-  r=$(lk-metrics --format csv "$(preds r $m)" | csv_get top1)
-  in9=$(lk-metrics --by variant --format csv "$(preds 9 $m)")
-  orig=$(echo "$in9" | csv_get top1 variant=original)
-  same=$(echo "$in9" | csv_get top1 variant=mixed_same)
-  rand=$(echo "$in9" | csv_get top1 variant=mixed_rand)
-  gap=$(echo "$in9" | csv_get bg_gap variant=mixed_same-mixed_rand)
-  mce=$(lk-metrics --measure ce --by model --baseline "$OUT/c-base.arrow" --format csv "$(preds c $m)" | csv_get ce corruption=mCE)
-  fp=$(lk-metrics --measure fp --by model --baseline "$OUT/p-base.arrow" --format csv "$(preds p $m)" 2>/dev/null)
-  mfr=$(echo "$fp" | csv_get fr perturbation=mFR)
-  mt5=$(echo "$fp" | csv_get t5d_ratio perturbation=mT5D)
-  aupr=$(lk-metrics --measure ood --by model --positive "$(preds o-pos $m)" --format csv "$(preds o-neg $m)" | csv_get aupr model=$m)
-  printf "%-7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n" "$m" "$clean" "$a" "$r" "$orig" "$same" "$rand" "$gap" "${mce:--}" "${mfr:--}" "${mt5:--}" "${aupr:--}"
+  clean=$(cell "$(lk-metrics $OVER --format csv $(files clean $m))" top1)
+  a=$(cell "$(lk-metrics $OVER --format csv $(files a $m))" top1)
+  r=$(cell "$(lk-metrics $OVER --format csv $(files r $m))" top1)
+  in9=$(lk-metrics --by variant $OVER --format csv $(files 9 $m))
+  orig=$(cell "$in9" top1 variant=original)
+  same=$(cell "$in9" top1 variant=mixed_same)
+  rand=$(cell "$in9" top1 variant=mixed_rand)
+  gap=$(cell "$in9" bg_gap variant=mixed_same-mixed_rand)
+  mce=$(cell "$(lk-metrics --measure ce --by model $OVER --baseline "$OUT/c-base.arrow" --format csv $(files c $m))" ce corruption=mCE)
+  fp=$(lk-metrics --measure fp --by model $OVER --baseline "$OUT/p-base.arrow" --format csv $(files p $m) 2>/dev/null)
+  mfr=$(cell "$fp" fr perturbation=mFR)
+  mt5=$(cell "$fp" t5d_ratio perturbation=mT5D)
+  aupr=$(cell "$(lk-metrics --measure ood --by model $OVER --positive "$(files o-pos $m | paste -sd, -)" --format csv $(files o-neg $m))" aupr model=$m)
+  printf "%-7s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s\n" "$m" "$clean" "$a" "$r" "$orig" "$same" "$rand" "$gap" "${mce:--}" "${mfr:--}" "${mt5:--}" "${aupr:--}"
 done
 echo
 echo "(-: undefined: e.g. the baseline never flipped on a perturbation, so its FR would divide by 0; lk-metrics --measure fp says which)"
