@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/lk-robustness/lk/lib/table"
 )
@@ -25,7 +26,7 @@ type Spec struct {
 	X, Y, Z  string // columns (Z: heat map values)
 	Series   string // one line, bar group or colour per value (a list of columns: per combination)
 	Label    string // scatter: text beside each point
-	Band     bool   // line: min-max band over rows sharing (series, x), the line at their mean
+	Band     bool   // line: min-max band over rows sharing (series, x), the line at their mean; bar: min-max whiskers
 	Diagonal bool   // line, scatter: the dashed line y = x (a reliability diagram's perfect calibration)
 	// SeriesOrder fixes the colour of each named series (its position
 	// here), so that a model has one colour in every figure however few
@@ -315,69 +316,144 @@ func lines(p *plot.Plot, t *table.Cells, s Spec) error {
 	return nil
 }
 
-// bars draws grouped bars: one group per value of X (a category), one bar
-// per series within it.
-func bars(p *plot.Plot, t *table.Cells, s Spec) error {
+// barStats are the bars of a table: for each series (names) and category
+// of X (groups, in order of appearance), the mean of Y over the rows that
+// share them, with their min and max and count (0: no bar). Rows sharing a
+// series and a category (a model's seeds, a lesion's samples) are
+// averaged, never one of them picked.
+type barStats struct {
+	groups, names []string
+	mean, lo, hi  [][]float64 // [series][group]
+	n             [][]int
+}
+
+func barValues(t *table.Cells, s Spec) (*barStats, error) {
 	cats, err := t.Strings(s.X, "x categories")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ys, err := t.Floats(s.Y, "y")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ser, names, err := seriesOf(t, s.Series)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var groups []string
+	b := &barStats{names: names}
 	gi := map[string]int{}
 	for _, c := range cats {
 		if _, ok := gi[c]; !ok {
-			gi[c] = len(groups)
-			groups = append(groups, c)
+			gi[c] = len(b.groups)
+			b.groups = append(b.groups, c)
 		}
+	}
+	si := map[string]int{}
+	for k, name := range names {
+		si[name] = k
+		b.mean = append(b.mean, make([]float64, len(b.groups)))
+		b.lo = append(b.lo, make([]float64, len(b.groups)))
+		b.hi = append(b.hi, make([]float64, len(b.groups)))
+		b.n = append(b.n, make([]int, len(b.groups)))
+	}
+	for i, c := range cats {
+		if math.IsNaN(ys[i]) {
+			continue
+		}
+		k, g := si[ser[i]], gi[c]
+		if b.n[k][g] == 0 {
+			b.lo[k][g], b.hi[k][g] = ys[i], ys[i]
+		}
+		b.mean[k][g] += ys[i]
+		b.lo[k][g], b.hi[k][g] = math.Min(b.lo[k][g], ys[i]), math.Max(b.hi[k][g], ys[i])
+		b.n[k][g]++
+	}
+	for k := range names {
+		for g := range b.groups {
+			if b.n[k][g] > 0 {
+				b.mean[k][g] /= float64(b.n[k][g])
+			}
+		}
+	}
+	return b, nil
+}
+
+// bars draws grouped bars: one group per value of X (a category), one bar
+// per series within it, at the mean of the rows sharing them; with Band,
+// whiskers from their min to their max.
+func bars(p *plot.Plot, t *table.Cells, s Spec) error {
+	b, err := barValues(t, s)
+	if err != nil {
+		return err
 	}
 	// series named by the categories themselves (--x model --series
 	// model, for a colour per model): one bar per category, centred
 	own := s.Series == s.X
-	width := vg.Points(math.Max(4, 200/float64(len(groups)*len(names))))
+	width := vg.Points(math.Max(4, 200/float64(len(b.groups)*len(b.names))))
 	if own {
-		width = vg.Points(math.Max(4, 200/float64(len(groups))))
+		width = vg.Points(math.Max(4, 200/float64(len(b.groups))))
 	}
-	for k, name := range names {
-		vals := make(plotter.Values, len(groups))
-		for i := range vals {
-			vals[i] = math.NaN()
-		}
-		for i, c := range cats {
-			if ser[i] == name && !math.IsNaN(ys[i]) {
-				vals[gi[c]] = ys[i]
-			}
-		}
-		for i, v := range vals {
-			if math.IsNaN(v) {
-				vals[i] = 0 // gonum draws no NaN bars; a missing value is an empty bar
-			}
-		}
-		b, err := plotter.NewBarChart(vals, width)
+	for k, name := range b.names {
+		// gonum draws no NaN bars; a missing value is an empty bar
+		vals := plotter.Values(b.mean[k])
+		bc, err := plotter.NewBarChart(vals, width)
 		if err != nil {
 			return err
 		}
-		b.Color = s.colour(name, names)
-		b.LineStyle.Width = 0
+		bc.Color = s.colour(name, b.names)
+		bc.LineStyle.Width = 0
 		if !own {
-			b.Offset = vg.Length(float64(k)-float64(len(names)-1)/2) * width
+			bc.Offset = vg.Length(float64(k)-float64(len(b.names)-1)/2) * width
 		}
-		p.Add(b)
+		p.Add(bc)
+		if s.Band {
+			p.Add(&whiskers{lo: b.lo[k], hi: b.hi[k], n: b.n[k], offset: bc.Offset, cap: width / 3})
+		}
 		if name != "" {
-			p.Legend.Add(name, b)
+			p.Legend.Add(name, bc)
 		}
 	}
-	p.NominalX(groups...)
+	p.NominalX(b.groups...)
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	return nil
+}
+
+// whiskers draw a vertical line from lo to hi over bar g (x = g, shifted by
+// the bar's offset), with caps, where the bar has more than one row.
+type whiskers struct {
+	lo, hi      []float64
+	n           []int
+	offset, cap vg.Length
+}
+
+func (w *whiskers) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	ls := draw.LineStyle{Color: color.Black, Width: vg.Points(0.8)}
+	for g := range w.lo {
+		if w.n[g] < 2 {
+			continue
+		}
+		x := trX(float64(g)) + w.offset
+		lo, hi := trY(w.lo[g]), trY(w.hi[g])
+		c.StrokeLine2(ls, x, lo, x, hi)
+		c.StrokeLine2(ls, x-w.cap, lo, x+w.cap, lo)
+		c.StrokeLine2(ls, x-w.cap, hi, x+w.cap, hi)
+	}
+}
+
+// DataRange makes the axes hold the whiskers' ends.
+func (w *whiskers) DataRange() (xmin, xmax, ymin, ymax float64) {
+	ymin, ymax = math.Inf(1), math.Inf(-1)
+	for g := range w.lo {
+		if w.n[g] > 0 {
+			ymin, ymax = math.Min(ymin, w.lo[g]), math.Max(ymax, w.hi[g])
+		}
+	}
+	if math.IsInf(ymin, 1) { // no bar: nothing to hold
+		return 0, 0, 0, 0
+	}
+	return 0, float64(len(w.lo) - 1), ymin, ymax
 }
 
 // scatter draws a point per row, coloured by series, with an optional text

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,6 +114,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"line_band", sample(t), Spec{Kind: "line", X: "drop_n", Y: "top1", Series: "model", Band: true, Title: "lesion"}},
 		{"bar", sample(t), Spec{Kind: "bar", X: "drop_n", Y: "top1", Series: "model"}},
+		{"bar_band", sample(t), Spec{Kind: "bar", X: "drop_n", Y: "top1", Series: "model", Band: true}},
 		{"scatter", sample(t), Spec{Kind: "scatter", X: "drop_n", Y: "top1", Series: "model", Label: "sample"}},
 		{"heatmap", frame(t, heatT), Spec{Kind: "heatmap", X: "fv", Y: "fu", Z: "top1"}},
 	}
@@ -293,5 +295,30 @@ func TestSeriesOrder(t *testing.T) {
 	}
 	if s.colour("lk31", names) != OkabeIto[2] || s.colour("lk31", []string{"lk31"}) != OkabeIto[2] {
 		t.Error("lk31's colour depends on the other series")
+	}
+}
+
+// Bars of rows that share a series and a category (three lesion samples
+// here: base-n, base, base+n) stand at their mean, with their min and max
+// for the whiskers; never at one of them.
+func TestBarsAverageSharedRows(t *testing.T) {
+	b, err := barValues(sample(t), Spec{Kind: "bar", X: "drop_n", Y: "top1", Series: "model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(b.groups, []string{"0", "1", "2", "3", "4"}) || len(b.names) != 2 {
+		t.Fatalf("groups %v, series %v", b.groups, b.names)
+	}
+	for k, name := range b.names {
+		for g := range b.groups {
+			n := float64(g)
+			base := 90 - 12*n
+			if name == "lk31" {
+				base = 90 - 5*n
+			}
+			if b.mean[k][g] != base || b.lo[k][g] != base-n || b.hi[k][g] != base+n || b.n[k][g] != 3 {
+				t.Errorf("%s drop_n %d: mean %v min %v max %v n %d, want %v %v %v 3", name, g, b.mean[k][g], b.lo[k][g], b.hi[k][g], b.n[k][g], base, base-n, base+n)
+			}
+		}
 	}
 }
