@@ -1,9 +1,10 @@
 package corrupt
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 
 	"github.com/lk-robustness/lk/lib/imageio"
 )
@@ -56,7 +57,13 @@ func proceduralFrost(idx int) *imageio.Image {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return v[order[a]] < v[order[b]] })
+	// by value, ties by position: one order however the sort proceeds
+	slices.SortFunc(order, func(a, b int) int {
+		if c := cmp.Compare(v[a], v[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
 	img := &imageio.Image{W: n, H: n, C: 3, Pix: make([]uint8, n*n*3)}
 	tint := [3]float64{-10, -2, 8} // bluish white, as the photographs
 	for rank, i := range order {
