@@ -56,23 +56,23 @@ func Over(by []string, rows []Row, col string) ([]string, []Row, []string, error
 	}
 	var out []Row
 	var notes []string
-	noted := map[string]bool{}
+	started := map[string]bool{} // groups whose count row (and note) are out
 	for _, c := range order {
 		gk := strings.Join(c.group, "\x00")
-		if !noted[gk] {
-			noted[gk] = true
-			out = append(out, Row{Group: c.group, Metric: "n_" + col, Value: float64(len(groupValues[gk])), N: c.n})
-		}
-		if len(groupValues[gk]) < len(all) && !noted[gk+"\x02"] {
-			noted[gk+"\x02"] = true
-			var miss []string
-			for v := range all {
-				if !groupValues[gk][v] {
-					miss = append(miss, v)
+		if !started[gk] {
+			started[gk] = true
+			have := groupValues[gk]
+			out = append(out, Row{Group: c.group, Metric: "n_" + col, Value: float64(len(have)), N: c.n})
+			if len(have) < len(all) {
+				var miss []string
+				for v := range all {
+					if !have[v] {
+						miss = append(miss, v)
+					}
 				}
+				slices.Sort(miss)
+				notes = append(notes, fmt.Sprintf("%s: no rows for %s %s (has %d of the %d values)", groupName(outBy, c.group), col, strings.Join(miss, ","), len(have), len(all)))
 			}
-			slices.Sort(miss)
-			notes = append(notes, fmt.Sprintf("%s: no rows for %s %s (has %d of the %d values)", groupName(outBy, c.group), col, strings.Join(miss, ","), len(groupValues[gk]), len(all)))
 		}
 		mean, lo, hi := 0.0, math.Inf(1), math.Inf(-1)
 		for _, v := range c.vals {
