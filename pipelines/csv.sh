@@ -60,3 +60,49 @@ csv2md() {
 
 # minus A B: A - B with one decimal.
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
+
+# md_mean FILE...: one target's markdown tables, made once per seed (the
+# same lines, rows and columns), merged cell by cell: a cell that is a
+# number in every file becomes "mean±sd" (sample standard deviation, n-1)
+# with as many decimals as the inputs had; other cells that agree are kept
+# and those that differ are listed "a / b / c". Lines outside the tables
+# must agree (a differing caption is an error, not a merge).
+md_mean() {
+  awk '
+    function trim(s) { sub(/^ +/, "", s); sub(/ +$/, "", s); return s }
+    function decimals(s) { return index(s, ".") ? length(s) - index(s, ".") : 0 }
+    FNR == 1 { f++; name[f] = FILENAME }
+    { line[f, FNR] = $0; n[f] = FNR }
+    END {
+      for (i = 2; i <= f; i++) if (n[i] != n[1]) { printf "md_mean: %s has %d lines, %s has %d\n", name[i], n[i], name[1], n[1] > "/dev/stderr"; exit 1 }
+      for (l = 1; l <= n[1]; l++) {
+        first = line[1, l]
+        if (f == 1 || first !~ /^\|/ || first ~ /^\|(---\|)+$/) {
+          for (i = 2; i <= f; i++) if (line[i, l] != first) { printf "md_mean: line %d of %s and %s differ:\n%s\n%s\n", l, name[1], name[i], first, line[i, l] > "/dev/stderr"; exit 1 }
+          print first; continue
+        }
+        nc = split(first, c, "|")
+        for (i = 1; i <= f; i++) {
+          if (split(line[i, l], cells, "|") != nc) { printf "md_mean: line %d of %s has another number of cells than in %s\n", l, name[i], name[1] > "/dev/stderr"; exit 1 }
+          for (k = 2; k < nc; k++) v[i, k] = trim(cells[k])
+        }
+        out = "|"
+        for (k = 2; k < nc; k++) {
+          num = 1; same = 1; d = 0; sum = 0; list = v[1, k]
+          for (i = 1; i <= f; i++) {
+            if (v[i, k] !~ /^-?[0-9]+(\.[0-9]+)?$/) num = 0
+            else { sum += v[i, k]; if (decimals(v[i, k]) > d) d = decimals(v[i, k]) }
+            if (v[i, k] != v[1, k]) same = 0
+            if (i > 1) list = list " / " v[i, k]
+          }
+          if (num) {
+            mean = sum / f; ss = 0
+            for (i = 1; i <= f; i++) ss += (v[i, k] - mean) ^ 2
+            cell = sprintf("%." d "f±%." d "f", mean, sqrt(ss / (f - 1)))
+          } else cell = same ? v[1, k] : list
+          out = out " " cell " |"
+        }
+        print out
+      }
+    }' "$@"
+}

@@ -19,7 +19,10 @@
 # standard sequence without FAB-T) and erf (the effective receptive field
 # of KERNELS over NERF images; maps of SMALL and LK) and calibration (ECE
 # and RMS calibration error, clean and per corruption and severity of -C)
-# and shapebias (NSHAPE cue-conflict twin images).
+# and shapebias (NSHAPE cue-conflict twin images). SEEDS=all: every target
+# once per seed folder of SEED_DIR (default testdata/zoo/seeds, train.py's
+# s0, s1, ...), then each table as mean ± sd over the seeds and each figure
+# at the mean with the min-max range (see seeds() below).
 set -euo pipefail
 shopt -s inherit_errexit # a failing step inside $(...) stops the run too
 cd "$(dirname "$0")/.."
@@ -35,6 +38,8 @@ NTAIG=${NTAIG:-40}
 LK=${LK:-lk31}; SMALL=${SMALL:-lk3}; VIT=${VIT:-vit}
 KERNELS=${KERNELS:-"lk3 lk7 lk13 lk31"}
 BASE=${BASE:-resnet}
+BYSEED=${BYSEED:-} # ",seed" in a seed folder's run: tables keep the seed column
+SEED_DIR=${SEED_DIR:-testdata/zoo/seeds}
 NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NERF:-50}; NSHAPE=${NSHAPE:-2000}
 W=$OUT/work
 mkdir -p "$OUT" "$W"
@@ -46,6 +51,21 @@ LOG=/dev/null
 run() { echo "$*" >> "$LOG"; bash -o pipefail -c "$*"; }
 begin() { LOG="$W/$1.cmds"; : > "$LOG"; echo "reproduce: $1" >&2; }
 
+# plot NAME FLAGS TABLE...: lk-plot FLAGS over the tables into
+# $OUT/NAME.png, keeping the flags and the tables' names in $W so that
+# SEEDS=all can draw the figure again over every seed's tables.
+plot() {
+  local name=$1 flags=$2 f; shift 2
+  echo "$flags" > "$W/$name.plot"
+  for f in "$@"; do basename "$f"; done > "$W/$name.in"
+  run "lk-plot $flags -o $OUT/$name.png $*"
+}
+
+# basepreds SET: the normalising model's predictions (BASE from BASE_DIR:
+# with SEEDS=all every seed is divided by one model, as every ImageNet
+# model by the one AlexNet)
+BASE_DIR=${BASE_DIR:-$MODEL_DIR}
+basepreds() { (MODEL_DIR=$BASE_DIR; preds "$1" "$BASE"); }
 allpreds() { for m in $MODELS; do preds "$1" "$m"; done; }
 top1() { lk-metrics --format csv "$(preds "$1" "$2")" | csv_get "${3:-top1}"; }
 # metrics flags for a set: the 200-class mask of real ImageNet-A/-R/-O
@@ -55,28 +75,31 @@ t1() { case $1 in a|r) real $1 && echo top1_masked && return ;; esac; echo top1;
 fig1() {
   begin fig1
   run "lk-summary $(for m in $MODELS; do printf '%s ' "$(model $m)"; done) > $W/summary.arrow"
-  run "lk-metrics --by model $(allpreds clean | tr '\n' ' ') > $W/clean.arrow"
-  run "lk-plot --kind scatter --join model --x parameters --y top1 --ylabel 'top-1 (%)' --series model $SO --label model --title 'Model size and clean top-1' -o $OUT/fig1.png $W/summary.arrow $W/clean.arrow"
+  run "lk-metrics --by model$BYSEED $(allpreds clean | tr '\n' ' ') > $W/clean.arrow"
+  plot fig1 "--kind scatter --join model --x parameters --y top1 --ylabel 'top-1 (%)' --series model $SO --label model --title 'Model size and clean top-1'" $W/clean.arrow $W/summary.arrow
 }
 fig2() {
   begin fig2
-  run "lk-metrics --by model $(sub a) $(allpreds a | tr '\n' ' ') | lk-plot --kind bar --ylabel 'top-1 (%)' --x model --series model $SO --y $(t1 a) --title 'ImageNet-A (twin): top-1' -o $OUT/fig2a.png"
-  run "lk-metrics --by model,severity $(allpreds c | tr '\n' ' ') | lk-plot --kind bar --where severity=5 --x model --series model $SO --y top1 --ylabel 'top-1 (%)' --title 'ImageNet-C (twin): mean top-1 over 19 corruptions, severity 5' -o $OUT/fig2b.png"
+  run "lk-metrics --by model $(sub a) $(allpreds a | tr '\n' ' ') > $W/a.arrow"
+  plot fig2a "--kind bar --ylabel 'top-1 (%)' --x model --series model $SO --y $(t1 a) --title 'ImageNet-A (twin): top-1'" $W/a.arrow
+  run "lk-metrics --by model,severity $(allpreds c | tr '\n' ' ') > $W/c-sev.arrow"
+  plot fig2b "--kind bar --where severity=5 --x model --series model $SO --y top1 --ylabel 'top-1 (%)' --title 'ImageNet-C (twin): mean top-1 over 19 corruptions, severity 5'" $W/c-sev.arrow
   : > "$W/ood.files"
   for m in $MODELS; do
     run "lk-metrics --measure ood --by model $(sub o) --positive $(preds o-pos $m) $(preds o-neg $m) > $W/ood-$m.arrow"
   done
-  run "lk-plot --kind bar --x model --series model $SO --y aupr --ylabel 'AUPR (%)' --title 'ImageNet-O (twin): AUPR' -o $OUT/fig2c.png $(for m in $MODELS; do printf '%s ' $W/ood-$m.arrow; done)"
+  plot fig2c "--kind bar --x model --series model $SO --y aupr --ylabel 'AUPR (%)' --title 'ImageNet-O (twin): AUPR'" $(for m in $MODELS; do printf '%s ' $W/ood-$m.arrow; done)
 }
 fig3() {
   begin fig3
-  run "lk-metrics --by model $(sub r) $(allpreds r | tr '\n' ' ') | lk-plot --kind bar --ylabel 'top-1 (%)' --x model --series model $SO --y $(t1 r) --title 'ImageNet-R (twin): top-1' -o $OUT/fig3.png"
+  run "lk-metrics --by model $(sub r) $(allpreds r | tr '\n' ' ') > $W/r.arrow"
+  plot fig3 "--kind bar --ylabel 'top-1 (%)' --x model --series model $SO --y $(t1 r) --title 'ImageNet-R (twin): top-1'" $W/r.arrow
 }
 table1() {
   begin table1
   local base="" by="AlexNet (the bundled errors)"
   if ! real c; then
-    run "lk-metrics --measure ce --by model $(preds c $BASE) > $W/c-base.arrow"
+    run "lk-metrics --measure ce --by model $(basepreds c) > $W/c-base.arrow"
     base="--baseline $W/c-base.arrow" by="$BASE, on the twin"
   fi
   run "lk-metrics --measure ce --by model $base --format csv $(allpreds c | tr '\n' ' ') > $W/table1.csv"
@@ -87,7 +110,7 @@ table1() {
 table2() {
   begin table2
   local base=""
-  run "lk-metrics --measure fp --by model $(preds p $BASE) > $W/p-base.arrow"
+  run "lk-metrics --measure fp --by model $(basepreds p) > $W/p-base.arrow"
   for m in $MODELS; do
     run "lk-metrics --measure fp --by model --baseline $W/p-base.arrow --format csv $(preds p $m) 2>/dev/null > $W/fp-$m.csv"
   done
@@ -121,9 +144,9 @@ fig4() {
   begin fig4
   local files=""; for m in $MODELS; do files="$files $(occlusion $m)"; done
   run "lk-metrics --by model,drop_mode,drop_ratio $files > $W/occ.arrow"
-  run "lk-plot --kind line --where drop_mode=random --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'patches dropped (fraction)' --title 'Random patch drop' -o $OUT/fig4a.png $W/occ.arrow"
-  run "lk-plot --kind line --where drop_mode=salient --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'saliency mass dropped (lambda)' --title 'Salient patch drop' -o $OUT/fig4b.png $W/occ.arrow"
-  run "lk-plot --kind line --where drop_mode=nonsalient --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'saliency mass kept (lambda)' --title 'Non-salient patch drop' -o $OUT/fig4c.png $W/occ.arrow"
+  plot fig4a "--kind line --where drop_mode=random --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'patches dropped (fraction)' --title 'Random patch drop'" $W/occ.arrow
+  plot fig4b "--kind line --where drop_mode=salient --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'saliency mass dropped (lambda)' --title 'Salient patch drop'" $W/occ.arrow
+  plot fig4c "--kind line --where drop_mode=nonsalient --x drop_ratio --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'saliency mass kept (lambda)' --title 'Non-salient patch drop'" $W/occ.arrow
 }
 fig5() {
   begin fig5
@@ -138,9 +161,12 @@ fig6() {
     run "lk-data -q $TWIN --keep-labels 0-7 --limit $NATT $FM | lk-attack -q --model $(model $m) --attack pgd --eps 0.006 --steps 1,2,4,8 --seed 1 | lk-infer -q --model $(model $m) > $W/pgd-steps-$m.arrow"
     a="$a $W/fgsm-$m.arrow"; b="$b $W/pgd-eps-$m.arrow"; c="$c $W/pgd-steps-$m.arrow"
   done
-  run "lk-metrics --by model,eps $a | lk-plot --kind line --x eps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'eps (L-inf, pixel range [0,1])' --title FGSM -o $OUT/fig6a.png"
-  run "lk-metrics --by model,eps $b | lk-plot --kind line --x eps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'eps (L-inf, pixel range [0,1])' --title 'PGD, 5 steps' -o $OUT/fig6b.png"
-  run "lk-metrics --by model,steps $c | lk-plot --kind line --x steps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'PGD steps' --title 'PGD, eps 0.006' -o $OUT/fig6c.png"
+  run "lk-metrics --by model,eps $a > $W/fgsm.arrow"
+  plot fig6a "--kind line --x eps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'eps (L-inf, pixel range [0,1])' --title FGSM" $W/fgsm.arrow
+  run "lk-metrics --by model,eps $b > $W/pgd-eps.arrow"
+  plot fig6b "--kind line --x eps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'eps (L-inf, pixel range [0,1])' --title 'PGD, 5 steps'" $W/pgd-eps.arrow
+  run "lk-metrics --by model,steps $c > $W/pgd-steps.arrow"
+  plot fig6c "--kind line --x steps --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'PGD steps' --title 'PGD, eps 0.006'" $W/pgd-steps.arrow
 }
 table4() {
   begin table4
@@ -171,7 +197,8 @@ fig7() {
       files="$files $f.preds.arrow"
     done
   done
-  run "lk-metrics --by model,drop_n,sample $files | lk-plot --kind line --band --x drop_n --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'units removed' --title 'Lesion study: mean and min-max of 5 samples' -o $OUT/fig7.png"
+  run "lk-metrics --by model,drop_n,sample $files > $W/lesion.arrow"
+  plot fig7 "--kind line --band --x drop_n --y top1 --ylabel 'top-1 (%)' --series model $SO --xlabel 'units removed' --title 'Lesion study: mean and min-max of 5 samples'" $W/lesion.arrow
 }
 fig8() {
   begin fig8
@@ -180,14 +207,14 @@ fig8() {
     run "lk-fft-noise -q --eps 0.1 --seed 1 < $(data small) | lk-infer -q --model $(model $m) > $W/fft-$m.arrow"
     files="$files $W/fft-$m.arrow"
   done
-  run "lk-metrics --by model,freq $files > $W/fft.arrow"
-  run "lk-metrics --by model $(allpreds small | tr '\n' ' ') > $W/clean-small.arrow"
-  run "lk-plot --kind line --x freq --y top1 --series model $SO --minus $W/clean-small.arrow --xlabel 'noise frequency (x pi)' --ylabel 'top-1 change (points)' --title 'Band-limited noise, eps 0.1' -o $OUT/fig8.png $W/fft.arrow"
+  run "lk-metrics --by model,freq$BYSEED $files > $W/fft.arrow"
+  run "lk-metrics --by model$BYSEED $(allpreds small | tr '\n' ' ') > $W/clean-small.arrow"
+  plot fig8 "--kind line --x freq --y top1 --series model $SO --minus $W/clean-small.arrow --minus-by model$BYSEED --xlabel 'noise frequency (x pi)' --ylabel 'top-1 change (points)' --title 'Band-limited noise, eps 0.1'" $W/fft.arrow
 }
 fig9() {
   begin fig9
   run "lk-attn-dist --model $(model $LK) --min-kernel 5 > $W/attn.arrow"
-  run "lk-plot --kind line --x position --y score --series stage,block --xlabel 'channels, sorted (fraction)' --title 'Kernel attention distance, $LK' -o $OUT/fig9.png $W/attn.arrow"
+  plot fig9 "--kind line --x position --y score --series stage,block --xlabel 'channels, sorted (fraction)' --title 'Kernel attention distance, $LK'" $W/attn.arrow
 }
 fig10() {
   begin fig10
@@ -196,7 +223,7 @@ fig10() {
     run "lk-featvar -q --model $(model $m) < $(data small) > $W/featvar-$m.arrow"
     files="$files $W/featvar-$m.arrow"
   done
-  run "lk-plot --kind line --x depth --y variance --series model $SO --xlabel 'normalised depth' --title 'Feature-map variance' -o $OUT/fig10.png $files"
+  plot fig10 "--kind line --x depth --y variance --series model $SO --xlabel 'normalised depth' --title 'Feature-map variance'" $files
 }
 table5() {
   begin table5
@@ -282,7 +309,8 @@ calibration() {
   run "lk-metrics --measure calibration --by model --format csv $(allpreds clean | tr '\n' ' ') > $W/cal-clean.csv"
   run "lk-metrics --measure calibration --by model --format csv $(allpreds c | tr '\n' ' ') > $W/cal-c.csv"
   run "lk-metrics --measure calibration --by model,corruption,severity --format csv $(allpreds c | tr '\n' ' ') > $OUT/calibration-c.csv"
-  run "lk-metrics --measure reliability --by model $(allpreds c | tr '\n' ' ') | lk-plot --kind line --x confidence --y accuracy --series model $SO --diagonal --xlabel 'confidence (%)' --ylabel 'accuracy (%)' --title 'Reliability on ImageNet-C (twin), every corruption and severity' -o $OUT/calibration.png"
+  run "lk-metrics --measure reliability --by model $(allpreds c | tr '\n' ' ') > $W/reliability.arrow"
+  plot calibration "--kind line --x confidence --y accuracy --series model $SO --diagonal --xlabel 'confidence (%)' --ylabel 'accuracy (%)' --title 'Reliability on ImageNet-C (twin), every corruption and severity'" $W/reliability.arrow
   { echo "Calibration (%): ECE over 15 equal-width confidence bins (Guo et al. 2017) and the RMS calibration error with adaptive bins of 100 (hendrycks' calib_err), clean and on the -C twin (every corruption and severity; per corruption and severity in calibration-c.csv):"; echo
     echo "model,clean top-1,clean ECE,clean RMS,-C top-1,-C confidence,-C ECE,-C RMS" | csv2md | head -2
     for m in $MODELS; do
@@ -334,10 +362,11 @@ report() {
     echo
     echo "Made by \`make reproduce\` on $(date -u +%Y-%m-%d) with lk $(git describe --always --dirty 2>/dev/null || echo '?'), ONNX Runtime 1.24.1,"
     echo "on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
-    echo "Models: $MODELS (from $MODEL_DIR). Data: $(for s in clean a r 9 c p o-pos; do real $s && printf '%s real; ' $s || printf '%s twin; ' $s; done)"
+    echo "Models: $MODELS (from ${SEEDDIRS:-$MODEL_DIR}). Data: $(for s in clean a r 9 c p o-pos; do real $s && printf '%s real; ' $s || printf '%s twin; ' $s; done)"
+    [ -n "${SEEDDIRS:-}" ] && { echo; echo "Every target was run once per seed folder ($SEEDDIRS; each run's own report, tables and figures are in seeds/). Each table cell here is the mean ± the sample standard deviation over the seeds (a cell that differs but is not a number lists the seeds' values); each line or bar is at the mean, its shading or whiskers the min-max range over the seeds. fig1 shows one point per model and seed; fig5, the effective receptive field maps, the reliability diagram and the cue-conflict montage are seed ${SEEDDIRS%% *}'s."; }
     echo "Every stream records its provenance (tools, arguments, model sha256) in its schema metadata (lk.provenance)."
     echo; echo "Model files (sha256):"; echo; echo '```'
-    for m in $MODELS; do sha256sum "$(model $m)"; done
+    for d in ${SEEDDIRS:-$MODEL_DIR}; do for m in $MODELS; do sha256sum "$d/$m.onnx"; done; done
     echo '```'
     for t in $ALL; do
       [ -e "$W/$t.cmds" ] || continue
@@ -353,9 +382,65 @@ report() {
   echo "report: $r and $OUT/report.html (one self-contained page for a browser)" >&2
 }
 
+# seeds TARGET...: SEEDS=all. The targets once per seed folder of SEED_DIR
+# that holds every model of MODELS, into $OUT/seeds/sI with that folder as
+# MODEL_DIR (the baseline stays MODEL_DIR's BASE); then, into $OUT, each
+# table as mean ± sd over the seeds (md_mean) and each figure drawn again
+# over every seed's tables: lines and bars at the mean, the min-max range
+# shaded (lk-plot --band).
+seeds() {
+  local d ok m t n f files
+  SEEDDIRS=""
+  for d in "$SEED_DIR"/s*/; do
+    ok=y; for m in $MODELS; do [ -e "$d$m.onnx" ] || ok=""; done
+    [ -n "$ok" ] && SEEDDIRS="$SEEDDIRS ${d%/}"
+  done
+  SEEDDIRS=${SEEDDIRS# }
+  [ -n "$SEEDDIRS" ] || { echo "SEEDS=all: no folder in $SEED_DIR has all of $MODELS" >&2; exit 1; }
+  for d in $SEEDDIRS; do
+    echo "reproduce: seed folder $d" >&2
+    OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$MODEL_DIR BYSEED=,seed SEEDS= bash pipelines/reproduce.sh "$@"
+  done
+  local s0; s0=$OUT/seeds/$(basename "${SEEDDIRS%% *}")
+  for t in "$@"; do
+    [ -e "$s0/work/$t.cmds" ] || continue
+    LOG=$W/$t.cmds
+    { for d in $SEEDDIRS; do echo "OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$MODEL_DIR BYSEED=,seed pipelines/reproduce.sh $t"; done
+      echo "# which ran, for $s0:"; cat "$s0/work/$t.cmds"; echo "# then over the seeds:"; } > "$LOG"
+    if [ -e "$s0/$t.md" ]; then
+      files=""; for d in $SEEDDIRS; do files="$files $OUT/seeds/$(basename "$d")/$t.md"; done
+      echo "md_mean$files > $OUT/$t.md" >> "$LOG"
+      md_mean $files > "$OUT/$t.md"
+    fi
+    for f in "$s0/$t.png" "$s0/$t"[a-c].png; do
+      [ -e "$f" ] || continue
+      n=$(basename "$f" .png)
+      case $n in
+        fig5|erfa|erfb|calibration|shapebias) run "cp $f $OUT/$n.png" ;;
+        fig1)
+          run "lk-metrics --by model,seed $(for d in $SEEDDIRS; do (MODEL_DIR=$d; allpreds clean); done | tr '\n' ' ') > $W/clean.arrow"
+          run "lk-plot $(cat "$s0/work/fig1.plot") -o $OUT/fig1.png $W/clean.arrow $s0/work/summary.arrow" ;;
+        *)
+          local flags; flags=$(cat "$s0/work/$n.plot")
+          if [ "$n" = fig8 ]; then
+            run "lk-metrics --by model,seed $(for d in $SEEDDIRS; do (MODEL_DIR=$d; allpreds small); done | tr '\n' ' ') > $W/clean-small.arrow"
+            flags=${flags//$s0\/work\/clean-small.arrow/$W/clean-small.arrow}
+          fi
+          files=""; for d in $SEEDDIRS; do while read -r f; do files="$files $OUT/seeds/$(basename "$d")/work/$f"; done < "$s0/work/$n.in"; done
+          run "lk-plot $flags --band -o $OUT/$n.png$files" ;;
+      esac
+    done
+  done
+}
+
 ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf calibration shapebias"
 TARGETS=${*:-$ALL}
 for t in $TARGETS; do
-  case " $ALL report " in *" $t "*) [ "$t" = report ] || "$t" ;; *) echo "unknown target $t (want: $ALL, report)" >&2; exit 2 ;; esac
+  case " $ALL report " in *" $t "*) ;; *) echo "unknown target $t (want: $ALL, report)" >&2; exit 2 ;; esac
 done
+if [ "${SEEDS:-}" = all ]; then
+  seeds $(echo " $TARGETS " | sed 's/ report / /g')
+else
+  for t in $TARGETS; do [ "$t" = report ] || "$t"; done
+fi
 report # of every target made so far

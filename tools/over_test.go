@@ -82,7 +82,7 @@ func TestPredsCacheFollowsTheModelFile(t *testing.T) {
 		mustSh(t, fmt.Sprintf("cp testdata/zoo/lk7%s %s/lk3%s", ext, other, ext))
 	}
 	script := fmt.Sprintf(`set -euo pipefail; . pipelines/data.sh; . pipelines/csv.sh; DATA=%s/data; NSMALL=200
-top() { lk-metrics --format csv "$1" | csv_get top1; }
+top() { lk-metrics --format csv "$1" | csv_get top1,xent; }
 a=$(preds small lk3); MODEL_DIR=%s; b=$(preds small lk3); MODEL_DIR=testdata/zoo; c=$(preds small lk7)
 echo "$a $b $(top $a) $(top $b) $(top $c)"`, tmp, other)
 	f := strings.Fields(mustSh(t, script))
@@ -93,7 +93,7 @@ echo "$a $b $(top $a) $(top $b) $(top $c)"`, tmp, other)
 		t.Errorf("one cache file %s for two model files", f[0])
 	}
 	if f[3] != f[4] || f[2] == f[3] {
-		t.Errorf("top-1: zoo lk3 %s, lk7 under the name lk3 %s, zoo lk7 %s: want the last two equal and the first different", f[2], f[3], f[4])
+		t.Errorf("top-1 and cross-entropy: zoo lk3 %s, lk7 under the name lk3 %s, zoo lk7 %s: want the last two equal and the first different", f[2], f[3], f[4])
 	}
 	if _, errOut, err := sh(t, `. pipelines/data.sh; MODEL_DIR=/nonexistent; preds small lk3`); err == nil || !strings.Contains(errOut, "no file /nonexistent/lk3.onnx") {
 		t.Errorf("a missing model: %v %q", err, errOut)

@@ -90,7 +90,7 @@ func readCSV(t *testing.T, s string) []map[string]string {
 
 // The README's pipeline gives, for every zoo model, the clean accuracy that
 // PyTorch measured on the same 8000 images at training time (the sidecar's
-// test_top1, from train.log).
+// test_top1, from seeds/train.log).
 func TestPipelineMatchesTrainingAccuracy(t *testing.T) {
 	fm := testutil.FashionMNIST(t)
 	tmp := t.TempDir()

@@ -267,7 +267,7 @@ func TestMinus(t *testing.T) {
 	base := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "top1", Type: table.Float})
 	base.Add("lk31", 90.0)
 	base.Add("resnet", 91.0)
-	if err := tb.Minus(frame(t, base), "top1", "model"); err != nil {
+	if err := tb.Minus(frame(t, base), "top1", []string{"model"}); err != nil {
 		t.Fatal(err)
 	}
 	y, _ := tb.Floats("top1", "--y")
@@ -278,8 +278,29 @@ func TestMinus(t *testing.T) {
 	}
 	short := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "top1", Type: table.Float})
 	short.Add("lk31", 90.0)
-	if err := sample(t).Minus(frame(t, short), "top1", "model"); err == nil || !strings.Contains(err.Error(), `no row with model "resnet"`) {
+	if err := sample(t).Minus(frame(t, short), "top1", []string{"model"}); err == nil || !strings.Contains(err.Error(), `no row with model "resnet"`) {
 		t.Errorf("missing key: %v", err)
+	}
+	// one clean accuracy per (model, sample): each sample's own is
+	// subtracted, and keying on the model alone is refused, not resolved
+	// to whichever row came last
+	per := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "sample", Type: table.Int}, table.Column{Name: "top1", Type: table.Float})
+	for _, m := range []string{"lk31", "resnet"} {
+		for s := 0; s < 3; s++ {
+			per.Add(m, s, 100.0+float64(s))
+		}
+	}
+	if err := sample(t).Minus(frame(t, per), "top1", []string{"model"}); err == nil || !strings.Contains(err.Error(), `model "lk31" is on more than one row`) {
+		t.Errorf("ambiguous key: %v", err)
+	}
+	tb = sample(t)
+	if err := tb.Minus(frame(t, per), "top1", []string{"model", "sample"}); err != nil {
+		t.Fatal(err)
+	}
+	y, _ = tb.Floats("top1", "--y")
+	// row 2: lk31, drop_n 0, sample 2: 90 - 102; row 29: resnet, drop_n 4, sample 2: 90-48+4 - 102
+	if y[2] != -12 || y[29] != -56 {
+		t.Errorf("after minus by model,sample: %v %v, want -12 -56", y[2], y[29])
 	}
 }
 

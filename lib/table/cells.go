@@ -102,7 +102,7 @@ func (t *Cells) need(name, what string) error {
 }
 
 // ColumnError is a column that a role of the spec names (Role: x, y, z,
-// series, label, where, join, minus; "x categories", "minus series")
+// series, label, where, join, minus; "x categories", "minus key")
 // and that the table lacks (Row -1), or whose cell at Row is not a number.
 type ColumnError struct {
 	Table, Column, Role string
@@ -238,14 +238,12 @@ func (t *Cells) Join(u *Cells, key string) error {
 }
 
 // Minus subtracts from column y, row by row, the y of base's row with the
-// same key (the clean accuracy of each model, to plot a drop). A key
-// missing from base is an error naming it.
-func (t *Cells) Minus(base *Cells, y, key string) error {
+// same values in the key columns (the clean accuracy of each model, to plot
+// a drop; with model and seed, each seed's own). A key missing from base,
+// or on more than one of its rows (which one to subtract?), is an error
+// naming it.
+func (t *Cells) Minus(base *Cells, y string, key []string) error {
 	ys, err := t.Floats(y, "y")
-	if err != nil {
-		return err
-	}
-	keys, err := t.Strings(key, "minus series")
 	if err != nil {
 		return err
 	}
@@ -253,22 +251,48 @@ func (t *Cells) Minus(base *Cells, y, key string) error {
 	if err != nil {
 		return err
 	}
-	bkeys, err := base.Strings(key, "minus series")
+	keys, err := t.keys(key)
 	if err != nil {
 		return err
 	}
+	bkeys, err := base.keys(key)
+	if err != nil {
+		return err
+	}
+	name := strings.Join(key, ",")
 	ref := map[string]float64{}
 	for i, k := range bkeys {
+		if _, dup := ref[k]; dup {
+			return fmt.Errorf("%s: %s %q is on more than one row; say which columns tell them apart (lk-plot --minus-by)", base.Name, name, k)
+		}
 		ref[k] = bys[i]
 	}
 	for i, k := range keys {
 		b, ok := ref[k]
 		if !ok {
-			return fmt.Errorf("%s: no row with %s %q to subtract", base.Name, key, k)
+			return fmt.Errorf("%s: no row with %s %q to subtract", base.Name, name, k)
 		}
 		if !math.IsNaN(ys[i]) {
 			t.cols[y][i] = strconv.FormatFloat(ys[i]-b, 'g', -1, 64)
 		}
 	}
 	return nil
+}
+
+// keys returns each row's values of the named columns, joined by commas.
+func (t *Cells) keys(names []string) ([]string, error) {
+	out := make([]string, t.rows)
+	for j, n := range names {
+		col, err := t.Strings(n, "minus key")
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range col {
+			if j > 0 {
+				out[i] += ","
+			}
+			out[i] += v
+		}
+	}
+	return out, nil
 }

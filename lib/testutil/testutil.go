@@ -62,13 +62,20 @@ func FashionMNIST(t testing.TB) string {
 // with random weights and their blocks.json, exported by
 // testdata/arch/make_arch.py --big into a cache folder ($LK_TEST_CACHE, or
 // the user cache) the first time; it skips the test when PyTorch is absent.
+// The folder is named by a hash of the script and of the zoo ViT it also
+// exports (at opset 13), so a retrained zoo never meets a stale export.
 func BigModels(t testing.TB) string {
 	t.Helper()
 	script := Path(t, "testdata", "arch", "make_arch.py")
-	src, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range []string{script, Path(t, "testdata", "zoo", "vit.onnx"), Path(t, "testdata", "zoo", "vit.json")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
+	var err error
 	base := os.Getenv("LK_TEST_CACHE")
 	if base == "" {
 		if base, err = os.UserCacheDir(); err != nil {

@@ -43,6 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs.StringVar(&s.YLabel, "ylabel", "", "y axis label (default: the column name)")
 	join := fs.String("join", "", "join the input tables on this column instead of stacking them (e.g. model: lk-summary's parameters beside lk-metrics' top1)")
 	minus := fs.String("minus", "", "table `file` whose --y value, per --series value, is subtracted (e.g. clean accuracy per model: plots the drop)")
+	minusBy := fs.String("minus-by", "", "`columns` (comma-separated) that match --minus's rows to the plotted ones (default: the --series columns; e.g. model,seed when the tables hold several seeds)")
 	var where, labels cli.Strings
 	fs.Var(&where, "where", "keep rows with column=value, a list (all must hold)")
 	fs.Var(&labels, "label", "scatter: the column labelling each point; montage: the columns labelling each image (default id)")
@@ -121,15 +122,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	if *minus != "" {
-		if s.Series == "" {
-			return cli.Usage("--minus needs --series: the column matching its rows")
+		key := *minusBy
+		if key == "" {
+			key = s.Series
+		}
+		if key == "" {
+			return cli.Usage("--minus needs --series or --minus-by: the columns matching its rows")
 		}
 		err := cli.Inputs([]string{*minus}, stdin, func(r *stream.Reader) error {
 			base, err := table.ReadCells(r)
 			if err != nil {
 				return err
 			}
-			return t.Minus(base, s.Y, s.Series)
+			return t.Minus(base, s.Y, strings.Split(key, ","))
 		})
 		if err != nil {
 			return err
@@ -149,7 +154,7 @@ func flagNames(err error) error {
 	if !errors.As(err, &ce) {
 		return err
 	}
-	flag := map[string]string{"x categories": "--x (categories)", "minus series": "--minus (its --series column)"}[ce.Role]
+	flag := map[string]string{"x categories": "--x (categories)", "minus key": "--minus (its --minus-by or --series columns)"}[ce.Role]
 	if flag == "" {
 		flag = "--" + ce.Role
 	}
