@@ -99,3 +99,72 @@ echo "$a $b $(top $a) $(top $b) $(top $c)"`, tmp, other)
 		t.Errorf("a missing model: %v %q", err, errOut)
 	}
 }
+
+// SEEDS=all make reproduce: lk3 and lk7 stand in for two seeds of a model
+// "m". Table 7's clean column must be the mean and sample standard
+// deviation of the two models' test accuracy as PyTorch measured it at
+// training time (their sidecars' test_top1), its -A column those of the
+// two models scored alone; the per-seed runs and the banded figure must be
+// there, and a seed folder without every model is left out.
+func TestReproduceSeedsAll(t *testing.T) {
+	testutil.FashionMNIST(t)
+	tmp := t.TempDir()
+	var clean []float64
+	for i, src := range []string{"lk3", "lk7"} {
+		var cfg map[string]any
+		b, err := os.ReadFile(testutil.Path(t, "testdata/zoo/"+src+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		clean = append(clean, 100*cfg["test_top1"].(float64))
+		cfg["name"], cfg["columns"] = "m", map[string]string{"seed": strconv.Itoa(i)}
+		b, _ = json.Marshal(cfg)
+		dst := fmt.Sprintf("%s/seeds/s%d", tmp, i)
+		os.MkdirAll(dst, 0o755)
+		os.WriteFile(dst+"/m.json", b, 0o644)
+		mustSh(t, fmt.Sprintf("cp %s %s/m.onnx", testutil.Path(t, "testdata/zoo/"+src+".onnx"), dst))
+	}
+	os.MkdirAll(tmp+"/seeds/s2", 0o755) // training not finished: no m.onnx
+	env := fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds OUT=%s/out DATA=%s/data MODELS=m KERNELS=m NR=40", tmp, tmp, tmp)
+	mustSh(t, env+" bash pipelines/reproduce.sh table7 fig3")
+	var cells []string
+	for _, l := range strings.Split(mustSh(t, "cat "+tmp+"/out/table7.md"), "\n") {
+		if strings.HasPrefix(l, "| m |") {
+			cells = strings.Split(l, "|")
+		}
+	}
+	if len(cells) != 6 {
+		t.Fatalf("table7.md has no row for m:\n%s", mustSh(t, "cat "+tmp+"/out/table7.md"))
+	}
+	meanSD := func(col int, a, b float64) {
+		t.Helper()
+		got := strings.TrimSpace(cells[col])
+		want := fmt.Sprintf("%.2f±%.2f", (a+b)/2, math.Abs(a-b)/math.Sqrt2)
+		if got != want {
+			t.Errorf("table7 column %d: %q, want %q (seeds %.2f and %.2f)", col, got, want, a, b)
+		}
+	}
+	meanSD(2, clean[0], clean[1])
+	var adv []float64
+	for _, src := range []string{"lk3", "lk7"} {
+		row := readCSV(t, mustSh(t, fmt.Sprintf("lk-infer -q --model testdata/zoo/%s.onnx < %s/data/a.arrow | lk-metrics --format csv", src, tmp)))[0]
+		v, _ := strconv.ParseFloat(row["top1"], 64)
+		adv = append(adv, v)
+	}
+	meanSD(3, adv[0], adv[1])
+	for _, f := range []string{"fig3.png", "report.md", "seeds/s0/table7.md", "seeds/s1/fig3.png"} {
+		if _, err := os.Stat(tmp + "/out/" + f); err != nil {
+			t.Error(err)
+		}
+	}
+	if rep := mustSh(t, "cat "+tmp+"/out/report.md"); !strings.Contains(rep, "mean ± the sample standard deviation over the seeds") || strings.Contains(rep, "seeds/s2") {
+		t.Errorf("report.md does not say how the seeds were combined, or names the incomplete folder:\n%s", rep)
+	}
+	_, errOut, err := sh(t, fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds/s2 OUT=%s/out2 MODELS=m bash pipelines/reproduce.sh table7", tmp, tmp))
+	if err == nil || !strings.Contains(errOut, "no folder in") {
+		t.Errorf("no complete seed folder: %v %q", err, errOut)
+	}
+}
