@@ -12,6 +12,36 @@ import (
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
+// standInSeeds writes lk3 and lk7 as seeds 0 and 1 of one model "m" into
+// dir/s0 and dir/s1 (sidecars with name m and a seed column) and returns
+// their sidecars' test_top1 in percent (PyTorch's, at training time).
+func standInSeeds(t *testing.T, dir string) []float64 {
+	t.Helper()
+	var top1 []float64
+	for i, src := range []string{"lk3", "lk7"} {
+		var cfg map[string]any
+		b, err := os.ReadFile(testutil.Path(t, "testdata/zoo/"+src+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		top1 = append(top1, 100*cfg["test_top1"].(float64))
+		cfg["name"], cfg["columns"] = "m", map[string]string{"seed": strconv.Itoa(i)}
+		b, _ = json.Marshal(cfg)
+		dst := fmt.Sprintf("%s/s%d", dir, i)
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+"/m.json", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustSh(t, fmt.Sprintf("cp %s %s/m.onnx", testutil.Path(t, "testdata/zoo/"+src+".onnx"), dst))
+	}
+	return top1
+}
+
 // Seeds of one model scored together: lk3 and lk7 stand in for two seeds
 // of a model "m" (sidecars with one name and a seed column). lk-metrics
 // --over seed must give the mean and sample standard deviation of the two
@@ -22,22 +52,9 @@ func TestMetricsOverSeeds(t *testing.T) {
 	fm := testutil.FashionMNIST(t)
 	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 300 %s > %s/x.arrow", fm, tmp))
 	alone := map[string]float64{}
+	standInSeeds(t, tmp)
 	for i, src := range []string{"lk3", "lk7"} {
-		var cfg map[string]any
-		b, err := os.ReadFile(testutil.Path(t, "testdata/zoo/"+src+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		cfg["name"], cfg["columns"] = "m", map[string]string{"seed": strconv.Itoa(i)}
-		b, _ = json.Marshal(cfg)
-		dst := fmt.Sprintf("%s/s%d", tmp, i)
-		os.MkdirAll(dst, 0o755)
-		os.WriteFile(dst+"/m.json", b, 0o644)
-		mustSh(t, fmt.Sprintf("cp %s %s/m.onnx", testutil.Path(t, "testdata/zoo/"+src+".onnx"), dst))
-		mustSh(t, fmt.Sprintf("lk-infer -q --model %s/m.onnx < %s/x.arrow > %s/p%d.arrow", dst, tmp, tmp, i))
+		mustSh(t, fmt.Sprintf("lk-infer -q --model %s/s%d/m.onnx < %s/x.arrow > %s/p%d.arrow", tmp, i, tmp, tmp, i))
 		row := readCSV(t, mustSh(t, fmt.Sprintf("lk-infer -q --model testdata/zoo/%s.onnx < %s/x.arrow | lk-metrics --format csv", src, tmp)))[0]
 		alone[src], _ = strconv.ParseFloat(row["top1"], 64)
 	}
@@ -109,24 +126,7 @@ echo "$a $b $(top $a) $(top $b) $(top $c)"`, tmp, other)
 func TestReproduceSeedsAll(t *testing.T) {
 	testutil.FashionMNIST(t)
 	tmp := t.TempDir()
-	var clean []float64
-	for i, src := range []string{"lk3", "lk7"} {
-		var cfg map[string]any
-		b, err := os.ReadFile(testutil.Path(t, "testdata/zoo/"+src+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		clean = append(clean, 100*cfg["test_top1"].(float64))
-		cfg["name"], cfg["columns"] = "m", map[string]string{"seed": strconv.Itoa(i)}
-		b, _ = json.Marshal(cfg)
-		dst := fmt.Sprintf("%s/seeds/s%d", tmp, i)
-		os.MkdirAll(dst, 0o755)
-		os.WriteFile(dst+"/m.json", b, 0o644)
-		mustSh(t, fmt.Sprintf("cp %s %s/m.onnx", testutil.Path(t, "testdata/zoo/"+src+".onnx"), dst))
-	}
+	clean := standInSeeds(t, tmp+"/seeds")
 	os.MkdirAll(tmp+"/seeds/s2", 0o755) // training not finished: no m.onnx
 	env := fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds OUT=%s/out DATA=%s/data MODELS=m KERNELS=m NR=40", tmp, tmp, tmp)
 	mustSh(t, env+" bash pipelines/reproduce.sh table7 fig3")
