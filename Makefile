@@ -109,7 +109,7 @@ demo: build ort
 	@echo "Clean accuracy on Fashion-MNIST test, classes 0-7 (8000 images):"
 	@bin/lk-metrics --by model --format text $(patsubst %,out/clean-%.arrow,$(ZOO))
 	@echo
-	@pipelines/benchmarks.sh
+	@SEEDS=$${SEEDS-all} pipelines/benchmarks.sh
 
 # The six robustness benchmarks on the Fashion-MNIST twins for every zoo
 # model (pipelines/benchmarks.sh says how each twin is built).
