@@ -341,7 +341,8 @@ shapebias() {
 
 # twin_note TARGET: pipelines/twins/TARGET.md (how the twins TARGET reads
 # were built and what they cannot show at 32 pixels) when one of the sets
-# its first line names is a twin ("zoo": the models are the zoo's), or it
+# its first line names is a twin ("zoo": the models are the zoo's or one of
+# its seed folders'), or it
 # names none (the target has no real-data form)
 twin_note() {
   local f="pipelines/twins/$1.md" s sets show=""
@@ -349,7 +350,7 @@ twin_note() {
   sets=$(sed -n '1s/^<!-- sets:\(.*\)-->$/\1/p' "$f")
   [ -z "${sets// /}" ] && show=y
   for s in $sets; do
-    if [ "$s" = zoo ]; then [ "$MODEL_DIR" = testdata/zoo ] && show=y
+    if [ "$s" = zoo ]; then case $MODEL_DIR in testdata/zoo|testdata/zoo/seeds/*) show=y ;; esac
     else real "$s" || show=y; fi
   done
   if [ -n "$show" ]; then tail -n +2 "$f"; echo; fi

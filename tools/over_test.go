@@ -163,6 +163,14 @@ func TestReproduceSeedsAll(t *testing.T) {
 	if rep := mustSh(t, "cat "+tmp+"/out/report.md"); !strings.Contains(rep, "mean ± the sample standard deviation over the seeds") || strings.Contains(rep, "seeds/s2") {
 		t.Errorf("report.md does not say how the seeds were combined, or names the incomplete folder:\n%s", rep)
 	}
+	// the report says how the twins table 7 reads were built, as for one seed
+	note, err := os.ReadFile(testutil.Path(t, "pipelines/twins/table7.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(string(note), "\n"); !strings.Contains(mustSh(t, "cat "+tmp+"/out/report.md"), lines[1]) {
+		t.Errorf("report.md lacks the twin note of table7: %q", lines[1])
+	}
 	_, errOut, err := sh(t, fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds/s2 OUT=%s/out2 MODELS=m bash pipelines/reproduce.sh table7", tmp, tmp))
 	if err == nil || !strings.Contains(errOut, "no folder in") {
 		t.Errorf("no complete seed folder: %v %q", err, errOut)
