@@ -1,5 +1,5 @@
 # Sourced by pipelines/benchmarks.sh and pipelines/reproduce.sh: the image
-# streams every experiment reads, built once into $DATA (default
+# streams every experiment reads, built once per recipe into $DATA (default
 # out/data). Each comes from the real dataset when its variable names a
 # path, else from the embedded Fashion-MNIST twin built by the tools:
 #
@@ -37,9 +37,20 @@ real() {
   esac
 }
 
+# datakey SET: a short key of what SET's stream is made from (the dataset
+# paths, PREP, the N* counts; for the -A twin the zoo resnet's file too), so
+# that a stream cached for one recipe is never read for another: setting
+# IMAGENET_C after a run on the twins, or changing NC, builds anew.
+datakey() {
+  { echo "$1 ${IMAGENET_VAL:-}|${IMAGENET_A:-}|${IMAGENET_R:-}|${IMAGENET_9:-}|${IMAGENET_C:-}|${IMAGENET_P:-}|${IMAGENET_O:-}"
+    echo "$PREP|$NC|$NP|$NR|$NVAL|$NSMALL|$TWIN|$FM"
+    [ "$1" = a ] && ! real a && stat -L -c '%s %Y' testdata/zoo/resnet.onnx
+    true; } | sha1sum | cut -c1-10
+}
+
 # data SET: the path of SET's image stream, built if missing.
 data() {
-  local f="$DATA/$1.arrow"
+  local f; f="$DATA/$1-$(datakey "$1").arrow"
   if [ ! -s "$f" ]; then
     mkdir -p "$DATA"
     local lim=""; [ "$NVAL" -gt 0 ] && lim="--limit $NVAL --shuffle --seed 0"
@@ -81,9 +92,11 @@ modelkey() {
   { realpath "$m"; stat -L -c '%s %Y' "$m" "${m%.onnx}.json" 2>/dev/null || true; } | sha1sum | cut -c1-10
 }
 
-# preds SET MODEL: the path of MODEL's predictions on SET, run if missing.
+# preds SET MODEL: the path of MODEL's predictions on SET, run if missing
+# (keyed by the model file and by SET's recipe).
 preds() {
   local key; key=$(modelkey "$2") || return 1
+  key=$key-$(datakey "$1")
   local f="$DATA/preds/$1-$2-$key.arrow"
   if [ ! -s "$f" ]; then
     mkdir -p "$DATA/preds"

@@ -43,6 +43,17 @@ SEED_DIR=${SEED_DIR:-testdata/zoo/seeds}
 NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NERF:-50}; NSHAPE=${NSHAPE:-2000}
 W=$OUT/work
 mkdir -p "$OUT" "$W"
+# One OUT holds one configuration: the report gathers every target made so
+# far, and must not put one set of models' or data's results beside
+# another's under a header that names only the last.
+CONF="MODELS=$MODELS MODEL_DIR=$MODEL_DIR SEEDS=${SEEDS:-} SEED_DIR=$SEED_DIR BASE=$BASE BASE_DIR=${BASE_DIR:-}"
+for v in IMAGENET_VAL IMAGENET_A IMAGENET_R IMAGENET_9 IMAGENET_C IMAGENET_P IMAGENET_O; do CONF="$CONF $v=${!v:-}"; done
+if [ -s "$W/config" ] && [ "$(cat "$W/config")" != "$CONF" ]; then
+  echo "reproduce: $OUT holds results of another configuration:" >&2
+  echo "  there: $(cat "$W/config")" >&2; echo "  now:   $CONF" >&2
+  echo "use another OUT, or remove $OUT" >&2; exit 2
+fi
+echo "$CONF" > "$W/config"
 # lk-plot with one colour per model in every figure
 SO="--series-order $(echo $MODELS | tr ' ' ,)"
 

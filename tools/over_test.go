@@ -112,6 +112,12 @@ echo "$a $b $(top $a) $(top $b) $(top $c)"`, tmp, other)
 	if f[3] != f[4] || f[2] == f[3] {
 		t.Errorf("top-1 and cross-entropy: zoo lk3 %s, lk7 under the name lk3 %s, zoo lk7 %s: want the last two equal and the first different", f[2], f[3], f[4])
 	}
+	// nor one recipe's images and predictions to another's: NSMALL=100
+	// after NSMALL=200 in the same DATA scores 100 images
+	n := readCSV(t, mustSh(t, fmt.Sprintf(`. pipelines/data.sh; DATA=%s/data; NSMALL=100; lk-metrics --format csv "$(preds small lk3)"`, tmp)))[0]["n"]
+	if n != "100" {
+		t.Errorf("NSMALL=100 after NSMALL=200: predictions of %s images", n)
+	}
 	if _, errOut, err := sh(t, `. pipelines/data.sh; MODEL_DIR=/nonexistent; preds small lk3`); err == nil || !strings.Contains(errOut, "no file /nonexistent/lk3.onnx") {
 		t.Errorf("a missing model: %v %q", err, errOut)
 	}
@@ -150,7 +156,7 @@ func TestReproduceSeedsAll(t *testing.T) {
 	meanSD(2, clean[0], clean[1])
 	var adv []float64
 	for _, src := range []string{"lk3", "lk7"} {
-		row := readCSV(t, mustSh(t, fmt.Sprintf("lk-infer -q --model testdata/zoo/%s.onnx < %s/data/a.arrow | lk-metrics --format csv", src, tmp)))[0]
+		row := readCSV(t, mustSh(t, fmt.Sprintf(". pipelines/data.sh; DATA=%s/data; NR=40; lk-infer -q --model testdata/zoo/%s.onnx < \"$(data a)\" | lk-metrics --format csv", tmp, src)))[0]
 		v, _ := strconv.ParseFloat(row["top1"], 64)
 		adv = append(adv, v)
 	}
@@ -171,7 +177,12 @@ func TestReproduceSeedsAll(t *testing.T) {
 	if lines := strings.Split(string(note), "\n"); !strings.Contains(mustSh(t, "cat "+tmp+"/out/report.md"), lines[1]) {
 		t.Errorf("report.md lacks the twin note of table7: %q", lines[1])
 	}
-	_, errOut, err := sh(t, fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds/s2 OUT=%s/out2 MODELS=m bash pipelines/reproduce.sh table7", tmp, tmp))
+	// the same OUT with the models alone: refused, not mixed into one report
+	_, errOut, err := sh(t, fmt.Sprintf("OUT=%s/out DATA=%s/data MODELS=lk3 KERNELS=lk3 bash pipelines/reproduce.sh table7", tmp, tmp))
+	if err == nil || !strings.Contains(errOut, "holds results of another configuration") {
+		t.Errorf("another configuration into the same OUT: %v %q", err, errOut)
+	}
+	_, errOut, err = sh(t, fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds/s2 OUT=%s/out2 MODELS=m bash pipelines/reproduce.sh table7", tmp, tmp))
 	if err == nil || !strings.Contains(errOut, "no folder in") {
 		t.Errorf("no complete seed folder: %v %q", err, errOut)
 	}
