@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lk-robustness/lk/lib/dataset"
@@ -13,9 +15,10 @@ import (
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
-// Every zoo model, run by ONNX Runtime on the first 64 shipped test images
-// through lk's own loading and preprocessing, gives PyTorch's logits
-// (testdata/zoo/NAME.ref.json, written by train.py) within 1e-4.
+// Every zoo model, and every model of the zoo's seed folders
+// (testdata/zoo/seeds/sI), run by ONNX Runtime on the first 64 shipped test
+// images through lk's own loading and preprocessing, gives PyTorch's logits
+// (NAME.ref.json beside it, written by train.py) within 1e-4.
 func TestZooMatchesPyTorch(t *testing.T) {
 	testutil.ORT(t)
 	src, err := dataset.Open(testutil.FashionMNIST(t), "")
@@ -34,10 +37,22 @@ func TestZooMatchesPyTorch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	models := map[string]string{} // test name: the model's path without .onnx
 	for _, name := range testutil.Zoo {
+		models[name] = testutil.Path(t, "testdata", "zoo", name)
+	}
+	seeds, err := filepath.Glob(testutil.Path(t, "testdata", "zoo", "seeds") + "/s*/*.ref.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range seeds {
+		base := strings.TrimSuffix(f, ".ref.json")
+		models[filepath.Base(filepath.Dir(f))+"/"+filepath.Base(base)] = base
+	}
+	for name, path := range models {
 		t.Run(name, func(t *testing.T) {
 			var ref struct{ Logits [][]float64 }
-			b, err := os.ReadFile(testutil.Path(t, "testdata", "zoo", name+".ref.json"))
+			b, err := os.ReadFile(path + ".ref.json")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +60,7 @@ func TestZooMatchesPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, batch := range []int{64, 7} { // the result must not depend on the batch size
-				m, err := infer.Open(infer.Options{Model: testutil.Path(t, "testdata", "zoo", name+".onnx"), Runtime: ort.Options{Threads: 2}})
+				m, err := infer.Open(infer.Options{Model: path + ".onnx", Runtime: ort.Options{Threads: 2}})
 				if err != nil {
 					t.Fatal(err)
 				}
