@@ -409,6 +409,7 @@ seeds() {
   done
   SEEDDIRS=${SEEDDIRS# }
   [ -n "$SEEDDIRS" ] || { echo "SEEDS=all: no folder in $SEED_DIR has all of $MODELS" >&2; exit 1; }
+  [ $# -gt 0 ] || return 0 # the report alone
   for d in $SEEDDIRS; do
     echo "reproduce: seed folder $d" >&2
     OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$MODEL_DIR BYSEED=,seed SEEDS= bash pipelines/reproduce.sh "$@"

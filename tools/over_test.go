@@ -177,6 +177,11 @@ func TestReproduceSeedsAll(t *testing.T) {
 	if lines := strings.Split(string(note), "\n"); !strings.Contains(mustSh(t, "cat "+tmp+"/out/report.md"), lines[1]) {
 		t.Errorf("report.md lacks the twin note of table7: %q", lines[1])
 	}
+	// the report alone makes no target
+	mustSh(t, env+" bash pipelines/reproduce.sh report")
+	if _, err := os.Stat(tmp + "/out/seeds/s0/work/fig1.cmds"); err == nil {
+		t.Error("SEEDS=all reproduce.sh report ran the targets")
+	}
 	// the same OUT with the models alone: refused, not mixed into one report
 	_, errOut, err := sh(t, fmt.Sprintf("OUT=%s/out DATA=%s/data MODELS=lk3 KERNELS=lk3 bash pipelines/reproduce.sh table7", tmp, tmp))
 	if err == nil || !strings.Contains(errOut, "holds results of another configuration") {
