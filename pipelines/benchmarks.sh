@@ -26,15 +26,8 @@ mkdir -p "$OUT"
 # s0, s1, ...; sidecars with a seed column), each cell the mean over the
 # seeds with the sample standard deviation (lk-metrics --over seed); the -A
 # twin and the normalising baseline stay the MODEL_DIR resnet's.
-SEED_DIR=${SEED_DIR:-testdata/zoo/seeds}
 DIRS=""
-if [ "${SEEDS:-}" = all ]; then
-  for d in "$SEED_DIR"/s*/; do
-    ok=y; for m in $ZOO; do [ -e "$d$m.onnx" ] || ok=""; done
-    [ -n "$ok" ] && DIRS="$DIRS ${d%/}"
-  done
-  [ -n "$DIRS" ] || { echo "SEEDS=all: no folder in $SEED_DIR has all of $ZOO" >&2; exit 1; }
-fi
+[ "${SEEDS:-}" = all ] && DIRS=$(seed_dirs $ZOO)
 OVER=${DIRS:+--over seed}
 # files SET MODEL: MODEL's predictions on SET, one file per seed with SEEDS=all
 files() {
@@ -59,7 +52,7 @@ echo "mCE, mFR and mT5D in percent of the zoo resnet's, which plays AlexNet's pa
 echo "  clean: 8000 test images; A: the $nA the resnet gets wrong with softmax >= 0.5 (so resnet is 0 by construction);"
 echo "  R: $NR images x 4 renditions; 9: $NR objects on their own / same-class / random-class backgrounds, gap = same - rand;"
 echo "  C: $NC images x 19 corruptions x 5 severities; P: $NP sequences x 10 perturbations; O: classes 8-9 vs 2000 test images (AUPR chance 50)"
-[ -n "$DIRS" ] && echo "  Each cell: mean ± sample standard deviation over the seeds in$DIRS (the baseline and the -A twin: $MODEL_DIR's resnet)."
+[ -n "$DIRS" ] && echo "  Each cell: mean ± sample standard deviation over the seeds in $DIRS (the baseline and the -A twin: $MODEL_DIR's resnet)."
 echo
 W=6; [ -n "$DIRS" ] && W=12
 printf "%-7s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s\n" model clean A R 9-orig 9-same 9-rand 9-gap mCE mFR mT5D O-AUPR

@@ -92,6 +92,20 @@ modelkey() {
   { realpath "$m"; stat -L -c '%s %Y' "$m" "${m%.onnx}.json" 2>/dev/null || true; } | sha1sum | cut -c1-10
 }
 
+# seed_dirs MODELS...: the seed folders of SEED_DIR (train.py's s0, s1,
+# ...) that hold every one of MODELS, space-separated; none is an error
+# (a folder whose training has not finished is left out).
+SEED_DIR=${SEED_DIR:-testdata/zoo/seeds}
+seed_dirs() {
+  local d m ok out=""
+  for d in "$SEED_DIR"/s*/; do
+    ok=y; for m in "$@"; do [ -e "$d$m.onnx" ] || ok=""; done
+    [ -n "$ok" ] && out="$out ${d%/}"
+  done
+  [ -n "$out" ] || { echo "SEEDS=all: no folder in $SEED_DIR has all of $*" >&2; return 1; }
+  echo "${out# }"
+}
+
 # preds SET MODEL: the path of MODEL's predictions on SET, run if missing
 # (keyed by the model file and by SET's recipe).
 preds() {

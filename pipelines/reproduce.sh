@@ -39,7 +39,6 @@ LK=${LK:-lk31}; SMALL=${SMALL:-lk3}; VIT=${VIT:-vit}
 KERNELS=${KERNELS:-"lk3 lk7 lk13 lk31"}
 BASE=${BASE:-resnet}
 BYSEED=${BYSEED:-} # ",seed" in a seed folder's run: tables keep the seed column
-SEED_DIR=${SEED_DIR:-testdata/zoo/seeds}
 NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NERF:-50}; NSHAPE=${NSHAPE:-2000}
 W=$OUT/work
 mkdir -p "$OUT" "$W"
@@ -402,13 +401,7 @@ report() {
 # shaded (lk-plot --band).
 seeds() {
   local d ok m t n f files
-  SEEDDIRS=""
-  for d in "$SEED_DIR"/s*/; do
-    ok=y; for m in $MODELS; do [ -e "$d$m.onnx" ] || ok=""; done
-    [ -n "$ok" ] && SEEDDIRS="$SEEDDIRS ${d%/}"
-  done
-  SEEDDIRS=${SEEDDIRS# }
-  [ -n "$SEEDDIRS" ] || { echo "SEEDS=all: no folder in $SEED_DIR has all of $MODELS" >&2; exit 1; }
+  SEEDDIRS=$(seed_dirs $MODELS) || exit 1
   [ $# -gt 0 ] || return 0 # the report alone
   for d in $SEEDDIRS; do
     echo "reproduce: seed folder $d" >&2
