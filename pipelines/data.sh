@@ -37,13 +37,18 @@ real() {
   esac
 }
 
-# datakey SET: a short key of what SET's stream is made from (the dataset
-# paths, PREP, the N* counts; for the -A twin the zoo resnet's file too), so
-# that a stream cached for one recipe is never read for another: setting
-# IMAGENET_C after a run on the twins, or changing NC, builds anew.
+# RECIPE: the variables that decide what the image streams hold; recipe
+# prints them as NAME=value lines. datakey and reproduce's one-configuration
+# check both key on this one list.
+RECIPE="IMAGENET_VAL IMAGENET_A IMAGENET_R IMAGENET_9 IMAGENET_C IMAGENET_P IMAGENET_O PREP NC NP NR NVAL NSMALL TWIN FM"
+recipe() { local v; for v in $RECIPE; do echo "$v=${!v:-}"; done; }
+
+# datakey SET: a short key of what SET's stream is made from (the recipe;
+# for the -A twin the zoo resnet's file too), so that a stream cached for
+# one recipe is never read for another: setting IMAGENET_C after a run on
+# the twins, or changing NC, builds anew.
 datakey() {
-  { echo "$1 ${IMAGENET_VAL:-}|${IMAGENET_A:-}|${IMAGENET_R:-}|${IMAGENET_9:-}|${IMAGENET_C:-}|${IMAGENET_P:-}|${IMAGENET_O:-}"
-    echo "$PREP|$NC|$NP|$NR|$NVAL|$NSMALL|$TWIN|$FM"
+  { echo "$1"; recipe
     [ "$1" = a ] && ! real a && stat -L -c '%s %Y' testdata/zoo/resnet.onnx
     true; } | sha1sum | cut -c1-10
 }

@@ -43,10 +43,13 @@ NAA=${NAA:-50}; AAEPS=${AAEPS:-0.0078}; AAQUERIES=${AAQUERIES:-5000}; NERF=${NER
 W=$OUT/work
 mkdir -p "$OUT" "$W"
 # One OUT holds one configuration: the report gathers every target made so
-# far, and must not put one set of models' or data's results beside
-# another's under a header that names only the last.
-CONF="MODELS=$MODELS MODEL_DIR=$MODEL_DIR SEEDS=${SEEDS:-} SEED_DIR=$SEED_DIR BASE=$BASE BASE_DIR=${BASE_DIR:-}"
-for v in IMAGENET_VAL IMAGENET_A IMAGENET_R IMAGENET_9 IMAGENET_C IMAGENET_P IMAGENET_O; do CONF="$CONF $v=${!v:-}"; done
+# far, and must not put one set of models', data's or counts' results
+# beside another's under a header that names only the last. The
+# configuration: the models, the data's recipe (pipelines/data.sh) and every
+# parameter of the analyses.
+CONF=$(for v in MODELS MODEL_DIR SEEDS SEED_DIR BASE BASE_DIR SALIENCY PATCH NATT NTAIG LK SMALL VIT KERNELS NAA AAEPS AAQUERIES NERF NSHAPE; do
+  echo "$v=${!v:-}"; done; recipe)
+CONF=$(echo "$CONF" | tr '\n' ' ')
 if [ -s "$W/config" ] && [ "$(cat "$W/config")" != "$CONF" ]; then
   echo "reproduce: $OUT holds results of another configuration:" >&2
   echo "  there: $(cat "$W/config")" >&2; echo "  now:   $CONF" >&2

@@ -187,6 +187,11 @@ func TestReproduceSeedsAll(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "holds results of another configuration") {
 		t.Errorf("another configuration into the same OUT: %v %q", err, errOut)
 	}
+	// the same models with other image counts: refused too
+	_, errOut, err = sh(t, env+" NATT=100 bash pipelines/reproduce.sh table7")
+	if err == nil || !strings.Contains(errOut, "holds results of another configuration") {
+		t.Errorf("other NATT into the same OUT: %v %q", err, errOut)
+	}
 	_, errOut, err = sh(t, fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds/s2 OUT=%s/out2 MODELS=m bash pipelines/reproduce.sh table7", tmp, tmp))
 	if err == nil || !strings.Contains(errOut, "no folder in") {
 		t.Errorf("no complete seed folder: %v %q", err, errOut)
