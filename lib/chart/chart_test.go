@@ -302,6 +302,20 @@ func TestMinus(t *testing.T) {
 	if y[2] != -12 || y[29] != -56 {
 		t.Errorf("after minus by model,sample: %v %v, want -12 -56", y[2], y[29])
 	}
+	// values with commas in them: ("a,b", "c") and ("a", "b,c") are two keys
+	two := func() *table.Frame {
+		f := table.NewFrame(table.Column{Name: "k1", Type: table.String}, table.Column{Name: "k2", Type: table.String}, table.Column{Name: "top1", Type: table.Float})
+		f.Add("a,b", "c", 10.0)
+		f.Add("a", "b,c", 20.0)
+		return f
+	}
+	tc := frame(t, two())
+	if err := tc.Minus(frame(t, two()), "top1", []string{"k1", "k2"}); err != nil {
+		t.Fatalf("keys with commas: %v", err)
+	}
+	if y, _ := tc.Floats("top1", "--y"); y[0] != 0 || y[1] != 0 {
+		t.Errorf("keys with commas: %v, want [0 0]", y)
+	}
 }
 
 // A series listed in SeriesOrder keeps its colour and marker whatever the

@@ -263,14 +263,14 @@ func (t *Cells) Minus(base *Cells, y string, key []string) error {
 	ref := map[string]float64{}
 	for i, k := range bkeys {
 		if _, dup := ref[k]; dup {
-			return fmt.Errorf("%s: %s %q is on more than one row; say which columns tell them apart (lk-plot --minus-by)", base.Name, name, k)
+			return fmt.Errorf("%s: %s %q is on more than one row; say which columns tell them apart (lk-plot --minus-by)", base.Name, name, shown(k))
 		}
 		ref[k] = bys[i]
 	}
 	for i, k := range keys {
 		b, ok := ref[k]
 		if !ok {
-			return fmt.Errorf("%s: no row with %s %q to subtract", base.Name, name, k)
+			return fmt.Errorf("%s: no row with %s %q to subtract", base.Name, name, shown(k))
 		}
 		if !math.IsNaN(ys[i]) {
 			t.cols[y][i] = strconv.FormatFloat(ys[i]-b, 'g', -1, 64)
@@ -279,7 +279,11 @@ func (t *Cells) Minus(base *Cells, y string, key []string) error {
 	return nil
 }
 
-// keys returns each row's values of the named columns, joined by commas.
+// keySep joins the values of a row's key columns: a byte no cell of a
+// table holds, so that values with commas in them cannot collide.
+const keySep = "\x1f"
+
+// keys returns each row's values of the named columns, joined by keySep.
 func (t *Cells) keys(names []string) ([]string, error) {
 	out := make([]string, t.rows)
 	for j, n := range names {
@@ -289,10 +293,13 @@ func (t *Cells) keys(names []string) ([]string, error) {
 		}
 		for i, v := range col {
 			if j > 0 {
-				out[i] += ","
+				out[i] += keySep
 			}
 			out[i] += v
 		}
 	}
 	return out, nil
 }
+
+// shown is a key as an error shows it: values joined by commas.
+func shown(k string) string { return strings.ReplaceAll(k, keySep, ",") }
