@@ -15,7 +15,7 @@
 # out/benchmarks/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/bin:$PATH"
+export PATH="${LK_BIN:-$PWD/bin}:$PATH" # LK_BIN: the tools, if not make build's
 . pipelines/data.sh
 . pipelines/csv.sh
 OUT=out/benchmarks

@@ -396,19 +396,45 @@ report() {
   echo "report: $r and $OUT/report.html (one self-contained page for a browser)" >&2
 }
 
+# seedkey DIR TARGET...: what the run of TARGETs on seed folder DIR
+# depends on: the targets, the configuration, the bytes of the models (the
+# folder's, the baseline, the saliency ViT, the zoo resnet that filters the
+# -A twin), of the tools and of the pipelines, the ONNX Runtime libraries
+# and the LK_* environment.
+seedkey() {
+  local d=$1 m; shift
+  { echo "$*"; echo "$CONF"
+    for m in $MODELS; do cat "$d/$m.onnx" "$d/$m.json" 2>/dev/null | sha256sum; done
+    cat "$(model "$BASE")" "$SALIENCY" testdata/zoo/resnet.onnx | sha256sum
+    cat "${LK_BIN:-$PWD/bin}"/lk-* pipelines/*.sh pipelines/*/*.md | sha256sum
+    stat -L -c '%n %s %Y' .deps/onnxruntime*/*.so* ${LK_ORT_LIB:-} 2>/dev/null || true
+    env | grep '^LK_' | sort || true
+  } | sha256sum | cut -c1-16
+}
+
 # seeds TARGET...: SEEDS=all. The targets once per seed folder of SEED_DIR
 # that holds every model of MODELS, into $OUT/seeds/sI with that folder as
 # MODEL_DIR (the baseline stays MODEL_DIR's BASE); then, into $OUT, each
 # table as mean ± sd over the seeds (md_mean) and each figure drawn again
 # over every seed's tables: lines and bars at the mean, the min-max range
 # shaded (lk-plot --band).
+# A seed folder's run that finished with the same seedkey is reused, so a
+# sweep stopped after some seeds, or run again when a new seed folder is
+# complete, runs only the folders it lacks.
 seeds() {
-  local d ok m t n f files
+  local d ok m t n f files key stamp
   SEEDDIRS=$(seed_dirs $MODELS) || exit 1
   [ $# -gt 0 ] || return 0 # the report alone
   for d in $SEEDDIRS; do
+    key=$(seedkey "$d" "$@"); stamp=$OUT/seeds/$(basename "$d")/work/seed.key
+    if [ -s "$stamp" ] && [ "$(cat "$stamp")" = "$key" ]; then
+      echo "reproduce: seed folder $d: reusing its finished run (same targets, models, tools and configuration; remove $stamp to run it again)" >&2
+      continue
+    fi
     echo "reproduce: seed folder $d" >&2
+    rm -f "$stamp"
     OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$MODEL_DIR BYSEED=,seed SEEDS= bash pipelines/reproduce.sh "$@"
+    echo "$key" > "$stamp"
   done
   local s0; s0=$OUT/seeds/$(basename "${SEEDDIRS%% *}")
   for t in "$@"; do

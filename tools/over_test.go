@@ -177,13 +177,28 @@ func TestReproduceSeedsAll(t *testing.T) {
 	if lines := strings.Split(string(note), "\n"); !strings.Contains(mustSh(t, "cat "+tmp+"/out/report.md"), lines[1]) {
 		t.Errorf("report.md lacks the twin note of table7: %q", lines[1])
 	}
+	// run again: both seed folders' finished runs are reused; after a
+	// change to one folder's model files, that folder alone runs again
+	table := mustSh(t, "cat "+tmp+"/out/table7.md")
+	_, errOut, err := sh(t, env+" bash pipelines/reproduce.sh table7 fig3")
+	if err != nil || strings.Count(errOut, "reusing its finished run") != 2 {
+		t.Errorf("second run: %v\n%s", err, errOut)
+	}
+	mustSh(t, "echo >> "+tmp+"/seeds/s1/m.json")
+	_, errOut, err = sh(t, env+" bash pipelines/reproduce.sh table7 fig3")
+	if err != nil || strings.Count(errOut, "reusing its finished run") != 1 || !strings.Contains(errOut, "seed folder "+tmp+"/seeds/s1\n") {
+		t.Errorf("after a change to s1's sidecar: %v\n%s", err, errOut)
+	}
+	if got := mustSh(t, "cat "+tmp+"/out/table7.md"); got != table {
+		t.Errorf("table7.md changed on a rerun:\n%s\nwas\n%s", got, table)
+	}
 	// the report alone makes no target
 	mustSh(t, env+" bash pipelines/reproduce.sh report")
 	if _, err := os.Stat(tmp + "/out/seeds/s0/work/fig1.cmds"); err == nil {
 		t.Error("SEEDS=all reproduce.sh report ran the targets")
 	}
 	// the same OUT with the models alone: refused, not mixed into one report
-	_, errOut, err := sh(t, fmt.Sprintf("OUT=%s/out DATA=%s/data MODELS=lk3 KERNELS=lk3 bash pipelines/reproduce.sh table7", tmp, tmp))
+	_, errOut, err = sh(t, fmt.Sprintf("OUT=%s/out DATA=%s/data MODELS=lk3 KERNELS=lk3 bash pipelines/reproduce.sh table7", tmp, tmp))
 	if err == nil || !strings.Contains(errOut, "holds results of another configuration") {
 		t.Errorf("another configuration into the same OUT: %v %q", err, errOut)
 	}

@@ -55,7 +55,8 @@ func sh(t *testing.T, script string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command("bash", "-o", "pipefail", "-c", script)
 	cmd.Dir = testutil.Root(t)
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	// LK_BIN: the pipelines' scripts run these tools, not a stale make build's
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "LK_BIN="+bin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
