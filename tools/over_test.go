@@ -166,8 +166,8 @@ func TestReproduceSeedsAll(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if rep := mustSh(t, "cat "+tmp+"/out/report.md"); !strings.Contains(rep, "mean ± the sample standard deviation over the seeds") || strings.Contains(rep, "seeds/s2") {
-		t.Errorf("report.md does not say how the seeds were combined, or names the incomplete folder:\n%s", rep)
+	if rep := mustSh(t, "cat "+tmp+"/out/report.md"); !strings.Contains(rep, "mean ± the sample standard deviation over the seeds") || strings.Contains(rep, "seeds/s2") || !strings.Contains(rep, "are seed s0's") {
+		t.Errorf("report.md does not say how the seeds were combined and which seed's images it shows, or names the incomplete folder:\n%s", rep)
 	}
 	// the report says how the twins table 7 reads were built, as for one seed
 	note, err := os.ReadFile(testutil.Path(t, "pipelines/twins/table7.md"))
