@@ -28,7 +28,7 @@ func writePNG(t *testing.T, path string) []byte {
 func TestHTML(t *testing.T) {
 	dir := t.TempDir()
 	img := writePNG(t, filepath.Join(dir, "fig1.png"))
-	md := "# lk <report>\n\nMade by `make reproduce`\non 2 cores.\n\n## fig1\n\n![fig1](fig1.png)\n\n| model | top1 |\n|---|---|\n| lk3 | 88.80 |\n| a&b | 1 |\n\nCommands:\n\n```sh\nlk-infer --model m.onnx < x.arrow > p.arrow\n```\n\n```\nabc  testdata/zoo/lk3.onnx\n```\n"
+	md := "# lk <report>\n\nMade by `make reproduce`\non 2 cores.\n\n## fig1\n\n![fig1](fig1.png)\n\n| model | top1 |\n|---|---|\n| lk3 | 91.05 |\n| a&b | 1 |\n\nCommands:\n\n```sh\nlk-infer --model m.onnx < x.arrow > p.arrow\n```\n\n```\nabc  testdata/zoo/lk3.onnx\n```\n"
 	out, err := HTML([]byte(md), dir, "report.md")
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestHTML(t *testing.T) {
 		"<h2 id=\"fig1\">fig1</h2>",
 		"<img src=\"data:image/png;base64," + base64.StdEncoding.EncodeToString(img) + "\" alt=\"fig1\">",
 		"<thead><tr><th>model</th><th>top1</th></tr></thead>",
-		"<tr><td>lk3</td><td>88.80</td></tr>",
+		"<tr><td>lk3</td><td>91.05</td></tr>",
 		"<tr><td>a&amp;b</td><td>1</td></tr>",
 		"<details><summary>Commands</summary><pre><code>lk-infer --model m.onnx &lt; x.arrow &gt; p.arrow</code></pre></details>",
 		"<pre><code>abc  testdata/zoo/lk3.onnx</code></pre>",

@@ -11,9 +11,9 @@ import (
 // column per metric, n the rows each value was computed from.
 func ExampleWrite() {
 	rows := []table.Row{
-		{Group: []string{"lk31"}, Metric: "top1", Value: 88.8, N: 8000},
-		{Group: []string{"lk31"}, Metric: "mCE", Value: 117.48, N: 8000},
-		{Group: []string{"resnet"}, Metric: "top1", Value: 91.47, N: 8000},
+		{Group: []string{"lk31"}, Metric: "top1", Value: 91.69, N: 8000},
+		{Group: []string{"lk31"}, Metric: "mCE", Value: 86.15, N: 8000},
+		{Group: []string{"resnet"}, Metric: "top1", Value: 91.91, N: 8000},
 	}
 	if err := table.Write(os.Stdout, "markdown", []string{"model"}, rows, arrow.Metadata{}); err != nil {
 		panic(err)
@@ -21,6 +21,6 @@ func ExampleWrite() {
 	// Output:
 	// | model | n | top1 | mCE |
 	// |---|---|---|---|
-	// | lk31 | 8000 | 88.80 | 117.48 |
-	// | resnet | 8000 | 91.47 |  |
+	// | lk31 | 8000 | 91.69 | 86.15 |
+	// | resnet | 8000 | 91.91 |  |
 }
