@@ -76,8 +76,10 @@ plot() {
 
 # basepreds SET: the normalising model's predictions (BASE from BASE_DIR:
 # with SEEDS=all every seed is divided by one model, as every ImageNet
-# model by the one AlexNet)
+# model by the one AlexNet; seeds() passes BASE_DIR on, not MODEL_DIR,
+# since a prefix assignment already sees the MODEL_DIR=$d before it)
 BASE_DIR=${BASE_DIR:-$MODEL_DIR}
+BASENAME=$BASE; [ "$BASE_DIR" = "$MODEL_DIR" ] || BASENAME="$BASE of $BASE_DIR" # for the tables' titles
 basepreds() { (MODEL_DIR=$BASE_DIR; preds "$1" "$BASE"); }
 allpreds() { for m in $MODELS; do preds "$1" "$m"; done; }
 top1() { lk-metrics --format csv "$(preds "$1" "$2")" | csv_get "${3:-top1}"; }
@@ -113,7 +115,7 @@ table1() {
   local base="" by="AlexNet (the bundled errors)"
   if ! real c; then
     run "lk-metrics --measure ce --by model $(basepreds c) > $W/c-base.arrow"
-    base="--baseline $W/c-base.arrow" by="$BASE, on the twin"
+    base="--baseline $W/c-base.arrow" by="$BASENAME, on the twin"
   fi
   run "lk-metrics --measure ce --by model $base --format csv $(allpreds c | tr '\n' ' ') > $W/table1.csv"
   { echo "mCE (%) over the 15 standard corruptions, normalised by $by:"; echo
@@ -127,7 +129,7 @@ table2() {
   for m in $MODELS; do
     run "lk-metrics --measure fp --by model --baseline $W/p-base.arrow --format csv $(preds p $m) 2>/dev/null > $W/fp-$m.csv"
   done
-  { echo "mFR and mT5D (%), normalised by $BASE (AlexNet's flip rates are in no public code):"; echo
+  { echo "mFR and mT5D (%), normalised by $BASENAME (AlexNet's flip rates are in no public code):"; echo
     echo "model,mFR,mT5D" | csv2md | head -2
     for m in $MODELS; do
       fr=$(csv_get fr perturbation=mFR < "$W/fp-$m.csv")
@@ -433,14 +435,14 @@ seeds() {
     fi
     echo "reproduce: seed folder $d" >&2
     rm -f "$stamp"
-    OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$MODEL_DIR BYSEED=,seed SEEDS= bash pipelines/reproduce.sh "$@"
+    OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$BASE_DIR BYSEED=,seed SEEDS= bash pipelines/reproduce.sh "$@"
     echo "$key" > "$stamp"
   done
   local s0; s0=$OUT/seeds/$(basename "${SEEDDIRS%% *}")
   for t in "$@"; do
     [ -e "$s0/work/$t.cmds" ] || continue
     LOG=$W/$t.cmds
-    { for d in $SEEDDIRS; do echo "OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$MODEL_DIR BYSEED=,seed pipelines/reproduce.sh $t"; done
+    { for d in $SEEDDIRS; do echo "OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$BASE_DIR BYSEED=,seed pipelines/reproduce.sh $t"; done
       echo "# which ran, for $s0:"; cat "$s0/work/$t.cmds"; echo "# then over the seeds:"; } > "$LOG"
     if [ -e "$s0/$t.md" ]; then
       files=""; for d in $SEEDDIRS; do files="$files $OUT/seeds/$(basename "$d")/$t.md"; done

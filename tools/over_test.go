@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -210,5 +211,24 @@ func TestReproduceSeedsAll(t *testing.T) {
 	_, errOut, err = sh(t, fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds/s2 OUT=%s/out2 MODELS=m bash pipelines/reproduce.sh table7", tmp, tmp))
 	if err == nil || !strings.Contains(errOut, "no folder in") {
 		t.Errorf("no complete seed folder: %v %q", err, errOut)
+	}
+	// every seed is normalised by the one baseline, MODEL_DIR's resnet (no
+	// seed folder holds a resnet): each seed's mT5D is its model's top-5
+	// distance over the zoo resnet's, scored here without the pipeline (six
+	// sequences leave mFR undefined: the resnet does not flip on some)
+	mustSh(t, fmt.Sprintf("SEEDS=all SEED_DIR=%s/seeds OUT=%s/out3 DATA=%s/data MODELS=m NP=6 bash pipelines/reproduce.sh table2", tmp, tmp, tmp))
+	p := fmt.Sprintf(". pipelines/data.sh; DATA=%s/data; NP=6; lk-infer -q --model testdata/zoo/%%s.onnx < \"$(data p)\" | lk-metrics --measure fp --by model %%s", tmp)
+	mustSh(t, fmt.Sprintf(p, "resnet", "> "+tmp+"/p-base.arrow"))
+	for i, src := range []string{"lk3", "lk7"} {
+		var want string
+		for _, r := range readCSV(t, mustSh(t, fmt.Sprintf(p, src, "--baseline "+tmp+"/p-base.arrow --format csv"))) {
+			if r["perturbation"] == "mT5D" {
+				want = r["t5d_ratio"]
+			}
+		}
+		md := mustSh(t, fmt.Sprintf("cat %s/out3/seeds/s%d/table2.md", tmp, i))
+		if want == "" || !regexp.MustCompile(`(?m)^\| m \| [^|]+ \| `+regexp.QuoteMeta(want)+` \|$`).MatchString(md) || !strings.Contains(md, "normalised by resnet of testdata/zoo") {
+			t.Errorf("seed %d (%s): mT5D %s over the zoo resnet's, not in\n%s", i, src, want, md)
+		}
 	}
 }
