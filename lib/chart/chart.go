@@ -182,6 +182,24 @@ func (s Spec) index(name string, names []string) int {
 	return k
 }
 
+// ordered puts the sorted series names in the legend's order: those
+// listed in SeriesOrder first, in its order, then the others as they were.
+// A name keeps its index (colour) either way.
+func (s Spec) ordered(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range s.SeriesOrder {
+		if slices.Contains(names, n) {
+			out = append(out, n)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(s.SeriesOrder, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func (s Spec) colour(name string, names []string) color.Color {
 	return OkabeIto[s.index(name, names)%len(OkabeIto)]
 }
@@ -239,7 +257,7 @@ func xySeries(t *table.Cells, s Spec) (xs, ys []float64, ser, names []string, er
 		return
 	}
 	ser, names, err = seriesOf(t, s.Series)
-	return
+	return xs, ys, ser, s.ordered(names), err
 }
 
 // lines draws one line per series through the mean of the rows at each x,
@@ -340,6 +358,7 @@ func barValues(t *table.Cells, s Spec) (*barStats, error) {
 	if err != nil {
 		return nil, err
 	}
+	names = s.ordered(names)
 	b := &barStats{names: names}
 	gi := map[string]int{}
 	for _, c := range cats {

@@ -331,6 +331,17 @@ func TestSeriesOrder(t *testing.T) {
 	if s.colour("lk31", names) != OkabeIto[2] || s.colour("lk31", []string{"lk31"}) != OkabeIto[2] {
 		t.Error("lk31's colour depends on the other series")
 	}
+	// the legend lists them in that order too, the unlisted ones after
+	all := []string{"alpha", "lk3", "lk31", "resnet", "vit"}
+	got := s.ordered(all)
+	if !slices.Equal(got, []string{"resnet", "lk3", "lk31", "alpha", "vit"}) {
+		t.Errorf("legend order %v", got)
+	}
+	for _, n := range all {
+		if s.index(n, got) != s.index(n, all) {
+			t.Errorf("%s changes colour with the legend order", n)
+		}
+	}
 }
 
 // Bars of rows that share a series and a category (three lesion samples

@@ -53,7 +53,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	limit := fs.Int("limit", 24, "montage: images shown, the first of the stream (with --per-image: per image)")
 	perImage := fs.Int("per-image", 0, "montage: show every row of the first `N` images (ids), one block of rows per image, whatever the stream's order (19 corruptions of one image: --per-image 1 --limit 19)")
 	var order cli.Strings
-	fs.Var(&order, "series-order", "series values in the order that gives each its colour and marker, a list (e.g. the models): one colour per model in every figure")
+	fs.Var(&order, "series-order", "series values in the order of the legend that gives each its colour and marker, a list (e.g. the models): one colour per model in every figure")
 	ncols := fs.Int("cols", 8, "montage: images per row")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
