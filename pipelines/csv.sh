@@ -106,3 +106,42 @@ md_mean() {
       }
     }' "$@"
 }
+
+# md_apart A B FILE...: under md_mean's table, whether rows A and B (first
+# cells) differ beyond the seeds: for each numeric column, both rows' min-max
+# over the FILEs (one per seed) and "higher" or "lower" (A's against B's)
+# when the two ranges do not overlap, else "within the spread". The
+# report's claims of a difference rest on this rule. Prints nothing when a
+# table lacks A or B.
+md_apart() {
+  awk -v a="$1" -v b="$2" '
+    function trim(s) { sub(/^ +/, "", s); sub(/ +$/, "", s); return s }
+    function isnum(s) { return s ~ /^-?[0-9]+(\.[0-9]+)?$/ }
+    FNR == 1 { f++; hdr = ""; prev = ""; t = 0 }
+    /^\|(---\|)+$/ { hdr = prev; t++; next }
+    { prev = $0 }
+    /^\|/ && hdr != "" {
+      nc = split($0, cells, "|"); key = trim(cells[2])
+      if (key != a && key != b) next
+      if (!(t in head)) { split(hdr, h, "|"); for (k = 3; k < nc; k++) head[t, k] = trim(h[k]); head[t] = nc; order[++nt] = t }
+      for (k = 3; k < nc; k++) {
+        v = trim(cells[k]); id = t SUBSEP key SUBSEP k
+        if (!isnum(v)) { bad[id] = 1; continue }
+        if (!(id in lo) || v + 0 < lo[id]) { lo[id] = v + 0; los[id] = v }
+        if (!(id in hi) || v + 0 > hi[id]) { hi[id] = v + 0; his[id] = v }
+        cnt[id]++
+      }
+    }
+    END {
+      for (j = 1; j <= nt; j++) {
+        t = order[j]; out = ""
+        for (k = 3; k < head[t]; k++) {
+          ia = t SUBSEP a SUBSEP k; ib = t SUBSEP b SUBSEP k
+          if (cnt[ia] != f || cnt[ib] != f || (ia in bad) || (ib in bad)) continue
+          w = hi[ia] < lo[ib] ? "lower" : lo[ia] > hi[ib] ? "higher" : "within the spread"
+          out = out (out == "" ? "" : "; ") sprintf("%s %s to %s against %s to %s, %s", head[t, k], los[ia], his[ia], los[ib], his[ib], w)
+        }
+        if (out != "") printf "%s against %s over the %d seeds (min to max): %s.\n", a, b, f, out
+      }
+    }' "${@:3}"
+}

@@ -379,7 +379,7 @@ report() {
     echo "Made by \`make reproduce\` on $(date -u +%Y-%m-%d) with lk $(git describe --always --dirty 2>/dev/null || echo '?'), ONNX Runtime 1.24.1,"
     echo "on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
     echo "Models: $MODELS (from ${SEEDDIRS:-$MODEL_DIR}). Data: $(for s in clean a r 9 c p o-pos; do real $s && printf '%s real; ' $s || printf '%s twin; ' $s; done)"
-    [ -n "${SEEDDIRS:-}" ] && { echo; echo "Every target was run once per seed folder ($SEEDDIRS; each run's own report, tables and figures are in seeds/). Each table cell here is the mean ± the sample standard deviation over the seeds (a cell that differs but is not a number lists the seeds' values); each line or bar is at the mean, its shading or whiskers the min-max range over the seeds. fig1 shows one point per model and seed; fig5, the effective receptive field maps, the reliability diagram and the cue-conflict montage are seed $(basename "${SEEDDIRS%% *}")'s."; }
+    [ -n "${SEEDDIRS:-}" ] && { echo; echo "Every target was run once per seed folder ($SEEDDIRS; each run's own report, tables and figures are in seeds/). Each table cell here is the mean ± the sample standard deviation over the seeds (a cell that differs but is not a number lists the seeds' values); each line or bar is at the mean, its shading or whiskers the min-max range over the seeds. Under a table, $LK against $SMALL, $BASE and $VIT column by column: \"higher\" or \"lower\" only where the two models' min-max ranges over the seeds do not overlap, else \"within the spread\" (md_apart); a claim of a difference rests on that. fig1 shows one point per model and seed; fig5, the effective receptive field maps, the reliability diagram and the cue-conflict montage are seed $(basename "${SEEDDIRS%% *}")'s."; }
     echo "Every stream records its provenance (tools, arguments, model sha256) in its schema metadata (lk.provenance)."
     echo; echo "Model files (sha256):"; echo; echo '```'
     for d in ${SEEDDIRS:-$MODEL_DIR}; do for m in $MODELS; do sha256sum "$d/$m.onnx"; done; done
@@ -448,6 +448,12 @@ seeds() {
       files=""; for d in $SEEDDIRS; do files="$files $OUT/seeds/$(basename "$d")/$t.md"; done
       echo "md_mean$files > $OUT/$t.md" >> "$LOG"
       md_mean $files > "$OUT/$t.md"
+      local other
+      for other in $(printf '%s\n' "$SMALL" "$BASE" "$VIT" | awk '!seen[$0]++'); do
+        [ "$other" = "$LK" ] && continue
+        echo "md_apart $LK $other$files >> $OUT/$t.md" >> "$LOG"
+        md_apart "$LK" "$other" $files | sed '1s/^/\n/' >> "$OUT/$t.md"
+      done
     fi
     for f in "$s0/$t.png" "$s0/$t"[a-c].png; do
       [ -e "$f" ] || continue

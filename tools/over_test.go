@@ -232,3 +232,36 @@ func TestReproduceSeedsAll(t *testing.T) {
 		}
 	}
 }
+
+// md_apart says "higher" or "lower" only where two models' min-max ranges
+// over the seeds' tables do not overlap; touching ranges overlap. The
+// expected words are worked out by hand from the seeds' cells.
+func TestMdApart(t *testing.T) {
+	tmp := t.TempDir()
+	seeds := [][3]string{ // per seed: the rows of lk31, lk3 and vit
+		{"| lk31 | 3x3 | 22.91 | 60.0 | 1.00 |", "| lk3 | 3x3 | 18.06 | 60.5 | 2.00 |", "| vit | - | 22.25 | 50 | 0.50 |"},
+		{"| lk31 | 3x3 | 24.89 | 61.0 | 1.50 |", "| lk3 | 3x3 | 19.60 | 59.0 | 2.50 |", "| vit | - | 26.21 | 51 | 0.90 |"},
+		{"| lk31 | 3x3 | 23.50 | 62.0 | 1.20 |", "| lk3 | 3x3 | 19.00 | 58.0 | 1.50 |", "| vit | - | 25.00 | 52 | 1.00 |"},
+	}
+	var files []string
+	for i, rows := range seeds {
+		f := fmt.Sprintf("%s/s%d.md", tmp, i)
+		md := "Caption:\n\n| model | kernel | A | C | ECE |\n|---|---|---|---|---|\n" + strings.Join(rows[:], "\n") + "\n"
+		if err := os.WriteFile(f, []byte(md), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	for _, c := range []struct{ a, b, want string }{
+		// A: 22.91-24.89 against 18.06-19.60 apart; C: 60.0-62.0 against
+		// 58.0-60.5 overlap; ECE: 1.00-1.50 against 1.50-2.50 touch
+		{"lk31", "lk3", "lk31 against lk3 over the 3 seeds (min to max): A 22.91 to 24.89 against 18.06 to 19.60, higher; C 60.0 to 62.0 against 58.0 to 60.5, within the spread; ECE 1.00 to 1.50 against 1.50 to 2.50, within the spread.\n"},
+		// A: 18.06-19.60 against 22.25-26.21; C 58.0-60.5 against 50-52; ECE 1.50-2.50 against 0.50-1.00
+		{"lk3", "vit", "lk3 against vit over the 3 seeds (min to max): A 18.06 to 19.60 against 22.25 to 26.21, lower; C 58.0 to 60.5 against 50 to 52, higher; ECE 1.50 to 2.50 against 0.50 to 1.00, higher.\n"},
+		{"lk31", "resnet", ""}, // no resnet row: nothing
+	} {
+		if got := mustSh(t, ". pipelines/csv.sh; md_apart "+c.a+" "+c.b+" "+strings.Join(files, " ")); got != c.want {
+			t.Errorf("md_apart %s %s:\n%q\nwant\n%q", c.a, c.b, got, c.want)
+		}
+	}
+}
