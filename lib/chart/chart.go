@@ -335,10 +335,11 @@ func lines(p *plot.Plot, t *table.Cells, s Spec) error {
 }
 
 // barStats are the bars of a table: for each series (names) and category
-// of X (groups, in order of appearance), the mean of Y over the rows that
-// share them, with their min and max and count (0: no bar). Rows sharing a
-// series and a category (a model's seeds, a lesion's samples) are
-// averaged, never one of them picked.
+// of X (groups: those SeriesOrder lists in its order, then the others in
+// order of appearance), the mean of Y over the rows that share them, with
+// their min and max and count (0: no bar). Rows sharing a series and a
+// category (a model's seeds, a lesion's samples) are averaged, never one
+// of them picked.
 type barStats struct {
 	groups, names []string
 	mean, lo, hi  [][]float64 // [series][group]
@@ -366,6 +367,11 @@ func barValues(t *table.Cells, s Spec) (*barStats, error) {
 			gi[c] = len(b.groups)
 			b.groups = append(b.groups, c)
 		}
+	}
+	// categories that SeriesOrder lists (--x model) come in its order too
+	b.groups = s.ordered(b.groups)
+	for g, c := range b.groups {
+		gi[c] = g
 	}
 	si := map[string]int{}
 	for k, name := range names {

@@ -355,6 +355,14 @@ func TestBarsAverageSharedRows(t *testing.T) {
 	if !slices.Equal(b.groups, []string{"0", "1", "2", "3", "4"}) || len(b.names) != 2 {
 		t.Fatalf("groups %v, series %v", b.groups, b.names)
 	}
+	// --x model with --series-order: the categories in that order
+	m, err := barValues(sample(t), Spec{Kind: "bar", X: "model", Y: "top1", Series: "model", SeriesOrder: []string{"resnet", "lk31"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.groups, []string{"resnet", "lk31"}) || !slices.Equal(m.names, m.groups) || m.mean[0][0] != 90-12*2 || m.mean[1][1] != 90-5*2 {
+		t.Errorf("groups %v, series %v, means %v", m.groups, m.names, m.mean)
+	}
 	for k, name := range b.names {
 		for g := range b.groups {
 			n := float64(g)
