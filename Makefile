@@ -101,7 +101,7 @@ $(ORT_LIB):
 
 # The README's main command: clean top-1 of every zoo model on the shipped
 # Fashion-MNIST test split (classes 0-7), through real pipelines, then the
-# six robustness benchmarks on their twins (about 4 minutes on two cores).
+# six robustness benchmarks on their twins (about 3 minutes per seed on two cores).
 demo: build ort
 	@mkdir -p out
 	@bin/lk-data -q --gray3 --crop 32 --keep-labels 0-7 $(FMNIST) > out/fmnist-test.arrow
