@@ -112,7 +112,8 @@ md_mean() {
 # over the FILEs (one per seed) and "higher" or "lower" (A's against B's)
 # when the two ranges do not overlap, else "within the spread". The
 # report's claims of a difference rest on this rule. Prints nothing when a
-# table lacks A or B.
+# table lacks A or B, and leaves out (saying so) a table where A or B names
+# several rows, whose ranges would pool unlike rows.
 md_apart() {
   awk -v a="$1" -v b="$2" '
     function trim(s) { sub(/^ +/, "", s); sub(/ +$/, "", s); return s }
@@ -123,6 +124,7 @@ md_apart() {
     /^\|/ && hdr != "" {
       nc = split($0, cells, "|"); key = trim(cells[2])
       if (key != a && key != b) next
+      if (++rows[f, t, key] == 2) { dup[t] = 1; printf "md_apart: %s has several rows %s in table %d: not compared\n", FILENAME, key, t > "/dev/stderr" }
       if (!(t in head)) { split(hdr, h, "|"); for (k = 3; k < nc; k++) head[t, k] = trim(h[k]); head[t] = nc; order[++nt] = t }
       for (k = 3; k < nc; k++) {
         v = trim(cells[k]); id = t SUBSEP key SUBSEP k
@@ -135,6 +137,7 @@ md_apart() {
     END {
       for (j = 1; j <= nt; j++) {
         t = order[j]; out = ""
+        if (t in dup) continue
         for (k = 3; k < head[t]; k++) {
           ia = t SUBSEP a SUBSEP k; ib = t SUBSEP b SUBSEP k
           if (cnt[ia] != f || cnt[ib] != f || (ia in bad) || (ib in bad)) continue

@@ -264,4 +264,10 @@ func TestMdApart(t *testing.T) {
 			t.Errorf("md_apart %s %s:\n%q\nwant\n%q", c.a, c.b, got, c.want)
 		}
 	}
+	// a table with two lk31 rows (say, one per severity) is not pooled
+	mustSh(t, "cat "+files[1]+" >> "+files[1]+".2 && sed -n '/^| lk31/p' "+files[1]+" >> "+files[1]+".2")
+	out, errOut, err := sh(t, ". pipelines/csv.sh; md_apart lk31 lk3 "+files[0]+" "+files[1]+".2 "+files[2])
+	if err != nil || out != "" || !strings.Contains(errOut, "several rows lk31") {
+		t.Errorf("repeated rows: %v %q %q", err, out, errOut)
+	}
 }

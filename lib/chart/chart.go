@@ -182,9 +182,9 @@ func (s Spec) index(name string, names []string) int {
 	return k
 }
 
-// ordered puts the sorted series names in the legend's order: those
-// listed in SeriesOrder first, in its order, then the others as they were.
-// A name keeps its index (colour) either way.
+// ordered puts names (series, or bar categories) in the legend's order:
+// those SeriesOrder lists first, in its order, then the others as they
+// were. A series keeps its index (colour) either way.
 func (s Spec) ordered(names []string) []string {
 	out := make([]string, 0, len(names))
 	for _, n := range s.SeriesOrder {
