@@ -18,6 +18,8 @@ type Model struct {
 	Config model.Config
 	Input  string
 	Shape  stream.Shape
+	Output string // the logits: the sidecar's "output", else the first
+	Batch  Batch  // the batch the graph runs at
 	Graph  *onnx.Graph
 	Blocks []Block
 }
@@ -35,8 +37,8 @@ func Open(path string, size stream.Shape, threads int) (*Model, error) {
 	return m, nil
 }
 
-// Load loads the model at path with its sidecar and finds its image input
-// and size, without looking for blocks.
+// Load loads the model at path with its sidecar and finds its image input,
+// size and batch, without looking for blocks.
 func Load(path string, size stream.Shape) (*Model, error) {
 	cfg, _, err := model.Load(path)
 	if err != nil {
@@ -84,12 +86,24 @@ func Load(path string, size stream.Shape) (*Model, error) {
 		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
 	}
 	m.Config.InputSize = []int{m.Shape.C, m.Shape.H, m.Shape.W}
+	m.Output = cfg.Output
+	if m.Output == "" {
+		_, outs := om.IO()
+		if len(outs) == 0 {
+			return nil, fmt.Errorf("model %s has no outputs", path)
+		}
+		m.Output = outs[0].Name
+	}
+	if m.Batch, err = FindBatch(om, m.Input, m.Output, []int64{int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, 0); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
-// ProbeShape is the input shape of one image.
+// ProbeShape is the input shape of one run: one image, or the graph's
+// fixed batch.
 func (m *Model) ProbeShape() []int64 {
-	return []int64{1, int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}
+	return []int64{int64(max(1, m.Batch.N)), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}
 }
 
 // List prints the blocks, one per line, so that a user can check what a

@@ -30,6 +30,26 @@ func ProbeInts(m *onnx.Model, input string, in []int64, values []string, threads
 	if len(values) == 0 {
 		return map[string][]int64{}, map[string][]int64{}, nil
 	}
+	p, err := newProber(m, input, values, threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer p.close()
+	return p.at(in)
+}
+
+// prober runs a weightless copy of a model with chosen values as its
+// outputs, at any input shape, from one ONNX Runtime session.
+type prober struct {
+	m        *onnx.Model
+	path     string
+	s        *ort.Session
+	cleanup  func()
+	values   []string
+	viaShape bool
+}
+
+func newProber(m *onnx.Model, input string, values []string, threads int) (*prober, error) {
 	pm := shapeModel(m)
 	outs := values
 	viaShape := pm.Opset() >= 5 // Reshape takes its shape as an input from opset 5
@@ -50,21 +70,31 @@ func ProbeInts(m *onnx.Model, input string, in []int64, values []string, threads
 	}
 	path, cleanup, err := WithOutputs(pm, outs)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer cleanup()
 	s, err := ort.NewSession(path, input, outs, ort.Options{Threads: threads, NoOptimize: true})
 	if err != nil {
-		return nil, nil, CopyError(m.Path, path, "probing shapes", err)
+		cleanup()
+		return nil, CopyError(m.Path, path, "probing shapes", err)
 	}
-	defer s.Close()
-	ts, vs, err := s.ShapesInts(make([]float32, size(in)), in)
+	return &prober{m: m, path: path, s: s, cleanup: cleanup, values: values, viaShape: viaShape}, nil
+}
+
+func (p *prober) close() {
+	p.s.Close()
+	p.cleanup()
+}
+
+// at runs the copy on zeros of shape in and returns the values' shapes
+// and the contents of the int64 ones.
+func (p *prober) at(in []int64) (map[string][]int64, map[string][]int64, error) {
+	ts, vs, err := p.s.ShapesInts(make([]float32, size(in)), in)
 	if err != nil {
-		return nil, nil, CopyError(m.Path, path, "probing shapes", err)
+		return nil, nil, CopyError(p.m.Path, p.path, "probing shapes", err)
 	}
 	shapes, ints := map[string][]int64{}, map[string][]int64{}
-	for i, v := range values {
-		if !viaShape {
+	for i, v := range p.values {
+		if !p.viaShape {
 			shapes[v] = ts[i]
 			if vs[i] != nil {
 				ints[v] = vs[i]

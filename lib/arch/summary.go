@@ -107,6 +107,7 @@ func Summarise(m *Model, threads int) (Summary, error) {
 		}
 		s.MACs += macs
 	}
+	s.MACs /= int64(max(1, m.Batch.N)) // per image: the probe ran a fixed batch's worth
 	s.Blocks = len(m.Blocks)
 	for _, b := range m.Blocks {
 		s.Stages = max(s.Stages, b.Stage)

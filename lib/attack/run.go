@@ -247,6 +247,9 @@ func openEvaluators(o Options) (*evaluators, error) {
 		return g
 	}
 	ev.main = open(obj)
+	if ev.main != nil {
+		ev.main.Model.Batch.Say(o.Progress, "lk-attack", o.Model)
+	}
 	switch o.Attack {
 	case "apgd-t":
 		ev.dlr = ev.main

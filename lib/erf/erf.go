@@ -92,7 +92,7 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 	}
 	sh := m.Shape
 	gm, err := grad.Build(m.Model, grad.Options{Input: m.Input, Output: node, C: sh.C, H: sh.H, W: sh.W,
-		Mean: mean, Std: std, Objective: grad.ERFCentre, Threads: o.Runtime.Threads})
+		Mean: mean, Std: std, Objective: grad.ERFCentre, Threads: o.Runtime.Threads, Batch: m.Batch.N})
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +115,9 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 	meter := progress.New(o.Progress, "lk-erf "+m.Config.Name, "images", int64(o.Images))
 	sz, plane := sh.Size(), sh.H*sh.W
 	batch := max(o.Batch, 1)
+	if m.Batch.N > 0 { // a fixed batch: runs of exactly that many, padded
+		batch = m.Batch.N
+	}
 	px := make([]float32, 0, batch*sz)
 	var ids []string
 	g := make([]float32, batch*sz)
@@ -123,8 +126,13 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 		if n == 0 {
 			return nil
 		}
-		shape := []int64{int64(n), int64(sh.C), int64(sh.H), int64(sh.W)}
-		if err := sess.RunInputs([]ort.Input{{Float: px, Shape: shape}}, [][]float32{g[:n*sz]}, [][]int64{shape}); err != nil {
+		rows := n
+		if m.Batch.N > 0 {
+			rows = m.Batch.N
+			px = append(px, make([]float32, (rows-n)*sz)...)
+		}
+		shape := []int64{int64(rows), int64(sh.C), int64(sh.H), int64(sh.W)}
+		if err := sess.RunInputs([]ort.Input{{Float: px, Shape: shape}}, [][]float32{g[:rows*sz]}, [][]int64{shape}); err != nil {
 			return err
 		}
 		if err := model.CheckFinite(g[:n*sz], sz, "gradient"); err != nil {

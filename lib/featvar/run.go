@@ -122,7 +122,11 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	}
 	meter := progress.New(o.Progress, "lk-featvar "+m.Config.Name, "images", total)
 	sz := m.Shape.Size()
-	buf := make([]float32, o.Batch*sz)
+	batch, rows := o.Batch, 0 // rows: the graph's fixed batch, 0 when dynamic
+	if m.Batch.N > 0 {
+		batch, rows = m.Batch.N, m.Batch.N
+	}
+	buf := make([]float32, batch*sz)
 	// The outputs go into buffers made once: fresh ones for every batch
 	// (ONNX Runtime's own) cost more in page faults than the statistics.
 	per := make([]int, len(layers))
@@ -149,7 +153,7 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	for k := 0; k < 2; k++ {
 		outs := make([][]float32, len(layers))
 		for i := range layers {
-			outs[i] = make([]float32, o.Batch*per[i])
+			outs[i] = make([]float32, batch*per[i])
 		}
 		free <- outs
 	}
@@ -208,13 +212,18 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 			return nil
 		}
 		outs := <-free
+		run := n
+		if rows > 0 { // pad to the fixed batch; the extra rows are not read
+			run = rows
+			clear(buf[n*sz : run*sz])
+		}
 		shapes := make([][]int64, len(layers))
 		views := make([][]float32, len(layers))
 		for i, l := range layers {
-			shapes[i] = append([]int64{int64(n)}, l.Shape[1:]...)
-			views[i] = outs[i][:n*per[i]]
+			shapes[i] = append([]int64{int64(run)}, l.Shape[1:]...)
+			views[i] = outs[i][:run*per[i]]
 		}
-		if err := sess.Run(buf[:n*sz], []int64{int64(n), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, views, shapes); err != nil {
+		if err := sess.Run(buf[:run*sz], []int64{int64(run), int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, views, shapes); err != nil {
 			return err
 		}
 		ran <- result{n, outs, ids, consumed, chain}
@@ -248,7 +257,7 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 			}
 			ids = append(ids, idCol.Value(k))
 			norm.Apply(buf[n*sz:(n+1)*sz], px[k*sz:(k+1)*sz])
-			if n++; n == o.Batch {
+			if n++; n == batch {
 				if err := flush(); err != nil {
 					return nil, finish(err)
 				}

@@ -54,6 +54,10 @@ type Options struct {
 	// WrtPrefix+name (Conv weights: group 1 and depthwise only).
 	Wrt     []string
 	Threads int // for the shape probe
+	// Batch is the graph's fixed batch (arch.FindBatch), 0 when dynamic:
+	// the gradient model then runs at that batch only, every shape in it
+	// a constant.
+	Batch int
 }
 
 // WrtPrefix prefixes the outputs of Options.Wrt's gradients.
@@ -72,8 +76,14 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := []int64{2, int64(o.C), int64(o.H), int64(o.W)}
-	in3 := []int64{3, int64(o.C), int64(o.H), int64(o.W)}
+	// shapes at batch 2 and 3 tell the batch axes apart from the rest;
+	// a fixed batch has none
+	b2, b3, bdim := int64(2), int64(3), int64(-1)
+	if o.Batch > 0 {
+		b2, b3, bdim = int64(o.Batch), int64(o.Batch), int64(o.Batch)
+	}
+	in := []int64{b2, int64(o.C), int64(o.H), int64(o.W)}
+	in3 := []int64{b3, int64(o.C), int64(o.H), int64(o.W)}
 	m0 := m
 	m, err = lowered(m, func(v string) ([]int64, []int64, error) {
 		s2, err := arch.Probe(m0, o.Input, in, []string{v}, o.Threads)
@@ -113,10 +123,10 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		wantShape = "a feature map [batch, channels, height, width]"
 	}
 	if len(os) != map[bool]int{false: 2, true: 4}[o.Objective == ERFCentre] {
-		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2, want %s", m.Path, o.Output, os, wantShape)
+		return nil, fmt.Errorf("model %s: output %s has shape %v at batch %d, want %s", m.Path, o.Output, os, b2, wantShape)
 	}
-	if os3 := shapes3[o.Output]; os[0] != 2 || len(os3) != len(os) || os3[0] != 3 {
-		return nil, fmt.Errorf("model %s: output %s has shape %v at batch 2 and %v at batch 3: its first axis is not the batch; want %s", m.Path, o.Output, os, os3, wantShape)
+	if os3 := shapes3[o.Output]; os[0] != b2 || len(os3) != len(os) || os3[0] != b3 {
+		return nil, fmt.Errorf("model %s: output %s has shape %v at batch %d and %v at batch %d: its first axis is not the batch; want %s", m.Path, o.Output, os, b2, os3, b3, wantShape)
 	}
 	classes := os[1]
 
@@ -129,12 +139,12 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 			inputs = append(inputs, vi)
 		}
 	}
-	g.Input = append(inputs, tensorInfo(Pixels, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)))
+	g.Input = append(inputs, tensorInfo(Pixels, onnxpb.TensorProto_FLOAT, bdim, int64(o.C), int64(o.H), int64(o.W)))
 	if o.Objective != Logits && o.Objective != ERFCentre {
-		g.Input = append(g.Input, tensorInfo(Label, onnxpb.TensorProto_INT64, -1))
+		g.Input = append(g.Input, tensorInfo(Label, onnxpb.TensorProto_INT64, bdim))
 	}
 	if o.Objective == DLRTargeted {
-		g.Input = append(g.Input, tensorInfo(Target, onnxpb.TensorProto_INT64, -1))
+		g.Input = append(g.Input, tensorInfo(Target, onnxpb.TensorProto_INT64, bdim))
 	}
 	cdims := []int64{1, int64(o.C), 1, 1}
 	onnx.AddInitializer(g, "lk_grad/mean", cdims, o.Mean)
@@ -161,7 +171,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 
 	z := o.Output
 	if o.Objective == Logits {
-		g.Output = []*onnxpb.ValueInfoProto{tensorInfo(z, onnxpb.TensorProto_FLOAT, -1, classes)}
+		g.Output = []*onnxpb.ValueInfoProto{tensorInfo(z, onnxpb.TensorProto_FLOAT, bdim, classes)}
 		raiseOpset(c.Proto, gradOpset)
 		return c, nil
 	}
@@ -215,9 +225,9 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	onnx.AddNode(g, "Identity", "lk_grad/out", []string{gs[0]}, []string{Grad})
 	g.Output = []*onnxpb.ValueInfoProto{
-		tensorInfo(z, onnxpb.TensorProto_FLOAT, append([]int64{-1}, os[1:]...)...),
-		tensorInfo(Loss, onnxpb.TensorProto_FLOAT, -1),
-		tensorInfo(Grad, onnxpb.TensorProto_FLOAT, -1, int64(o.C), int64(o.H), int64(o.W)),
+		tensorInfo(z, onnxpb.TensorProto_FLOAT, append([]int64{bdim}, os[1:]...)...),
+		tensorInfo(Loss, onnxpb.TensorProto_FLOAT, bdim),
+		tensorInfo(Grad, onnxpb.TensorProto_FLOAT, bdim, int64(o.C), int64(o.H), int64(o.W)),
 	}
 	for k, w := range o.Wrt {
 		onnx.AddNode(g, "Identity", "lk_grad/out_"+w, []string{gs[k+1]}, []string{WrtPrefix + w})

@@ -1,6 +1,7 @@
 package grad
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 
@@ -18,6 +19,7 @@ type Session struct {
 	C, H, W   int
 	Classes   int
 	Objective Objective
+	Batch     int // the graph's fixed batch, 0 when dynamic
 }
 
 // Grad runs the gradient model.
@@ -31,6 +33,9 @@ func (s Session) Grad(dst, px []float32, labels []int64, n int) error {
 // its row: a NaN gradient has sign 0, so an attack would leave the image
 // as it is, and a NaN logit is never the argmax.
 func (s Session) Eval(logits, loss, grad, px []float32, labels, targets []int64, n int) error {
+	if s.Batch > 0 && n != s.Batch {
+		return s.evalFixed(logits, loss, grad, px, labels, targets, n)
+	}
 	sh := []int64{int64(n), int64(s.C), int64(s.H), int64(s.W)}
 	ns := []int64{int64(n)}
 	ins := []ort.Input{{Float: px[:n*s.C*s.H*s.W], Shape: sh}}
@@ -54,6 +59,43 @@ func (s Session) Eval(logits, loss, grad, px []float32, labels, targets []int64,
 		return nil
 	}
 	return model.CheckFinite(outs[2], s.C*s.H*s.W, "gradient")
+}
+
+// evalFixed is Eval for a graph of fixed batch: n images in runs of
+// s.Batch, the last padded with zero images (label 0) whose results are
+// dropped. Images do not interact, so the padding changes no real row.
+func (s Session) evalFixed(logits, loss, grad, px []float32, labels, targets []int64, n int) error {
+	b, sz := s.Batch, s.C*s.H*s.W
+	bl, bloss, bg, bpx := make([]float32, b*s.Classes), make([]float32, b), make([]float32, b*sz), make([]float32, b*sz)
+	blab, btgt := make([]int64, b), make([]int64, b)
+	one := s
+	one.Batch = 0
+	for lo := 0; lo < n; lo += b {
+		k := min(b, n-lo)
+		clear(bpx[k*sz:])
+		copy(bpx, px[lo*sz:(lo+k)*sz])
+		if s.Objective != Logits {
+			clear(blab[k:])
+			copy(blab, labels[lo:lo+k])
+			if s.Objective == DLRTargeted {
+				clear(btgt[k:])
+				copy(btgt, targets[lo:lo+k])
+			}
+		}
+		if err := one.Eval(bl, bloss, bg, bpx, blab, btgt, b); err != nil {
+			var nf *model.NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Row += lo
+			}
+			return err
+		}
+		copy(logits[lo*s.Classes:], bl[:k*s.Classes])
+		if s.Objective != Logits {
+			copy(loss[lo:], bloss[:k])
+			copy(grad[lo*sz:], bg[:k*sz])
+		}
+	}
+	return nil
 }
 
 // Gradient is a model's input gradient through ONNX Runtime: the model
@@ -82,7 +124,7 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, rt
 		output = outs[0].Name
 	}
 	gm, err := Build(m.Model, Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
-		Mean: mean, Std: std, Objective: obj, Threads: rt.Threads})
+		Mean: mean, Std: std, Objective: obj, Threads: rt.Threads, Batch: m.Batch.N})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +153,7 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, rt
 		os.RemoveAll(dir)
 		return nil, arch.CopyError(path, gpath, "running the gradient model", err)
 	}
-	return &Gradient{Session: Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W, Classes: int(classes), Objective: obj},
+	return &Gradient{Session: Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W, Classes: int(classes), Objective: obj, Batch: m.Batch.N},
 		Model: m, dir: dir}, nil
 }
 

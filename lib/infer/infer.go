@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/ort"
@@ -45,7 +46,8 @@ type Model struct {
 	Config  model.Config
 	Shape   stream.Shape
 	Classes int
-	batch   int // fixed batch size of the graph, or 0 when dynamic
+	Batch   arch.Batch // the batch the graph runs at
+	batch   int        // Batch.N
 	norm    *model.Normalizer
 	sess    *ort.Session
 	scratch []float32 // the normalised batch
@@ -90,9 +92,6 @@ func Open(o Options) (*Model, error) {
 	if len(in.Dims) != 4 {
 		return nil, fmt.Errorf("model %s: input %s has %d dimensions; images are fed as NCHW (4 dimensions)", o.Model, in, len(in.Dims))
 	}
-	if in.Dims[0] > 0 {
-		m.batch = int(in.Dims[0])
-	}
 	m.Shape = cfg.Shape()
 	for i, d := range in.Dims[1:] {
 		g := []int{m.Shape.C, m.Shape.H, m.Shape.W}
@@ -119,6 +118,10 @@ func Open(o Options) (*Model, error) {
 	if cfg.NumClasses > 0 && cfg.NumClasses != m.Classes {
 		return nil, fmt.Errorf("model %s: output %s has %d classes but the sidecar says num_classes %d", o.Model, out, m.Classes, cfg.NumClasses)
 	}
+	if m.Batch, err = arch.FindBatch(om, in.Name, out.Name, []int64{int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, o.Runtime.Threads); err != nil {
+		return nil, err
+	}
+	m.batch = m.Batch.N
 	if m.norm, err = model.NewNormalizer(cfg.Mean, cfg.Std, m.Shape); err != nil {
 		return nil, fmt.Errorf("model %s: %v", o.Model, err)
 	}
@@ -209,6 +212,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		return err
 	}
 	defer m.Close()
+	m.Batch.Say(o.Progress, "lk-infer", o.Model)
 	cols, err := stream.Images(r.Schema())
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)

@@ -68,12 +68,7 @@ func OpenAttention(path string, head, batch int, rt ort.Options) (*Attention, er
 		return nil, arch.CopyError(path, copyPath, "reading the attention", err)
 	}
 	a := &Attention{Path: path, Node: node, Head: head, shape: m.Shape, norm: norm, sess: sess, cleanup: cleanup, most: batch}
-	ins, _ := m.Model.IO()
-	for _, in := range ins {
-		if in.Name == m.Input && len(in.Dims) == 4 && in.Dims[0] > 0 {
-			a.batch = in.Dims[0]
-		}
-	}
+	a.batch = int64(m.Batch.N)
 	return a, nil
 }
 

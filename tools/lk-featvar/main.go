@@ -81,6 +81,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Batch.Say(o.Progress, "lk-featvar", *path)
 	if *name != "" {
 		m.Config.Name = *name
 	}
