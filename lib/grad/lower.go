@@ -28,7 +28,7 @@ type shapeAt func(v string) (at2, at3 []int64, err error)
 func lowered(m *onnx.Model, shape shapeAt) (*onnx.Model, error) {
 	lowers := func(n *onnxpb.NodeProto) bool {
 		switch n.GetOpType() {
-		case "RNN", "GRU", "LSTM", "MeanVarianceNormalization":
+		case "RNN", "GRU", "LSTM", "MeanVarianceNormalization", "CastLike":
 			return n.GetDomain() == "" || n.GetDomain() == "ai.onnx"
 		}
 		return false
@@ -42,6 +42,7 @@ func lowered(m *onnx.Model, shape shapeAt) (*onnx.Model, error) {
 	for _, t := range g.GetInitializer() {
 		consts[t.GetName()] = t
 	}
+	var types map[string]int32 // element types, for CastLike's target
 	var nodes []*onnxpb.NodeProto
 	for k, n := range g.GetNode() {
 		if !lowers(n) {
@@ -50,9 +51,19 @@ func lowered(m *onnx.Model, shape shapeAt) (*onnx.Model, error) {
 		}
 		l := &lowerer{m: c, base: fmt.Sprintf("lk_lower/%d", k), consts: consts}
 		var err error
-		if n.GetOpType() == "MeanVarianceNormalization" {
+		switch n.GetOpType() {
+		case "CastLike":
+			if types == nil {
+				v, verr := onnx.NewGraph(g)
+				if verr != nil {
+					return nil, fmt.Errorf("model %s: %v", m.Path, verr)
+				}
+				types = onnx.ElemTypes(g, v.Order)
+			}
+			err = l.castLike(n, types)
+		case "MeanVarianceNormalization":
 			l.mvn(n)
-		} else {
+		default:
 			err = l.recurrent(n, shape)
 		}
 		if err != nil {
@@ -62,6 +73,22 @@ func lowered(m *onnx.Model, shape shapeAt) (*onnx.Model, error) {
 	}
 	g.Node = nodes
 	return c, nil
+}
+
+// castLike is Cast to the element type of CastLike's second input
+// (opset 15), which the graph's types tell.
+func (l *lowerer) castLike(n *onnxpb.NodeProto, types map[string]int32) error {
+	if len(n.GetInput()) != 2 || len(n.GetOutput()) != 1 {
+		return fmt.Errorf("want 2 inputs and 1 output")
+	}
+	to, ok := types[n.GetInput()[1]]
+	if !ok {
+		return fmt.Errorf("the element type of %q, its target, cannot be told from the graph", n.GetInput()[1])
+	}
+	c := &onnxpb.NodeProto{Name: proto.String(n.GetName()), OpType: proto.String("Cast"), Input: []string{n.GetInput()[0]},
+		Output: n.GetOutput(), Attribute: []*onnxpb.AttributeProto{onnx.IntAttr("to", int64(to))}}
+	l.nodes = append(l.nodes, c)
+	return nil
 }
 
 // lowerer emits the nodes that replace one node.

@@ -160,8 +160,20 @@ func (b *builder) vjp(n *onnxpb.NodeProto, gouts []string, on map[string]bool) (
 		return []string{b.op("Mul", []string{g, b.op("Mul", []string{e, b.scalar(float32(2 / math.Sqrt(math.Pi)))})})}, nil
 
 	case "Gelu": // exact: Phi(x) + x phi(x)
+		if a := onnx.Attr(n, "approximate"); a != nil && string(a.GetS()) == "tanh" {
+			// 0.5 x (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3):
+			// 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 0.044715 x^2)
+			c := math.Sqrt(2 / math.Pi)
+			x2 := b.op("Mul", []string{x, x})
+			u := b.op("Mul", []string{b.scalar(float32(c)), b.op("Add", []string{x, b.op("Mul", []string{b.scalar(0.044715), b.op("Mul", []string{x2, x})})})})
+			t := b.op("Tanh", []string{u})
+			du := b.op("Add", []string{b.scalar(float32(c)), b.op("Mul", []string{b.scalar(float32(3 * 0.044715 * c)), x2})})
+			d := b.op("Add", []string{b.op("Mul", []string{b.scalar(0.5), b.op("Add", []string{b.scalar(1), t})}),
+				b.op("Mul", []string{b.op("Mul", []string{b.scalar(0.5), x}), b.op("Mul", []string{b.op("Sub", []string{b.scalar(1), b.op("Mul", []string{t, t})}), du})})})
+			return []string{b.op("Mul", []string{g, d})}, nil
+		}
 		if a := onnx.Attr(n, "approximate"); a != nil && string(a.GetS()) != "none" {
-			return nil, fmt.Errorf("Gelu with approximate=%s is not supported (only none)", a.GetS())
+			return nil, fmt.Errorf("Gelu with approximate=%s is not supported (none or tanh)", a.GetS())
 		}
 		phiBig := b.op("Mul", []string{b.scalar(0.5), b.op("Add", []string{b.scalar(1),
 			b.op("Erf", []string{b.op("Mul", []string{x, b.scalar(float32(1 / math.Sqrt2))})})})})

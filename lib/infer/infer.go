@@ -158,6 +158,15 @@ func (m *Model) SHA256() string { return m.sha }
 // writes n*Classes logits into dst. Not safe for concurrent use.
 func (m *Model) Logits(dst, pixels []float32, n int) error {
 	sz := m.Shape.Size()
+	if m.batch > 0 && n > m.batch { // runs of the graph's fixed batch
+		for lo := 0; lo < n; lo += m.batch {
+			k := min(m.batch, n-lo)
+			if err := m.Logits(dst[lo*m.Classes:], pixels[lo*sz:(lo+k)*sz], k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	rows := max(n, m.batch)
 	if len(m.scratch) < rows*sz {
 		m.scratch = make([]float32, rows*sz)

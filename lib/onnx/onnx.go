@@ -59,7 +59,7 @@ func Load(path string) (*Model, error) {
 }
 
 // Parse decodes a serialised model (external data, if any, is resolved
-// relative to the current folder).
+// relative to the current folder) and expands its model-local functions.
 // The model's weights are slices of data, which must not change while the
 // model is in use.
 func Parse(data []byte) (*Model, error) {
@@ -69,6 +69,10 @@ func Parse(data []byte) (*Model, error) {
 	}
 	if mp.Graph == nil {
 		return nil, errors.New("not an ONNX model: no graph")
+	}
+	// one view of every model: its local functions expanded (Inline)
+	if err := Inline(mp); err != nil {
+		return nil, fmt.Errorf("expanding its model-local functions: %v", err)
 	}
 	return &Model{Proto: mp, dir: "."}, nil
 }

@@ -112,6 +112,11 @@ func NewMultiSession(path string, inputs, outputs []string, o Options) (*Session
 		return nil, err
 	}
 	defer so.Destroy()
+	// errors come back to the caller, who names the model and what it was
+	// doing; ONNX Runtime's own log line on stderr would only repeat them
+	if err := so.SetLogSeverityLevel(ort.LoggingLevelFatal); err != nil {
+		return nil, err
+	}
 	if o.Threads > 0 {
 		if err := so.SetIntraOpNumThreads(o.Threads); err != nil {
 			return nil, err

@@ -78,26 +78,35 @@ const (
 	//     can modify the values of mutable variables.
 	//   - Implicitly add inference graph into each TrainingInfoProto's algorithm.
 	Version_IR_VERSION_2020_5_8 Version = 7
-	// IR VERSION 8 published on <TBD>
+	// IR VERSION 8 published on July 30, 2021
 	// Introduce TypeProto.SparseTensor
 	// Introduce TypeProto.Optional
 	// Added a list of FunctionProtos local to the model
 	// Deprecated since_version and operator status from FunctionProto
-	Version_IR_VERSION Version = 8
+	Version_IR_VERSION_2021_7_30 Version = 8
+	// IR VERSION 9 published on May 5, 2023
+	// Added AttributeProto to FunctionProto so that default attribute values can be set.
+	// Added FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ.
+	Version_IR_VERSION_2023_5_5 Version = 9
+	// IR VERSION 10 published on TBD
+	// Added UINT4, INT4.
+	Version_IR_VERSION Version = 10
 )
 
 // Enum value maps for Version.
 var (
 	Version_name = map[int32]string{
-		0: "_START_VERSION",
-		1: "IR_VERSION_2017_10_10",
-		2: "IR_VERSION_2017_10_30",
-		3: "IR_VERSION_2017_11_3",
-		4: "IR_VERSION_2019_1_22",
-		5: "IR_VERSION_2019_3_18",
-		6: "IR_VERSION_2019_9_19",
-		7: "IR_VERSION_2020_5_8",
-		8: "IR_VERSION",
+		0:  "_START_VERSION",
+		1:  "IR_VERSION_2017_10_10",
+		2:  "IR_VERSION_2017_10_30",
+		3:  "IR_VERSION_2017_11_3",
+		4:  "IR_VERSION_2019_1_22",
+		5:  "IR_VERSION_2019_3_18",
+		6:  "IR_VERSION_2019_9_19",
+		7:  "IR_VERSION_2020_5_8",
+		8:  "IR_VERSION_2021_7_30",
+		9:  "IR_VERSION_2023_5_5",
+		10: "IR_VERSION",
 	}
 	Version_value = map[string]int32{
 		"_START_VERSION":        0,
@@ -108,7 +117,9 @@ var (
 		"IR_VERSION_2019_3_18":  5,
 		"IR_VERSION_2019_9_19":  6,
 		"IR_VERSION_2020_5_8":   7,
-		"IR_VERSION":            8,
+		"IR_VERSION_2021_7_30":  8,
+		"IR_VERSION_2023_5_5":   9,
+		"IR_VERSION":            10,
 	}
 )
 
@@ -329,6 +340,19 @@ const (
 	// floating-point number truncated to 16 bits.
 	// This format has 1 sign bit, 8 exponent bits, and 7 mantissa bits.
 	TensorProto_BFLOAT16 TensorProto_DataType = 16
+	// Non-IEEE floating-point format based on papers
+	// FP8 Formats for Deep Learning, https://arxiv.org/abs/2209.05433,
+	// 8-bit Numerical Formats For Deep Neural Networks, https://arxiv.org/pdf/2206.02915.pdf.
+	// Operators supported FP8 are Cast, CastLike, QuantizeLinear, DequantizeLinear.
+	// The computation usually happens inside a block quantize / dequantize
+	// fused by the runtime.
+	TensorProto_FLOAT8E4M3FN   TensorProto_DataType = 17 // float 8, mostly used for coefficients, supports nan, not inf
+	TensorProto_FLOAT8E4M3FNUZ TensorProto_DataType = 18 // float 8, mostly used for coefficients, supports nan, not inf, no negative zero
+	TensorProto_FLOAT8E5M2     TensorProto_DataType = 19 // follows IEEE 754, supports nan, inf, mostly used for gradients
+	TensorProto_FLOAT8E5M2FNUZ TensorProto_DataType = 20 // follows IEEE 754, supports nan, not inf, mostly used for gradients, no negative zero
+	// 4-bit data-types
+	TensorProto_UINT4 TensorProto_DataType = 21 // Unsigned integer in range [0, 15]
+	TensorProto_INT4  TensorProto_DataType = 22 // Signed integer in range [-8, 7], using two's-complement representation
 )
 
 // Enum value maps for TensorProto_DataType.
@@ -351,25 +375,37 @@ var (
 		14: "COMPLEX64",
 		15: "COMPLEX128",
 		16: "BFLOAT16",
+		17: "FLOAT8E4M3FN",
+		18: "FLOAT8E4M3FNUZ",
+		19: "FLOAT8E5M2",
+		20: "FLOAT8E5M2FNUZ",
+		21: "UINT4",
+		22: "INT4",
 	}
 	TensorProto_DataType_value = map[string]int32{
-		"UNDEFINED":  0,
-		"FLOAT":      1,
-		"UINT8":      2,
-		"INT8":       3,
-		"UINT16":     4,
-		"INT16":      5,
-		"INT32":      6,
-		"INT64":      7,
-		"STRING":     8,
-		"BOOL":       9,
-		"FLOAT16":    10,
-		"DOUBLE":     11,
-		"UINT32":     12,
-		"UINT64":     13,
-		"COMPLEX64":  14,
-		"COMPLEX128": 15,
-		"BFLOAT16":   16,
+		"UNDEFINED":      0,
+		"FLOAT":          1,
+		"UINT8":          2,
+		"INT8":           3,
+		"UINT16":         4,
+		"INT16":          5,
+		"INT32":          6,
+		"INT64":          7,
+		"STRING":         8,
+		"BOOL":           9,
+		"FLOAT16":        10,
+		"DOUBLE":         11,
+		"UINT32":         12,
+		"UINT64":         13,
+		"COMPLEX64":      14,
+		"COMPLEX128":     15,
+		"BFLOAT16":       16,
+		"FLOAT8E4M3FN":   17,
+		"FLOAT8E4M3FNUZ": 18,
+		"FLOAT8E5M2":     19,
+		"FLOAT8E5M2FNUZ": 20,
+		"UINT4":          21,
+		"INT4":           22,
 	}
 )
 
@@ -680,7 +716,9 @@ type ValueInfoProto struct {
 	// inputs and outputs of the top-level graph.
 	Type *TypeProto `protobuf:"bytes,2,opt,name=type" json:"type,omitempty"`
 	// A human-readable documentation for this value. Markdown is allowed.
-	DocString     *string `protobuf:"bytes,3,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
+	DocString *string `protobuf:"bytes,3,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
+	// Named metadata values; keys should be distinct.
+	MetadataProps []*StringStringEntryProto `protobuf:"bytes,4,rep,name=metadata_props,json=metadataProps" json:"metadata_props,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -736,6 +774,13 @@ func (x *ValueInfoProto) GetDocString() string {
 	return ""
 }
 
+func (x *ValueInfoProto) GetMetadataProps() []*StringStringEntryProto {
+	if x != nil {
+		return x.MetadataProps
+	}
+	return nil
+}
+
 // Nodes
 //
 // Computation graphs are made up of a DAG of nodes, which represent what is
@@ -748,16 +793,20 @@ type NodeProto struct {
 	Input  []string               `protobuf:"bytes,1,rep,name=input" json:"input,omitempty"`   // namespace Value
 	Output []string               `protobuf:"bytes,2,rep,name=output" json:"output,omitempty"` // namespace Value
 	// An optional identifier for this node in a graph.
-	// This field MAY be absent in ths version of the IR.
+	// This field MAY be absent in this version of the IR.
 	Name *string `protobuf:"bytes,3,opt,name=name" json:"name,omitempty"` // namespace Node
 	// The symbolic identifier of the Operator to execute.
 	OpType *string `protobuf:"bytes,4,opt,name=op_type,json=opType" json:"op_type,omitempty"` // namespace Operator
 	// The domain of the OperatorSet that specifies the operator named by op_type.
 	Domain *string `protobuf:"bytes,7,opt,name=domain" json:"domain,omitempty"` // namespace Domain
+	// Overload identifier, used only to map this to a model-local function.
+	Overload *string `protobuf:"bytes,8,opt,name=overload" json:"overload,omitempty"`
 	// Additional named attributes.
 	Attribute []*AttributeProto `protobuf:"bytes,5,rep,name=attribute" json:"attribute,omitempty"`
 	// A human-readable documentation for this node. Markdown is allowed.
-	DocString     *string `protobuf:"bytes,6,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
+	DocString *string `protobuf:"bytes,6,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
+	// Named metadata values; keys should be distinct.
+	MetadataProps []*StringStringEntryProto `protobuf:"bytes,9,rep,name=metadata_props,json=metadataProps" json:"metadata_props,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -827,6 +876,13 @@ func (x *NodeProto) GetDomain() string {
 	return ""
 }
 
+func (x *NodeProto) GetOverload() string {
+	if x != nil && x.Overload != nil {
+		return *x.Overload
+	}
+	return ""
+}
+
 func (x *NodeProto) GetAttribute() []*AttributeProto {
 	if x != nil {
 		return x.Attribute
@@ -839,6 +895,13 @@ func (x *NodeProto) GetDocString() string {
 		return *x.DocString
 	}
 	return ""
+}
+
+func (x *NodeProto) GetMetadataProps() []*StringStringEntryProto {
+	if x != nil {
+		return x.MetadataProps
+	}
+	return nil
 }
 
 // Training information
@@ -883,7 +946,7 @@ type TrainingInfoProto struct {
 	//
 	// An execution of the training algorithm step is performed by executing the
 	// graph obtained by combining the inference graph (namely "ModelProto.graph")
-	// and the "algorithm" graph. That is, the actual the actual
+	// and the "algorithm" graph. That is, the actual
 	// input/initializer/output/node/value_info/sparse_initializer list of
 	// the training graph is the concatenation of
 	// "ModelProto.graph.input/initializer/output/node/value_info/sparse_initializer"
@@ -1077,9 +1140,9 @@ type ModelProto struct {
 	TrainingInfo []*TrainingInfoProto `protobuf:"bytes,20,rep,name=training_info,json=trainingInfo" json:"training_info,omitempty"`
 	// A list of function protos local to the model.
 	//
-	// Name of the function "FunctionProto.name" should be unique within the domain "FunctionProto.domain".
+	// The (domain, name, overload) tuple must be unique across the function protos in this list.
 	// In case of any conflicts the behavior (whether the model local functions are given higher priority,
-	// or standard opserator sets are given higher priotity or this is treated as error) is defined by
+	// or standard operator sets are given higher priotity or this is treated as error) is defined by
 	// the runtimes.
 	//
 	// The operator sets imported by FunctionProto should be compatible with the ones
@@ -1345,8 +1408,10 @@ type GraphProto struct {
 	// For tensor 'a', it may have {'SCALE_TENSOR', 'a_scale'} and {'ZERO_POINT_TENSOR', 'a_zero_point'} annotated,
 	// which means, tensor 'a_scale' and tensor 'a_zero_point' are scale and zero point of tensor 'a' in the model.
 	QuantizationAnnotation []*TensorAnnotation `protobuf:"bytes,14,rep,name=quantization_annotation,json=quantizationAnnotation" json:"quantization_annotation,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Named metadata values; keys should be distinct.
+	MetadataProps []*StringStringEntryProto `protobuf:"bytes,16,rep,name=metadata_props,json=metadataProps" json:"metadata_props,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GraphProto) Reset() {
@@ -1442,6 +1507,13 @@ func (x *GraphProto) GetQuantizationAnnotation() []*TensorAnnotation {
 	return nil
 }
 
+func (x *GraphProto) GetMetadataProps() []*StringStringEntryProto {
+	if x != nil {
+		return x.MetadataProps
+	}
+	return nil
+}
+
 // Tensors
 //
 // A serialized tensor value.
@@ -1461,11 +1533,13 @@ type TensorProto struct {
 	// is encoded as [1.0, 2.0 ,3.0 ,4.0]
 	// When this field is present, the data_type field MUST be FLOAT or COMPLEX64.
 	FloatData []float32 `protobuf:"fixed32,4,rep,packed,name=float_data,json=floatData" json:"float_data,omitempty"`
-	// For int32, uint8, int8, uint16, int16, bool, and float16 values
-	// float16 values must be bit-wise converted to an uint16_t prior
+	// For int32, uint8, int8, uint16, int16, uint4, int4, bool, float8 and float16 values
+	// float16 and float8 values must be bit-wise converted to an uint16_t prior
 	// to writing to the buffer.
+	// uint4 and int4 values must be packed to 4bitx2 prior to writing to the buffer, the first element is stored in
+	// the 4 LSB and the second element is stored in the 4 MSB.
 	// When this field is present, the data_type field MUST be
-	// INT32, INT16, INT8, UINT16, UINT8, BOOL, or FLOAT16
+	// INT32, INT16, INT8, INT4, UINT16, UINT8, UINT4, BOOL, FLOAT16, BFLOAT16, FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ
 	Int32Data []int32 `protobuf:"varint,5,rep,packed,name=int32_data,json=int32Data" json:"int32_data,omitempty"`
 	// For strings.
 	// Each element of string_data is a UTF-8 encoded Unicode
@@ -1490,6 +1564,7 @@ type TensorProto struct {
 	// Complex64 elements must be written as two consecutive FLOAT values, real component first.
 	// Complex128 elements must be written as two consecutive DOUBLE values, real component first.
 	// Boolean type MUST be written one byte per tensor element (00000001 for true, 00000000 for false).
+	// uint4 and int4 values must be packed to 4bitx2, the first element is stored in the 4 LSB and the second element is stored in the 4 MSB.
 	//
 	// Note: the advantage of specific field rather than the raw_data field is
 	// that in some cases (e.g. int data), protobuf does a better packing via
@@ -1519,7 +1594,9 @@ type TensorProto struct {
 	// For uint64 and uint32 values
 	// When this field is present, the data_type field MUST be
 	// UINT32 or UINT64
-	Uint64Data    []uint64 `protobuf:"varint,11,rep,packed,name=uint64_data,json=uint64Data" json:"uint64_data,omitempty"`
+	Uint64Data []uint64 `protobuf:"varint,11,rep,packed,name=uint64_data,json=uint64Data" json:"uint64_data,omitempty"`
+	// Named metadata values; keys should be distinct.
+	MetadataProps []*StringStringEntryProto `protobuf:"bytes,16,rep,name=metadata_props,json=metadataProps" json:"metadata_props,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1648,6 +1725,13 @@ func (x *TensorProto) GetDoubleData() []float64 {
 func (x *TensorProto) GetUint64Data() []uint64 {
 	if x != nil {
 		return x.Uint64Data
+	}
+	return nil
+}
+
+func (x *TensorProto) GetMetadataProps() []*StringStringEntryProto {
+	if x != nil {
+		return x.MetadataProps
 	}
 	return nil
 }
@@ -1988,23 +2072,38 @@ func (x *OperatorSetIdProto) GetVersion() int64 {
 
 type FunctionProto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The name of the function, similar usage of op_type in OperatorProto.
-	// Combined with FunctionProto.domain, this forms the unique identity of
-	// the FunctionProto.
+	// The name of the function, similar to op_type in NodeProto.
+	// This is part of the unique-id (domain, name, overload) of FunctionProtos in a model.
 	Name *string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	// The inputs and outputs of the function.
 	Input  []string `protobuf:"bytes,4,rep,name=input" json:"input,omitempty"`
 	Output []string `protobuf:"bytes,5,rep,name=output" json:"output,omitempty"`
-	// The attributes of the function.
+	// The attribute parameters of the function.
+	// It is for function parameters without default values.
 	Attribute []string `protobuf:"bytes,6,rep,name=attribute" json:"attribute,omitempty"`
+	// The attribute protos of the function.
+	// It is for function attributes with default values.
+	// A function attribute shall be represented either as
+	// a string attribute or an AttributeProto, not both.
+	AttributeProto []*AttributeProto `protobuf:"bytes,11,rep,name=attribute_proto,json=attributeProto" json:"attribute_proto,omitempty"`
 	// The nodes in the function.
 	Node []*NodeProto `protobuf:"bytes,7,rep,name=node" json:"node,omitempty"`
 	// A human-readable documentation for this function. Markdown is allowed.
 	DocString   *string               `protobuf:"bytes,8,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	OpsetImport []*OperatorSetIdProto `protobuf:"bytes,9,rep,name=opset_import,json=opsetImport" json:"opset_import,omitempty"`
-	// The domain which this function belongs to. Combined with FunctionProto.name, this forms the unique identity of
-	// the FunctionProto.
-	Domain        *string `protobuf:"bytes,10,opt,name=domain" json:"domain,omitempty"`
+	// The domain which this function belongs to.
+	// This is part of the unique-id (domain, name, overload) of FunctionProtos in a model.
+	Domain *string `protobuf:"bytes,10,opt,name=domain" json:"domain,omitempty"`
+	// The overload identifier of the function.
+	// This is part of the unique-id (domain, name, overload) of FunctionProtos in a model.
+	Overload *string `protobuf:"bytes,13,opt,name=overload" json:"overload,omitempty"`
+	// Information for the values in the function. The ValueInfoProto.name's
+	// must be distinct and refer to names in the function (including inputs,
+	// outputs, and intermediate values). It is optional for a value to appear
+	// in value_info list.
+	ValueInfo []*ValueInfoProto `protobuf:"bytes,12,rep,name=value_info,json=valueInfo" json:"value_info,omitempty"`
+	// Named metadata values; keys should be distinct.
+	MetadataProps []*StringStringEntryProto `protobuf:"bytes,14,rep,name=metadata_props,json=metadataProps" json:"metadata_props,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2067,6 +2166,13 @@ func (x *FunctionProto) GetAttribute() []string {
 	return nil
 }
 
+func (x *FunctionProto) GetAttributeProto() []*AttributeProto {
+	if x != nil {
+		return x.AttributeProto
+	}
+	return nil
+}
+
 func (x *FunctionProto) GetNode() []*NodeProto {
 	if x != nil {
 		return x.Node
@@ -2093,6 +2199,27 @@ func (x *FunctionProto) GetDomain() string {
 		return *x.Domain
 	}
 	return ""
+}
+
+func (x *FunctionProto) GetOverload() string {
+	if x != nil && x.Overload != nil {
+		return *x.Overload
+	}
+	return ""
+}
+
+func (x *FunctionProto) GetValueInfo() []*ValueInfoProto {
+	if x != nil {
+		return x.ValueInfo
+	}
+	return nil
+}
+
+func (x *FunctionProto) GetMetadataProps() []*StringStringEntryProto {
+	if x != nil {
+		return x.MetadataProps
+	}
+	return nil
 }
 
 // For very large tensors, we may want to store them in chunks, in which
@@ -2512,7 +2639,7 @@ var File_onnx_proto protoreflect.FileDescriptor
 const file_onnx_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"onnx.proto\x12\x04onnx\"\xd4\x06\n" +
+	"onnx.proto\x12\x04onnx\"\xe3\x06\n" +
 	"\x0eAttributeProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\rref_attr_name\x18\x15 \x01(\tR\vrefAttrName\x12\x1d\n" +
@@ -2556,21 +2683,24 @@ const file_onnx_proto_rawDesc = "" +
 	"\x06GRAPHS\x10\n" +
 	"\x12\x12\n" +
 	"\x0eSPARSE_TENSORS\x10\f\x12\x0f\n" +
-	"\vTYPE_PROTOS\x10\x0e\"h\n" +
+	"\vTYPE_PROTOS\x10\x0eJ\x04\b\f\x10\rJ\x04\b\x10\x10\x14R\x01v\"\xad\x01\n" +
 	"\x0eValueInfoProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\x04type\x18\x02 \x01(\v2\x0f.onnx.TypeProtoR\x04type\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x03 \x01(\tR\tdocString\"\xd1\x01\n" +
+	"doc_string\x18\x03 \x01(\tR\tdocString\x12C\n" +
+	"\x0emetadata_props\x18\x04 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\"\xb2\x02\n" +
 	"\tNodeProto\x12\x14\n" +
 	"\x05input\x18\x01 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x02 \x03(\tR\x06output\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x17\n" +
 	"\aop_type\x18\x04 \x01(\tR\x06opType\x12\x16\n" +
-	"\x06domain\x18\a \x01(\tR\x06domain\x122\n" +
+	"\x06domain\x18\a \x01(\tR\x06domain\x12\x1a\n" +
+	"\boverload\x18\b \x01(\tR\boverload\x122\n" +
 	"\tattribute\x18\x05 \x03(\v2\x14.onnx.AttributeProtoR\tattribute\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x06 \x01(\tR\tdocString\"\x97\x02\n" +
+	"doc_string\x18\x06 \x01(\tR\tdocString\x12C\n" +
+	"\x0emetadata_props\x18\t \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\"\x97\x02\n" +
 	"\x11TrainingInfoProto\x128\n" +
 	"\x0einitialization\x18\x01 \x01(\v2\x10.onnx.GraphProtoR\x0einitialization\x12.\n" +
 	"\talgorithm\x18\x02 \x01(\v2\x10.onnx.GraphProtoR\talgorithm\x12S\n" +
@@ -2597,7 +2727,7 @@ const file_onnx_proto_rawDesc = "" +
 	"\x10TensorAnnotation\x12\x1f\n" +
 	"\vtensor_name\x18\x01 \x01(\tR\n" +
 	"tensorName\x12]\n" +
-	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x19quantParameterTensorNames\"\x87\x04\n" +
+	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x19quantParameterTensorNames\"\xcc\x04\n" +
 	"\n" +
 	"GraphProto\x12#\n" +
 	"\x04node\x18\x01 \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x12\n" +
@@ -2611,9 +2741,10 @@ const file_onnx_proto_rawDesc = "" +
 	"\x06output\x18\f \x03(\v2\x14.onnx.ValueInfoProtoR\x06output\x123\n" +
 	"\n" +
 	"value_info\x18\r \x03(\v2\x14.onnx.ValueInfoProtoR\tvalueInfo\x12O\n" +
-	"\x17quantization_annotation\x18\x0e \x03(\v2\x16.onnx.TensorAnnotationR\x16quantizationAnnotationJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\x06\x10\n" +
+	"\x17quantization_annotation\x18\x0e \x03(\v2\x16.onnx.TensorAnnotationR\x16quantizationAnnotation\x12C\n" +
+	"\x0emetadata_props\x18\x10 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataPropsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\x06\x10\n" +
 	"R\n" +
-	"ir_versionR\x10producer_versionR\fproducer_tagR\x06domain\"\xd8\x06\n" +
+	"ir_versionR\x10producer_versionR\fproducer_tagR\x06domain\"\xfc\a\n" +
 	"\vTensorProto\x12\x12\n" +
 	"\x04dims\x18\x01 \x03(\x03R\x04dims\x12\x1b\n" +
 	"\tdata_type\x18\x02 \x01(\x05R\bdataType\x123\n" +
@@ -2636,10 +2767,11 @@ const file_onnx_proto_rawDesc = "" +
 	" \x03(\x01B\x02\x10\x01R\n" +
 	"doubleData\x12#\n" +
 	"\vuint64_data\x18\v \x03(\x04B\x02\x10\x01R\n" +
-	"uint64Data\x1a1\n" +
+	"uint64Data\x12C\n" +
+	"\x0emetadata_props\x18\x10 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\x1a1\n" +
 	"\aSegment\x12\x14\n" +
 	"\x05begin\x18\x01 \x01(\x03R\x05begin\x12\x10\n" +
-	"\x03end\x18\x02 \x01(\x03R\x03end\"\xda\x01\n" +
+	"\x03end\x18\x02 \x01(\x03R\x03end\"\xb9\x02\n" +
 	"\bDataType\x12\r\n" +
 	"\tUNDEFINED\x10\x00\x12\t\n" +
 	"\x05FLOAT\x10\x01\x12\t\n" +
@@ -2664,7 +2796,14 @@ const file_onnx_proto_rawDesc = "" +
 	"\tCOMPLEX64\x10\x0e\x12\x0e\n" +
 	"\n" +
 	"COMPLEX128\x10\x0f\x12\f\n" +
-	"\bBFLOAT16\x10\x10\")\n" +
+	"\bBFLOAT16\x10\x10\x12\x10\n" +
+	"\fFLOAT8E4M3FN\x10\x11\x12\x12\n" +
+	"\x0eFLOAT8E4M3FNUZ\x10\x12\x12\x0e\n" +
+	"\n" +
+	"FLOAT8E5M2\x10\x13\x12\x12\n" +
+	"\x0eFLOAT8E5M2FNUZ\x10\x14\x12\t\n" +
+	"\x05UINT4\x10\x15\x12\b\n" +
+	"\x04INT4\x10\x16\")\n" +
 	"\fDataLocation\x12\v\n" +
 	"\aDEFAULT\x10\x00\x12\f\n" +
 	"\bEXTERNAL\x10\x01\"\x7f\n" +
@@ -2708,18 +2847,23 @@ const file_onnx_proto_rawDesc = "" +
 	"\x05value\"F\n" +
 	"\x12OperatorSetIdProto\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\xab\x02\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\x80\x04\n" +
 	"\rFunctionProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05input\x18\x04 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x05 \x03(\tR\x06output\x12\x1c\n" +
-	"\tattribute\x18\x06 \x03(\tR\tattribute\x12#\n" +
+	"\tattribute\x18\x06 \x03(\tR\tattribute\x12=\n" +
+	"\x0fattribute_proto\x18\v \x03(\v2\x14.onnx.AttributeProtoR\x0eattributeProto\x12#\n" +
 	"\x04node\x18\a \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\b \x01(\tR\tdocString\x12;\n" +
 	"\fopset_import\x18\t \x03(\v2\x18.onnx.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
 	"\x06domain\x18\n" +
-	" \x01(\tR\x06domainJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\rsince_versionR\x06status*\xe4\x01\n" +
+	" \x01(\tR\x06domain\x12\x1a\n" +
+	"\boverload\x18\r \x01(\tR\boverload\x123\n" +
+	"\n" +
+	"value_info\x18\f \x03(\v2\x14.onnx.ValueInfoProtoR\tvalueInfo\x12C\n" +
+	"\x0emetadata_props\x18\x0e \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataPropsJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\rsince_versionR\x06status*\x97\x02\n" +
 	"\aVersion\x12\x12\n" +
 	"\x0e_START_VERSION\x10\x00\x12\x19\n" +
 	"\x15IR_VERSION_2017_10_10\x10\x01\x12\x19\n" +
@@ -2728,9 +2872,12 @@ const file_onnx_proto_rawDesc = "" +
 	"\x14IR_VERSION_2019_1_22\x10\x04\x12\x18\n" +
 	"\x14IR_VERSION_2019_3_18\x10\x05\x12\x18\n" +
 	"\x14IR_VERSION_2019_9_19\x10\x06\x12\x17\n" +
-	"\x13IR_VERSION_2020_5_8\x10\a\x12\x0e\n" +
+	"\x13IR_VERSION_2020_5_8\x10\a\x12\x18\n" +
+	"\x14IR_VERSION_2021_7_30\x10\b\x12\x17\n" +
+	"\x13IR_VERSION_2023_5_5\x10\t\x12\x0e\n" +
 	"\n" +
-	"IR_VERSION\x10\b*.\n" +
+	"IR_VERSION\x10\n" +
+	"*.\n" +
 	"\x0eOperatorStatus\x12\x10\n" +
 	"\fEXPERIMENTAL\x10\x00\x12\n" +
 	"\n" +
@@ -2789,47 +2936,54 @@ var file_onnx_proto_depIdxs = []int32{
 	14, // 7: onnx.AttributeProto.sparse_tensors:type_name -> onnx.SparseTensorProto
 	16, // 8: onnx.AttributeProto.type_protos:type_name -> onnx.TypeProto
 	16, // 9: onnx.ValueInfoProto.type:type_name -> onnx.TypeProto
-	5,  // 10: onnx.NodeProto.attribute:type_name -> onnx.AttributeProto
-	12, // 11: onnx.TrainingInfoProto.initialization:type_name -> onnx.GraphProto
-	12, // 12: onnx.TrainingInfoProto.algorithm:type_name -> onnx.GraphProto
-	10, // 13: onnx.TrainingInfoProto.initialization_binding:type_name -> onnx.StringStringEntryProto
-	10, // 14: onnx.TrainingInfoProto.update_binding:type_name -> onnx.StringStringEntryProto
-	17, // 15: onnx.ModelProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	12, // 16: onnx.ModelProto.graph:type_name -> onnx.GraphProto
-	10, // 17: onnx.ModelProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	8,  // 18: onnx.ModelProto.training_info:type_name -> onnx.TrainingInfoProto
-	18, // 19: onnx.ModelProto.functions:type_name -> onnx.FunctionProto
-	10, // 20: onnx.TensorAnnotation.quant_parameter_tensor_names:type_name -> onnx.StringStringEntryProto
-	7,  // 21: onnx.GraphProto.node:type_name -> onnx.NodeProto
-	13, // 22: onnx.GraphProto.initializer:type_name -> onnx.TensorProto
-	14, // 23: onnx.GraphProto.sparse_initializer:type_name -> onnx.SparseTensorProto
-	6,  // 24: onnx.GraphProto.input:type_name -> onnx.ValueInfoProto
-	6,  // 25: onnx.GraphProto.output:type_name -> onnx.ValueInfoProto
-	6,  // 26: onnx.GraphProto.value_info:type_name -> onnx.ValueInfoProto
-	11, // 27: onnx.GraphProto.quantization_annotation:type_name -> onnx.TensorAnnotation
-	19, // 28: onnx.TensorProto.segment:type_name -> onnx.TensorProto.Segment
-	10, // 29: onnx.TensorProto.external_data:type_name -> onnx.StringStringEntryProto
-	4,  // 30: onnx.TensorProto.data_location:type_name -> onnx.TensorProto.DataLocation
-	13, // 31: onnx.SparseTensorProto.values:type_name -> onnx.TensorProto
-	13, // 32: onnx.SparseTensorProto.indices:type_name -> onnx.TensorProto
-	20, // 33: onnx.TensorShapeProto.dim:type_name -> onnx.TensorShapeProto.Dimension
-	21, // 34: onnx.TypeProto.tensor_type:type_name -> onnx.TypeProto.Tensor
-	22, // 35: onnx.TypeProto.sequence_type:type_name -> onnx.TypeProto.Sequence
-	23, // 36: onnx.TypeProto.map_type:type_name -> onnx.TypeProto.Map
-	24, // 37: onnx.TypeProto.optional_type:type_name -> onnx.TypeProto.Optional
-	25, // 38: onnx.TypeProto.sparse_tensor_type:type_name -> onnx.TypeProto.SparseTensor
-	7,  // 39: onnx.FunctionProto.node:type_name -> onnx.NodeProto
-	17, // 40: onnx.FunctionProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	15, // 41: onnx.TypeProto.Tensor.shape:type_name -> onnx.TensorShapeProto
-	16, // 42: onnx.TypeProto.Sequence.elem_type:type_name -> onnx.TypeProto
-	16, // 43: onnx.TypeProto.Map.value_type:type_name -> onnx.TypeProto
-	16, // 44: onnx.TypeProto.Optional.elem_type:type_name -> onnx.TypeProto
-	15, // 45: onnx.TypeProto.SparseTensor.shape:type_name -> onnx.TensorShapeProto
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	10, // 10: onnx.ValueInfoProto.metadata_props:type_name -> onnx.StringStringEntryProto
+	5,  // 11: onnx.NodeProto.attribute:type_name -> onnx.AttributeProto
+	10, // 12: onnx.NodeProto.metadata_props:type_name -> onnx.StringStringEntryProto
+	12, // 13: onnx.TrainingInfoProto.initialization:type_name -> onnx.GraphProto
+	12, // 14: onnx.TrainingInfoProto.algorithm:type_name -> onnx.GraphProto
+	10, // 15: onnx.TrainingInfoProto.initialization_binding:type_name -> onnx.StringStringEntryProto
+	10, // 16: onnx.TrainingInfoProto.update_binding:type_name -> onnx.StringStringEntryProto
+	17, // 17: onnx.ModelProto.opset_import:type_name -> onnx.OperatorSetIdProto
+	12, // 18: onnx.ModelProto.graph:type_name -> onnx.GraphProto
+	10, // 19: onnx.ModelProto.metadata_props:type_name -> onnx.StringStringEntryProto
+	8,  // 20: onnx.ModelProto.training_info:type_name -> onnx.TrainingInfoProto
+	18, // 21: onnx.ModelProto.functions:type_name -> onnx.FunctionProto
+	10, // 22: onnx.TensorAnnotation.quant_parameter_tensor_names:type_name -> onnx.StringStringEntryProto
+	7,  // 23: onnx.GraphProto.node:type_name -> onnx.NodeProto
+	13, // 24: onnx.GraphProto.initializer:type_name -> onnx.TensorProto
+	14, // 25: onnx.GraphProto.sparse_initializer:type_name -> onnx.SparseTensorProto
+	6,  // 26: onnx.GraphProto.input:type_name -> onnx.ValueInfoProto
+	6,  // 27: onnx.GraphProto.output:type_name -> onnx.ValueInfoProto
+	6,  // 28: onnx.GraphProto.value_info:type_name -> onnx.ValueInfoProto
+	11, // 29: onnx.GraphProto.quantization_annotation:type_name -> onnx.TensorAnnotation
+	10, // 30: onnx.GraphProto.metadata_props:type_name -> onnx.StringStringEntryProto
+	19, // 31: onnx.TensorProto.segment:type_name -> onnx.TensorProto.Segment
+	10, // 32: onnx.TensorProto.external_data:type_name -> onnx.StringStringEntryProto
+	4,  // 33: onnx.TensorProto.data_location:type_name -> onnx.TensorProto.DataLocation
+	10, // 34: onnx.TensorProto.metadata_props:type_name -> onnx.StringStringEntryProto
+	13, // 35: onnx.SparseTensorProto.values:type_name -> onnx.TensorProto
+	13, // 36: onnx.SparseTensorProto.indices:type_name -> onnx.TensorProto
+	20, // 37: onnx.TensorShapeProto.dim:type_name -> onnx.TensorShapeProto.Dimension
+	21, // 38: onnx.TypeProto.tensor_type:type_name -> onnx.TypeProto.Tensor
+	22, // 39: onnx.TypeProto.sequence_type:type_name -> onnx.TypeProto.Sequence
+	23, // 40: onnx.TypeProto.map_type:type_name -> onnx.TypeProto.Map
+	24, // 41: onnx.TypeProto.optional_type:type_name -> onnx.TypeProto.Optional
+	25, // 42: onnx.TypeProto.sparse_tensor_type:type_name -> onnx.TypeProto.SparseTensor
+	5,  // 43: onnx.FunctionProto.attribute_proto:type_name -> onnx.AttributeProto
+	7,  // 44: onnx.FunctionProto.node:type_name -> onnx.NodeProto
+	17, // 45: onnx.FunctionProto.opset_import:type_name -> onnx.OperatorSetIdProto
+	6,  // 46: onnx.FunctionProto.value_info:type_name -> onnx.ValueInfoProto
+	10, // 47: onnx.FunctionProto.metadata_props:type_name -> onnx.StringStringEntryProto
+	15, // 48: onnx.TypeProto.Tensor.shape:type_name -> onnx.TensorShapeProto
+	16, // 49: onnx.TypeProto.Sequence.elem_type:type_name -> onnx.TypeProto
+	16, // 50: onnx.TypeProto.Map.value_type:type_name -> onnx.TypeProto
+	16, // 51: onnx.TypeProto.Optional.elem_type:type_name -> onnx.TypeProto
+	15, // 52: onnx.TypeProto.SparseTensor.shape:type_name -> onnx.TensorShapeProto
+	53, // [53:53] is the sub-list for method output_type
+	53, // [53:53] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_onnx_proto_init() }
