@@ -2,6 +2,7 @@ package grad
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -72,10 +73,6 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if len(o.Mean) != o.C || len(o.Std) != o.C {
 		return nil, fmt.Errorf("mean %v and std %v need %d values", o.Mean, o.Std, o.C)
 	}
-	m, err := upgraded(m)
-	if err != nil {
-		return nil, err
-	}
 	// shapes at batch 2 and 3 tell the batch axes apart from the rest;
 	// a fixed batch has none
 	b2, b3, bdim := int64(2), int64(3), int64(-1)
@@ -84,40 +81,11 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	in := []int64{b2, int64(o.C), int64(o.H), int64(o.W)}
 	in3 := []int64{b3, int64(o.C), int64(o.H), int64(o.W)}
-	m0 := m
-	m, err = lowered(m, func(v string) ([]int64, []int64, error) {
-		s2, err := arch.Probe(m0, o.Input, in, []string{v}, o.Threads)
-		if err != nil {
-			return nil, nil, err
-		}
-		s3, err := arch.Probe(m0, o.Input, in3, []string{v}, o.Threads)
-		return s2[v], s3[v], err
-	})
+	m, a, err := analyse(m, o.Input, o.Output, in, in3, o.Threads)
 	if err != nil {
 		return nil, err
 	}
-	// shapes of everything between input and logits, at batch 2 (so that
-	// the batch axis is told apart from broadcast axes of size 1)
-	b0, err := newBuilder(m)
-	if err != nil {
-		return nil, err
-	}
-	order0, on, err := b0.path([]string{o.Input}, o.Output)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", m.Path, err)
-	}
-	values, computed := b0.needed(order0, on, o.Input)
-	shapes, ints, err := arch.ProbeInts(m, o.Input, in, values, o.Threads)
-	if err != nil {
-		return nil, err
-	}
-	shapes[o.Input] = in
-	// and at batch 3: the axes whose size changes are batch axes
-	shapes3, ints3, err := arch.ProbeInts(m, o.Input, in3, values, o.Threads)
-	if err != nil {
-		return nil, err
-	}
-	shapes3[o.Input] = in3
+	shapes, shapes3 := a.shapes, a.shapes3
 	os, wantShape := shapes[o.Output], "[batch, classes]"
 	if o.Objective == ERFCentre {
 		wantShape = "a feature map [batch, channels, height, width]"
@@ -158,16 +126,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		return nil, err
 	}
 	b.shapes, b.shapes3 = shapes, shapes3
-	// shape computations that come out the same at batch 2 and 3 are
-	// constants of the graph (torchvision's attention slices qkv by
-	// indices computed from its width)
-	for v := range computed {
-		a, c := ints[v], ints3[v]
-		if a != nil && slices.Equal(a, c) {
-			b.consts[v] = &onnxpb.TensorProto{Name: proto.String(v), Dims: shapes[v],
-				DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: a}
-		}
-	}
+	maps.Copy(b.consts, a.consts)
 
 	z := o.Output
 	if o.Objective == Logits {
@@ -235,6 +194,69 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	}
 	raiseOpset(c.Proto, gradOpset)
 	return c, nil
+}
+
+// analysis is what the rules need to know of a model beyond its graph:
+// the shapes of the values between input and output at two batches, and
+// the shape computations that come out the same at both, as constants.
+type analysis struct {
+	shapes, shapes3 map[string][]int64
+	consts          map[string]*onnxpb.TensorProto
+}
+
+// analyse returns m in the form the rules read (upgraded to opset 17,
+// recurrent and other ops lowered) and its analysis, probing it with
+// inputs of shape in and in3 (batch 2 and 3, or the same fixed batch).
+// The gradient's tests use it as Build does.
+func analyse(m *onnx.Model, input, output string, in, in3 []int64, threads int) (*onnx.Model, analysis, error) {
+	var a analysis
+	m, err := upgraded(m)
+	if err != nil {
+		return nil, a, err
+	}
+	m0 := m
+	m, err = lowered(m, func(v string) ([]int64, []int64, error) {
+		s2, err := arch.Probe(m0, input, in, []string{v}, threads)
+		if err != nil {
+			return nil, nil, err
+		}
+		s3, err := arch.Probe(m0, input, in3, []string{v}, threads)
+		return s2[v], s3[v], err
+	})
+	if err != nil {
+		return nil, a, err
+	}
+	b0, err := newBuilder(m)
+	if err != nil {
+		return nil, a, err
+	}
+	order0, on, err := b0.path([]string{input}, output)
+	if err != nil {
+		return nil, a, fmt.Errorf("model %s: %v", m.Path, err)
+	}
+	values, computed := b0.needed(order0, on, input)
+	shapes, ints, err := arch.ProbeInts(m, input, in, values, threads)
+	if err != nil {
+		return nil, a, err
+	}
+	shapes[input] = in
+	shapes3, ints3, err := arch.ProbeInts(m, input, in3, values, threads)
+	if err != nil {
+		return nil, a, err
+	}
+	shapes3[input] = in3
+	a = analysis{shapes: shapes, shapes3: shapes3, consts: map[string]*onnxpb.TensorProto{}}
+	// shape computations that come out the same at both batches are
+	// constants of the graph (torchvision's attention slices qkv by
+	// indices computed from its width; CenterCropPad's starts)
+	for v := range computed {
+		x, y := ints[v], ints3[v]
+		if x != nil && slices.Equal(x, y) {
+			a.consts[v] = &onnxpb.TensorProto{Name: proto.String(v), Dims: shapes[v],
+				DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: x}
+		}
+	}
+	return m, a, nil
 }
 
 // needed returns the values whose shapes the rules for the nodes in order

@@ -2,6 +2,7 @@ package grad
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/onnx"
 	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
 	"github.com/lk-robustness/lk/lib/ort"
@@ -339,19 +339,7 @@ func checkGrad(t *testing.T, m *onnx.Model, fwdPath, xName, yName string, in2, i
 	dir := t.TempDir()
 	// the gradient is built from the model in its opset-17 form; the
 	// finite differences below run the model as exported (fwdPath)
-	m, err := upgraded(m)
-	if err != nil {
-		return err
-	}
-	m0 := m
-	m, err = lowered(m, func(v string) ([]int64, []int64, error) {
-		s2, err := arch.Probe(m0, xName, in2, []string{v}, 1)
-		if err != nil {
-			return nil, nil, err
-		}
-		s3, err := arch.Probe(m0, xName, in3, []string{v}, 1)
-		return s2[v], s3[v], err
-	})
+	m, a, err := analyse(m, xName, yName, in2, in3, 1)
 	if err != nil {
 		return err
 	}
@@ -359,18 +347,8 @@ func checkGrad(t *testing.T, m *onnx.Model, fwdPath, xName, yName string, in2, i
 	if err != nil {
 		return err
 	}
-	order0, on, err := b.path([]string{xName}, yName)
-	if err != nil {
-		return err
-	}
-	vals, _ := b.needed(order0, on, xName)
-	if b.shapes, err = arch.Probe(m, xName, in2, vals, 1); err != nil {
-		return err
-	}
-	if b.shapes3, err = arch.Probe(m, xName, in3, vals, 1); err != nil {
-		return err
-	}
-	b.shapes[xName], b.shapes3[xName] = in2, in3
+	b.shapes, b.shapes3 = a.shapes, a.shapes3
+	maps.Copy(b.consts, a.consts)
 	ys := b.shapes[yName]
 	if len(ys) > 0 {
 		// the output's shape for this input: the probe's zeros can give
