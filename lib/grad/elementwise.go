@@ -336,11 +336,13 @@ func (b *builder) gatherND(n *onnxpb.NodeProto, g string) ([]string, error) {
 // the updates' is g read back at those positions; with reduction add the
 // data's gradient is g itself. Indices are taken as distinct without a
 // reduction (ONNX leaves which of two updates of one position wins
-// unspecified); the mul, max and min reductions are not supported.
+// unspecified). With max or min, each value that the result equals (the
+// data's or an update's) gets its position's gradient. The mul
+// reduction is not supported.
 func (b *builder) scatter(n *onnxpb.NodeProto, g string, need func(int) bool) ([]string, error) {
 	nd := n.GetOpType() == "ScatterND"
 	red := attrS(n, "reduction")
-	if red != "" && red != "none" && red != "add" {
+	if red != "" && red != "none" && red != "add" && red != "max" && red != "min" {
 		return nil, fmt.Errorf("%s with reduction %s is not supported", n.GetOpType(), red)
 	}
 	idx, upd := input(n, 1), input(n, 2)
@@ -351,6 +353,17 @@ func (b *builder) scatter(n *onnxpb.NodeProto, g string, need func(int) bool) ([
 		return b.op("GatherElements", []string{v, idx}, onnx.IntAttr("axis", attrI(n, "axis", 0)))
 	}
 	res := make([]string, 3)
+	if red == "max" || red == "min" {
+		out, f32 := n.GetOutput()[0], onnx.IntAttr("to", int64(onnxpb.TensorProto_FLOAT))
+		won := func(v, at string) string { return b.op("Cast", []string{b.op("Equal", []string{at, v})}, f32) }
+		if need(0) {
+			res[0] = b.op("Mul", []string{g, won(input(n, 0), out)})
+		}
+		if need(2) {
+			res[2] = b.op("Mul", []string{gather(g), won(upd, gather(out))})
+		}
+		return res, nil
+	}
 	if need(0) {
 		res[0] = g
 		if red != "add" {

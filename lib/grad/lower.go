@@ -23,12 +23,15 @@ type shapeAt func(v string) (at2, at3 []int64, err error)
 // lowered returns m with the ops lk differentiates by rewriting them into
 // ops it has rules for, computing what m computes: RNN, GRU and LSTM
 // unrolled over their sequence (its length must not change with the
-// batch), and MeanVarianceNormalization as its ONNX function body. m is
-// left as it was; it is returned as is when it holds none of them.
+// batch); MeanVarianceNormalization, Mish, GroupNormalization and
+// CenterCropPad as their ONNX function bodies; LpPool through
+// AveragePool; AffineGrid as a MatMul with its base grid; CastLike as
+// Cast. m is left as it was; it is returned as is when it holds none of
+// them.
 func lowered(m *onnx.Model, shape shapeAt) (*onnx.Model, error) {
 	lowers := func(n *onnxpb.NodeProto) bool {
 		switch n.GetOpType() {
-		case "RNN", "GRU", "LSTM", "MeanVarianceNormalization", "CastLike":
+		case "RNN", "GRU", "LSTM", "MeanVarianceNormalization", "CastLike", "Mish", "LpPool", "GroupNormalization", "CenterCropPad", "AffineGrid":
 			return n.GetDomain() == "" || n.GetDomain() == "ai.onnx"
 		}
 		return false
@@ -41,6 +44,11 @@ func lowered(m *onnx.Model, shape shapeAt) (*onnx.Model, error) {
 	consts := map[string]*onnxpb.TensorProto{}
 	for _, t := range g.GetInitializer() {
 		consts[t.GetName()] = t
+	}
+	for _, n := range g.GetNode() {
+		if a := onnx.Attr(n, "value"); n.GetOpType() == "Constant" && a.GetT() != nil && len(n.GetOutput()) == 1 {
+			consts[n.GetOutput()[0]] = a.GetT()
+		}
 	}
 	var types map[string]int32 // element types, for CastLike's target
 	var nodes []*onnxpb.NodeProto
@@ -63,6 +71,16 @@ func lowered(m *onnx.Model, shape shapeAt) (*onnx.Model, error) {
 			err = l.castLike(n, types)
 		case "MeanVarianceNormalization":
 			l.mvn(n)
+		case "Mish":
+			l.mish(n)
+		case "LpPool":
+			err = l.lpPool(n, shape)
+		case "GroupNormalization":
+			err = l.groupNorm(n, shape)
+		case "CenterCropPad":
+			err = l.centerCropPad(n, shape)
+		case "AffineGrid":
+			err = l.affineGrid(n)
 		default:
 			err = l.recurrent(n, shape)
 		}
@@ -453,4 +471,224 @@ func (l *lowerer) concat(vs []string, axis int64) string {
 		return vs[0]
 	}
 	return l.op("Concat", vs, onnx.IntAttr("axis", axis))
+}
+
+// mish is x tanh(softplus(x)) (opset 18).
+func (l *lowerer) mish(n *onnxpb.NodeProto) {
+	x := n.GetInput()[0]
+	l.as(l.op("Mul", []string{x, l.op("Tanh", []string{l.op("Softplus", []string{x})})}), n.GetOutput()[0])
+}
+
+// lpPool is (sum over the window of |x|^p)^(1/p): the window sum is an
+// AveragePool that counts the zero padding, times the window's size.
+func (l *lowerer) lpPool(n *onnxpb.NodeProto, shape shapeAt) error {
+	if attrI(n, "ceil_mode", 0) != 0 {
+		return fmt.Errorf("ceil_mode is not supported")
+	}
+	p := float32(attrI(n, "p", 2))
+	k := attrInts(n, "kernel_shape", nil)
+	size := int64(1)
+	for _, v := range k {
+		size *= v
+	}
+	var attrs []*onnxpb.AttributeProto
+	for _, a := range n.GetAttribute() {
+		if a.GetName() != "p" && a.GetName() != "auto_pad" && a.GetName() != "pads" {
+			attrs = append(attrs, a)
+		}
+	}
+	// explicit pads: AveragePool counts auto_pad's padding otherwise
+	pads := attrInts(n, "pads", make([]int64, 2*len(k)))
+	ap := attrS(n, "auto_pad")
+	if ap == "SAME_UPPER" {
+		// measured: ONNX Runtime's LpPool gives its last windows values
+		// that no padding of the definition (zeros, counted) gives
+		return fmt.Errorf("auto_pad SAME_UPPER is not supported (ONNX Runtime's windows at the end differ from the definition); export with explicit pads")
+	}
+	if ap == "SAME_LOWER" {
+		xs, _, err := shape(n.GetInput()[0])
+		if err != nil {
+			return err
+		}
+		if len(xs) != len(k)+2 {
+			return fmt.Errorf("input of shape %v for a %d-D kernel", xs, len(k))
+		}
+		strides, dil := attrInts(n, "strides", nil), attrInts(n, "dilations", nil)
+		for i, kk := range k {
+			s, d := int64(1), int64(1)
+			if strides != nil {
+				s = strides[i]
+			}
+			if dil != nil {
+				d = dil[i]
+			}
+			in := xs[i+2]
+			total := max(0, ((in+s-1)/s-1)*s+(kk-1)*d+1-in)
+			pads[i], pads[i+len(k)] = total-total/2, total/2 // the odd one first
+		}
+	} else if ap == "VALID" {
+		clear(pads)
+	}
+	attrs = append(attrs, onnx.IntAttr("count_include_pad", 1), onnx.IntsAttr("pads", pads...))
+	xp := l.op("Pow", []string{l.op("Abs", []string{n.GetInput()[0]}), l.scalar(p)})
+	sum := l.op("Mul", []string{l.op("AveragePool", []string{xp}, attrs...), l.scalar(float32(size))})
+	l.as(l.op("Pow", []string{sum, l.scalar(1 / p)}), n.GetOutput()[0])
+	return nil
+}
+
+// reduceMean averages v over axes, keeping them, in the model's opset's
+// form (axes became an input at 18).
+func (l *lowerer) reduceMean(v string, axes ...int64) string {
+	if l.m.Opset() >= 18 {
+		return l.op("ReduceMean", []string{v, l.vec(axes...)})
+	}
+	return l.op("ReduceMean", []string{v}, onnx.IntsAttr("axes", axes...))
+}
+
+// groupNorm normalises x [N, C, ...] over each of num_groups groups of
+// channels and the spatial axes, then scales and shifts: per group below
+// opset 21, per channel from 21.
+func (l *lowerer) groupNorm(n *onnxpb.NodeProto, shape shapeAt) error {
+	x, scale, bias := input(n, 0), input(n, 1), input(n, 2)
+	groups := attrI(n, "num_groups", 0)
+	if groups <= 0 {
+		return fmt.Errorf("no num_groups attribute")
+	}
+	xs, _, err := shape(x)
+	if err != nil {
+		return err
+	}
+	if len(xs) < 2 || xs[1]%groups != 0 {
+		return fmt.Errorf("input of shape %v: its channels are not %d groups", xs, groups)
+	}
+	eps := attrF(n, "epsilon", 1e-5)
+	g := l.op("Reshape", []string{x, l.vec(0, groups, -1)})
+	centred := l.op("Sub", []string{g, l.reduceMean(g, 2)})
+	v := l.reduceMean(l.op("Mul", []string{centred, centred}), 2)
+	norm := l.op("Div", []string{centred, l.op("Sqrt", []string{l.op("Add", []string{v, l.scalar(eps)})})})
+	bcast := make([]int64, len(xs)) // [1, C, 1, ...]
+	for i := range bcast {
+		bcast[i] = 1
+	}
+	if l.m.Opset() < 21 {
+		shp := l.vec(1, groups, 1)
+		norm = l.op("Add", []string{l.op("Mul", []string{norm, l.op("Reshape", []string{scale, shp})}), l.op("Reshape", []string{bias, shp})})
+		l.as(l.op("Reshape", []string{norm, l.op("Shape", []string{x})}), n.GetOutput()[0])
+		return nil
+	}
+	bcast[1] = xs[1]
+	shp := l.vec(bcast...)
+	y := l.op("Reshape", []string{norm, l.op("Shape", []string{x})})
+	l.as(l.op("Add", []string{l.op("Mul", []string{y, l.op("Reshape", []string{scale, shp})}), l.op("Reshape", []string{bias, shp})}), n.GetOutput()[0])
+	return nil
+}
+
+// centerCropPad crops each axis longer than its target around the centre
+// (the larger half after) and zero-pads each shorter one (the larger half
+// after), as the ONNX function body does.
+func (l *lowerer) centerCropPad(n *onnxpb.NodeProto, shape shapeAt) error {
+	x := input(n, 0)
+	t, ok := l.consts[input(n, 1)]
+	if !ok {
+		return fmt.Errorf("its shape input %q must be a constant", input(n, 1))
+	}
+	target, err := l.m.Int64s(t)
+	if err != nil {
+		return err
+	}
+	xs, xs3, err := shape(x)
+	if err != nil {
+		return err
+	}
+	r := int64(len(xs))
+	axes := attrInts(n, "axes", nil)
+	if axes == nil {
+		for i := int64(0); i < r; i++ {
+			axes = append(axes, i)
+		}
+	}
+	if len(axes) != len(target) {
+		return fmt.Errorf("%d axes for a shape of %d values", len(axes), len(target))
+	}
+	var starts, ends, cropAxes []int64
+	pads := make([]int64, 2*r)
+	for k, a := range axes {
+		if a < 0 {
+			a += r
+		}
+		if a < 0 || a >= r {
+			return fmt.Errorf("axis %d of a rank-%d input", axes[k], r)
+		}
+		if xs[a] != xs3[a] {
+			return fmt.Errorf("axis %d grows with the batch", a)
+		}
+		switch d, sh := xs[a], target[k]; {
+		case sh < d:
+			s := (d - sh) / 2
+			starts, ends, cropAxes = append(starts, s), append(ends, s+sh), append(cropAxes, a)
+		case sh > d:
+			pads[a] = (sh - d) / 2
+			pads[a+r] = sh - d - pads[a]
+		}
+	}
+	y := x
+	if len(cropAxes) > 0 {
+		y = l.op("Slice", []string{y, l.vec(starts...), l.vec(ends...), l.vec(cropAxes...)})
+	}
+	if slices.ContainsFunc(pads, func(p int64) bool { return p != 0 }) {
+		y = l.op("Pad", []string{y, l.vec(pads...)})
+	}
+	l.as(l.op("Identity", []string{y}), n.GetOutput()[0])
+	return nil
+}
+
+// affineGrid is the sampling grid [N, (D,) H, W, 2 or 3] of the affine
+// maps theta [N, 2, 3] or [N, 3, 4] (opset 20): the base grid's
+// homogeneous points (x, y(, z), 1), normalised to [-1, 1] at pixel
+// centres or, with align_corners, corners, times theta transposed.
+func (l *lowerer) affineGrid(n *onnxpb.NodeProto) error {
+	t, ok := l.consts[input(n, 1)]
+	if !ok {
+		return fmt.Errorf("its size input %q must be a constant", input(n, 1))
+	}
+	size, err := l.m.Int64s(t)
+	if err != nil {
+		return err
+	}
+	if len(size) != 4 && len(size) != 5 {
+		return fmt.Errorf("size %v: want N, C, H, W or N, C, D, H, W", size)
+	}
+	dims := size[2:] // (D,) H, W
+	coord := func(i, d int64) float32 {
+		if attrI(n, "align_corners", 0) != 0 {
+			if d == 1 {
+				return -1
+			}
+			return -1 + 2*float32(i)/float32(d-1)
+		}
+		return (2*float32(i)+1)/float32(d) - 1
+	}
+	points := int64(1)
+	for _, d := range dims {
+		points *= d
+	}
+	h := int64(len(dims)) + 1 // homogeneous width
+	base := make([]float32, 0, points*h)
+	idx := make([]int64, len(dims))
+	for p := int64(0); p < points; p++ {
+		rem := p
+		for k := len(dims) - 1; k >= 0; k-- {
+			idx[k] = rem % dims[k]
+			rem /= dims[k]
+		}
+		for k := len(dims) - 1; k >= 0; k-- { // x (the last axis) first
+			base = append(base, coord(idx[k], dims[k]))
+		}
+		base = append(base, 1)
+	}
+	name := l.name("base")
+	onnx.AddInitializer(l.m.Graph(), name, []int64{1, points, h}, base)
+	grid := l.op("MatMul", []string{name, l.op("Transpose", []string{input(n, 0)}, onnx.IntsAttr("perm", 0, 2, 1))})
+	l.as(l.op("Reshape", []string{grid, l.vec(append(append([]int64{-1}, dims...), h-1)...)}), n.GetOutput()[0])
+	return nil
 }

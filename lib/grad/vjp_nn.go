@@ -479,7 +479,16 @@ func (b *builder) avgPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 func (b *builder) maxPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 	x := n.GetInput()[0]
 	if attrI(n, "storage_order", 0) != 0 {
-		return nil, fmt.Errorf("MaxPool with column-major storage_order is not supported")
+		// the node's Indices are column-major: a row-major twin gives
+		// the ones the scatter below reads
+		var attrs []*onnxpb.AttributeProto
+		for _, a := range n.GetAttribute() {
+			if a.GetName() != "storage_order" {
+				attrs = append(attrs, a)
+			}
+		}
+		idx := b.opN("MaxPool", 2, []string{x}, attrs...)[1]
+		return b.routeMax(x, idx, g), nil
 	}
 	if len(n.GetOutput()) < 2 || n.GetOutput()[1] == "" {
 		idx := fmt.Sprintf("lk_grad/%s_indices", onnx.NodeName(n))
@@ -489,13 +498,18 @@ func (b *builder) maxPool(n *onnxpb.NodeProto, g string) ([]string, error) {
 			n.Output[1] = idx
 		}
 	}
-	idx := n.GetOutput()[1]
+	return b.routeMax(x, n.GetOutput()[1], g), nil
+}
+
+// routeMax adds each of g's values to the element of x that idx (flat,
+// row-major) names.
+func (b *builder) routeMax(x, idx, g string) []string {
 	flat := b.constI(-1)
 	xf := b.op("Reshape", []string{x, flat})
 	zeros := b.op("ConstantOfShape", []string{b.op("Shape", []string{xf})}) // float zeros
 	sc := b.op("ScatterElements", []string{zeros, b.op("Reshape", []string{idx, flat}), b.op("Reshape", []string{g, flat})},
 		onnx.IntAttr("axis", 0), &onnxpb.AttributeProto{Name: strp("reduction"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("add")})
-	return []string{b.op("Reshape", []string{sc, b.op("Shape", []string{x})})}, nil
+	return []string{b.op("Reshape", []string{sc, b.op("Shape", []string{x})})}
 }
 
 func (b *builder) pad(n *onnxpb.NodeProto, g string) ([]string, error) {
@@ -509,8 +523,30 @@ func (b *builder) pad(n *onnxpb.NodeProto, g string) ([]string, error) {
 			return nil, err
 		}
 	}
-	if input(n, 3) != "" {
-		return nil, fmt.Errorf("Pad with an axes input is not supported")
+	if a := input(n, 3); a != "" { // pads of these axes only (opset 18)
+		axes, err := b.ints(a)
+		if err != nil {
+			return nil, err
+		}
+		xs, err := b.shape(input(n, 0))
+		if err != nil {
+			return nil, err
+		}
+		rank := len(xs)
+		if len(pads) != 2*len(axes) {
+			return nil, fmt.Errorf("%d pads for %d axes", len(pads), len(axes))
+		}
+		full := make([]int64, 2*rank)
+		for k, ax := range axes {
+			if ax < 0 {
+				ax += int64(rank)
+			}
+			if ax < 0 || int(ax) >= rank {
+				return nil, fmt.Errorf("axis %d of a rank-%d input", axes[k], rank)
+			}
+			full[ax], full[int(ax)+rank] = pads[k], pads[k+len(axes)]
+		}
+		pads = full
 	}
 	r := len(pads) / 2
 	var starts, ends, axes []int64
