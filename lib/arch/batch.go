@@ -2,7 +2,6 @@ package arch
 
 import (
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/lk-robustness/lk/lib/onnx"
@@ -21,13 +20,6 @@ func (b Batch) Note(path string) string {
 		return ""
 	}
 	return fmt.Sprintf("model %s runs at a fixed batch of %d (%s); short batches are padded with zeros and their extra rows dropped", path, b.N, b.Why)
-}
-
-// Say prints the note once, as tool, on w (nil: quiet).
-func (b Batch) Say(w io.Writer, tool, path string) {
-	if n := b.Note(path); n != "" && w != nil {
-		fmt.Fprintf(w, "%s: %s\n", tool, n)
-	}
 }
 
 // maxBakedBatch bounds the batches FindBatch tries from a graph's constants.

@@ -18,8 +18,14 @@ type Model struct {
 	Config model.Config
 	Input  string
 	Shape  stream.Shape
-	Output string // the logits: the sidecar's "output", else the first
-	Batch  Batch  // the batch the graph runs at
+	// Run is the model as lk runs it (Adapt): float32 throughout (a
+	// float16 model's float32 version), float32 images in on Input,
+	// float32 logits out on Output. Model is the file as loaded, for
+	// its weights and for the copies lk-lesion writes.
+	Run    *onnx.Model
+	Output string
+	Batch  Batch    // the batch the graph runs at
+	Notes  []string // what a tool says once on stderr about the above
 	Graph  *onnx.Graph
 	Blocks []Block
 }
@@ -31,7 +37,7 @@ func Open(path string, size stream.Shape, threads int) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Graph, m.Blocks, err = Discover(m.Model, m.Input, m.ProbeShape(), threads); err != nil {
+	if m.Graph, m.Blocks, err = Discover(m.Run, m.Input, m.ProbeShape(), threads); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -72,8 +78,8 @@ func Load(path string, size stream.Shape) (*Model, error) {
 	if in == nil {
 		return nil, fmt.Errorf("model %s has no input %q", path, m.Input)
 	}
-	if in.DType != "float" || len(in.Dims) != 4 {
-		return nil, fmt.Errorf("model %s: input %s: want a float32 NCHW image input", path, in)
+	if (in.DType != "float" && in.DType != "float16") || len(in.Dims) != 4 {
+		return nil, fmt.Errorf("model %s: input %s: want a float32 (or float16) NCHW image input", path, in)
 	}
 	m.Shape = cfg.Shape()
 	if size.Size() > 0 {
@@ -86,17 +92,22 @@ func Load(path string, size stream.Shape) (*Model, error) {
 		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
 	}
 	m.Config.InputSize = []int{m.Shape.C, m.Shape.H, m.Shape.W}
-	m.Output = cfg.Output
-	if m.Output == "" {
-		_, outs := om.IO()
-		if len(outs) == 0 {
-			return nil, fmt.Errorf("model %s has no outputs", path)
+	run := om
+	if onnx.HasFloat16(om) {
+		if run, err = onnx.Float32(om); err != nil {
+			return nil, fmt.Errorf("model %s: %v", path, err)
 		}
-		m.Output = outs[0].Name
+		m.Notes = append(m.Notes, fmt.Sprintf("model %s holds float16 values: lk analyses its float32 version (the same weights, without float16 rounding between ops)", path))
 	}
-	if m.Batch, err = FindBatch(om, m.Input, m.Output, []int64{int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, 0); err != nil {
+	var h Head
+	if m.Run, h, err = Adapt(run, cfg, m.Input); err != nil {
 		return nil, err
 	}
+	m.Output, m.Notes = h.Logits, append(m.Notes, h.Notes...)
+	if m.Batch, err = FindBatch(m.Run, m.Input, m.Output, []int64{int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, 0); err != nil {
+		return nil, err
+	}
+	m.Notes = append(m.Notes, m.Batch.Note(path))
 	return m, nil
 }
 

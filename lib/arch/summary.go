@@ -67,7 +67,7 @@ func Summarise(m *Model, threads int) (Summary, error) {
 			}
 		}
 	}
-	shapes, err := Probe(m.Model, m.Input, m.ProbeShape(), need, threads)
+	shapes, err := Probe(m.Run, m.Input, m.ProbeShape(), need, threads)
 	if err != nil {
 		return s, err
 	}

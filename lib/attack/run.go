@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
+	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/grad"
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/ort"
@@ -248,7 +249,7 @@ func openEvaluators(o Options) (*evaluators, error) {
 	}
 	ev.main = open(obj)
 	if ev.main != nil {
-		ev.main.Model.Batch.Say(o.Progress, "lk-attack", o.Model)
+		arch.Say(o.Progress, "lk-attack", ev.main.Model.Notes...)
 	}
 	switch o.Attack {
 	case "apgd-t":

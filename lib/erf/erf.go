@@ -83,7 +83,7 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 	if cols.Shape != m.Shape {
 		return nil, &model.ImageSizeError{Input: r.Name(), Got: cols.Shape, Model: m.Config.Name, Want: m.Shape}
 	}
-	mean, std, err := m.Config.Normalisation(m.Path, o.Mean, o.Std)
+	norm, err := m.Config.Normalizer(m.Path, o.Mean, o.Std, m.Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,8 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 		return nil, fmt.Errorf("model %s: no node outputs a value named %q (lk-featvar --list names the block outputs)", m.Path, node)
 	}
 	sh := m.Shape
-	gm, err := grad.Build(m.Model, grad.Options{Input: m.Input, Output: node, C: sh.C, H: sh.H, W: sh.W,
-		Mean: mean, Std: std, Objective: grad.ERFCentre, Threads: o.Runtime.Threads, Batch: m.Batch.N})
+	gm, err := grad.Build(m.Run, grad.Options{Input: m.Input, Output: node, C: sh.C, H: sh.H, W: sh.W,
+		Mean: norm.Mean, Std: norm.Std, BGR: norm.BGR, Objective: grad.ERFCentre, Threads: o.Runtime.Threads, Batch: m.Batch.N})
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,10 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 			for c := 0; c < sh.C; c++ {
 				// the gradient w.r.t. the normalised input is std times
 				// the one w.r.t. the pixels
-				s := float64(std[c])
+				s := float64(norm.Std[c])
+				if norm.BGR {
+					s = float64(norm.Std[sh.C-1-c])
+				}
 				gc := g[k*sz+c*plane : k*sz+(c+1)*plane]
 				for i, v := range gc {
 					if v > 0 {
@@ -204,7 +207,7 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 
 // produced reports whether a node of m outputs the value v.
 func produced(m *arch.Model, v string) bool {
-	for _, n := range m.Model.Graph().GetNode() {
+	for _, n := range m.Run.Graph().GetNode() {
 		for _, o := range n.GetOutput() {
 			if o == v {
 				return true

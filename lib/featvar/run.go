@@ -66,13 +66,9 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 	if cols.Shape != m.Shape {
 		return nil, &model.ImageSizeError{Input: r.Name(), Got: cols.Shape, Model: m.Config.Name, Want: m.Shape}
 	}
-	mean, std, err := m.Config.Normalisation(m.Path, o.Mean, o.Std)
+	norm, err := m.Config.Normalizer(m.Path, o.Mean, o.Std, m.Shape)
 	if err != nil {
 		return nil, err
-	}
-	norm, err := model.NewNormalizer(mean, std, m.Shape)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", m.Path, err)
 	}
 	values := make([]string, len(layers))
 	stats := make([]*Stat, len(layers))
@@ -105,7 +101,7 @@ func Run(r *stream.Reader, m *arch.Model, layers []Layer, o Options) ([]*Stat, e
 		}
 	}
 	stateSize := 0
-	path, cleanup, err := arch.WithOutputs(m.Model, values)
+	path, cleanup, err := arch.WithOutputs(m.Run, values)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ type Options struct {
 	Input, Output string    // the model's image input and its logits
 	C, H, W       int       // image size
 	Mean, Std     []float32 // the normalisation put in front of the graph
+	BGR           bool      // the model's channels are the pixels' reversed
 	Objective     Objective
 	// Wrt names initializers whose gradients are output too, as
 	// WrtPrefix+name (Conv weights: group 1 and depthwise only).
@@ -117,7 +118,15 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	cdims := []int64{1, int64(o.C), 1, 1}
 	onnx.AddInitializer(g, "lk_grad/mean", cdims, o.Mean)
 	onnx.AddInitializer(g, "lk_grad/std", cdims, o.Std)
-	onnx.AddNode(g, "Sub", "lk_grad/centre", []string{Pixels, "lk_grad/mean"}, []string{"lk_grad/centred"})
+	ordered := Pixels
+	if o.BGR { // the model's channel c is the pixels' C-1-c
+		g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: proto.String("lk_grad/bgr"), Dims: []int64{3},
+			DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{2, 1, 0}})
+		onnx.AddNode(g, "Gather", "lk_grad/reverse", []string{Pixels, "lk_grad/bgr"}, []string{"lk_grad/ordered"}, onnx.IntAttr("axis", 1))
+		ordered = "lk_grad/ordered"
+		shapes[ordered], shapes3[ordered] = in, in3
+	}
+	onnx.AddNode(g, "Sub", "lk_grad/centre", []string{ordered, "lk_grad/mean"}, []string{"lk_grad/centred"})
 	onnx.AddNode(g, "Div", "lk_grad/normalise", []string{"lk_grad/centred", "lk_grad/std"}, []string{o.Input})
 	shapes[Pixels], shapes["lk_grad/centred"] = in, in
 	shapes3[Pixels], shapes3["lk_grad/centred"] = in3, in3

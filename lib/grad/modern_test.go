@@ -31,11 +31,11 @@ type modernExpect struct {
 func modernFixtures(t *testing.T) (paths []string, expect map[string]modernExpect) {
 	dir := testutil.Path(t, "testdata", "modern")
 	paths, _ = filepath.Glob(filepath.Join(dir, "*.onnx"))
-	if len(paths) < 24 {
-		t.Fatalf("%s holds %d models, want the 24 make_modern.py writes", dir, len(paths))
+	if len(paths) < 29 {
+		t.Fatalf("%s holds %d models, want the 29 make_modern.py writes", dir, len(paths))
 	}
 	expect = map[string]modernExpect{}
-	for _, fam := range []string{"resnet", "lk", "vit"} {
+	for _, fam := range []string{"resnet", "lk", "vit", "resnet-half"} {
 		b, err := os.ReadFile(filepath.Join(dir, fam+".expect.json"))
 		if err != nil {
 			t.Fatal(err)
@@ -63,7 +63,10 @@ func TestModernExportsMatchPyTorch(t *testing.T) {
 	paths, expect := modernFixtures(t)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			e := expect[family(path)]
+			e, own := expect[strings.TrimSuffix(filepath.Base(path), ".onnx")] // a model's own reference
+			if !own {
+				e = expect[family(path)]
+			}
 			px, wantLogits, wantGrad := floats(t, e.Pixels), floats(t, e.Logits), floats(t, e.Grad)
 			n := e.Shape[0]
 
@@ -77,7 +80,13 @@ func TestModernExportsMatchPyTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			closeTo(t, "lk-infer logits", got, wantLogits, 1e-4)
+			// resnet-half runs in float16 in ONNX Runtime; its gradient is
+			// of its float32 version, as its reference is
+			logitTol := 1e-4
+			if strings.Contains(path, "-half") {
+				logitTol = 2e-3
+			}
+			closeTo(t, "lk-infer logits", got, wantLogits, logitTol)
 
 			g, err := grad.Open(path, stream.Shape{}, nil, nil, grad.CrossEntropy, ort.Options{Threads: 1})
 			if err != nil {
@@ -107,6 +116,7 @@ func TestModernExportsMatchPyTorch(t *testing.T) {
 			if counted < len(wantGrad)*9/10 || agree*10000 < counted*9999 {
 				t.Fatalf("FGSM sign agrees with PyTorch on %d of %d pixels (of %d), want >= 99.99%%", agree, counted, len(wantGrad))
 			}
+			t.Logf("FGSM sign agrees with PyTorch on %d of %d pixels whose gradient is over 1e-5 of the largest", agree, counted)
 		})
 	}
 }

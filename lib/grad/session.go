@@ -114,17 +114,13 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, rt
 	if err != nil {
 		return nil, err
 	}
-	mean, std, err = m.Config.Normalisation(path, mean, std)
+	norm, err := m.Config.Normalizer(path, mean, std, m.Shape)
 	if err != nil {
 		return nil, err
 	}
-	_, outs := m.IO()
-	output := m.Config.Output
-	if output == "" {
-		output = outs[0].Name
-	}
-	gm, err := Build(m.Model, Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
-		Mean: mean, Std: std, Objective: obj, Threads: rt.Threads, Batch: m.Batch.N})
+	output := m.Output
+	gm, err := Build(m.Run, Options{Input: m.Input, Output: output, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W,
+		Mean: norm.Mean, Std: norm.Std, BGR: norm.BGR, Objective: obj, Threads: rt.Threads, Batch: m.Batch.N})
 	if err != nil {
 		return nil, err
 	}

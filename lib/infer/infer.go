@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -47,7 +49,9 @@ type Model struct {
 	Shape   stream.Shape
 	Classes int
 	Batch   arch.Batch // the batch the graph runs at
+	Notes   []string   // said once on stderr: how the model is read
 	batch   int        // Batch.N
+	dir     string     // the adapted copy's folder, if any
 	norm    *model.Normalizer
 	sess    *ort.Session
 	scratch []float32 // the normalised batch
@@ -75,23 +79,30 @@ func Open(o Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ins, outs := om.IO()
-	in, err := pick(ins, cfg.Input, "input", o.Model)
+	ins, _ := om.IO()
+	in, err := pick(ins, cfg.Input, o.Model)
 	if err != nil {
 		return nil, err
 	}
-	out, err := pick(outs, cfg.Output, "output", o.Model)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Input, cfg.Output = in.Name, out.Name
-	m := &Model{Config: cfg, path: o.Model}
-	if in.DType != "float" {
-		return nil, fmt.Errorf("model %s: input %s: images are fed as float32, not %s (export the model with a float32 input)", o.Model, in, in.DType)
+	if in.DType != "float" && in.DType != "float16" {
+		return nil, fmt.Errorf("model %s: input %s: images are fed as float32 (or cast to float16), not %s", o.Model, in, in.DType)
 	}
 	if len(in.Dims) != 4 {
 		return nil, fmt.Errorf("model %s: input %s has %d dimensions; images are fed as NCHW (4 dimensions)", o.Model, in, len(in.Dims))
 	}
+	run, h, err := arch.Adapt(om, cfg, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	var out onnx.IO
+	_, routs := run.IO()
+	for _, x := range routs {
+		if x.Name == h.Logits {
+			out = x
+		}
+	}
+	cfg.Input, cfg.Output = in.Name, h.Output
+	m := &Model{Config: cfg, path: o.Model, Notes: h.Notes}
 	m.Shape = cfg.Shape()
 	for i, d := range in.Dims[1:] {
 		g := []int{m.Shape.C, m.Shape.H, m.Shape.W}
@@ -118,26 +129,43 @@ func Open(o Options) (*Model, error) {
 	if cfg.NumClasses > 0 && cfg.NumClasses != m.Classes {
 		return nil, fmt.Errorf("model %s: output %s has %d classes but the sidecar says num_classes %d", o.Model, out, m.Classes, cfg.NumClasses)
 	}
-	if m.Batch, err = arch.FindBatch(om, in.Name, out.Name, []int64{int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, o.Runtime.Threads); err != nil {
+	if m.Batch, err = arch.FindBatch(run, in.Name, out.Name, []int64{int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, o.Runtime.Threads); err != nil {
 		return nil, err
 	}
 	m.batch = m.Batch.N
-	if m.norm, err = model.NewNormalizer(cfg.Mean, cfg.Std, m.Shape); err != nil {
-		return nil, fmt.Errorf("model %s: %v", o.Model, err)
+	m.Notes = append(m.Notes, m.Batch.Note(o.Model))
+	if m.norm, err = cfg.Normalizer(o.Model, o.Mean, o.Std, m.Shape); err != nil {
+		return nil, err
 	}
 	if m.sha, err = model.FileSHA256(o.Model); err != nil {
 		return nil, err
 	}
-	if m.sess, err = ort.NewSession(o.Model, in.Name, []string{out.Name}, o.Runtime); err != nil {
+	path := o.Model
+	if run != om { // the adapted copy (Adapt), in a folder Close removes
+		if m.dir, err = os.MkdirTemp("", "lk-infer-"); err != nil {
+			return nil, err
+		}
+		path = filepath.Join(m.dir, "model.onnx")
+		if err := run.Save(path); err != nil {
+			os.RemoveAll(m.dir)
+			return nil, err
+		}
+	}
+	if m.sess, err = ort.NewSession(path, in.Name, []string{out.Name}, o.Runtime); err != nil {
+		os.RemoveAll(m.dir)
+		if path != o.Model {
+			err = arch.CopyError(o.Model, path, "running", err)
+		}
 		return nil, err
 	}
 	return m, nil
 }
 
-func pick(xs []onnx.IO, name, what, path string) (onnx.IO, error) {
+// pick is the image input: the one the sidecar names, else the only one.
+func pick(xs []onnx.IO, name, path string) (onnx.IO, error) {
 	var names []string
 	for _, x := range xs {
-		if x.Name == name || (name == "" && (what == "output" || len(xs) == 1)) {
+		if x.Name == name || (name == "" && len(xs) == 1) {
 			return x, nil
 		}
 		names = append(names, x.Name)
@@ -145,11 +173,17 @@ func pick(xs []onnx.IO, name, what, path string) (onnx.IO, error) {
 	if name == "" {
 		return onnx.IO{}, fmt.Errorf("model %s has %d inputs (%s); name the image input with \"input\" in the sidecar", path, len(xs), strings.Join(names, ", "))
 	}
-	return onnx.IO{}, fmt.Errorf("model %s has no %s %q (it has %s)", path, what, name, strings.Join(names, ", "))
+	return onnx.IO{}, fmt.Errorf("model %s has no input %q (it has %s)", path, name, strings.Join(names, ", "))
 }
 
-// Close frees the session.
-func (m *Model) Close() error { return m.sess.Close() }
+// Close frees the session and removes the adapted copy, if any.
+func (m *Model) Close() error {
+	err := m.sess.Close()
+	if m.dir != "" {
+		os.RemoveAll(m.dir)
+	}
+	return err
+}
 
 // SHA256 is the model file's hash.
 func (m *Model) SHA256() string { return m.sha }
@@ -221,7 +255,7 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 		return err
 	}
 	defer m.Close()
-	m.Batch.Say(o.Progress, "lk-infer", o.Model)
+	arch.Say(o.Progress, "lk-infer", m.Notes...)
 	cols, err := stream.Images(r.Schema())
 	if err != nil {
 		return fmt.Errorf("%s: %v", r.Name(), err)

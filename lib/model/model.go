@@ -29,6 +29,16 @@ type Config struct {
 	Mean          []float32 `json:"mean,omitempty"`
 	Std           []float32 `json:"std,omitempty"`
 	NumClasses    int       `json:"num_classes,omitempty"`
+	// InputScale multiplies the [0,1] pixels before mean and std (which
+	// are then in its units): 255 for a model fed 0-255 values.
+	InputScale float64 `json:"input_scale,omitempty"`
+	// ChannelOrder is "rgb" (the default) or "bgr" (Caffe and OpenCV
+	// exports): the order the model's input channels and mean/std are in.
+	ChannelOrder string `json:"channel_order,omitempty"`
+	// ClassOffset drops the first classes of the output: 1 for a
+	// 1001-class ImageNet head whose class 0 is background (TF-slim and
+	// some Keras exports), so that class k+1 is the label space's k.
+	ClassOffset int `json:"class_offset,omitempty"`
 	LabelSpace    string    `json:"label_space,omitempty"`
 	Interpolation string    `json:"interpolation,omitempty"`
 	CropPct       float64   `json:"crop_pct,omitempty"`
@@ -95,6 +105,17 @@ func (c Config) check(where string) error {
 			return fmt.Errorf("%s: std %v: every value must be positive", where, c.Std)
 		}
 	}
+	if c.InputScale < 0 || math.IsNaN(c.InputScale) || math.IsInf(c.InputScale, 0) {
+		return fmt.Errorf("%s: input_scale %v: want a positive number (255 for 0-255 inputs)", where, c.InputScale)
+	}
+	switch c.ChannelOrder {
+	case "", "rgb", "bgr":
+	default:
+		return fmt.Errorf("%s: channel_order %q: want \"rgb\" or \"bgr\"", where, c.ChannelOrder)
+	}
+	if c.ClassOffset < 0 {
+		return fmt.Errorf("%s: class_offset %d: want the number of leading classes to drop (1 for a background class)", where, c.ClassOffset)
+	}
 	return nil
 }
 
@@ -106,10 +127,37 @@ func (c Config) Shape() stream.Shape {
 	return stream.Shape{C: c.InputSize[0], H: c.InputSize[1], W: c.InputSize[2]}
 }
 
-// Normalizer maps [0,1] CHW pixels to the model's input: (x - mean[c]) / std[c].
+// Normalizer maps [0,1] CHW pixels to the model's input: (x - mean[c]) /
+// std[c], reading channel C-1-c instead of c for a BGR model.
 type Normalizer struct {
-	mean, std []float32
+	Mean, Std []float32 // per model channel, in [0,1] units
+	BGR       bool      // the model's channels are the stream's reversed
 	plane     int
+}
+
+// Normalizer is the config's normalisation for images of shape s: its
+// mean and std (the caller's where given), in the units of input_scale,
+// and its channel order.
+func (c Config) Normalizer(modelPath string, mean, std []float32, s stream.Shape) (*Normalizer, error) {
+	mean, std, err := c.Normalisation(modelPath, mean, std)
+	if err != nil {
+		return nil, err
+	}
+	n, err := NewNormalizer(mean, std, s)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", modelPath, err)
+	}
+	if c.InputScale > 0 && c.InputScale != 1 { // (x*k - m)/s = (x - m/k)/(s/k)
+		k := float32(c.InputScale)
+		for i := range n.Mean {
+			n.Mean[i] /= k
+			n.Std[i] /= k
+		}
+	}
+	if n.BGR = c.ChannelOrder == "bgr"; n.BGR && s.C != 3 {
+		return nil, fmt.Errorf("model %s: channel_order bgr needs 3 channels, the input has %d", modelPath, s.C)
+	}
+	return n, nil
 }
 
 // NewNormalizer checks mean and std against the channel count.
@@ -117,7 +165,7 @@ func NewNormalizer(mean, std []float32, s stream.Shape) (*Normalizer, error) {
 	expand := func(v []float32, what string) ([]float32, error) {
 		switch len(v) {
 		case s.C:
-			return v, nil
+			return append([]float32(nil), v...), nil
 		case 1:
 			r := make([]float32, s.C)
 			for i := range r {
@@ -135,17 +183,21 @@ func NewNormalizer(mean, std []float32, s stream.Shape) (*Normalizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Normalizer{mean: m, std: sd, plane: s.H * s.W}, nil
+	return &Normalizer{Mean: m, Std: sd, plane: s.H * s.W}, nil
 }
 
 // Apply writes the normalised images of src (any number of whole images)
 // into dst, which must be as long as src.
 func (n *Normalizer) Apply(dst, src []float32) {
-	ch := len(n.mean)
+	ch := len(n.Mean)
 	for i := 0; i < len(src); i += n.plane {
 		c := (i / n.plane) % ch
-		m, s := n.mean[c], n.std[c]
-		d, x := dst[i:i+n.plane], src[i:i+n.plane]
+		m, s := n.Mean[c], n.Std[c]
+		from := i
+		if n.BGR {
+			from += (ch - 1 - 2*c) * n.plane
+		}
+		d, x := dst[i:i+n.plane], src[from:from+n.plane]
 		for j, v := range x {
 			d[j] = (v - m) / s
 		}

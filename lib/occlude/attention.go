@@ -42,7 +42,7 @@ func OpenAttention(path string, head, batch int, rt ort.Options) (*Attention, er
 		return nil, err
 	}
 	var node, value string
-	for _, n := range m.Model.Graph().GetNode() {
+	for _, n := range m.Run.Graph().GetNode() {
 		if n.GetOpType() == "Softmax" && len(n.GetOutput()) > 0 {
 			node, value = n.GetName(), n.GetOutput()[0]
 		}
@@ -50,15 +50,11 @@ func OpenAttention(path string, head, batch int, rt ort.Options) (*Attention, er
 	if value == "" {
 		return nil, fmt.Errorf("model %s has no Softmax node: not an attention model (the saliency model is a ViT, e.g. DINO ViT-S/16)", path)
 	}
-	mean, std, err := m.Config.Normalisation(path, nil, nil)
+	norm, err := m.Config.Normalizer(path, nil, nil, m.Shape)
 	if err != nil {
 		return nil, err
 	}
-	norm, err := model.NewNormalizer(mean, std, m.Shape)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", path, err)
-	}
-	copyPath, cleanup, err := arch.WithOutputs(m.Model, []string{value})
+	copyPath, cleanup, err := arch.WithOutputs(m.Run, []string{value})
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,8 @@ Debian's python3-torch (seeded, so re-running writes the same weights):
   tiny_dynamic.onnx  3x32x32 -> 3 classes, dynamic batch axis
   tiny_batch4.onnx   the same weights traced with a fixed batch of 4: lk-infer
                      must pad a short last batch and give tiny_dynamic's logits
-  fp16_input.onnx    takes float16 images: lk-infer feeds float32 and refuses
+  fp16_input.onnx    takes float16 images: lk-infer casts its float32 ones at
+                     the input and gives tiny_dynamic's logits to float16 precision
   two_inputs.onnx    two inputs: lk-infer must ask which one is the image
 Each has a sidecar NAME.json with mean and std.
 """

@@ -37,7 +37,21 @@ each exported as a user would, as FAMILY-VARIANT.onnx:
   extdata    op18 with its weights in FAMILY-extdata.onnx.data, as the
              dynamo exporter saves every model
 
-and FAMILY.expect.json: two seeded [0,1] images (float32, base64,
+and, of the ResNet, what users' exports do at the model's edges (the
+sidecar says how to read each; its logits are still the ResNet's):
+
+  resnet-half      model.half(): float16 images, weights and logits
+  resnet-softmax   ends in Softmax: its output is probabilities
+  resnet-twoout    two outputs, the pooled features first (sidecar
+                   "output": "logits")
+  resnet-bg        a head whose class 0 is a background class (as the 1001
+                   classes of TF-slim ImageNet models)
+                   (sidecar "class_offset": 1)
+  resnet-bgr255    Caffe-style input: BGR, 0-255, mean and std in those
+                   units (sidecar "input_scale": 255, "channel_order": "bgr")
+
+and FAMILY.expect.json (resnet-half.expect.json for the float16 model:
+its own weights, in float32): two seeded [0,1] images (float32, base64,
 little-endian), their labels, PyTorch's logits and the input gradient of
 the summed cross-entropy with respect to the [0,1] pixels through the
 sidecar's normalisation. Every export is checked against PyTorch with
@@ -147,6 +161,14 @@ def expected(model, seed):
     return px, labels, logits.detach(), p.grad
 
 
+def write_expect(name, px, labels, logits, grad):
+    with open(os.path.join(OUT, name + ".expect.json"), "w") as f:
+        json.dump({"shape": [2, 3, 32, 32], "labels": labels.tolist(), "pixels": b64(px),
+                   "logits": b64(logits), "grad": b64(grad),
+                   "torch": torch.__version__, "onnx": onnx.__version__}, f, indent=1)
+        f.write("\n")
+
+
 def relabel_dynamic(m):
     for vi in list(m.graph.input) + list(m.graph.output):
         d = vi.type.tensor_type.shape.dim[0]
@@ -223,27 +245,96 @@ def into_functions(m):
     m.opset_import.append(helper.make_opsetid(FUNC_DOMAIN, 1))
 
 
-def check(path, px, want, input_name="x"):
+def check(path, px, want, side, tol):
+    """ONNX Runtime's logits for the sidecar's reading of the model equal
+    PyTorch's (read as lk reads them: by the sidecar's conventions)."""
     s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    mean, std = np.array(MEAN, "f4").reshape(1, 3, 1, 1), np.array(STD, "f4").reshape(1, 3, 1, 1)
-    x = ((px.numpy() - mean) / std).astype("f4")
+    scale = side.get("input_scale", 1)
+    mean = np.array(side["mean"], "f4").reshape(1, 3, 1, 1)
+    std = np.array(side["std"], "f4").reshape(1, 3, 1, 1)
+    p = px.numpy()
+    if side.get("channel_order") == "bgr":
+        p = p[:, ::-1]
+    x = ((p * scale - mean) / std).astype("f4")
+    if s.get_inputs()[0].type == "tensor(float16)":
+        x = x.astype("f2")
+    input_name = "x"
     batch = s.get_inputs()[0].shape[0]
+    names = [o.name for o in s.get_outputs()]
+    k = names.index(side.get("output", names[0]))
     if isinstance(batch, int):
-        rows = [s.run(None, {input_name: np.concatenate([x[i:i + 1]] * batch)})[0][0] for i in range(len(x))]
+        rows = [s.run(None, {input_name: np.concatenate([x[i:i + 1]] * batch)})[k][0] for i in range(len(x))]
         got = np.stack(rows)
     else:
-        got = s.run(None, {input_name: x})[0]
-    err = np.abs(got - want.numpy()).max()
-    assert err < 1e-4, (path, err)
+        got = s.run(None, {input_name: x})[k]
+    got = got.astype("f4")
+    if side.get("class_offset"):
+        got = got[:, side["class_offset"]:]
+    want = want.numpy()
+    if "softmax" in path:  # probabilities: compare with PyTorch's
+        want = torch.softmax(torch.tensor(want), 1).numpy()
+    err = np.abs(got - want).max()
+    assert err < tol * max(1, np.abs(want).max()), (path, err)
     return err
 
 
-def export(model, family, variant, opset, batch, dynamic, px, want, post=None, external=False):
+class Softmaxed(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        return torch.softmax(self.m(x), dim=1)
+
+
+class TwoOutputs(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        feats = torch.flatten(F.adaptive_avg_pool2d(self.m.layers(self.m.stem(x)), 1), 1)
+        return feats, self.m.fc(feats)
+
+
+class Background(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        z = self.m(x)
+        return torch.cat([z.mean(1, keepdim=True) + 1, z], dim=1)
+
+
+class CaffeInput(nn.Module):
+    """Takes BGR images normalised as Caffe models are: 0-255 values minus
+    a BGR mean pixel, over a BGR std, both in 0-255 units."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        return self.m(x.flip(1))
+
+
+MEAN_BGR255 = [v * 255 for v in MEAN[::-1]]
+STD_BGR255 = [v * 255 for v in STD[::-1]]
+
+
+def export(model, family, variant, opset, batch, dynamic, px, want, post=None, external=False,
+           outputs=("logits",), sidecar=None, example=None, tol=1e-4, fold=True):
     name = "%s-%s" % (family, variant)
     path = os.path.join(OUT, name + ".onnx")
-    axes = {"x": {0: "batch"}, "logits": {0: "batch"}} if dynamic else None
-    torch.onnx.export(model, torch.rand(batch, 3, 32, 32), path, opset_version=opset, input_names=["x"],
-                      output_names=["logits"], dynamic_axes=axes, dynamo=False)
+    axes = {n: {0: "batch"} for n in ("x",) + tuple(outputs)} if dynamic else None
+    if example is None:
+        example = torch.rand(batch, 3, 32, 32)
+    # fold=False keeps batch norms apart from the convolutions (their
+    # weights are then exactly the model's parameters)
+    mode = torch.onnx.TrainingMode.EVAL if fold else torch.onnx.TrainingMode.PRESERVE
+    torch.onnx.export(model, example, path, opset_version=opset, input_names=["x"],
+                      output_names=list(outputs), dynamic_axes=axes, dynamo=False, training=mode)
     m = onnx.load(path)
     if post:
         post(m)
@@ -256,9 +347,11 @@ def export(model, family, variant, opset, batch, dynamic, px, want, post=None, e
     else:
         onnx.save(m, path)
     onnx.checker.check_model(path)
-    err = check(path, px, want)
+    side = {"name": name, "mean": MEAN, "std": STD, "num_classes": CLASSES}
+    side.update(sidecar or {})
+    err = check(path, px, want, side, tol)
     with open(os.path.join(OUT, name + ".json"), "w") as f:
-        json.dump({"name": name, "mean": MEAN, "std": STD, "num_classes": CLASSES}, f)
+        json.dump(side, f)
         f.write("\n")
     print("%-14s opset %d  %6d bytes  max |ORT - PyTorch| %s" % (name, opset, os.path.getsize(path), err))
 
@@ -268,11 +361,7 @@ def main():
     for seed, (family, make) in enumerate([("resnet", ResNet), ("lk", LK), ("vit", vit)]):
         model = seeded(make, seed)
         px, labels, logits, grad = expected(model, 100 + seed)
-        with open(os.path.join(OUT, family + ".expect.json"), "w") as f:
-            json.dump({"shape": [2, 3, 32, 32], "labels": labels.tolist(), "pixels": b64(px),
-                       "logits": b64(logits), "grad": b64(grad),
-                       "torch": torch.__version__, "onnx": onnx.__version__}, f, indent=1)
-            f.write("\n")
+        write_expect(family, px, labels, logits, grad)
         export(model, family, "op17", 17, 2, True, px, logits)
         export(model, family, "op18", 18, 2, True, px, logits)
         export(model, family, "op20", 20, 2, True, px, logits)
@@ -281,6 +370,20 @@ def main():
         export(model, family, "baked", 17, 2, False, px, logits, post=relabel_dynamic)
         export(model, family, "funcs", 20, 2, True, px, logits, post=into_functions)
         export(model, family, "extdata", 18, 2, True, px, logits, external=True)
+        if family != "resnet":
+            continue
+        export(Softmaxed(model), family, "softmax", 17, 2, True, px, logits)
+        export(TwoOutputs(model), family, "twoout", 17, 2, True, px, logits, outputs=("features", "logits"),
+               sidecar={"output": "logits"})
+        export(Background(model), family, "bg", 17, 2, True, px, logits, sidecar={"class_offset": 1, "num_classes": 10})
+        export(CaffeInput(model), family, "bgr255", 17, 2, True, px, logits,
+               sidecar={"input_scale": 255, "channel_order": "bgr", "mean": MEAN_BGR255, "std": STD_BGR255})
+        # the half model's own reference: its float16 weights in float32
+        half = seeded(make, seed).half()
+        hpx, _, hlogits, hgrad = expected(half.float(), 100 + seed)
+        write_expect("resnet-half", hpx, labels, hlogits, hgrad)
+        export(half.half(), family, "half", 17, 2, True, px, hlogits, example=torch.rand(2, 3, 32, 32).half(), tol=2e-2,
+               fold=False)
 
 
 if __name__ == "__main__":

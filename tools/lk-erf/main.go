@@ -78,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m.Batch.Say(o.Progress, "lk-erf", *path)
+	arch.Say(o.Progress, "lk-erf", m.Notes...)
 	if *name != "" {
 		m.Config.Name = *name
 	}

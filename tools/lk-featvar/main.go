@@ -81,7 +81,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m.Batch.Say(o.Progress, "lk-featvar", *path)
+	arch.Say(o.Progress, "lk-featvar", m.Notes...)
 	if *name != "" {
 		m.Config.Name = *name
 	}
