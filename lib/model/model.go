@@ -22,13 +22,13 @@ import (
 
 // Config is a model's sidecar config. Unknown JSON keys are ignored.
 type Config struct {
-	Name          string    `json:"name,omitempty"`
-	Input         string    `json:"input,omitempty"`      // graph input name; empty: the model's only input
-	Output        string    `json:"output,omitempty"`     // graph output name; empty: the model's first output
-	InputSize     []int     `json:"input_size,omitempty"` // C,H,W
-	Mean          []float32 `json:"mean,omitempty"`
-	Std           []float32 `json:"std,omitempty"`
-	NumClasses    int       `json:"num_classes,omitempty"`
+	Name       string    `json:"name,omitempty"`
+	Input      string    `json:"input,omitempty"`      // graph input name; empty: the model's only input
+	Output     string    `json:"output,omitempty"`     // graph output name; empty: the model's first output
+	InputSize  []int     `json:"input_size,omitempty"` // C,H,W
+	Mean       []float32 `json:"mean,omitempty"`
+	Std        []float32 `json:"std,omitempty"`
+	NumClasses int       `json:"num_classes,omitempty"`
 	// InputScale multiplies the [0,1] pixels before mean and std (which
 	// are then in its units): 255 for a model fed 0-255 values.
 	InputScale float64 `json:"input_scale,omitempty"`
@@ -38,10 +38,10 @@ type Config struct {
 	// ClassOffset drops the first classes of the output: 1 for a
 	// 1001-class ImageNet head whose class 0 is background (TF-slim and
 	// some Keras exports), so that class k+1 is the label space's k.
-	ClassOffset int `json:"class_offset,omitempty"`
-	LabelSpace    string    `json:"label_space,omitempty"`
-	Interpolation string    `json:"interpolation,omitempty"`
-	CropPct       float64   `json:"crop_pct,omitempty"`
+	ClassOffset   int     `json:"class_offset,omitempty"`
+	LabelSpace    string  `json:"label_space,omitempty"`
+	Interpolation string  `json:"interpolation,omitempty"`
+	CropPct       float64 `json:"crop_pct,omitempty"`
 	// Columns are constant utf8 columns lk-infer appends to every row, so
 	// that streams of model variants stay apart when read together (a
 	// lesioned model's drop count and sample: lk-lesion writes them).
