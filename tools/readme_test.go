@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
 
@@ -177,6 +180,43 @@ func TestReadmeNamesEveryFlag(t *testing.T) {
 			if !found {
 				t.Errorf("%s %s is not in the README", filepath.Base(tool), flag)
 			}
+		}
+	}
+}
+
+// The README's Caffe-style sidecar is the one testdata/modern's
+// resnet-bgr255 export is read with, whose logits and gradients match
+// PyTorch's (lib/grad's TestModernExportsMatchPyTorch).
+func TestReadmeCaffeSidecar(t *testing.T) {
+	readme, err := os.ReadFile(testutil.Path(t, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "A Caffe-style model")
+	if i < 0 {
+		t.Fatal("README: no Caffe-style sidecar example")
+	}
+	block := s[i:]
+	block = block[strings.Index(block, "```json")+len("```json"):]
+	block = block[:strings.Index(block, "```")]
+	var doc, fixture model.Config
+	if err := json.Unmarshal([]byte(block), &doc); err != nil {
+		t.Fatalf("README's sidecar: %v\n%s", err, block)
+	}
+	b, err := os.ReadFile(testutil.Path(t, "testdata", "modern", "resnet-bgr255.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &fixture); err != nil {
+		t.Fatal(err)
+	}
+	if doc.InputScale != fixture.InputScale || doc.ChannelOrder != fixture.ChannelOrder || len(doc.Mean) != 3 || len(doc.Std) != 3 {
+		t.Fatalf("README's sidecar %+v, the fixture's %+v", doc, fixture)
+	}
+	for c := 0; c < 3; c++ {
+		if math.Abs(float64(doc.Mean[c]-fixture.Mean[c])) > 1e-4 || math.Abs(float64(doc.Std[c]-fixture.Std[c])) > 1e-4 {
+			t.Fatalf("README's mean %v std %v, the fixture's %v %v", doc.Mean, doc.Std, fixture.Mean, fixture.Std)
 		}
 	}
 }

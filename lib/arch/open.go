@@ -85,11 +85,8 @@ func Load(path string, size stream.Shape) (*Model, error) {
 	if size.Size() > 0 {
 		m.Shape = size
 	}
-	if m.Shape.Size() == 0 {
-		if in.Dims[1] <= 0 || in.Dims[2] <= 0 || in.Dims[3] <= 0 {
-			return nil, &model.SymbolicSizeError{Model: path, Input: in.String()}
-		}
-		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
+	if m.Shape, err = InputShape(path, *in, m.Shape); err != nil {
+		return nil, err
 	}
 	m.Config.InputSize = []int{m.Shape.C, m.Shape.H, m.Shape.W}
 	run := om
@@ -109,6 +106,26 @@ func Load(path string, size stream.Shape) (*Model, error) {
 	}
 	m.Notes = append(m.Notes, m.Batch.Note(path))
 	return m, nil
+}
+
+// InputShape is the image size a model is run at: asked (the sidecar's
+// input_size or the caller's; zero when neither) or else the graph's. An
+// asked size the graph's fixed dims disagree with is an error, as is a
+// symbolic size nothing gives.
+func InputShape(path string, in onnx.IO, asked stream.Shape) (stream.Shape, error) {
+	want := []int{asked.C, asked.H, asked.W}
+	for i, d := range in.Dims[1:] {
+		if d > 0 && want[i] > 0 && int(d) != want[i] {
+			return stream.Shape{}, fmt.Errorf("model %s: the graph's input %s disagrees with the input size %s asked for (the sidecar's input_size or --input-size)", path, in, asked)
+		}
+	}
+	if asked.Size() > 0 {
+		return asked, nil
+	}
+	if in.Dims[1] <= 0 || in.Dims[2] <= 0 || in.Dims[3] <= 0 {
+		return stream.Shape{}, &model.SymbolicSizeError{Model: path, Input: in.String()}
+	}
+	return stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}, nil
 }
 
 // ProbeShape is the input shape of one run: one image, or the graph's

@@ -103,18 +103,8 @@ func Open(o Options) (*Model, error) {
 	}
 	cfg.Input, cfg.Output = in.Name, h.Output
 	m := &Model{Config: cfg, path: o.Model, Notes: h.Notes}
-	m.Shape = cfg.Shape()
-	for i, d := range in.Dims[1:] {
-		g := []int{m.Shape.C, m.Shape.H, m.Shape.W}
-		if d > 0 && g[i] > 0 && int(d) != g[i] {
-			return nil, fmt.Errorf("model %s: the graph's input %s disagrees with the input size %v asked for (the sidecar's input_size or the caller's)", o.Model, in, cfg.InputSize)
-		}
-	}
-	if m.Shape.Size() == 0 {
-		if in.Dims[1] <= 0 || in.Dims[2] <= 0 || in.Dims[3] <= 0 {
-			return nil, &model.SymbolicSizeError{Model: o.Model, Input: in.String()}
-		}
-		m.Shape = stream.Shape{C: int(in.Dims[1]), H: int(in.Dims[2]), W: int(in.Dims[3])}
+	if m.Shape, err = arch.InputShape(o.Model, in, cfg.Shape()); err != nil {
+		return nil, err
 	}
 	if out.DType != "float" || len(out.Dims) != 2 {
 		return nil, fmt.Errorf("model %s: output %s: want float32 logits of shape [batch, classes]", o.Model, out)

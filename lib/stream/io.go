@@ -42,14 +42,22 @@ func (t *tailReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Reader reads one Arrow IPC stream and reports a stream that ends without
+// Reader reads an Arrow IPC stream and reports a stream that ends without
 // the end-of-stream marker as truncated rather than as a short, complete
-// looking stream.
+// looking stream. Streams written one after another (`cat shard*.arrow`)
+// are read as one: each that follows must have the first's columns, and
+// bytes after an end-of-stream marker that are not such a stream are an
+// error naming their offset, never ignored. Schema is the first stream's
+// (its metadata and provenance).
 type Reader struct {
 	*ipc.Reader
-	name string
-	tail *tailReader
-	rows int64
+	name    string
+	br      *bufio.Reader
+	tail    *tailReader
+	rows    int64
+	schema  *arrow.Schema
+	streams int   // streams read so far
+	err     error // a following stream refused
 }
 
 // NewReader opens the Arrow IPC stream in r; name (a file name or "stdin")
@@ -68,7 +76,53 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("%s: not an Arrow IPC stream: %v", name, err)
 	}
-	return &Reader{Reader: rd, name: name, tail: t}, nil
+	return &Reader{Reader: rd, name: name, br: br, tail: t, schema: rd.Schema(), streams: 1}, nil
+}
+
+// Schema is the first stream's schema.
+func (r *Reader) Schema() *arrow.Schema { return r.schema }
+
+// next opens the stream that follows a clean end of stream, if any bytes
+// follow; it reports whether one was opened.
+func (r *Reader) next() bool {
+	if _, err := r.br.Peek(1); err != nil {
+		return false // the end of the input
+	}
+	off := r.tail.n
+	if err := checkStart(r.br, r.name); err != nil {
+		r.err = fmt.Errorf("%s: %d rows, then at byte %d bytes that are not another Arrow IPC stream (%v): a stream was cut and something else appended?", r.name, r.rows, off, err)
+		return false
+	}
+	rd, err := ipc.NewReader(r.tail, ipc.WithAllocator(memory.DefaultAllocator), ipc.WithEnsureNativeEndian(true))
+	if err != nil {
+		r.err = fmt.Errorf("%s: the stream starting at byte %d (after %d rows): %v", r.name, off, r.rows, err)
+		return false
+	}
+	if !sameFields(rd.Schema(), r.schema) {
+		r.err = fmt.Errorf("%s: the stream starting at byte %d has columns %s, the first one %s: only streams of the same columns can be read as one",
+			r.name, off, columnNames(rd.Schema()), columnNames(r.schema))
+		rd.Release()
+		return false
+	}
+	r.Reader.Release()
+	r.Reader = rd
+	r.streams++
+	return true
+}
+
+// sameFields reports whether two schemas have the same columns (names and
+// types, in order), whatever their metadata.
+func sameFields(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i := range a.Fields() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || !arrow.TypeEqual(fa.Type, fb.Type) {
+			return false
+		}
+	}
+	return true
 }
 
 // maxSchemaBytes bounds the first message: an lk schema with its metadata
@@ -110,15 +164,23 @@ func printable(b []byte) string {
 // Next advances to the next record batch. After it returns false, Err tells
 // whether the stream ended cleanly.
 func (r *Reader) Next() bool {
-	ok := r.Reader.Next()
-	if ok {
-		r.rows += r.Reader.Record().NumRows()
+	for {
+		if r.Reader.Next() {
+			r.rows += r.Reader.Record().NumRows()
+			return true
+		}
+		// a clean end of stream may be followed by another stream
+		if r.err != nil || r.Reader.Err() != nil || !bytes.Equal(r.tail.tail[:], eosMarker) || !r.next() {
+			return false
+		}
 	}
-	return ok
 }
 
 // Err returns the error that stopped Next, including truncation.
 func (r *Reader) Err() error {
+	if r.err != nil {
+		return r.err
+	}
 	if err := r.Reader.Err(); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s: stream truncated after %d rows (%v)", r.name, r.rows, err)

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,5 +238,60 @@ func TestTransformerKeyBesideDerivedColumns(t *testing.T) {
 	k, err := stream.NewKeyer(r.Schema())
 	if err != nil || strings.Join(k.Names, ",") != "id,corruption,freq" || r.Schema().HasField("logits") {
 		t.Errorf("key %v %v, fields %v", k, err, r.Schema())
+	}
+}
+
+// Streams written one after another (cat shard*.arrow) read as one, in
+// order; what follows an end-of-stream marker is never ignored: another
+// stream of other columns, bytes that are no stream, and a second stream
+// cut short are errors that say where.
+func TestConcatenated(t *testing.T) {
+	sh := stream.Shape{C: 1, H: 2, W: 2}
+	a, b, c := imageStream(t, sh, 3), imageStream(t, sh, 5), imageStream(t, sh, 4)
+	other := imageStream(t, stream.Shape{C: 1, H: 3, W: 3}, 2)
+	read := func(data []byte) (int, []float32, error) {
+		r, err := stream.NewReader(bytes.NewReader(data), "cat")
+		if err != nil {
+			return 0, nil, err
+		}
+		defer r.Release()
+		n := 0
+		var first []float32
+		for r.Next() {
+			px, w, err := stream.Float32Rows(r.Record().Column(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < int(r.Record().NumRows()); i++ {
+				first = append(first, px[i*w])
+			}
+			n += int(r.Record().NumRows())
+		}
+		return n, first, r.Err()
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	n, first, err := read(cat(a, b, c))
+	if err != nil || n != 12 {
+		t.Fatalf("three streams of 3, 5 and 4 rows: %d rows, %v", n, err)
+	}
+	want := []float32{0, 0.1, 0.2, 0, 0.1, 0.2, 0.3, 0.4, 0, 0.1, 0.2, 0.3}
+	for i := range want {
+		if first[i] != want[i] {
+			t.Fatalf("row %d: %v, want %v (the streams in order)", i, first[i], want[i])
+		}
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"other columns", cat(a, other), fmt.Sprintf("the stream starting at byte %d has columns", len(a))},
+		{"garbage after the marker", cat(a, []byte("hello, world")), fmt.Sprintf("3 rows, then at byte %d bytes that are not another Arrow IPC stream", len(a))},
+		{"second stream cut", cat(a, b[:len(b)-20]), "stream truncated after"},
+		{"second stream without its marker", cat(a, b[:len(b)-8]), "truncated after 8 rows: no end-of-stream marker"},
+	} {
+		if _, _, err := read(c.data); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
+		}
 	}
 }
