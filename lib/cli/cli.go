@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -91,10 +92,52 @@ func (f *Floats) String() string {
 
 // Set parses "0.485,0.456,0.406".
 func (f *Floats) Set(v string) error {
-	return split(v, f, "a number", func(p string) (float32, error) {
-		x, err := strconv.ParseFloat(p, 32)
+	return split(v, f, "a finite number", func(p string) (float32, error) {
+		x, err := finite(p, 32)
 		return float32(x), err
 	})
+}
+
+// finite parses a number a user typed. NaN and the infinities parse as
+// floats but no lk flag means them: a NaN budget, width or threshold
+// would silently disable what it sets, so they are refused here, the one
+// place every float flag is parsed.
+func finite(p string, bits int) (float64, error) {
+	x, err := strconv.ParseFloat(p, bits)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, fmt.Errorf("%q is not finite", p)
+	}
+	return x, nil
+}
+
+// Float is a single finite number as a flag value (see FloatVar).
+type Float struct{ p *float64 }
+
+// FloatVar defines a float flag that refuses NaN and infinities, as
+// fs.Float64Var does otherwise.
+func FloatVar(fs *flag.FlagSet, p *float64, name string, value float64, usage string) {
+	*p = value
+	fs.Var(Float{p}, name, usage)
+}
+
+func (f Float) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f.p, 'g', -1, 64)
+}
+
+// Set parses one finite number.
+func (f Float) Set(v string) error {
+	x, err := finite(strings.TrimSpace(v), 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a finite number", v)
+	}
+	*f.p = x
+	return nil
 }
 
 // Numbers is a comma-separated list of numbers as a flag value, read as
@@ -108,7 +151,7 @@ func (f *Numbers) String() string {
 
 // Set parses "0.002,0.004".
 func (f *Numbers) Set(v string) error {
-	return split(v, f, "a number", func(p string) (float64, error) { return strconv.ParseFloat(p, 64) })
+	return split(v, f, "a finite number", func(p string) (float64, error) { return finite(p, 64) })
 }
 
 // Ints is a comma-separated list of whole numbers as a flag value.

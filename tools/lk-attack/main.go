@@ -55,7 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&steps, "steps", "PGD steps, a list (default 5); TAIG iterations (default 20); APGD iterations (default 100)")
 	fs.IntVar(&o.Targets, "targets", attack.DefaultTargets, "APGD-T: target classes, the 2nd to (targets+1)th largest clean logits (default: fewer if the model has fewer than 10 classes)")
 	fs.IntVar(&o.Queries, "queries", 5000, "Square: iterations after the start")
-	fs.Float64Var(&o.Alpha, "alpha", 0, "step size in pixel units (default eps/4 for PGD, 1/255 for TAIG)")
+	cli.FloatVar(fs, &o.Alpha, "alpha", 0, "step size in pixel units (default eps/4 for PGD, 1/255 for TAIG)")
 	noStart := fs.Bool("no-random-start", false, "PGD: start at the image, not at a random point of the eps-ball")
 	fs.IntVar(&o.Points, "points", 20, "TAIG: integration points along the path")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the random start (PGD) and the path noise (TAIG)")

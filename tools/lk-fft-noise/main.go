@@ -23,8 +23,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var freqs cli.Numbers
 	var std cli.Floats
 	fs.Var(&freqs, "freqs", "band centres f in units of pi (0: lowest, 1: Nyquist), a list (default 0,0.1,...,1)")
-	fs.Float64Var(&o.Width, "width", 0.1, "half-width s of the square band, in units of pi (the paper's 0.1 pi window; Park & Kim's default is 0.2)")
-	fs.Float64Var(&o.Eps, "eps", 0.03, "noise size before band-passing, in pixel units (with --std: in the model's normalised units)")
+	cli.FloatVar(fs, &o.Width, "width", 0.1, "half-width s of the square band, in units of pi (the paper's 0.1 pi window; Park & Kim's default is 0.2)")
+	cli.FloatVar(fs, &o.Eps, "eps", 0.03, "noise size before band-passing, in pixel units (with --std: in the model's normalised units)")
 	fs.Var(&std, "std", "the model's per-channel std: eps is then added in normalised space, as Park & Kim do (their eps 0.007)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the sign noise (one draw per image, shared by its bands)")
 	heat := fs.Bool("heatmap", false, "Fourier heat map instead (Yin et al. 2019): one copy per frequency (u, v) of the grid, moved by eps times the unit-norm basis image, random sign per image and channel; columns fu, fv")
@@ -61,8 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--freqs %v: want values in [0,1] (units of pi)", f)
 		}
 	}
-	if o.Width <= 0 || o.Eps < 0 {
-		return cli.Usage("--width must be > 0 and --eps >= 0")
+	if o.Width <= 0 || o.Width > 1 || o.Eps < 0 {
+		return cli.Usage("--width must be in (0,1] (units of pi: 1 spans every frequency) and --eps >= 0")
 	}
 	o.Freqs = freqs
 	if err := cli.Distinct(o.Freqs); err != nil {

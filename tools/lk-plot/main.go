@@ -24,6 +24,10 @@ import (
 	"github.com/lk-robustness/lk/lib/table"
 )
 
+// maxCm bounds a figure's sides: a poster is about 100 cm, and the
+// rasteriser's buffers grow with the area.
+const maxCm = 500.0
+
 func main() { cli.Main("lk-plot", run) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
@@ -47,9 +51,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	var where, labels cli.Strings
 	fs.Var(&where, "where", "keep rows with column=value, a list (all must hold)")
 	fs.Var(&labels, "label", "scatter: the column labelling each point; montage: the columns labelling each image (default id)")
-	width := fs.Float64("width", 12, "figure width in cm")
-	cell := fs.Float64("cell", 2.5, "montage: the side of one image in cm")
-	height := fs.Float64("height", 8, "figure height in cm")
+	var width, cell, height float64
+	cli.FloatVar(fs, &width, "width", 12, "figure width in cm")
+	cli.FloatVar(fs, &cell, "cell", 2.5, "montage: the side of one image in cm")
+	cli.FloatVar(fs, &height, "height", 8, "figure height in cm")
 	limit := fs.Int("limit", 24, "montage: images shown, the first of the stream (with --per-image: per image)")
 	perImage := fs.Int("per-image", 0, "montage: show every row of the first `N` images (ids), one block of rows per image, whatever the stream's order (19 corruptions of one image: --per-image 1 --limit 19)")
 	var order cli.Strings
@@ -64,8 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if err := chart.CheckFormat(*out); err != nil {
 		return cli.Usage("%v", err)
 	}
-	if *width <= 0 || *height <= 0 || *cell <= 0 {
-		return cli.Usage("--width, --height and --cell must be > 0")
+	if width <= 0 || height <= 0 || cell <= 0 || width > maxCm || height > maxCm || cell > maxCm {
+		return cli.Usage("--width, --height and --cell must be > 0 and at most %g cm", maxCm)
 	}
 	if s.Kind == "montage" {
 		if *limit <= 0 {
@@ -77,7 +82,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 		if *perImage < 0 {
 			return cli.Usage("--per-image %d: want a positive number of images", *perImage)
 		}
-		ms := chart.MontageSpec{Labels: labels, Limit: *limit, PerImage: *perImage, Cols: *ncols, Cell: vg.Length(*cell) * vg.Centimeter, Title: s.Title}
+		ms := chart.MontageSpec{Labels: labels, Limit: *limit, PerImage: *perImage, Cols: *ncols, Cell: vg.Length(cell) * vg.Centimeter, Title: s.Title}
 		return cli.Inputs(fs.Args(), stdin, func(r *stream.Reader) error { return chart.Montage(r, ms, *out) })
 	}
 	if *perImage != 0 {
@@ -144,7 +149,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	return chart.Save(p, vg.Length(*width)*vg.Centimeter, vg.Length(*height)*vg.Centimeter, *out)
+	return chart.Save(p, vg.Length(width)*vg.Centimeter, vg.Length(height)*vg.Centimeter, *out)
 }
 
 // flagNames says which flag named a column the table lacks (or whose cell

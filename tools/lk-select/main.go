@@ -24,8 +24,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var rule selection.Rule
 	fs.BoolVar(&rule.Misclassified, "misclassified", false, "keep rows whose top-1 prediction is not the label")
 	fs.BoolVar(&rule.Correct, "correct", false, "keep rows whose top-1 prediction is the label")
-	fs.Float64Var(&rule.MinConfidence, "min-confidence", 0, "keep rows whose largest softmax probability is at least this")
-	fs.Float64Var(&rule.MaxConfidence, "max-confidence", 0, "keep rows whose largest softmax probability is at most this (0: no bound)")
+	cli.FloatVar(fs, &rule.MinConfidence, "min-confidence", 0, "keep rows whose largest softmax probability is at least this")
+	cli.FloatVar(fs, &rule.MaxConfidence, "max-confidence", 0, "keep rows whose largest softmax probability is at most this (0: no bound)")
 	var drop cli.Strings
 	fs.Var(&drop, "drop", "columns to leave out, a list (default: model and logits, so other models can run on the rows; add a model's sidecar columns)")
 	keepPred := fs.Bool("keep-predictions", false, "keep every column (the output is a prediction stream)")
