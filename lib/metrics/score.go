@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -130,6 +131,10 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	default:
 		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability or shape-bias", o.Measure)
 	}
+	// what the measure groups by or reads itself is not pooled
+	consumed := map[string][]string{"ce": {stream.ColCorruption, stream.ColSeverity},
+		"fp": {stream.ColPerturbation, stream.ColFrame}, "robust": {stream.ColAttack}}[o.Measure]
+	pool := newPooling(append(slices.Clone(o.By), consumed...)...)
 	u := stream.NewUnique()
 	first := true
 	err = streams(func(r *stream.Reader, positive bool) error {
@@ -151,12 +156,19 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			if err := add(r.Record(), r.Name(), positive); err != nil {
 				return err
 			}
+			if !positive {
+				pool.add(r.Record())
+			}
 		}
 		return r.Err()
 	})
 	if err != nil {
 		return nil, nil, md, nil, err
 	}
+	poolNotes, err := pool.check()
+	if err != nil {
+		return nil, nil, md, nil, err
+	}
 	rows, err = result()
-	return by, rows, md, notes, err
+	return by, rows, md, append(notes, poolNotes...), err
 }
