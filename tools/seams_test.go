@@ -52,3 +52,59 @@ func TestShardsAndPooling(t *testing.T) {
 		t.Errorf("--by model: %s", got)
 	}
 }
+
+// One output rule for every tool that writes a file: never its own
+// input, a second writer refused while the first holds the file, links
+// followed, FIFOs written into rather than replaced.
+func TestOutputRule(t *testing.T) {
+	testutil.ORT(t)
+	tmp := t.TempDir()
+	fm := testutil.FashionMNIST(t)
+	x := tmp + "/x.arrow"
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 40 %s > %s", fm, x))
+	size := func(p string) string { return strings.TrimSpace(mustSh(t, "stat -c %s "+p)) }
+	before := size(x)
+	m := "--model testdata/zoo/lk31.onnx"
+	for _, c := range []struct{ script, want string }{
+		{"lk-infer -q " + m + " --out " + x + " < " + x, "is also the input on stdin"},
+		{"lk-infer -q " + m + " --out " + x + " " + x, "is also the input " + x},
+		{"lk-corrupt -q --corruptions contrast --out " + x + " < " + x, "is also the input on stdin"},
+		{"lk-attack -q " + m + " --attack fgsm --eps 0.01 --out " + x + " " + x, "is also the input"},
+		{"lk-occlude -q --patch 4 --out " + x + " < " + x, "is also the input on stdin"},
+		{"lk-fft-noise -q --freqs 0.5 --out " + x + " < " + x, "is also the input on stdin"},
+		{"lk-featvar -q " + m + " --out " + x + " " + x, "is also the input"},
+		{"lk-infer -q " + m + " --out " + tmp + "/p.arrow < " + x + " && lk-plot --kind bar --x model --y top1 -o " + tmp + "/p.arrow " + tmp + "/p.arrow", "is also the input"},
+		{"lk-infer -q " + m + " --out /dev/null --resume < " + x, "not a regular file, so nothing in it can be continued"},
+	} {
+		_, errOut, err := sh(t, c.script)
+		if err == nil || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: err %v, stderr %q; want %q", c.script, err, errOut, c.want)
+		}
+		if got := size(x); got != before {
+			t.Fatalf("%s: the input is now %s bytes, was %s", c.script, got, before)
+		}
+	}
+	// a second writer while the first holds the file (its input still open)
+	out := tmp + "/o.arrow"
+	first := fmt.Sprintf("(cat %s; sleep 3) | lk-infer -q %s --out %s", x, m, out)
+	second := fmt.Sprintf("sleep 1; lk-infer -q %s --out %s < %s", m, out, x)
+	_, errOut, err := sh(t, fmt.Sprintf("(%s) & (%s); s=$?; wait $!; f=$?; echo \"first $f second $s\" >&2; [ $f = 0 ] && [ $s != 0 ]", first, second))
+	if err != nil || !strings.Contains(errOut, "is being written by another run") {
+		t.Fatalf("two writers of one --out: %v\n%s", err, errOut)
+	}
+	if got := mustSh(t, "lk-metrics --format csv "+out+" | cut -d, -f1"); got != "n\n40\n" {
+		t.Errorf("the first writer's file after the second was refused: %q", got)
+	}
+	// a link's target gets the bytes; a FIFO's reader gets them all
+	mustSh(t, fmt.Sprintf("ln -s real.arrow %s/link.arrow && lk-featvar -q %s --out %s/link.arrow < %s", tmp, m, tmp, x))
+	if !strings.HasPrefix(mustSh(t, "stat -c %F "+tmp+"/link.arrow"), "symbolic link") || size(tmp+"/real.arrow") == "0" {
+		t.Errorf("--out through a link: the link was replaced or its target is empty")
+	}
+	got := mustSh(t, fmt.Sprintf("mkfifo %s/fifo && (lk-featvar -q %s --out %s/fifo < %s &) && lk-metrics --help >/dev/null 2>&1; cat %s/fifo | wc -c", tmp, m, tmp, x, tmp))
+	if strings.TrimSpace(got) != size(tmp+"/real.arrow") {
+		t.Errorf("--out a FIFO: its reader got %s bytes, the file %s", strings.TrimSpace(got), size(tmp+"/real.arrow"))
+	}
+	if !strings.HasPrefix(mustSh(t, "stat -c %F "+tmp+"/fifo"), "fifo") {
+		t.Errorf("--out a FIFO replaced it")
+	}
+}

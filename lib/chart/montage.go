@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"os"
+	"io"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -172,15 +172,10 @@ func Montage(r *stream.Reader, s MontageSpec, out string) error {
 		c.DrawImage(vg.Rectangle{Min: vg.Point{X: x0, Y: top - s.Cell}, Max: vg.Point{X: x0 + s.Cell, Y: top}}, cl.img)
 		c.FillText(sty, vg.Point{X: x0 + s.Cell/2, Y: top - s.Cell - vg.Points(1)}, clip(cl.text, int(s.Cell/vg.Points(3.6))))
 	}
-	f, err := os.Create(out)
-	if err != nil {
+	return stream.WriteFileAtomic(out, nil, nil, func(w io.Writer) error {
+		_, err := cw.WriteTo(w)
 		return err
-	}
-	if _, err := cw.WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	})
 }
 
 func clip(s string, n int) string {

@@ -2,11 +2,12 @@ package chart
 
 import (
 	"fmt"
+	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/lk-robustness/lk/lib/stream"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -61,17 +62,8 @@ func Save(p *plot.Plot, w, h vg.Length, path string) (err error) {
 		legend.Top, legend.Left = true, true
 		legend.Draw(draw.Crop(dc, dc.Size().X-lw, 0, 0, -top))
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	return stream.WriteFileAtomic(path, nil, nil, func(w io.Writer) error {
+		_, err := c.WriteTo(w)
 		return err
-	}
-	defer func() {
-		if e := f.Close(); err == nil {
-			err = e
-		}
-	}()
-	if _, err := c.WriteTo(f); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	return nil
+	})
 }

@@ -324,7 +324,9 @@ func OutFlags(fs *flag.FlagSet) *Out {
 
 // Options checks the flags and returns where the stream goes: the file,
 // or stdout when it is not a terminal; notes go to stderr.
-func (o *Out) Options(stdout, stderr io.Writer) (stream.OutputOptions, error) {
+// Options are the output's for a tool that reads inputs (its positional
+// arguments) or stdin: --out may be none of them.
+func (o *Out) Options(stdin io.Reader, stdout, stderr io.Writer, inputs []string) (stream.OutputOptions, error) {
 	if o.Resume && o.Path == "" {
 		return stream.OutputOptions{}, Usage("--resume needs --out FILE (a pipe cannot be resumed)")
 	}
@@ -333,7 +335,7 @@ func (o *Out) Options(stdout, stderr io.Writer) (stream.OutputOptions, error) {
 			return stream.OutputOptions{}, err
 		}
 	}
-	return stream.OutputOptions{Path: o.Path, Resume: o.Resume, W: stdout, Log: stderr}, nil
+	return stream.OutputOptions{Path: o.Path, Resume: o.Resume, W: stdout, Log: stderr, Inputs: inputs, Stdin: stdin}, nil
 }
 
 // IntSet reads a list of whole numbers and ranges, "0-7" or "1,3,5-9", as

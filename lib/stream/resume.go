@@ -75,6 +75,10 @@ type OutputOptions struct {
 	// Log, when set, hears what a tool did to its output beside the
 	// stream: the columns it dropped, the rows a resume kept.
 	Log io.Writer
+	// Inputs and Stdin are what the tool reads: Path may be none of them
+	// (CheckNotInput).
+	Inputs []string
+	Stdin  io.Reader
 }
 
 // Create opens the output for schema. With Resume, an existing file
@@ -95,11 +99,10 @@ func Create(schema *arrow.Schema, o OutputOptions) (*Output, error) {
 		}
 		return out, nil
 	}
-	flags := os.O_RDWR | os.O_CREATE
-	if !o.Resume {
-		flags |= os.O_TRUNC
+	if err := CheckNotInput(o.Path, o.Inputs, o.Stdin); err != nil {
+		return nil, err
 	}
-	if out.f, err = os.OpenFile(o.Path, flags, 0o644); err != nil {
+	if out.f, err = openInPlace(o.Path, o.Resume); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Output, error) {

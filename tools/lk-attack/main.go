@@ -159,7 +159,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	o.Runtime = ort.Options{Threads: rt.Threads, Provider: rt.Provider, Device: rt.Device}
 	o.Step = cli.Step(fs, "batch", "threads", "device", "q")
 	o.Progress = cli.Progress(*quiet, stderr)
-	outOpts, err := out.Options(stdout, stderr)
+	outOpts, err := out.Options(stdin, stdout, stderr, fs.Args())
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	o.Step = cli.Step(fs, "workers", "q")
 	o.Progress = cli.Progress(*quiet, stderr)
-	outOpts, err := out.Options(stdout, stderr)
+	outOpts, err := out.Options(stdin, stdout, stderr, fs.Args())
 	if err != nil {
 		return err
 	}

@@ -143,31 +143,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if out.Path == "" {
 			return t.Write(stdout, f, md)
 		}
-		return writeFile(out.Path, o.Checkpoint, func(w io.Writer) error { return t.Write(w, f, md) })
+		err = stream.WriteFileAtomic(out.Path, append(fs.Args(), o.Checkpoint), stdin, func(w io.Writer) error { return t.Write(w, f, md) })
+		if err != nil {
+			return err
+		}
+		// the run is done: its checkpoint is no longer needed
+		if err := os.Remove(o.Checkpoint); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
 	})
-}
-
-// writeFile writes the table to path through a temporary file, so that
-// the file appears whole or not at all, then drops the checkpoint the
-// run no longer needs.
-func writeFile(path, checkpoint string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %v", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %v", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if err := os.Remove(checkpoint); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return nil
 }

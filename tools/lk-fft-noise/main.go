@@ -38,7 +38,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := cli.OneInput(fs); err != nil {
 		return err
 	}
-	outOpts, err := out.Options(stdout, stderr)
+	outOpts, err := out.Options(stdin, stdout, stderr, fs.Args())
 	if err != nil {
 		return err
 	}

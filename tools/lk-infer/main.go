@@ -47,7 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	o.Size = size.Shape
 	o.Step = cli.Step(fs, "batch", "threads", "device", "q")
 	var err error
-	if o.Output, err = out.Options(stdout, stderr); err != nil {
+	if o.Output, err = out.Options(stdin, stdout, stderr, fs.Args()); err != nil {
 		return err
 	}
 	if mean != nil {

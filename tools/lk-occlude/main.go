@@ -92,7 +92,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *salModel == "" && *salGrad == "" && *salCol == "" && (slices.Contains(modes, occlude.Salient) || slices.Contains(modes, occlude.NonSalient)) {
 		return cli.Usage("--mode salient and nonsalient need a saliency: --saliency-model (a ViT's attention), --saliency-grad (a model's gradient) or --saliency-column")
 	}
-	outOpts, err := out.Options(stdout, stderr)
+	outOpts, err := out.Options(stdin, stdout, stderr, fs.Args())
 	if err != nil {
 		return err
 	}

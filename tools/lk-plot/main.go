@@ -66,6 +66,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if *out == "" {
 		return cli.Usage("-o FILE is required (png, svg, pdf or eps)")
 	}
+	if err := stream.CheckNotInput(*out, fs.Args(), stdin); err != nil {
+		return err
+	}
 	if err := chart.CheckFormat(*out); err != nil {
 		return cli.Usage("%v", err)
 	}

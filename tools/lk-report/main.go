@@ -6,13 +6,13 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/report"
+	"github.com/lk-robustness/lk/lib/stream"
 )
 
 func main() { cli.Main("lk-report", run) }
@@ -39,8 +39,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(page)
 		return err
 	}
-	if err := os.WriteFile(*out, page, 0o644); err != nil {
-		return fmt.Errorf("-o: %v", err)
-	}
-	return nil
+	return stream.WriteFileAtomic(*out, []string{in}, stdin, func(w io.Writer) error {
+		_, err := w.Write(page)
+		return err
+	})
 }
