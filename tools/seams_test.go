@@ -108,3 +108,28 @@ func TestOutputRule(t *testing.T) {
 		t.Errorf("--out a FIFO replaced it")
 	}
 }
+
+// --resume continues only the run that wrote the file: the same flags
+// over other images (another folder given to lk-data upstream) are
+// another run; the same stream under another file name is the same run.
+func TestResumeChecksWhatRowsComeFrom(t *testing.T) {
+	testutil.ORT(t)
+	tmp := t.TempDir()
+	imgs := testutil.Path(t, "testdata", "images")
+	mustSh(t, fmt.Sprintf("mkdir -p %s/A/0 %s/B/0 && cp %s/collage-333x500.jpg %s/collage-500x375.jpg %s/A/0/ && cp %s/collage-333x500.bicubic.png %s/collage-500x375.bicubic.png %s/B/0/",
+		tmp, tmp, imgs, imgs, tmp, imgs, imgs, tmp))
+	data := func(dir string) string { return fmt.Sprintf("lk-data -q --resize 32 --crop 32 %s/%s", tmp, dir) }
+	for _, tool := range []string{
+		"lk-corrupt -q --corruptions contrast --severities 1",
+		"lk-infer -q --model testdata/zoo/lk31.onnx",
+	} {
+		out := tmp + "/out.arrow"
+		mustSh(t, fmt.Sprintf("rm -f %s; %s | %s --out %s", out, data("A"), tool, out))
+		_, errOut, err := sh(t, fmt.Sprintf("%s | %s --out %s --resume", data("B"), tool, out))
+		if err == nil || !strings.Contains(errOut, "was written by another run") {
+			t.Errorf("%s: resumed over other images: err %v, stderr %q", tool, err, errOut)
+		}
+		mustSh(t, fmt.Sprintf("%s > %s/a1.arrow && cp %s/a1.arrow %s/a2.arrow && rm -f %s && %s --out %s %s/a1.arrow && %s --out %s --resume %s/a2.arrow",
+			data("A"), tmp, tmp, tmp, out, tool, out, tmp, tool, out, tmp))
+	}
+}

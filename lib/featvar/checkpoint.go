@@ -60,11 +60,11 @@ func (k keyChain) add(h stream.RowKey) keyChain {
 
 func (k keyChain) String() string { return fmt.Sprintf("%x", k[:]) }
 
-// runID is what a checkpoint must match: the input's metadata and the
-// options that change the result.
+// runID is what a checkpoint must match: the input's metadata, its
+// provenance whole (the images it was made from), and the options that
+// change the result.
 func runID(in *arrow.Schema, what string) string {
-	md := stream.WithMeta(in.Metadata(), "lk.featvar", what)
-	return stream.RunMeta(md)
+	return stream.WithMeta(in.Metadata(), "lk.featvar", what).String()
 }
 
 // loadCheckpoint reads path; a missing file is no checkpoint.

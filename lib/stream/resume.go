@@ -233,9 +233,11 @@ func plausibleNext(br *bufio.Reader, left int64) bool {
 }
 
 // SameRun reports whether a file with schema old was written by the run
-// that would write schema new: same columns and metadata, with the
-// positional arguments of provenance steps left out (an input file may be
-// named differently, the data are checked by the rest of the metadata).
+// that would write schema new: same columns and metadata, provenance
+// included, but for the positional arguments of the writing tool's own
+// step (the last): they name its input streams, which may be named
+// differently, and what those hold is in the steps before. Every earlier
+// step keeps its positional arguments: lk-data's are the images.
 func SameRun(old, new *arrow.Schema) bool {
 	if !arrow.NewSchema(old.Fields(), nil).Equal(arrow.NewSchema(new.Fields(), nil)) {
 		return false
@@ -243,22 +245,21 @@ func SameRun(old, new *arrow.Schema) bool {
 	return RunMeta(old.Metadata()) == RunMeta(new.Metadata())
 }
 
-// RunMeta is metadata as SameRun compares it: the provenance steps'
-// positional arguments left out.
+// RunMeta is metadata as SameRun compares it: the last provenance
+// step's positional arguments left out.
 func RunMeta(md arrow.Metadata) string {
 	steps, err := Provenance(md)
-	if err != nil {
+	if err != nil || len(steps) == 0 {
 		return md.String()
 	}
-	for i := range steps {
-		var flags []string
-		for _, a := range steps[i].Args {
-			if len(a) > 1 && a[0] == '-' {
-				flags = append(flags, a)
-			}
+	last := &steps[len(steps)-1]
+	var flags []string
+	for _, a := range last.Args {
+		if len(a) > 1 && a[0] == '-' {
+			flags = append(flags, a)
 		}
-		steps[i].Args = flags
 	}
+	last.Args = flags
 	md, _ = setProvenance(md, steps)
 	return md.String()
 }
