@@ -11,7 +11,7 @@ func TestRun(t *testing.T) {
 	tooltest.Check(t, run, []tooltest.Case{
 		{Args: []string{"--freqs", "1.5"}, Stdin: img, Err: "values in [0,1]", Usage: true},
 		{Args: []string{"--freqs", "0.5,0.5"}, Stdin: img, Err: "given twice", Usage: true},
-		{Args: []string{"--width", "0"}, Stdin: img, Err: "--width must be > 0", Usage: true},
+		{Args: []string{"--width", "0"}, Stdin: img, Err: "--width must be in (0,1]", Usage: true},
 		{Args: []string{"--heatmap", "--step", "0"}, Stdin: img, Err: "--heatmap needs", Usage: true},
 		{Args: []string{"--std", "0.5,0.5"}, Stdin: img, Err: "std has 2 values"},
 		{Args: []string{"--freqs", "0,1"}, Stdin: img},
