@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 var (
@@ -27,6 +28,12 @@ var (
 // HTML converts the report md; images are read relative to dir. name
 // names the input in errors ("report.md:12: ...").
 func HTML(md []byte, dir, name string) ([]byte, error) {
+	if len(md) == 0 {
+		return nil, fmt.Errorf("%s: empty: want a Markdown report", name)
+	}
+	if !utf8.Valid(md) || bytes.IndexByte(md, 0) >= 0 {
+		return nil, fmt.Errorf("%s: not text (binary bytes): want a Markdown report, such as lk-plot's report.md", name)
+	}
 	var b bytes.Buffer
 	lines := strings.Split(strings.ReplaceAll(string(md), "\r\n", "\n"), "\n")
 	title := "lk report"
@@ -82,7 +89,7 @@ func HTML(md []byte, dir, name string) ([]byte, error) {
 		case imageLine.MatchString(t):
 			flush()
 			m := imageLine.FindStringSubmatch(t)
-			uri, err := dataURI(filepath.Join(dir, m[2]))
+			uri, err := dataURI(dir, m[2])
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: image %s: %v", name, i+1, m[2], err)
 			}
@@ -143,8 +150,39 @@ func anchor(s string) string {
 	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
 }
 
-// dataURI embeds a figure; its type comes from the extension.
-func dataURI(path string) (string, error) {
+// maxFigureBytes bounds a figure embedded in a page.
+const maxFigureBytes = 64 << 20
+
+// dataURI embeds the figure ref names relative to dir. The page is made
+// to be sent around, so only what belongs to the report goes in: a
+// regular file inside dir (links resolved, no way out by ..), whose bytes
+// are the image format its extension says.
+func dataURI(dir, ref string) (string, error) {
+	clean := filepath.Clean(ref)
+	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("outside the report's folder: only figures beside the report or below it are embedded")
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	path, err := filepath.EvalSymlinks(filepath.Join(dir, clean))
+	if err != nil {
+		return "", err
+	}
+	if rel, err := filepath.Rel(root, path); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("a link to %s, outside the report's folder: only figures inside it are embedded", path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("not a regular file")
+	}
+	if st.Size() > maxFigureBytes {
+		return "", fmt.Errorf("%d bytes, over the %d a page embeds", st.Size(), maxFigureBytes)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -152,11 +190,29 @@ func dataURI(path string) (string, error) {
 	if len(data) == 0 {
 		return "", fmt.Errorf("empty file")
 	}
-	typ := map[string]string{".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}[strings.ToLower(filepath.Ext(path))]
+	ext := strings.ToLower(filepath.Ext(path))
+	typ := map[string]string{".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}[ext]
 	if typ == "" {
 		return "", fmt.Errorf("not an image type (%q)", filepath.Ext(path))
 	}
+	if !isFormat(typ, data) {
+		return "", fmt.Errorf("its bytes are not %s, as its extension %s says", typ, ext)
+	}
 	return "data:" + typ + ";base64," + base64.StdEncoding.EncodeToString(data), nil
+}
+
+// isFormat checks an image's first bytes against its type.
+func isFormat(typ string, data []byte) bool {
+	switch typ {
+	case "image/png":
+		return bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n"))
+	case "image/jpeg":
+		return bytes.HasPrefix(data, []byte{0xff, 0xd8, 0xff})
+	case "image/svg+xml":
+		head := data[:min(len(data), 4096)]
+		return utf8.Valid(head) && bytes.Contains(head, []byte("<svg"))
+	}
+	return false
 }
 
 const style = `body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -63,6 +64,58 @@ func TestHTMLErrors(t *testing.T) {
 	} {
 		if _, err := HTML([]byte(c.md), dir, "report.md"); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%q: %v, want %q", c.md, err, c.err)
+		}
+	}
+}
+
+// A page is made to be sent around: it embeds only regular image files
+// inside the report's folder whose bytes are what their extension says;
+// anything else is refused by name, and so is input that is not text.
+func TestHTMLEmbedsOnlyTheReportsFigures(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "report")
+	if err := os.MkdirAll(filepath.Join(dir, "fig"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	write := func(p string, b []byte) {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(root, "secret.png"), png)
+	write(filepath.Join(dir, "fig", "ok.png"), png)
+	write(filepath.Join(dir, "text.png"), []byte("root:x:0:0:root:/root:/bin/bash\n"))
+	write(filepath.Join(dir, "pic.svg"), []byte("<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>\n"))
+	for _, l := range []struct{ name, target string }{
+		{"shadow.png", "/etc/shadow"}, {"up.png", "../secret.png"}, {"inside.png", "fig/ok.png"}} {
+		if err := os.Symlink(l.target, filepath.Join(dir, l.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ ref, err string }{
+		{"../secret.png", "outside the report's folder"},
+		{"fig/../../secret.png", "outside the report's folder"},
+		{"/etc/passwd.png", "outside the report's folder"},
+		{"shadow.png", "outside the report's folder"},
+		{"up.png", "outside the report's folder"},
+		{"text.png", "its bytes are not image/png"},
+		{"fifo.png", "not a regular file"},
+		{"fig/ok.png", ""},
+		{"inside.png", ""},
+		{"pic.svg", ""},
+	} {
+		_, err := HTML([]byte("# r\n\n![f]("+c.ref+")\n"), dir, "report.md")
+		if (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: %v, want %q", c.ref, err, c.err)
+		}
+	}
+	for _, in := range [][]byte{nil, {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, []byte("ARROW1\x00\x00")} {
+		if _, err := HTML(in, dir, "in"); err == nil {
+			t.Errorf("%q made a page", in)
 		}
 	}
 }

@@ -109,7 +109,11 @@ func WriteFileAtomic(out string, inputs []string, stdin io.Reader, write func(io
 	}
 	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".lk-*.tmp")
 	if err != nil {
-		return err
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("writing %s: %v (in its folder %s)", out, err, filepath.Dir(target))
 	}
 	tmp := f.Name()
 	if err := write(f); err != nil {

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -39,8 +40,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(page)
 		return err
 	}
-	return stream.WriteFileAtomic(*out, []string{in}, stdin, func(w io.Writer) error {
+	err = stream.WriteFileAtomic(*out, []string{in}, stdin, func(w io.Writer) error {
 		_, err := w.Write(page)
 		return err
 	})
+	if err != nil {
+		return fmt.Errorf("-o: %v", err)
+	}
+	return nil
 }
