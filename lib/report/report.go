@@ -132,11 +132,26 @@ func HTML(md []byte, dir, name string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// cells splits a Markdown table row at its unescaped |s and unescapes
+// each cell (\| and \\, as lk's tables write them).
 func cells(row string) []string {
-	row = strings.TrimSuffix(strings.TrimPrefix(row, "|"), "|")
-	parts := strings.Split(row, "|")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
+	row = strings.TrimPrefix(strings.TrimSpace(row), "|")
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(row); i++ {
+		switch c := row[i]; {
+		case c == '\\' && i+1 < len(row) && (row[i+1] == '|' || row[i+1] == '\\'):
+			cur.WriteByte(row[i+1])
+			i++
+		case c == '|':
+			parts = append(parts, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if rest := strings.TrimSpace(cur.String()); rest != "" {
+		parts = append(parts, rest)
 	}
 	return parts
 }

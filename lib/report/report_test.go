@@ -119,3 +119,15 @@ func TestHTMLEmbedsOnlyTheReportsFigures(t *testing.T) {
 		}
 	}
 }
+
+// A table cell that holds a | (escaped by lk's Markdown tables) stays one
+// cell in the page.
+func TestHTMLEscapedPipe(t *testing.T) {
+	page, err := HTML([]byte("| model | n |\n|---|---|\n| a\\|b | 2 |\n"), t.TempDir(), "report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "<td>a|b</td>") {
+		t.Errorf("the cell a\\|b: %s", page)
+	}
+}

@@ -143,6 +143,21 @@ func pivot(by []string, rows int, withN bool, row func(i int) (group []string, m
 	return header, lines
 }
 
+// mdCell escapes a value for a Markdown table cell: a | would end the
+// cell and a line break the row.
+var mdCell = strings.NewReplacer(`\`, `\\`, "|", `\|`, "\r\n", "<br>", "\n", "<br>", "\r", "<br>")
+
+// textCell keeps a value on its line and in its column of aligned text.
+var textCell = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`)
+
+func escaped(cells []string, r *strings.Replacer) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = r.Replace(c)
+	}
+	return out
+}
+
 // writeCells writes a header and lines as CSV, markdown or aligned text.
 func writeCells(w io.Writer, format string, header []string, lines [][]string) error {
 	switch format {
@@ -152,14 +167,18 @@ func writeCells(w io.Writer, format string, header []string, lines [][]string) e
 		cw.WriteAll(lines)
 		return cw.Error()
 	case "markdown":
-		fmt.Fprintf(w, "| %s |\n", strings.Join(header, " | "))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(escaped(header, mdCell), " | "))
 		fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(header)))
 		for _, l := range lines {
-			if _, err := fmt.Fprintf(w, "| %s |\n", strings.Join(l, " | ")); err != nil {
+			if _, err := fmt.Fprintf(w, "| %s |\n", strings.Join(escaped(l, mdCell), " | ")); err != nil {
 				return err
 			}
 		}
 		return nil
+	}
+	header = escaped(header, textCell)
+	for i, l := range lines {
+		lines[i] = escaped(l, textCell)
 	}
 	// Right-aligned columns two spaces apart; the padding tabwriter puts
 	// before the first column is dropped.

@@ -86,3 +86,17 @@ func TestReadCellsPivotsLikeText(t *testing.T) {
 		t.Fatalf("mCE column %v, want [117.5 NaN]", mce)
 	}
 }
+
+// A value with a | or a line break stays in its cell and its row, in
+// Markdown (escaped: \| and <br>, as GitHub and lk-report read them) and
+// in aligned text.
+func Example_markdownEscapes() {
+	table.Write(os.Stdout, "markdown", []string{"model"}, []table.Row{{Group: []string{"a|b\nc"}, Metric: "top1", Value: 50, N: 2}}, arrow.Metadata{})
+	table.Write(os.Stdout, "text", []string{"model"}, []table.Row{{Group: []string{"a|b\nc"}, Metric: "top1", Value: 50, N: 2}}, arrow.Metadata{})
+	// Output:
+	// | model | n | top1 |
+	// |---|---|---|
+	// | a\|b<br>c | 2 | 50.00 |
+	//  model  n   top1
+	// a|b\nc  2  50.00
+}
