@@ -133,3 +133,17 @@ func TestResumeChecksWhatRowsComeFrom(t *testing.T) {
 			data("A"), tmp, tmp, tmp, out, tool, out, tmp, tool, out, tmp))
 	}
 }
+
+// Every measure refuses an empty stream instead of printing an empty
+// table (fp and robust printed one, exit 0).
+func TestMetricsEmptyInput(t *testing.T) {
+	testutil.ORT(t)
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 20 %s | lk-infer -q --model testdata/zoo/lk31.onnx | lk-select -q --min-confidence 1 > %s/empty.arrow", testutil.FashionMNIST(t), tmp))
+	for _, m := range []string{"accuracy", "ce", "fp", "robust", "calibration", "reliability", "shape-bias", "in9"} {
+		_, errOut, err := sh(t, fmt.Sprintf("lk-metrics --measure %s %s/empty.arrow", m, tmp))
+		if err == nil || !strings.Contains(errOut, "rows to score") {
+			t.Errorf("--measure %s on 0 rows: err %v, stderr %q", m, err, errOut)
+		}
+	}
+}

@@ -170,5 +170,8 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		return nil, nil, md, nil, err
 	}
 	rows, err = result()
+	if err == nil && len(rows) == 0 { // every measure: an empty table is no answer
+		err = errors.New("no rows to score: the input streams were empty")
+	}
 	return by, rows, md, append(notes, poolNotes...), err
 }
