@@ -276,6 +276,7 @@ func TestNonFiniteModelFails(t *testing.T) {
 		"lk-attack -q --model " + nan + " --attack pgd --eps 0.01 --steps 2",
 		"lk-occlude --patch 8 --mode salient --ratios 0.5 --saliency-grad " + nan,
 		"lk-featvar -q --model " + nan,
+		"lk-erf -q --images 4 --model " + nan, // the feature map is NaN: no all-zero ERF
 	} {
 		_, errOut, err := sh(t, tool+" < "+x+" > /dev/null")
 		if err == nil || !strings.Contains(errOut, "non-finite") || !strings.Contains(errOut, `row id "t10k/`) {

@@ -105,7 +105,14 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 	if err := gm.Save(gpath); err != nil {
 		return nil, err
 	}
-	sess, err := ort.NewMultiSession(gpath, []string{grad.Pixels}, []string{grad.Grad}, o.Runtime)
+	// the feature map comes out too: a non-finite one has a zero
+	// gradient (its ReLU mask is false), which must not pass for an ERF
+	per := int64(1)
+	fdims := gm.Graph().GetOutput()[0].GetType().GetTensorType().GetShape().GetDim()
+	for _, d := range fdims[1:] {
+		per *= d.GetDimValue()
+	}
+	sess, err := ort.NewMultiSession(gpath, []string{grad.Pixels}, []string{grad.Grad, node}, o.Runtime)
 	if err != nil {
 		return nil, arch.CopyError(m.Path, gpath, "running the ERF gradient", err)
 	}
@@ -121,6 +128,7 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 	px := make([]float32, 0, batch*sz)
 	var ids []string
 	g := make([]float32, batch*sz)
+	fmap := make([]float32, int64(batch)*per)
 	flush := func() error {
 		n := len(ids)
 		if n == 0 {
@@ -132,8 +140,15 @@ func Run(r *stream.Reader, m *arch.Model, node string, o Options) (*Result, erro
 			px = append(px, make([]float32, (rows-n)*sz)...)
 		}
 		shape := []int64{int64(rows), int64(sh.C), int64(sh.H), int64(sh.W)}
-		if err := sess.RunInputs([]ort.Input{{Float: px, Shape: shape}}, [][]float32{g[:rows*sz]}, [][]int64{shape}); err != nil {
+		fshape := []int64{int64(rows)}
+		for _, d := range fdims[1:] {
+			fshape = append(fshape, d.GetDimValue())
+		}
+		if err := sess.RunInputs([]ort.Input{{Float: px, Shape: shape}}, [][]float32{g[:rows*sz], fmap[:int64(rows)*per]}, [][]int64{shape, fshape}); err != nil {
 			return err
+		}
+		if err := model.CheckFinite(fmap[:int64(n)*per], int(per), "feature map "+node); err != nil {
+			return model.AtRow(err, m.Config.Name, func(i int) string { return ids[i] })
 		}
 		if err := model.CheckFinite(g[:n*sz], sz, "gradient"); err != nil {
 			return model.AtRow(err, m.Config.Name, func(i int) string { return ids[i] })
