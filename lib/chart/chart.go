@@ -248,12 +248,26 @@ func seriesOf(t *table.Cells, col string) ([]string, []string, error) {
 	return s, names, nil
 }
 
+// somethingToDraw refuses a column whose every cell is empty: the figure
+// would be empty, and look like a plot of nothing measured.
+func somethingToDraw(t *table.Cells, col string, vals []float64) error {
+	for _, v := range vals {
+		if !math.IsNaN(v) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: column %q has no value in any of its %d rows: nothing to draw", t.Name, col, len(vals))
+}
+
 // xySeries reads the numeric x and y columns and each row's series.
 func xySeries(t *table.Cells, s Spec) (xs, ys []float64, ser, names []string, err error) {
 	if xs, err = t.Floats(s.X, "x"); err != nil {
 		return
 	}
 	if ys, err = t.Floats(s.Y, "y"); err != nil {
+		return
+	}
+	if err = somethingToDraw(t, s.Y, ys); err != nil {
 		return
 	}
 	ser, names, err = seriesOf(t, s.Series)
@@ -353,6 +367,9 @@ func barValues(t *table.Cells, s Spec) (*barStats, error) {
 	}
 	ys, err := t.Floats(s.Y, "y")
 	if err != nil {
+		return nil, err
+	}
+	if err := somethingToDraw(t, s.Y, ys); err != nil {
 		return nil, err
 	}
 	ser, names, err := seriesOf(t, s.Series)
@@ -557,6 +574,9 @@ func heat(p *plot.Plot, t *table.Cells, s Spec) error {
 	}
 	zs, err := t.Floats(s.Z, "z")
 	if err != nil {
+		return err
+	}
+	if err := somethingToDraw(t, s.Z, zs); err != nil {
 		return err
 	}
 	distinct := func(v []float64) ([]float64, map[float64]int) {

@@ -376,3 +376,33 @@ func TestBarsAverageSharedRows(t *testing.T) {
 		}
 	}
 }
+
+// A figure never hides a bad value: a NaN or an infinity in a plotted
+// column is an error naming its row (a line would join across it, a bar
+// average the rest, a heat map break its colour axis), and a column with
+// no value at all is not drawn as an empty figure.
+func TestNonFiniteValuesRefused(t *testing.T) {
+	table3 := func(vals ...float64) *table.Cells {
+		f := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "x", Type: table.Int},
+			table.Column{Name: "y", Type: table.Int}, table.Column{Name: "v", Type: table.Float})
+		for i, v := range vals {
+			f.Add("m", i, i%2, v)
+		}
+		return frame(t, f)
+	}
+	for _, c := range []struct {
+		name string
+		tb   *table.Cells
+		spec Spec
+		want string
+	}{
+		{"NaN on a line", table3(1, math.NaN(), 3), Spec{Kind: "line", X: "x", Y: "v", Series: "model"}, "row 1, column \"v\" (the y column): NaN is not a finite number"},
+		{"NaN in a bar", table3(1, 2, math.NaN()), Spec{Kind: "bar", X: "model", Y: "v"}, "row 2, column \"v\""},
+		{"-Inf in a heat map", table3(1, math.Inf(-1), 3), Spec{Kind: "heatmap", X: "x", Y: "y", Z: "v"}, "-Inf is not a finite number"},
+		{"+Inf on a scatter", table3(math.Inf(1), 2), Spec{Kind: "scatter", X: "x", Y: "v"}, "+Inf is not a finite number"},
+	} {
+		if _, err := Plot(c.tb, c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

@@ -118,6 +118,9 @@ func (e *ColumnError) Describe(what string) string {
 	if e.Row < 0 {
 		return fmt.Sprintf("%s: no column %q for %s (columns: %s)", e.Table, e.Column, what, strings.Join(e.Have, ", "))
 	}
+	if v, err := strconv.ParseFloat(e.Value, 64); err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		return fmt.Sprintf("%s: row %d, column %q (%s): %s is not a finite number: a figure would leave it out and join its neighbours, or break its axes (leave the row out with --where, or compute it)", e.Table, e.Row, e.Column, what, e.Value)
+	}
 	return fmt.Sprintf("%s: row %d, column %q (%s): %q is not a number", e.Table, e.Row, e.Column, what, e.Value)
 }
 
@@ -130,8 +133,8 @@ func (t *Cells) Strings(name, what string) ([]string, error) {
 }
 
 // Floats returns a column as numbers, NaN for empty cells (a metric a
-// pivoted row lacks); a cell that is not a number is an error naming its
-// row.
+// pivoted row lacks); a cell that is not a finite number (NaN and the
+// infinities included) is an error naming its row.
 func (t *Cells) Floats(name, what string) ([]float64, error) {
 	s, err := t.Strings(name, what)
 	if err != nil {
@@ -143,7 +146,7 @@ func (t *Cells) Floats(name, what string) ([]float64, error) {
 			out[i] = math.NaN()
 			continue
 		}
-		if out[i], err = strconv.ParseFloat(v, 64); err != nil {
+		if out[i], err = strconv.ParseFloat(v, 64); err != nil || math.IsNaN(out[i]) || math.IsInf(out[i], 0) {
 			return nil, &ColumnError{Table: t.Name, Column: name, Role: what, Row: i, Value: v, Have: t.Names}
 		}
 	}
