@@ -78,8 +78,8 @@ type Accuracy struct {
 	// class groups of class-mapped streams (lk-data --class-map), from
 	// the streams' metadata
 	cg             *imagenet.ClassGroups
+	judge          *Judge // the top-1 rule of class-mapped streams
 	cgMeta         string
-	cgUnion        []int
 	sawPlainStream bool
 }
 
@@ -143,18 +143,13 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			continue
 		}
 		if a.cg != nil {
-			lg, ok := a.cg.Group(label)
-			if !ok {
-				return fmt.Errorf("%s: %s: label %d is in none of the stream's class groups (%s)", name, rowName(i), label, stream.MetaClassGroups)
+			ok, err := a.judge.Correct(row, label)
+			if err != nil {
+				return fmt.Errorf("%s: %s: %v", name, rowName(i), err)
 			}
-			best := a.cgUnion[0]
-			for _, c := range a.cgUnion {
-				if row[c] > row[best] {
-					best = c
-				}
-			}
+			lg, _ := a.cg.Group(label)
 			g.grpN++
-			if pg, _ := a.cg.Group(best); pg == lg {
+			if ok {
 				g.grpMasked++
 			}
 			if pg, ok := a.cg.Group(top1(row, nil)); ok && pg == lg {
@@ -202,11 +197,11 @@ func (a *Accuracy) classGroups(schema *arrow.Schema, name string, k int) error {
 		return fmt.Errorf("%s: is class-mapped to ImageNet-1k classes, but the stream has %d logits", name, k)
 	}
 	if a.cg == nil {
-		cg, err := imagenet.ParseClassGroups(v)
+		j, err := NewJudge(schema, k)
 		if err != nil {
-			return fmt.Errorf("%s: %s: %v", name, stream.MetaClassGroups, err)
+			return fmt.Errorf("%s: %v", name, err)
 		}
-		a.cg, a.cgMeta, a.cgUnion = cg, v, cg.Classes()
+		a.judge, a.cg, a.cgMeta = j, j.cg, v
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/lk-robustness/lk/lib/metrics"
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/stream"
 )
@@ -40,19 +41,25 @@ func Confidence(logits []float32) (conf float64, top int) {
 	return 1 / z, top
 }
 
-// Keep reports whether a row with these logits and label passes the rule.
-func (r Rule) Keep(logits []float32, label int32) bool {
-	conf, top := Confidence(logits)
-	if label < 0 && (r.Misclassified || r.Correct) {
-		return false
+// Keep reports whether a row with these logits and label passes the rule,
+// judging right and wrong as lk-metrics scores them (j). A row of unknown
+// label (-1) is neither; a label out of the model's classes is an error.
+func (r Rule) Keep(logits []float32, label int32, j *metrics.Judge) (bool, error) {
+	conf, _ := Confidence(logits)
+	if conf < r.MinConfidence || r.MaxConfidence > 0 && conf > r.MaxConfidence {
+		return false, nil
 	}
-	switch {
-	case r.Misclassified && int32(top) == label, r.Correct && int32(top) != label:
-		return false
-	case conf < r.MinConfidence, r.MaxConfidence > 0 && conf > r.MaxConfidence:
-		return false
+	if !r.Misclassified && !r.Correct {
+		return true, nil
 	}
-	return true
+	if label == -1 {
+		return false, nil
+	}
+	ok, err := j.Correct(logits, int(label))
+	if err != nil {
+		return false, err
+	}
+	return ok == r.Correct, nil
 }
 
 // Run copies the rows of r that rule keeps to w, without the columns in
@@ -71,6 +78,10 @@ func Run(r *stream.Reader, w io.Writer, rule Rule, drop []string, step stream.St
 	lab := in.FieldIndices(stream.ColLabel)
 	if len(lab) != 1 || in.Field(lab[0]).Type.ID() != arrow.INT32 {
 		return 0, 0, fmt.Errorf("%s: no int32 column label", r.Name())
+	}
+	judge, err := metrics.NewJudge(in, k)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %v", r.Name(), err)
 	}
 	gone := map[string]bool{}
 	for _, d := range drop {
@@ -106,7 +117,14 @@ func Run(r *stream.Reader, w io.Writer, rule Rule, drop []string, step stream.St
 			return read, kept, fmt.Errorf("%s: %v", r.Name(), model.AtRow(err, modelName(rec), func(i int) string { return ids.Value(i) }))
 		}
 		read += rec.NumRows()
-		for _, run := range stream.Runs(rec, func(i int) bool { return rule.Keep(logits[i*k:(i+1)*k], labels.Value(i)) }) {
+		keep := make([]bool, rec.NumRows())
+		for i := range keep {
+			if keep[i], err = rule.Keep(logits[i*k:(i+1)*k], labels.Value(i), judge); err != nil {
+				ids := rec.Column(idc[0]).(*array.String)
+				return read, kept, fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
+			}
+		}
+		for _, run := range stream.Runs(rec, func(i int) bool { return keep[i] }) {
 			cols := make([]arrow.Array, len(keepCols))
 			for j, c := range keepCols {
 				cols[j] = run.Column(c)

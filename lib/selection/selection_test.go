@@ -3,6 +3,10 @@ package selection
 import (
 	"math"
 	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/lk-robustness/lk/lib/metrics"
 )
 
 func TestRule(t *testing.T) {
@@ -26,9 +30,16 @@ func TestRule(t *testing.T) {
 		{Rule{MaxConfidence: 0.7}, []float32{0, ln3}, 1, false},
 		{Rule{}, []float32{0, ln3}, -1, true},
 	}
+	j, err := metrics.NewJudge(arrow.NewSchema(nil, nil), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cases {
-		if got := c.rule.Keep(c.logits, c.label); got != c.want {
-			t.Errorf("%+v on label %d: %v, want %v", c.rule, c.label, got, c.want)
+		if got, err := c.rule.Keep(c.logits, c.label, j); got != c.want || err != nil {
+			t.Errorf("%+v on label %d: %v %v, want %v", c.rule, c.label, got, err, c.want)
 		}
+	}
+	if _, err := (Rule{Correct: true}).Keep([]float32{0, ln3}, 2, j); err == nil {
+		t.Error("a label outside the model's 2 classes was judged")
 	}
 }
