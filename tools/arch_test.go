@@ -201,6 +201,7 @@ func TestArchBadInput(t *testing.T) {
 	}{
 		{"lk-attn-dist --model testdata/models/tiny_dynamic.onnx", "no depthwise Conv"},
 		{"lk-lesion --model testdata/models/tiny_dynamic.onnx --out " + tmp, "no residual blocks"},
+		{"lk-erf --model testdata/models/tiny_dynamic.onnx < /dev/null", "name a 4-D feature map with --node"},
 		{"lk-featvar --model testdata/models/tiny_dynamic.onnx < /dev/null", "no residual blocks"},
 		{"lk-featvar --model testdata/models/tiny_dynamic.onnx --input-size 3,8,8 < /dev/null", "the graph's input input float[?,3,32,32] disagrees with the input size 3x8x8 asked for"},
 		{"lk-lesion --model testdata/zoo/lk31.onnx --group 3 --out " + tmp, "stage 1 has 4 blocks, not a multiple of 3"},

@@ -65,7 +65,7 @@ type Area struct {
 // residual block, which must be a 4-D map.
 func Node(m *arch.Model) (string, error) {
 	if len(m.Blocks) == 0 {
-		return "", arch.NoBlocks(m.Path)
+		return "", fmt.Errorf("model %s: no residual blocks found, so no last block's output to take the ERF of: name a 4-D feature map with --node (a Conv's output, as the graph names it)", m.Path)
 	}
 	b := m.Blocks[len(m.Blocks)-1]
 	if len(b.Shape) != 4 {
