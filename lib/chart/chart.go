@@ -244,9 +244,15 @@ func seriesOf(t *table.Cells, col string) ([]string, []string, error) {
 			names = append(names, v)
 		}
 	}
+	if len(names) > MaxSeries {
+		return nil, nil, fmt.Errorf("%s: %d values of the series %s; a figure shows at most %d (its legend and colours would be unreadable, and drawing them costs the square): choose rows with --where or another --series", t.Name, len(names), col, MaxSeries)
+	}
 	sort.Strings(names)
 	return s, names, nil
 }
+
+// MaxSeries bounds the lines, bar groups or colours of one figure.
+const MaxSeries = 100
 
 // somethingToDraw refuses a column whose every cell is empty: the figure
 // would be empty, and look like a plot of nothing measured.

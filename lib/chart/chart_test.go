@@ -3,6 +3,7 @@ package chart
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -403,6 +404,25 @@ func TestNonFiniteValuesRefused(t *testing.T) {
 	} {
 		if _, err := Plot(c.tb, c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// Ten thousand series (22 GB and killed, before) are refused up front.
+func TestTooManySeries(t *testing.T) {
+	f := table.NewFrame(table.Column{Name: "model", Type: table.String}, table.Column{Name: "x", Type: table.Int},
+		table.Column{Name: "v", Type: table.Float})
+	for i := 0; i < 10000; i++ {
+		f.Add(fmt.Sprint("m", i), 1, 1.0)
+	}
+	for _, kind := range []string{"bar", "line", "scatter"} {
+		spec := Spec{Kind: kind, X: "x", Y: "v", Series: "model"}
+		if kind == "bar" {
+			spec.X = "model"
+			spec.Series = "model"
+		}
+		if _, err := Plot(frame(t, f), spec); err == nil || !strings.Contains(err.Error(), "10000 values of the series model; a figure shows at most 100") {
+			t.Errorf("%s: %v", kind, err)
 		}
 	}
 }

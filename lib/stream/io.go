@@ -69,7 +69,7 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		return nil, err
 	}
 	t := &tailReader{r: br}
-	rd, err := ipc.NewReader(t, ipc.WithAllocator(memory.DefaultAllocator), ipc.WithEnsureNativeEndian(true))
+	rd, err := ipc.NewReader(t, ipc.WithAllocator(boundedAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {
 		if t.n == 0 {
 			return nil, fmt.Errorf("%s: empty input, expected an Arrow IPC stream (did the previous command in the pipeline fail?)", name)
@@ -93,7 +93,7 @@ func (r *Reader) next() bool {
 		r.err = fmt.Errorf("%s: %d rows, then at byte %d bytes that are not another Arrow IPC stream (%v): a stream was cut and something else appended?", r.name, r.rows, off, err)
 		return false
 	}
-	rd, err := ipc.NewReader(r.tail, ipc.WithAllocator(memory.DefaultAllocator), ipc.WithEnsureNativeEndian(true))
+	rd, err := ipc.NewReader(r.tail, ipc.WithAllocator(boundedAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {
 		r.err = fmt.Errorf("%s: the stream starting at byte %d (after %d rows): %v", r.name, off, r.rows, err)
 		return false
@@ -166,6 +166,10 @@ func printable(b []byte) string {
 func (r *Reader) Next() bool {
 	for {
 		if r.Reader.Next() {
+			if err := validRecord(r.Reader.Record()); err != nil {
+				r.err = fmt.Errorf("%s: the record batch after row %d: %v", r.name, r.rows, err)
+				return false
+			}
 			r.rows += r.Reader.Record().NumRows()
 			return true
 		}
@@ -210,7 +214,7 @@ func NewWriter(w io.Writer, schema *arrow.Schema) (*Writer, error) {
 	}
 	widenPipe(w)
 	buf := bufio.NewWriterSize(w, 64<<10) // large buffers bypass it
-	return &Writer{buf: buf, w: ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))}, nil
+	return &Writer{buf: buf, w: ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithAllocator(boundedAllocator))}, nil
 }
 
 // Write writes one record batch.

@@ -15,7 +15,7 @@ import (
 	"github.com/lk-robustness/lk/lib/stream"
 )
 
-func imageStream(t *testing.T, shape stream.Shape, rows int) []byte {
+func imageStream(t testing.TB, shape stream.Shape, rows int) []byte {
 	t.Helper()
 	schema := stream.ImageSchema(shape, arrow.Metadata{})
 	var buf bytes.Buffer
