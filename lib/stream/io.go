@@ -65,10 +65,11 @@ type Reader struct {
 func NewReader(r io.Reader, name string) (*Reader, error) {
 	widenPipe(r)
 	br := bufio.NewReaderSize(r, 64<<10) // large bodies bypass the buffer
-	if err := checkStart(br, name); err != nil {
+	head, err := readSchemaMessage(br, name)
+	if err != nil {
 		return nil, err
 	}
-	t := &tailReader{r: br}
+	t := &tailReader{r: io.MultiReader(bytes.NewReader(head), br)}
 	rd, err := ipc.NewReader(t, ipc.WithAllocator(boundedAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {
 		if t.n == 0 {
@@ -89,10 +90,13 @@ func (r *Reader) next() bool {
 		return false // the end of the input
 	}
 	off := r.tail.n
-	if err := checkStart(r.br, r.name); err != nil {
+	head, err := readSchemaMessage(r.br, r.name)
+	if err != nil {
 		r.err = fmt.Errorf("%s: %d rows, then at byte %d bytes that are not another Arrow IPC stream (%v): a stream was cut and something else appended?", r.name, r.rows, off, err)
 		return false
 	}
+	r.tail.r = io.MultiReader(bytes.NewReader(head), r.br)
+	r.tail.n = off
 	rd, err := ipc.NewReader(r.tail, ipc.WithAllocator(boundedAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {
 		r.err = fmt.Errorf("%s: the stream starting at byte %d (after %d rows): %v", r.name, off, r.rows, err)

@@ -150,7 +150,12 @@ func (o *Output) load(schema *arrow.Schema) (skip int, err error) {
 	if _, err := o.f.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
-	r, err := ipc.NewReader(io.LimitReader(bufio.NewReaderSize(o.f, 1<<20), good), ipc.WithAllocator(boundedAllocator))
+	br := bufio.NewReaderSize(io.LimitReader(o.f, good), 1<<20)
+	head, err := readSchemaMessage(br, o.f.Name())
+	if err != nil {
+		return 0, err
+	}
+	r, err := ipc.NewReader(io.MultiReader(bytes.NewReader(head), br), ipc.WithAllocator(boundedAllocator))
 	if err != nil {
 		return 0, fmt.Errorf("is not an Arrow stream: %v", err)
 	}
