@@ -44,7 +44,7 @@ FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build deps deps-gpu debs testdebs install-debs ort node demo benchmarks test bench clean slurm-check zoo-train
+.PHONY: all build deps deps-gpu debs testdebs install-debs ort node demo benchmarks test fuzz bench clean slurm-check zoo-train
 
 all: build
 
@@ -136,6 +136,14 @@ $(NODE_ARROW):
 test: build ort deps-gpu node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) -s --no-print-directory fuzz FUZZTIME=20s
+
+# Fuzz targets (go test -fuzz), each for FUZZTIME: make test runs them
+# briefly; run longer by hand (make fuzz FUZZTIME=10m). A crasher is
+# written to the package's testdata/fuzz and becomes a test case.
+FUZZTIME ?= 1m
+fuzz:
+	cd lib/stream && $(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) .
 
 # A real Slurm cluster on this machine runs a sharded sweep as a job array,
 # one task requeued mid-run, and the shards' table must equal the unsharded

@@ -77,8 +77,8 @@ func checkSchemaFB(buf []byte) (body int64, err error) {
 	if err := checkKVs(msg, slotMessageMeta); err != nil {
 		return 0, err
 	}
-	if o := msg.Offset(10); o != 0 { // bodyLength
-		body = msg.GetInt64(flatbuffers.UOffsetT(o) + msg.Pos)
+	if body, err = bodyLength(buf); err != nil {
+		return 0, err
 	}
 	o := msg.Offset(slotMessageHeader)
 	if o == 0 {

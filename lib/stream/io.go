@@ -53,6 +53,7 @@ type Reader struct {
 	*ipc.Reader
 	name    string
 	br      *bufio.Reader
+	guard   *messageGuard // checks each message's framing before Arrow reads it
 	tail    *tailReader
 	rows    int64
 	schema  *arrow.Schema
@@ -69,7 +70,8 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &tailReader{r: io.MultiReader(bytes.NewReader(head), br)}
+	guard := &messageGuard{r: br}
+	t := &tailReader{r: io.MultiReader(bytes.NewReader(head), guard)}
 	rd, err := ipc.NewReader(t, ipc.WithAllocator(boundedAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {
 		if t.n == 0 {
@@ -77,7 +79,7 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("%s: not an Arrow IPC stream: %v", name, err)
 	}
-	return &Reader{Reader: rd, name: name, br: br, tail: t, schema: rd.Schema(), streams: 1}, nil
+	return &Reader{Reader: rd, name: name, br: br, guard: guard, tail: t, schema: rd.Schema(), streams: 1}, nil
 }
 
 // Schema is the first stream's schema.
@@ -95,7 +97,7 @@ func (r *Reader) next() bool {
 		r.err = fmt.Errorf("%s: %d rows, then at byte %d bytes that are not another Arrow IPC stream (%v): a stream was cut and something else appended?", r.name, r.rows, off, err)
 		return false
 	}
-	r.tail.r = io.MultiReader(bytes.NewReader(head), r.br)
+	r.tail.r = io.MultiReader(bytes.NewReader(head), r.guard)
 	r.tail.n = off
 	rd, err := ipc.NewReader(r.tail, ipc.WithAllocator(boundedAllocator), ipc.WithEnsureNativeEndian(true))
 	if err != nil {

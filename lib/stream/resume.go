@@ -155,7 +155,7 @@ func (o *Output) load(schema *arrow.Schema) (skip int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	r, err := ipc.NewReader(io.MultiReader(bytes.NewReader(head), br), ipc.WithAllocator(boundedAllocator))
+	r, err := ipc.NewReader(io.MultiReader(bytes.NewReader(head), &messageGuard{r: br}), ipc.WithAllocator(boundedAllocator))
 	if err != nil {
 		return 0, fmt.Errorf("is not an Arrow stream: %v", err)
 	}
@@ -198,7 +198,7 @@ func completeBatches(f *os.File, size int64) (int64, error) {
 		return 0, errors.New("does not start with an Arrow stream schema (not an lk stream?)")
 	}
 	cr := &countingReader{r: br}
-	mr := ipc.NewMessageReader(cr)
+	mr := ipc.NewMessageReader(&messageGuard{r: cr}, ipc.WithAllocator(boundedAllocator))
 	defer mr.Release()
 	msg, err := mr.Message()
 	if err != nil || msg.Type() != ipc.MessageSchema {
