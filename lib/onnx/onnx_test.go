@@ -237,6 +237,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{0x3a, 0x02, 0x0a, 0x00})
+	f.Add(mustMarshal(functionModel(18))) // Parse expands model-local functions
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := onnx.Parse(data)
 		if err != nil {
