@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"image"
 	_ "image/gif" // registered decoders
-	"image/jpeg"
 	_ "image/png"
 	"os"
 )
@@ -62,12 +61,11 @@ func Decode(data []byte, maxPixels int) (*Image, error) {
 			return nil, err
 		}
 		if cs == csCMYK || cs == csYCCK {
-			// libjpeg-turbo cannot convert CMYK to RGB; Go's decoder can.
-			img, err := jpeg.Decode(bytes.NewReader(data))
+			pix, err := decodeCMYKJPEG(data, w, h)
 			if err != nil {
-				return nil, fmt.Errorf("corrupt JPEG: %v", err)
+				return nil, err
 			}
-			return toRGB(img), nil
+			return &Image{W: w, H: h, C: 3, Pix: pix}, nil
 		}
 		pix, err := decodeJPEG(data, w, h)
 		if err != nil {

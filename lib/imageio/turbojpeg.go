@@ -32,14 +32,40 @@ func jpegHeader(data []byte) (w, h, cs int, err error) {
 // (accurate integer DCT, fancy upsampling): the decoder Pillow uses, so
 // pixels match torchvision's loader.
 func decodeJPEG(data []byte, w, h int) ([]uint8, error) {
+	return decodeJPEGAs(data, w, h, C.TJPF_RGB, 3)
+}
+
+// decodeCMYKJPEG decodes a CMYK or YCCK JPEG as Pillow does: libjpeg's
+// CMYK samples (YCCK converted by the library), inverted as Adobe writes
+// them ("CMYK;I": Pillow assumes Adobe's convention for every CMYK JPEG),
+// then Pillow's integer CMYK to RGB conversion.
+func decodeCMYKJPEG(data []byte, w, h int) ([]uint8, error) {
+	cmyk, err := decodeJPEGAs(data, w, h, C.TJPF_CMYK, 4)
+	if err != nil {
+		return nil, err
+	}
+	rgb := make([]uint8, w*h*3)
+	for i := 0; i < w*h; i++ {
+		k := 255 - int(cmyk[4*i+3]) // inverted, as Adobe stores it
+		nk := 255 - k
+		for c := 0; c < 3; c++ {
+			v := 255 - int(cmyk[4*i+c])
+			t := v*nk + 128 // Pillow's MULDIV255(v, nk)
+			rgb[3*i+c] = uint8(min(255, max(0, nk-((t>>8)+t)>>8)))
+		}
+	}
+	return rgb, nil
+}
+
+func decodeJPEGAs(data []byte, w, h int, format C.int, ch int) ([]uint8, error) {
 	hd := C.tjInitDecompress()
 	if hd == nil {
 		return nil, fmt.Errorf("libturbojpeg: cannot initialise")
 	}
 	defer C.tjDestroy(hd)
-	pix := make([]uint8, w*h*3)
+	pix := make([]uint8, w*h*ch)
 	rc := C.tjDecompress2(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
-		(*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), C.int(w*3), C.int(h), C.TJPF_RGB, 0)
+		(*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), C.int(w*ch), C.int(h), format, 0)
 	if rc != 0 {
 		// libjpeg warnings (extraneous bytes, ...) leave a complete image,
 		// which Pillow accepts too; a file cut short does not. The warning

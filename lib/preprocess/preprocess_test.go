@@ -81,8 +81,8 @@ func TestMatchesPillow(t *testing.T) {
 			}
 		})
 	}
-	if n < 4 {
-		t.Fatalf("found %d fixtures, want 4 (run testdata/images/make_fixtures.py)", n)
+	if n < 5 {
+		t.Fatalf("found %d fixtures, want 5 (run testdata/images/make_fixtures.py)", n)
 	}
 }
 

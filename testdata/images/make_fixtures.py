@@ -75,6 +75,8 @@ def main():
         "collage-333x500.jpg": (collage(333, 500, 2), dict(quality=75, subsampling=1)),  # 4:2:2, portrait
         "collage-gray-300x200.jpg": (collage(300, 200, 3).convert("L"), dict(quality=85)),
         "collage-rgba-240x180.png": (collage(240, 180, 4).convert("RGBA"), {}),
+        # CMYK, as print workflows write JPEGs (Pillow stores it Adobe-inverted)
+        "collage-cmyk-260x180.jpg": (collage(260, 180, 5).convert("CMYK"), dict(quality=90)),
     }
     for name, (img, kw) in fixtures.items():
         path = os.path.join(HERE, name)
