@@ -136,14 +136,20 @@ $(NODE_ARROW):
 test: build ort deps-gpu node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
-	$(MAKE) -s --no-print-directory fuzz FUZZTIME=20s
+	$(MAKE) -s --no-print-directory fuzz FUZZTIME=12s
 
-# Fuzz targets (go test -fuzz), each for FUZZTIME: make test runs them
-# briefly; run longer by hand (make fuzz FUZZTIME=10m). A crasher is
-# written to the package's testdata/fuzz and becomes a test case.
+# Fuzz targets (go test -fuzz), each for FUZZTIME: the stream reader, the
+# ONNX loader, the image decoders, IDX files and label files. make test
+# runs them for a minute in all; run them longer by hand (make fuzz
+# FUZZTIME=10m). A crasher is written to the package's testdata/fuzz and
+# becomes a test case.
 FUZZTIME ?= 1m
+FUZZ := lib/stream:FuzzReader lib/onnx:FuzzParse lib/imageio:FuzzDecode lib/dataset:FuzzIDX lib/dataset:FuzzLabelFiles
 fuzz:
-	cd lib/stream && $(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) .
+	@set -e; for t in $(FUZZ); do \
+	  echo "fuzz $$t for $(FUZZTIME)"; \
+	  (cd $${t%%:*} && $(GO) test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) .); \
+	done
 
 # A real Slurm cluster on this machine runs a sharded sweep as a job array,
 # one task requeued mid-run, and the shards' table must equal the unsharded

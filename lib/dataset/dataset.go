@@ -808,12 +808,20 @@ func readMaybeGzip(path string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
-		if b, err = io.ReadAll(zr); err != nil {
+		// a few kilobytes of gzip can claim gigabytes: read at most the bound
+		if b, err = io.ReadAll(io.LimitReader(zr, maxIDXBytes+1)); err != nil {
 			return nil, fmt.Errorf("%s: corrupt gzip: %v", path, err)
+		}
+		if len(b) > maxIDXBytes {
+			return nil, fmt.Errorf("%s: over %d bytes once decompressed: too large for an IDX file (a gzip bomb?)", path, maxIDXBytes)
 		}
 	}
 	return b, nil
 }
+
+// maxIDXBytes bounds an IDX file, decompressed: MNIST-style sets are tens
+// of megabytes.
+const maxIDXBytes = 4 << 30
 
 func isIDX(path string) bool {
 	f, err := os.Open(path)
@@ -851,6 +859,9 @@ func readIDX(path string) (dims []int, data []uint8, err error) {
 	for i := 0; i < nd; i++ {
 		d := int(binary.BigEndian.Uint32(b[4+4*i:]))
 		dims = append(dims, d)
+		if d > 0 && total > len(b)/d { // more than the file can hold, and no overflow
+			return nil, nil, fmt.Errorf("%s: header says %v, more than its %d bytes", path, dims, len(b))
+		}
 		total *= d
 	}
 	data = b[4+4*nd:]
