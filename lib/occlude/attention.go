@@ -22,6 +22,7 @@ import (
 // MultiheadAttention, as in torchvision's ViT) is read as batch-major. Any ViT exported to ONNX works as it is: no
 // special export is needed to expose the attention.
 type Attention struct {
+	Notes   []string // how the model is read (arch.Load), for stderr
 	Path    string
 	Node    string // the Softmax node read
 	Head    int    // head index; -1: the mean over heads
@@ -65,6 +66,7 @@ func OpenAttention(path string, head, batch int, rt ort.Options) (*Attention, er
 	}
 	a := &Attention{Path: path, Node: node, Head: head, shape: m.Shape, norm: norm, sess: sess, cleanup: cleanup, most: batch}
 	a.batch = int64(m.Batch.N)
+	a.Notes = m.Notes
 	return a, nil
 }
 

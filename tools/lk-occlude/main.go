@@ -14,6 +14,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/lk-robustness/lk/lib/arch"
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/grad"
 	"github.com/lk-robustness/lk/lib/occlude"
@@ -103,6 +104,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer a.Close()
+		arch.Say(o.Progress, "lk-occlude", a.Notes...)
 		o.Saliency = a
 	case *salGrad != "":
 		g, err := grad.Open(*salGrad, stream.Shape{}, nil, nil, grad.CrossEntropy, ortOpts)
@@ -110,6 +112,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer g.Close()
+		arch.Say(o.Progress, "lk-occlude", g.Model.Notes...)
 		o.Saliency = occlude.Gradient{G: g, Batch: *salBatch}
 	case *salCol != "":
 		o.Saliency = occlude.Column{Name: *salCol}
