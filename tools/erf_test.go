@@ -13,7 +13,11 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/lk-robustness/lk/lib/arch"
+	"github.com/lk-robustness/lk/lib/onnx"
+	"github.com/lk-robustness/lk/lib/onnx/onnxpb"
 	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/testutil"
 )
@@ -165,5 +169,45 @@ func TestERFErrorsAndBatch(t *testing.T) {
 	b := mustSh(t, "lk-erf -q --model testdata/zoo/lk7.onnx --images 6 --batch 1 --format csv < "+tmp+"/x.arrow")
 	if a != b {
 		t.Error("the ERF map depends on --batch")
+	}
+}
+
+// A feature map with a non-finite value is refused, naming the row,
+// whatever the gradient at its centre: here -Inf at one corner of every
+// channel leaves the centre's gradient finite (before, lk-erf wrote the
+// map as if nothing were wrong).
+func TestERFNonFiniteFeatureMap(t *testing.T) {
+	testutil.ORT(t)
+	tmp := t.TempDir()
+	m, err := onnx.Load(testutil.Path(t, "testdata", "zoo", "lk7.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := arch.Open(testutil.Path(t, "testdata", "zoo", "lk7.onnx"), stream.Shape{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := am.Blocks[len(am.Blocks)-1]
+	h, w := last.Shape[2], last.Shape[3]
+	mask := make([]float32, h*w)
+	for i := range mask {
+		mask[i] = 1
+	}
+	mask[0] = 0 // log 0 = -Inf at the corner
+	g := m.Graph()
+	onnx.AddInitializer(g, "lk_test_mask", []int64{1, 1, h, w}, mask)
+	onnx.AddNode(g, "Log", "lk_test_log", []string{"lk_test_mask"}, []string{"lk_test_logmask"})
+	onnx.AddNode(g, "Add", "lk_test_broken", []string{last.Output, "lk_test_logmask"}, []string{"broken_map"})
+	g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String("broken_map")})
+	if err := m.Save(tmp + "/broken.onnx"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(testutil.Path(t, "testdata", "zoo", "lk7.json"))
+	side := strings.Replace(string(b), "{", `{"output": "`+g.GetOutput()[0].GetName()+`", `, 1)
+	os.WriteFile(tmp+"/broken.json", []byte(side), 0o644)
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --limit 4 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
+	_, errOut, err := sh(t, fmt.Sprintf("lk-erf -q --model %s/broken.onnx --node broken_map --images 4 < %s/x.arrow > /dev/null", tmp, tmp))
+	if err == nil || !strings.Contains(errOut, "non-finite feature map broken_map") || !strings.Contains(errOut, `row id "t10k/`) {
+		t.Errorf("a -Inf feature map: %v %q", err, errOut)
 	}
 }
