@@ -2,7 +2,8 @@
 #
 #   make demo    build, fetch what is missing, print clean accuracy and the six-benchmark table of the zoo
 #   make benchmarks  the six-benchmark table alone (-A, -R, -9, -C, -P, -O on the Fashion-MNIST twins)
-#   make test    everything the tests need, then all tests
+#   make test    everything the tests need, then all tests, then the fuzz targets briefly
+#   make fuzz    the fuzz targets, FUZZTIME each (default 1m)
 #   make bench   benchmarks, results appended to out/bench/
 #   make reproduce  every figure and table of the paper into out/reproduce/ (make fig1 ... table7: one)
 #   make slurm-check  a sharded sweep on a real one-node Slurm cluster, one task requeued mid-run
