@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -145,5 +146,21 @@ func TestMetricsEmptyInput(t *testing.T) {
 		if err == nil || !strings.Contains(errOut, "rows to score") {
 			t.Errorf("--measure %s on 0 rows: err %v, stderr %q", m, err, errOut)
 		}
+	}
+}
+
+// --by id (a per-image table) skips unlabelled images with the same note
+// as the table without --by, instead of failing.
+func TestMetricsByIDUnlabelled(t *testing.T) {
+	testutil.ORT(t)
+	tmp := t.TempDir()
+	imgs := testutil.Path(t, "testdata", "images")
+	list := fmt.Sprintf("%s/collage-500x375.jpg 1\n%s/collage-333x500.jpg -1\n", imgs, imgs)
+	if err := os.WriteFile(tmp+"/list.txt", []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := sh(t, fmt.Sprintf("lk-data -q --resize 32 --crop 32 %s/list.txt | lk-infer -q --model testdata/zoo/lk31.onnx | lk-metrics --by id --format csv", tmp))
+	if err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(errOut, "1 rows have label -1 (unknown) and are not scored") {
+		t.Errorf("--by id with an unlabelled image: %v\n%s%s", err, out, errOut)
 	}
 }

@@ -284,14 +284,14 @@ func (a *Accuracy) Rows() ([]Row, error) {
 	for _, g := range gs {
 		if a.IN9 {
 			if g.in9n == 0 {
-				return nil, fmt.Errorf("group %s has no labelled rows", strings.Join(g.key, ","))
+				continue // only label -1: counted by Unlabelled, as without --by
 			}
 			rows = append(rows, Row{Group: g.key, Metric: "top1_in9", Value: 100 * float64(g.in9) / float64(g.in9n), N: g.in9n})
 			continue
 		}
 		if a.cg != nil {
 			if g.grpN == 0 {
-				return nil, fmt.Errorf("group %s has no labelled rows (%d rows with label -1)", strings.Join(g.key, ","), g.unlabelled)
+				continue
 			}
 			n := float64(g.grpN)
 			rows = append(rows,
@@ -300,7 +300,7 @@ func (a *Accuracy) Rows() ([]Row, error) {
 			continue
 		}
 		if g.all.n == 0 {
-			return nil, fmt.Errorf("group %s has no labelled rows (%d rows with label -1)", strings.Join(g.key, ","), g.unlabelled)
+			continue
 		}
 		emit := func(c counts, suffix string) {
 			n := float64(c.n)

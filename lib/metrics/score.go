@@ -55,6 +55,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			if err != nil {
 				return nil, err
 			}
+			if len(rows) == 0 && acc.Unlabelled() > 0 {
+				return nil, fmt.Errorf("no labelled rows to score: all %d have label -1 (unknown)", acc.Unlabelled())
+			}
 			if len(rows) == 0 {
 				return nil, errors.New("no rows to score: the input streams were empty")
 			}
