@@ -20,7 +20,7 @@ import (
 
 // notShipped marks README command lines that need what a clone does not
 // have: real datasets, other models, files of an earlier run, a cluster.
-var notShipped = []string{"/data/", "...", " m.onnx", "resnet50.onnx", "replknet31b", "convnext", "dino_vits16",
+var notShipped = []string{"/data/", "...", "my-photos.txt", "cat.jpg", "~/Pictures", " m.onnx", "resnet50.onnx", "replknet31b", "convnext", "dino_vits16",
 	"preds-*", "shard-*", "imagenet-a-preds", "x.arrow", "lesion-*.arrow", "a-*.arrow", "out/clean-", "val.arrow",
 	"make ", "sbatch", "parallel ", "MODELS=", "SALIENCY=", "out/preds", "$SLURM", "taig.arrow", "pa.ipc", " c.arrow"}
 

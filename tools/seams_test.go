@@ -164,3 +164,35 @@ func TestMetricsByIDUnlabelled(t *testing.T) {
 		t.Errorf("--by id with an unlabelled image: %v\n%s%s", err, out, errOut)
 	}
 }
+
+// A user's own photos: a folder without class folders, one photo, a plain
+// list of paths run through lk-infer as unlabelled images (label -1), and
+// lk-data says how to give labels.
+func TestOwnPhotos(t *testing.T) {
+	testutil.ORT(t)
+	tmp := t.TempDir()
+	imgs := testutil.Path(t, "testdata", "images")
+	mustSh(t, fmt.Sprintf("mkdir -p %s/photos && cp %s/collage-500x375.jpg %s/collage-cmyk-260x180.jpg %s/photos/ && printf 'photos/collage-500x375.jpg\\nphotos/collage-cmyk-260x180.jpg 3\\n' > %s/list.txt",
+		tmp, imgs, imgs, tmp, tmp))
+	for _, c := range []struct {
+		src     string
+		n, note string
+	}{
+		{tmp + "/photos", "2", "2 images without labels (label -1)"},
+		{tmp + "/photos/collage-500x375.jpg", "1", "1 images without labels"},
+		{tmp + "/list.txt", "1", "1 images without labels"},
+	} {
+		// the note from lk-data, then the predictions scored
+		out, errOut, err := sh(t, fmt.Sprintf("lk-data --resize 40 --crop 32 %s > /dev/null; lk-data -q --resize 40 --crop 32 %s | lk-infer -q --model testdata/zoo/lk31.onnx | lk-metrics --format csv", c.src, c.src))
+		if !strings.Contains(errOut, c.note) {
+			t.Errorf("%s: stderr %q, want %q", c.src, errOut, c.note)
+		}
+		if c.src == tmp+"/list.txt" {
+			if err != nil || !strings.HasPrefix(strings.Split(out, "\n")[1], "1,") {
+				t.Errorf("%s: the labelled image scored alone: %v %q %q", c.src, err, out, errOut)
+			}
+		} else if err == nil || !strings.Contains(errOut, "no labelled rows to score: all "+c.n+" have label -1") {
+			t.Errorf("%s: %v %q", c.src, err, errOut)
+		}
+	}
+}

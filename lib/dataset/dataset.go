@@ -337,10 +337,18 @@ func Open(path, labels string) (*Source, error) {
 	if isIDX(path) {
 		return openIDX(path, labels)
 	}
-	if isImage(path) {
-		return nil, fmt.Errorf("%s is a single image; give its folder, or a list file of \"path label\" lines", path)
+	if isImage(path) { // one photo: a prediction, no label
+		s := &Source{Kind: "list", Root: filepath.Dir(path), LabelSpace: "list",
+			Items: []Item{{ID: filepath.Base(path), Label: -1, Path: path}}}
+		s.Notes = append(s.Notes, unlabelledNote(1))
+		return s, nil
 	}
 	return openList(path)
+}
+
+// unlabelledNote tells a user why their images get no accuracy.
+func unlabelledNote(n int) string {
+	return fmt.Sprintf("%d images without labels (label -1): lk-infer predicts them, lk-metrics cannot score them; a list file of \"path label\" lines, class folders or --labels give labels", n)
 }
 
 func openDir(root, labels string) (*Source, error) {
@@ -361,8 +369,16 @@ func openDir(root, labels string) (*Source, error) {
 		return openFlat(root, labels)
 	}
 	if len(dirs) == 0 {
-		if nfiles > 0 {
-			return nil, &NeedLabelsError{Path: root, Why: fmt.Sprintf("holds %d images but no class folders: a flat folder (ILSVRC val) needs a labels file of \"filename label-or-wnid\" lines", nfiles)}
+		if nfiles > 0 { // a folder of photos: predictions without labels
+			s := &Source{Kind: "flat", Root: root, LabelSpace: "list"}
+			for _, e := range entries {
+				if !isDir(root, e) && isImage(e.Name()) {
+					s.Items = append(s.Items, Item{ID: e.Name(), Label: -1, Path: filepath.Join(root, e.Name())})
+				}
+			}
+			sort.Slice(s.Items, func(i, j int) bool { return s.Items[i].ID < s.Items[j].ID })
+			s.Notes = append(s.Notes, unlabelledNote(len(s.Items))+" (a flat folder such as ILSVRC val: --labels FILE of \"filename label-or-wnid\" lines)")
+			return s, nil
 		}
 		return nil, fmt.Errorf("%s: no class folders and no images (expected ROOT/CLASS/*.JPEG)", root)
 	}
@@ -592,6 +608,12 @@ func parseLabel(tok string) (int32, bool, error) {
 // readPairs reads "name label" lines (space, tab or comma separated; blank
 // lines and # comments skipped).
 func readPairs(path string, fn func(line int, name, label string) error) error {
+	return readLines(path, false, fn)
+}
+
+// readLines is readPairs that, with bare, also takes "name" lines alone
+// (label "").
+func readLines(path string, bare bool, fn func(line int, name, label string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -606,6 +628,9 @@ func readPairs(path string, fn func(line int, name, label string) error) error {
 			continue
 		}
 		fields := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' })
+		if bare && len(fields) == 1 {
+			fields = append(fields, "")
+		}
 		if len(fields) < 2 {
 			return fmt.Errorf("%s:%d: want \"path label\", got %q", path, n, line)
 		}
@@ -703,8 +728,12 @@ func CheckLabels(items []Item, classes int, where string) error {
 
 func openList(path string) (*Source, error) {
 	s := &Source{Kind: "list", Root: filepath.Dir(path), LabelSpace: "list"}
-	wnids := 0
-	err := readPairs(path, func(line int, name, tok string) error {
+	wnids, bare := 0, 0
+	err := readLines(path, true, func(line int, name, tok string) error {
+		if tok == "" { // a plain list of paths
+			tok = "-1"
+			bare++
+		}
 		l, isW, err := parseLabel(tok)
 		if err != nil {
 			return err
@@ -724,6 +753,9 @@ func openList(path string) (*Source, error) {
 	}
 	if len(s.Items) == 0 {
 		return nil, fmt.Errorf("%s: no \"path label\" lines (is it a list file?)", path)
+	}
+	if bare > 0 {
+		s.Notes = append(s.Notes, unlabelledNote(bare))
 	}
 	if err := labelSpace(s, wnids, path); err != nil {
 		return nil, err

@@ -97,9 +97,38 @@ func TestSources(t *testing.T) {
 			}
 		})
 	}
-	// flat folder without labels: the error says what to give
-	if _, err := dataset.Open(filepath.Join(root, "flat"), ""); err == nil || !strings.Contains(err.Error(), "needs a labels file") {
-		t.Errorf("flat folder without labels: %v", err)
+	// a user's own photos: a flat folder without labels, one image, a plain
+	// list of paths give unlabelled images (label -1), with a note that
+	// says how to give labels
+	os.WriteFile(filepath.Join(root, "paths.txt"), []byte("named/apple/b.jpg\n# a comment\n\nnamed/apple/b.jpg\n"), 0o644)
+	for _, c := range []struct {
+		src  string
+		n    int
+		note string
+	}{
+		{"flat", 0, "--labels FILE"},
+		{"named/apple/b.jpg", 1, "images without labels (label -1)"},
+		{"paths.txt", 2, "2 images without labels"},
+	} {
+		s, err := dataset.Open(filepath.Join(root, c.src), "")
+		if err != nil {
+			t.Errorf("%s: %v", c.src, err)
+			continue
+		}
+		if c.n > 0 && len(s.Items) != c.n {
+			t.Errorf("%s: %d items, want %d", c.src, len(s.Items), c.n)
+		}
+		for _, it := range s.Items {
+			if it.Label != -1 {
+				t.Errorf("%s: item %s has label %d, want -1", c.src, it.ID, it.Label)
+			}
+		}
+		if len(s.Notes) == 0 || !strings.Contains(s.Notes[0], c.note) {
+			t.Errorf("%s: notes %q, want one with %q", c.src, s.Notes, c.note)
+		}
+		if _, err := s.Load(s.Items[0], 0); err != nil {
+			t.Errorf("%s: %v", c.src, err)
+		}
 	}
 	// a bad label line names the file and line
 	os.WriteFile(filepath.Join(root, "bad.txt"), []byte("named/apple/b.jpg n99999999\n"), 0o644)
