@@ -101,7 +101,7 @@ func Adapt(m *onnx.Model, cfg model.Config, input string) (*onnx.Model, Head, er
 	f32, f16 := int64(onnxpb.TensorProto_FLOAT), int64(onnxpb.TensorProto_FLOAT16)
 	if halfIn {
 		cast := input + "_lk_float16"
-		renameUses(g, input, cast)
+		onnx.Rename(g, input, cast) // its readers; the Cast below reads the input
 		for _, vi := range g.GetInput() {
 			if vi.GetName() == input {
 				vi.GetType().GetTensorType().ElemType = proto.Int32(int32(f32))
@@ -177,17 +177,6 @@ func softmaxOverClasses(n *onnxpb.NodeProto, opset int64, rank int) bool {
 		axis = a.GetI()
 	}
 	return axis == 1 || axis == -1
-}
-
-// renameUses makes every node of g that reads from read to instead.
-func renameUses(g *onnxpb.GraphProto, from, to string) {
-	for _, n := range g.GetNode() {
-		for i, v := range n.GetInput() {
-			if v == from {
-				n.Input[i] = to
-			}
-		}
-	}
 }
 
 func floatInfo(name string, dims []int64) *onnxpb.ValueInfoProto {

@@ -20,6 +20,23 @@ type Session struct {
 	Classes   int
 	Objective Objective
 	Batch     int // the graph's fixed batch, 0 when dynamic
+	padded    *padded
+}
+
+// padded holds one fixed-size run's buffers, made once per session:
+// attacks evaluate the same batch many times.
+type padded struct {
+	logits, loss, grad, px []float32
+	labels, targets        []int64
+}
+
+func (s Session) buffers() *padded {
+	if s.padded != nil {
+		return s.padded
+	}
+	b, sz := s.Batch, s.C*s.H*s.W
+	return &padded{logits: make([]float32, b*s.Classes), loss: make([]float32, b), grad: make([]float32, b*sz),
+		px: make([]float32, b*sz), labels: make([]int64, b), targets: make([]int64, b)}
 }
 
 // Grad runs the gradient model.
@@ -66,8 +83,8 @@ func (s Session) Eval(logits, loss, grad, px []float32, labels, targets []int64,
 // dropped. Images do not interact, so the padding changes no real row.
 func (s Session) evalFixed(logits, loss, grad, px []float32, labels, targets []int64, n int) error {
 	b, sz := s.Batch, s.C*s.H*s.W
-	bl, bloss, bg, bpx := make([]float32, b*s.Classes), make([]float32, b), make([]float32, b*sz), make([]float32, b*sz)
-	blab, btgt := make([]int64, b), make([]int64, b)
+	p := s.buffers()
+	bl, bloss, bg, bpx, blab, btgt := p.logits, p.loss, p.grad, p.px, p.labels, p.targets
 	one := s
 	one.Batch = 0
 	for lo := 0; lo < n; lo += b {
@@ -149,8 +166,11 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, rt
 		os.RemoveAll(dir)
 		return nil, arch.CopyError(path, gpath, "running the gradient model", err)
 	}
-	return &Gradient{Session: Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W, Classes: int(classes), Objective: obj, Batch: m.Batch.N},
-		Model: m, dir: dir}, nil
+	s := Session{S: sess, C: m.Shape.C, H: m.Shape.H, W: m.Shape.W, Classes: int(classes), Objective: obj, Batch: m.Batch.N}
+	if s.Batch > 0 {
+		s.padded = s.buffers()
+	}
+	return &Gradient{Session: s, Model: m, dir: dir}, nil
 }
 
 // Close releases the session and removes the gradient model.
