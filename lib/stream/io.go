@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -110,10 +111,45 @@ func (r *Reader) next() bool {
 		rd.Release()
 		return false
 	}
+	if k, a, b, ok := sameMeaning(rd.Schema().Metadata(), r.schema.Metadata()); !ok {
+		r.err = fmt.Errorf("%s: the stream starting at byte %d has %s %q, the first one %q: streams read as one must mean the same (label space, classes, key, ...); only their provenance and counts may differ",
+			r.name, off, k, a, b)
+		rd.Release()
+		return false
+	}
 	r.Reader.Release()
 	r.Reader = rd
 	r.streams++
 	return true
+}
+
+// perShard are the metadata keys that differ between the shards of one
+// run (their commands and row counts); every other key says what the
+// rows mean (label space, class groups, key, image shape) and must agree.
+var perShard = map[string]bool{MetaProvenance: true, MetaRows: true, MetaSkipped: true}
+
+// sameMeaning compares two streams' metadata but for perShard keys,
+// returning the first key that differs and its two values.
+func sameMeaning(a, b arrow.Metadata) (key, va, vb string, ok bool) {
+	keys := map[string]bool{}
+	for _, k := range append(a.Keys(), b.Keys()...) {
+		keys[k] = true
+	}
+	var sorted []string
+	for k := range keys {
+		if !perShard[k] {
+			sorted = append(sorted, k)
+		}
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		x, _ := a.GetValue(k)
+		y, _ := b.GetValue(k)
+		if x != y {
+			return k, x, y, false
+		}
+	}
+	return "", "", "", true
 }
 
 // sameFields reports whether two schemas have the same columns (names and

@@ -289,9 +289,32 @@ func TestConcatenated(t *testing.T) {
 		{"garbage after the marker", cat(a, []byte("hello, world")), fmt.Sprintf("3 rows, then at byte %d bytes that are not another Arrow IPC stream", len(a))},
 		{"second stream cut", cat(a, b[:len(b)-20]), "stream truncated after"},
 		{"second stream without its marker", cat(a, b[:len(b)-8]), "truncated after 8 rows: no end-of-stream marker"},
+		{"another label space", cat(a, labelled(t, sh, "folders")), `has lk.label_space "folders", the first one ""`},
 	} {
 		if _, _, err := read(c.data); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
 		}
 	}
+}
+
+// labelled is a 2-row image stream whose metadata names a label space.
+func labelled(t testing.TB, sh stream.Shape, space string) []byte {
+	t.Helper()
+	md := arrow.NewMetadata([]string{stream.MetaLabelSpace}, []string{space})
+	schema := stream.ImageSchema(sh, md)
+	var buf bytes.Buffer
+	w, err := stream.NewWriter(&buf, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := array.NewStringBuilder(memory.DefaultAllocator)
+	labels := array.NewInt32Builder(memory.DefaultAllocator)
+	ids.AppendValues([]string{"p", "q"}, nil)
+	labels.AppendValues([]int32{0, 1}, nil)
+	rec := array.NewRecord(schema, []arrow.Array{ids.NewArray(), labels.NewArray(), stream.Float32List(make([]float32, 2*sh.Size()), sh.Size())}, 2)
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return buf.Bytes()
 }
