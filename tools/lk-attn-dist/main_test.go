@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/lk-robustness/lk/internal/tooltest"
+	"github.com/lk-robustness/lk/lib/tooltest"
 )
 
 func TestRun(t *testing.T) {

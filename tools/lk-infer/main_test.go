@@ -3,8 +3,8 @@ package main
 import (
 	"testing"
 
-	"github.com/lk-robustness/lk/internal/tooltest"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/tooltest"
 )
 
 func TestRun(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lk-robustness/lk/internal/tooltest"
+	"github.com/lk-robustness/lk/lib/tooltest"
 )
 
 func TestRun(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lk-robustness/lk/internal/tooltest"
+	"github.com/lk-robustness/lk/lib/tooltest"
 )
 
 func TestRun(t *testing.T) {

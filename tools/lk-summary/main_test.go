@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lk-robustness/lk/internal/tooltest"
+	"github.com/lk-robustness/lk/lib/tooltest"
 )
 
 func TestRun(t *testing.T) {
