@@ -2,6 +2,7 @@ package imagenet
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +48,27 @@ func TestCategory16Indices(t *testing.T) {
 	}
 	if n := len(Category16Indices[10]); n != 109 || Category16Indices[10][0] != 152 || Category16Indices[10][n-1] != 268 {
 		t.Errorf("dog: %d classes", n)
+	}
+}
+
+// The class names line up with the WordNet ids: one per class, unique,
+// and at the indices whose synsets they name.
+func TestNames(t *testing.T) {
+	if len(Names) != 1000 {
+		t.Fatalf("%d names", len(Names))
+	}
+	seen := map[string]bool{}
+	for i, n := range Names {
+		if n == "" || seen[n] || strings.ContainsAny(n, ",\n") {
+			t.Errorf("name %d %q: empty, repeated or with a comma", i, n)
+		}
+		seen[n] = true
+	}
+	for wnid, want := range map[string]string{"n01440764": "tench", "n02123045": "tabby", "n07753592": "banana",
+		"n02012849": "crane bird", "n03126707": "crane", "n15075141": "toilet tissue", "n04592741": "wing"} {
+		i, ok := Index(wnid)
+		if !ok || Names[i] != want {
+			t.Errorf("%s: index %d name %q, want %q", wnid, i, Names[i], want)
+		}
 	}
 }

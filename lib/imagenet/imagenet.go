@@ -29,6 +29,15 @@ var wnidIndex = func() map[string]int {
 	return m
 }()
 
+// Names are the 1000 ImageNet-1k class names in index order, one short
+// English name per class (the names torchvision's weights metadata gives,
+// made unique where two WordNet synsets share a lemma: "crane bird" and
+// "crane"), for people reading predictions.
+var Names = strings.Split(strings.TrimSuffix(namesTxt, "\n"), "\n")
+
+//go:embed names.txt
+var namesTxt string
+
 // Index returns the ImageNet-1k index of a WordNet id.
 func Index(wnid string) (int, bool) {
 	i, ok := wnidIndex[wnid]

@@ -6,6 +6,7 @@
 package infer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,6 +119,9 @@ func Open(o Options) (*Model, error) {
 	}
 	if cfg.NumClasses > 0 && cfg.NumClasses != m.Classes {
 		return nil, fmt.Errorf("model %s: output %s has %d classes but the sidecar says num_classes %d", o.Model, out, m.Classes, cfg.NumClasses)
+	}
+	if len(cfg.Classes) > 0 && len(cfg.Classes) != m.Classes {
+		return nil, fmt.Errorf("model %s: output %s has %d classes but the sidecar's classes name %d", o.Model, out, m.Classes, len(cfg.Classes))
 	}
 	if m.Batch, err = arch.FindBatch(run, in.Name, out.Name, []int64{int64(m.Shape.C), int64(m.Shape.H), int64(m.Shape.W)}, o.Runtime.Threads); err != nil {
 		return nil, err
@@ -257,6 +261,11 @@ func Run(r *stream.Reader, w io.Writer, o Options) error {
 	md = stream.WithMeta(md, stream.MetaKind, stream.KindPredictions)
 	if m.Config.LabelSpace != "" {
 		md = stream.WithMeta(md, stream.MetaModelLabelSpace, m.Config.LabelSpace)
+	}
+	md = stream.WithoutMeta(md, stream.MetaModelClasses)
+	if len(m.Config.Classes) > 0 {
+		names, _ := json.Marshal(m.Config.Classes)
+		md = stream.WithMeta(md, stream.MetaModelClasses, string(names))
 	}
 	md, err = stream.AddStep(md, o.Step.With(o.Model, m.sha,
 		map[string]string{"onnxruntime": ort.Version(), "provider": orDefault(o.Runtime.Provider, "cpu")}))

@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
@@ -416,6 +417,10 @@ func CrossEntropy(logits []float32, label int) float64 {
 	return m + math.Log(s) - float64(logits[label])
 }
 
+// lessKey is the one order of groups in every table: values that are
+// numbers numerically, other text in natural order (runs of digits as
+// numbers: lk3 before lk13), so that sharded runs give the same table as
+// one run and a person reads models in the order they were named.
 func lessKey(a, b []string) bool {
 	for i := range a {
 		if a[i] == b[i] {
@@ -426,9 +431,44 @@ func lessKey(a, b []string) bool {
 		if errx == nil && erry == nil && x != y {
 			return x < y
 		}
+		if c := naturalCompare(a[i], b[i]); c != 0 {
+			return c < 0
+		}
 		return a[i] < b[i]
 	}
 	return false
+}
+
+// naturalCompare compares a and b with their runs of ASCII digits read as
+// whole numbers (leading zeros ignored): -1, 0 or +1.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return cmp.Compare(len(na), len(nb))
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 func fieldNames(s *arrow.Schema) string {

@@ -38,10 +38,13 @@ type Config struct {
 	// ClassOffset drops the first classes of the output: 1 for a
 	// 1001-class ImageNet head whose class 0 is background (TF-slim and
 	// some Keras exports), so that class k+1 is the label space's k.
-	ClassOffset   int     `json:"class_offset,omitempty"`
-	LabelSpace    string  `json:"label_space,omitempty"`
-	Interpolation string  `json:"interpolation,omitempty"`
-	CropPct       float64 `json:"crop_pct,omitempty"`
+	ClassOffset int    `json:"class_offset,omitempty"`
+	LabelSpace  string `json:"label_space,omitempty"`
+	// Classes are the names of the model's classes in output order (after
+	// class_offset), for people reading predictions (lk-top).
+	Classes       []string `json:"classes,omitempty"`
+	Interpolation string   `json:"interpolation,omitempty"`
+	CropPct       float64  `json:"crop_pct,omitempty"`
 	// Columns are constant utf8 columns lk-infer appends to every row, so
 	// that streams of model variants stay apart when read together (a
 	// lesioned model's drop count and sample: lk-lesion writes them).

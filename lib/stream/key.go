@@ -306,7 +306,7 @@ func Without(schema *arrow.Schema, md arrow.Metadata, names ...string) (*arrow.S
 		}
 	}
 	if gone[ColLogits] {
-		md = WithoutMeta(md, MetaModelLabelSpace)
+		md = WithoutMeta(md, MetaModelLabelSpace, MetaModelClasses)
 		md = WithMeta(md, MetaKind, KindImages)
 	}
 	return arrow.NewSchema(fields, &md), keep

@@ -47,6 +47,10 @@ const (
 	// MetaModelLabelSpace is the label space of the model that made the
 	// logits (sidecar label_space).
 	MetaModelLabelSpace = "lk.model_label_space"
+	// MetaModelClasses are the names of the model's classes in output
+	// order (sidecar classes), as a JSON array of strings: names may hold
+	// any character.
+	MetaModelClasses = "lk.model_classes"
 )
 
 // Stream kinds, the value of MetaKind.
@@ -197,7 +201,7 @@ func ImageSchema(s Shape, md arrow.Metadata, extra ...arrow.Field) *arrow.Schema
 	for _, f := range extra {
 		key = append(key, f.Name)
 	}
-	md = WithoutMeta(md, MetaDerived, MetaModelLabelSpace)
+	md = WithoutMeta(md, MetaDerived, MetaModelLabelSpace, MetaModelClasses)
 	md = WithMeta(md, MetaKind, KindImages, MetaShape, s.meta(), MetaLayout, "CHW", MetaPixels, "[0,1]")
 	md = keyMeta(md, key)
 	return arrow.NewSchema(fields, &md)

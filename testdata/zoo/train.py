@@ -52,6 +52,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 NUM_CLASSES = 8
+# Fashion-MNIST's class names, of the classes the zoo is trained on
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker"]
 MEAN = 0.2860
 STD = 0.3530
 
@@ -422,6 +424,7 @@ def export(name, model, acc, nparams, args, xall, log, out, index):
         "std": [STD] * 3,
         "num_classes": NUM_CLASSES,
         "label_space": "fashion-mnist-0-7",
+        "classes": CLASSES,
         "interpolation": "none",
         "crop_pct": 1.0,
         "parameters": nparams,

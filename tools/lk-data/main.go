@@ -37,7 +37,16 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := cli.NewFlags("lk-data", "usage: lk-data [flags] SOURCE > images.arrow\n\nSOURCE is a class-folder tree, a flat folder (with --labels), an IDX file or a list file;\nImageNet-C (CORRUPTION/SEVERITY/WNID), ImageNet-P (PERTURBATION/WNID/*.mp4, needs ffmpeg)\nand ImageNet-9 (VARIANT/val/NN_class) trees add their columns. --shard splits videos, not frames.\n\n", stderr)
+	fs := cli.NewFlags("lk-data", "usage: lk-data [flags] SOURCE > images.arrow\n\n"+
+		"SOURCE is one of:\n"+
+		"  an image file (JPEG, PNG, ...)       one unlabelled image (label -1)\n"+
+		"  a folder of class folders            labels from the folder names (ImageNet WordNet ids, numbers, or sorted names)\n"+
+		"  a folder of images                   unlabelled, or labelled by --labels\n"+
+		"  an IDX file                          with --labels the labels IDX file (MNIST, Fashion-MNIST)\n"+
+		"  any other file: a list               one image per line: \"PATH LABEL\" or \"PATH\" (label -1); PATH relative to\n"+
+		"                                       the list's folder, LABEL a class index, a WordNet id or -1; # starts a comment\n"+
+		"ImageNet-C (CORRUPTION/SEVERITY/WNID), ImageNet-P (PERTURBATION/WNID/*.mp4, needs ffmpeg)\n"+
+		"and ImageNet-9 (VARIANT/val/NN_class) trees add their columns. --shard splits videos, not frames.\n\n", stderr)
 	labels := fs.String("labels", "", "labels `file`: \"filename label-or-wnid\" lines for a flat folder, or the labels IDX file")
 	resize := fs.Int("resize", 0, "resize the shorter side to this many pixels (torchvision Resize(n)); 0: no resize")
 	crop := fs.Int("crop", 0, "centre-crop to n x n (zero-padding smaller images, as torchvision CenterCrop); 0: no crop")
