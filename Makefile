@@ -3,6 +3,7 @@
 #   make demo    build, fetch what is missing, print clean accuracy and the six-benchmark table of the zoo
 #   make benchmarks  the six-benchmark table alone (-A, -R, -9, -C, -P, -O on the Fashion-MNIST twins)
 #   make test    everything the tests need, then all tests, then the fuzz targets briefly
+#                (not the GPU build, a 329 MB download: its tests skip and say so; make deps-gpu first runs them)
 #   make fuzz    the fuzz targets, FUZZTIME each (default 1m)
 #   make bench   benchmarks, results appended to out/bench/
 #   make reproduce  every figure and table of the paper into out/reproduce/ (make fig1 ... table7: one)
@@ -102,7 +103,8 @@ $(ORT_LIB):
 
 # The README's main command: clean top-1 of every zoo model on the shipped
 # Fashion-MNIST test split (classes 0-7), through real pipelines, then the
-# six robustness benchmarks on their twins (about 3 minutes per seed on two cores).
+# six robustness benchmarks on their twins: the default zoo (one seed,
+# about 3 minutes on two cores); SEEDS=all make demo: over the three seeds.
 demo: build ort
 	@mkdir -p out
 	@bin/lk-data -q --gray3 --crop 32 --keep-labels 0-7 $(FMNIST) > out/fmnist-test.arrow
@@ -110,7 +112,7 @@ demo: build ort
 	@echo "Clean accuracy on Fashion-MNIST test, classes 0-7 (8000 images):"
 	@bin/lk-metrics --by model --format text $(patsubst %,out/clean-%.arrow,$(ZOO))
 	@echo
-	@SEEDS=$${SEEDS-all} pipelines/benchmarks.sh
+	@pipelines/benchmarks.sh
 
 # The six robustness benchmarks on the Fashion-MNIST twins for every zoo
 # model (pipelines/benchmarks.sh says how each twin is built).
@@ -134,7 +136,7 @@ $(NODE_ARROW):
 	@mkdir -p .deps/node && cd .deps/node && npm install --silent --no-audit --no-fund --no-save apache-arrow@21.2.0 >/dev/null
 	@echo "apache-arrow 21.2.0 in .deps/node"
 
-test: build ort deps-gpu node testdebs
+test: build ort node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) -s --no-print-directory fuzz FUZZTIME=12s

@@ -47,9 +47,18 @@ done
 lk-metrics --measure ce --by model "$(preds c $BASE)" > "$OUT/c-base.arrow"
 lk-metrics --measure fp --by model "$(preds p $BASE)" > "$OUT/p-base.arrow"
 nA=$(lk-metrics --format csv "$(preds a resnet)" | csv_get n)
+# the notes say what this table shows: with seeds, the resnet row is a
+# mean over seeds, and only the MODEL_DIR resnet in it is the baseline
+if [ -z "$DIRS" ]; then
+  base="the $BASE's, which plays AlexNet's part (so its row reads 100)"
+  filt="so its row reads 0 by construction"
+else
+  base="the $MODEL_DIR $BASE's, which plays AlexNet's part"
+  filt="that resnet scores 0 by construction; the other seeds' resnets do not"
+fi
 echo "The six benchmarks on the Fashion-MNIST twins (classes 0-7; 32 px). Accuracies (top-1) and AUPR in percent;"
-echo "mCE, mFR and mT5D in percent of the zoo resnet's, which plays AlexNet's part (so resnet is 100)."
-echo "  clean: 8000 test images; A: the $nA the resnet gets wrong with softmax >= 0.5 (so resnet is 0 by construction);"
+echo "mCE, mFR and mT5D in percent of $base."
+echo "  clean: 8000 test images; A: the $nA the resnet gets wrong with softmax >= 0.5 ($filt);"
 echo "  R: $NR images x 4 renditions; 9: $NR objects on their own / same-class / random-class backgrounds, gap = same - rand;"
 echo "  C: $NC images x 19 corruptions x 5 severities; P: $NP sequences x 10 perturbations; O: classes 8-9 vs 2000 test images (AUPR chance 50)"
 [ -n "$DIRS" ] && echo "  Each cell: mean ± sample standard deviation over the seeds in $DIRS (the baseline and the -A twin: $MODEL_DIR's resnet)."
@@ -59,7 +68,7 @@ printf "%-7s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W
 for m in $ZOO; do
   clean=$(cell "$(lk-metrics $OVER --format csv $(files clean $m))" top1)
   a=$(cell "$(lk-metrics $OVER --format csv $(files a $m))" top1)
-  r=$(cell "$(lk-metrics $OVER --format csv $(files r $m))" top1)
+  r=$(cell "$(lk-metrics -q $OVER --format csv $(files r $m))" top1) # -q: the four renditions pooled on purpose
   in9=$(lk-metrics --by variant $OVER --format csv $(files 9 $m))
   orig=$(cell "$in9" top1 variant=original)
   same=$(cell "$in9" top1 variant=mixed_same)
@@ -70,7 +79,12 @@ for m in $ZOO; do
   mfr=$(cell "$fp" fr perturbation=mFR)
   mt5=$(cell "$fp" t5d_ratio perturbation=mT5D)
   aupr=$(cell "$(lk-metrics --measure ood --by model $OVER --positive "$(files o-pos $m | paste -sd, -)" --format csv $(files o-neg $m))" aupr model=$m)
+  if [ -z "$mce" ] || [ -z "$mfr" ] || [ -z "$mt5" ] || [ -z "$aupr" ]; then undefined=1; fi
   printf "%-7s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s %${W}s\n" "$m" "$clean" "$a" "$r" "$orig" "$same" "$rand" "$gap" "${mce:--}" "${mfr:--}" "${mt5:--}" "${aupr:--}"
 done
-echo
-echo "(-: undefined: e.g. the baseline never flipped on a perturbation, so its FR would divide by 0; lk-metrics --measure fp says which)"
+if [ -n "${undefined:-}" ]; then
+  echo
+  echo "(-: undefined: e.g. the baseline never flipped on a perturbation, so its FR would divide by 0; lk-metrics --measure fp says which)"
+fi
+[ -n "$DIRS" ] || echo "
+One seed of each model (testdata/zoo/). The table over the three trained seeds, each cell mean ± sd: SEEDS=all make demo (about 10 minutes on two cores)."

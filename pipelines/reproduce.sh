@@ -372,11 +372,14 @@ twin_note() {
 }
 
 report() {
-  local r="$OUT/report.md"
+  local r="$OUT/report.md" made="" t by
+  # the targets this folder holds (runs of single targets gather here)
+  for t in $ALL; do [ -e "$W/$t.cmds" ] && made="$made $t"; done
+  by="make reproduce"; [ "$made" = " $(echo $ALL)" ] || by="make${made:- (no target yet)}"
   {
     echo "# lk: the paper's figures and tables"
     echo
-    echo "Made by \`make reproduce\` on $(date -u +%Y-%m-%d) with lk $(git describe --always --dirty 2>/dev/null || echo '?'), ONNX Runtime 1.24.1,"
+    echo "Made by \`$by\` on $(date -u +%Y-%m-%d) with lk $(git describe --always --dirty 2>/dev/null || echo '?'), ONNX Runtime 1.24.1,"
     echo "on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
     echo "Models: $MODELS (from ${SEEDDIRS:-$MODEL_DIR}). Data: $(for s in clean a r 9 c p o-pos; do real $s && printf '%s real; ' $s || printf '%s twin; ' $s; done)"
     [ -n "${SEEDDIRS:-}" ] && { echo; echo "Every target was run once per seed folder ($SEEDDIRS; each run's own report, tables and figures are in seeds/). Each table cell here is the mean ± the sample standard deviation over the seeds (a cell that differs but is not a number lists the seeds' values); each line or bar is at the mean, its shading or whiskers the min-max range over the seeds. Under a table, $LK against $SMALL, $BASE and $VIT column by column: \"higher\" or \"lower\" only where the two models' min-max ranges over the seeds do not overlap, else \"within the spread\" (md_apart); a claim of a difference rests on that. fig1 shows one point per model and seed; fig5, the effective receptive field maps, the reliability diagram and the cue-conflict montage are seed $(basename "${SEEDDIRS%% *}")'s."; }

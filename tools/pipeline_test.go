@@ -91,7 +91,7 @@ func readCSV(t *testing.T, s string) []map[string]string {
 
 // The README's pipeline gives, for every zoo model, the clean accuracy that
 // PyTorch measured on the same 8000 images at training time (the sidecar's
-// test_top1, from seeds/train.log).
+// test_top1, from seeds/train.log), and the README shows make demo's table.
 func TestPipelineMatchesTrainingAccuracy(t *testing.T) {
 	fm := testutil.FashionMNIST(t)
 	tmp := t.TempDir()
@@ -101,6 +101,25 @@ func TestPipelineMatchesTrainingAccuracy(t *testing.T) {
 		f := filepath.Join(tmp, m+".arrow")
 		mustSh(t, fmt.Sprintf("lk-infer -q --batch 50 --model testdata/zoo/%s.onnx < %s/fm.arrow > %s", m, tmp, f))
 		files = append(files, f)
+	}
+	text := mustSh(t, "lk-metrics --by model --format text "+strings.Join(files, " "))
+	readme, err := os.ReadFile(testutil.Path(t, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	after := strings.SplitN(string(readme), "Clean accuracy on Fashion-MNIST test, classes 0-7 (8000 images):\n", 2)
+	if len(after) != 2 {
+		t.Fatal("README: no clean-accuracy table")
+	}
+	for _, l := range strings.Split(after[1], "\n") {
+		if !strings.HasPrefix(l, "    ") {
+			break
+		}
+		shown = append(shown, l[4:])
+	}
+	if strings.Join(shown, "\n") != strings.TrimRight(text, "\n") {
+		t.Errorf("README's clean table\n%s\nlk-metrics prints\n%s", strings.Join(shown, "\n"), text)
 	}
 	rows := readCSV(t, mustSh(t, "lk-metrics --by model --format csv "+strings.Join(files, " ")))
 	if len(rows) != len(testutil.Zoo) {

@@ -139,6 +139,19 @@ func (ticks) Ticks(lo, hi float64) []plot.Tick {
 	if !math.IsInf(step, 0) && step > 0 {
 		prec = max(0, int(-math.Floor(math.Log10(step)+1e-9)))
 	}
+	// Ticks need not sit on multiples of their spacing (11.5, 12.5, 13.5
+	// at a spacing of 1): add digits until every label reads back as its
+	// value, so that no two labels are the same and none is rounded.
+	for ; prec < 15; prec++ {
+		exact := true
+		for _, v := range labelled {
+			got, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', prec, 64), 64)
+			exact = exact && math.Abs(got-v) <= 1e-9*math.Max(math.Abs(v), step)
+		}
+		if exact {
+			break
+		}
+	}
 	for i := range ts {
 		if ts[i].Label != "" {
 			v := ts[i].Value

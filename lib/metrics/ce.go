@@ -67,7 +67,11 @@ func CE(rows []Row, nby int, base map[string]float64) (out []Row, notes []string
 				notes = append(notes, fmt.Sprintf("%s %s: no %s: %v", strings.Join(groups[g], " "), "", label, err))
 				return
 			}
-			out = append(out, Row{Group: append(append([]string{}, groups[g]...), label), Metric: "ce", Value: 100 * v, N: 0})
+			var n int64 // the rows behind the listed corruptions
+			for _, c := range list {
+				n += ns[key{g, c}]
+			}
+			out = append(out, Row{Group: append(append([]string{}, groups[g]...), label), Metric: "ce", Value: 100 * v, N: n})
 		}
 		summary("mCE", robust.Standard)
 		summary("mean_ce_19", append(append([]string{}, robust.Standard...), robust.Extra...))

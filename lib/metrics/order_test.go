@@ -2,8 +2,11 @@ package metrics
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lk-robustness/lk/lib/robust"
 )
 
 // Groups sort numbers numerically and names in natural order.
@@ -17,5 +20,33 @@ func TestLessKeyNatural(t *testing.T) {
 	want := "0.002 0.01 a9c a10b lk3 lk7 lk13 lk31 resnet t10k/0042 t10k/0100 vit x01 x1"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("sorted %v, want %s", got, want)
+	}
+}
+
+// A summary row of CE counts the rows of the corruptions it averages.
+func TestCESummaryN(t *testing.T) {
+	var rows []Row
+	base := map[string]float64{}
+	for i, c := range robust.Extra {
+		base[c] = 0.5
+		for sev := 1; sev <= 5; sev++ {
+			rows = append(rows, Row{Group: []string{"m", c, strconv.Itoa(sev)}, Metric: Top1, Value: 50, N: int64(10 * (i + 1))})
+		}
+	}
+	out, _, err := CE(rows, 1, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range out {
+		if r.Group[1] == "mean_ce_extra" {
+			found = true
+			if r.N != 500 || r.Value != 100 {
+				t.Errorf("%v: ce %v n %d, want 100 and 500 (5 severities x 10+20+30+40 rows)", r.Group, r.Value, r.N)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no mean_ce_extra row in %v", out)
 	}
 }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -49,7 +50,13 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 		acc := NewAccuracy(groupBy, o.Subset)
 		acc.IN9 = o.Measure == "in9"
-		add = func(rec arrow.Record, name string, _ bool) error { return acc.Add(rec, name) }
+		spaces := map[string]bool{} // the models' label spaces, for ce's baseline
+		add = func(rec arrow.Record, name string, _ bool) error {
+			if s, ok := rec.Schema().Metadata().GetValue(stream.MetaModelLabelSpace); ok {
+				spaces[s] = true
+			}
+			return acc.Add(rec, name)
+		}
 		result = func() ([]Row, error) {
 			rows, err := acc.Rows()
 			if err != nil {
@@ -70,6 +77,10 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			base := o.CEBase
 			if base == nil {
 				base = robust.AlexNet
+				delete(spaces, "imagenet-1k")
+				if len(spaces) > 0 {
+					notes = append(notes, fmt.Sprintf("CE and mCE divide by AlexNet's ImageNet-C errors (the bundled baseline), but the predictions come from a model of label space %s: give --baseline a table of your own baseline's --measure ce on the same images", strings.Join(slices.Sorted(maps.Keys(spaces)), ", ")))
+				}
 			}
 			var ceNotes []string
 			if rows, ceNotes, err = CE(rows, len(by), base); err != nil {
@@ -136,7 +147,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	}
 	// what the measure groups by or reads itself is not pooled
 	consumed := map[string][]string{"ce": {stream.ColCorruption, stream.ColSeverity},
-		"fp": {stream.ColPerturbation, stream.ColFrame}, "robust": {stream.ColAttack}}[o.Measure]
+		"fp": {stream.ColPerturbation, stream.ColFrame, stream.ColSeq}, "robust": {stream.ColAttack}}[o.Measure]
 	pool := newPooling(append(slices.Clone(o.By), consumed...)...)
 	u := stream.NewUnique()
 	first := true

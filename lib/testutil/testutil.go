@@ -119,9 +119,9 @@ func GPULib(t testing.TB) string {
 	p := Path(t, ort.GPUDir, "libonnxruntime.so.1")
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing: `make test` fetches it (make deps-gpu)", p)
+			t.Fatalf("%s is missing: CI fetches it (.ci/run: make deps-gpu)", p)
 		}
-		t.Skipf("%s is missing: run `make deps-gpu`", p)
+		t.Skipf("skipped: the GPU build is not fetched (%s is missing); `make deps-gpu` fetches it (a 329 MB download), then this test runs", p)
 	}
 	return p
 }

@@ -58,7 +58,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cli.FloatVar(fs, &o.Alpha, "alpha", 0, "step size in pixel units (default eps/4 for PGD, 1/255 for TAIG)")
 	noStart := fs.Bool("no-random-start", false, "PGD: start at the image, not at a random point of the eps-ball")
 	fs.IntVar(&o.Points, "points", 20, "TAIG: integration points along the path")
-	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the random start (PGD) and the path noise (TAIG)")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of every random draw: PGD's random start, TAIG's path noise, APGD-CE's and APGD-T's starting points, Square's squares (per image id, budget and attack)")
 	fs.Var(&mean, "mean", "per-channel mean, overriding the sidecar")
 	fs.Var(&std, "std", "per-channel std, overriding the sidecar")
 	size := cli.InputSize(fs)

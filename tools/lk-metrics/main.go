@@ -38,6 +38,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
 	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values")
+	quiet := fs.Bool("q", false, "no notes on stderr (rows left unscored, pooled conditions, the baseline's label space); errors still go there")
 	allowDup := fs.Bool("allow-duplicates", false, "score rows whose key (id and conditions, lk.key) occurs more than once across the inputs, instead of refusing them")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -125,7 +126,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		notes = append(notes, more...)
 	}
 	for _, n := range notes {
-		fmt.Fprintf(stderr, "lk-metrics: %s\n", n)
+		if !*quiet {
+			fmt.Fprintf(stderr, "lk-metrics: %s\n", n)
+		}
 	}
 	if md, err = stream.AddStep(md, cli.Step(fs)); err != nil {
 		return err
