@@ -34,7 +34,6 @@ const (
 	ColFV           = "fv"           // int64, Fourier heat map column frequency
 	ColRendition    = "rendition"    // utf8, lk-render
 	ColVariant      = "variant"      // utf8, ImageNet-9 backgrounds
-	ColTexture      = "texture"      // int64, cue-conflict images: the texture's class, in the label's space (the label is the shape's)
 	ColDropN        = "drop_n"       // utf8, lk-lesion's blocks dropped (sidecar column)
 	ColSample       = "sample"       // utf8, lk-lesion's sample (sidecar column)
 )
@@ -45,7 +44,14 @@ const (
 	ColDifficulty = "difficulty" // int64, ImageNet-P's difficulty
 	ColSaliency   = "saliency"   // fixed_size_list<float32>, per-patch saliency
 	ColBrokenBy   = "broken_by"  // utf8, lk-attack: the attack that broke the image, none or clean
+	ColTexture    = "texture"    // int64, cue-conflict images: the texture's class, in the label's space (the label is the shape's)
 )
+
+var descriptive = map[string]bool{ColSeq: true, ColDifficulty: true, ColSaliency: true, ColBrokenBy: true, ColTexture: true}
+
+// IsDescriptive reports whether a column of that name describes a row
+// without identifying it, and so is never part of the row key.
+func IsDescriptive(name string) bool { return descriptive[name] }
 
 // The values of ColBrokenBy besides the attacks' names: images no attack
 // broke, and images the model misclassified before any attack.

@@ -196,10 +196,14 @@ func ImageSchema(s Shape, md arrow.Metadata, extra ...arrow.Field) *arrow.Schema
 	}
 	fields = append(fields, extra...)
 	// what a producer adds to each image (a layout's corruption and
-	// severity, a tag) tells rows apart: all of it is key
+	// severity, a tag) tells rows apart: all of it is key, but for the
+	// columns that only describe a row (a sequence's seq, a cue-conflict
+	// image's texture)
 	key := []string{ColID}
 	for _, f := range extra {
-		key = append(key, f.Name)
+		if !IsDescriptive(f.Name) {
+			key = append(key, f.Name)
+		}
 	}
 	md = WithoutMeta(md, MetaDerived, MetaModelLabelSpace, MetaModelClasses)
 	md = WithMeta(md, MetaKind, KindImages, MetaShape, s.meta(), MetaLayout, "CHW", MetaPixels, "[0,1]")

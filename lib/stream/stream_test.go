@@ -318,3 +318,21 @@ func labelled(t testing.TB, sh stream.Shape, space string) []byte {
 	w.Close()
 	return buf.Bytes()
 }
+
+// An image producer's columns are key, but for those that only describe
+// a row (STREAMS.md: seq, difficulty, texture, saliency, broken_by).
+func TestImageSchemaKeyLeavesDescriptiveOut(t *testing.T) {
+	var extra []arrow.Field
+	for _, n := range []string{stream.ColPerturbation, stream.ColSeq, stream.ColFrame, stream.ColDifficulty, stream.ColTexture, "tag"} {
+		extra = append(extra, arrow.Field{Name: n, Type: arrow.BinaryTypes.String})
+	}
+	s := stream.ImageSchema(stream.Shape{C: 1, H: 2, W: 2}, arrow.Metadata{}, extra...)
+	if got := strings.Join(stream.Key(s), ","); got != "id,perturbation,frame,tag" {
+		t.Errorf("key %s, want id,perturbation,frame,tag", got)
+	}
+	for _, n := range []string{stream.ColSeq, stream.ColDifficulty, stream.ColTexture, stream.ColSaliency, stream.ColBrokenBy} {
+		if !stream.IsDescriptive(n) || stream.IsCondition(n) {
+			t.Errorf("%s: descriptive %v, condition %v", n, stream.IsDescriptive(n), stream.IsCondition(n))
+		}
+	}
+}
