@@ -36,30 +36,42 @@ const (
 	SuccessRate = "success_rate"
 )
 
+// counts are sums over rows, each row counted with a weight (1, or its
+// unit's count in a bootstrap resample).
 type counts struct {
-	n, top1, top5 int64
-	xent          float64
+	n, top1, top5, xent float64
 }
 
-func (c *counts) add(logits []float32, label int) {
+// outcome is what one row adds to counts: weight, top-1 and top-5 right
+// (0 or 1) and cross-entropy.
+func outcome(logits []float32, label int) [3]float64 {
 	rank := Rank(logits, label)
-	c.n++
+	var o [3]float64
 	if rank == 0 {
-		c.top1++
+		o[0] = 1
 	}
 	if rank < 5 {
-		c.top5++
+		o[1] = 1
 	}
-	c.xent += CrossEntropy(logits, label)
+	o[2] = CrossEntropy(logits, label)
+	return o
+}
+
+func (c *counts) add(o [3]float64, w float64) {
+	c.n += w
+	c.top1 += w * o[0]
+	c.top5 += w * o[1]
+	c.xent += w * o[2]
 }
 
 type group struct {
 	key         []string
+	idx         int // creation order, for resampled rows
 	all, masked counts
 	// class-mapped streams: top-1 right when in the label's class group,
 	// the argmax over the grouped classes and over all 1000
-	grpMasked, grp1k, grpN int64
-	in9, in9n              int64 // ImageNet-9: correct and scored rows
+	grpMasked, grp1k, grpN float64
+	in9, in9n              float64 // ImageNet-9: correct and scored rows
 	unlabelled             int64
 }
 
@@ -82,6 +94,9 @@ type Accuracy struct {
 	judge          *Judge // the top-1 rule of class-mapped streams
 	cgMeta         string
 	sawPlainStream bool
+	// rec keeps each scored row's outcome for resampling (Resample);
+	// nil unless asked for, since it grows with the rows.
+	rec *records
 }
 
 // NewAccuracy groups by the named columns; subset may be nil.
@@ -111,6 +126,14 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 	if err := a.classGroups(schema, name, k); err != nil {
 		return err
 	}
+	var ids *array.String // the units of resampling
+	if a.rec != nil {
+		ii := schema.FieldIndices(stream.ColID)
+		if len(ii) != 1 || schema.Field(ii[0]).Type.ID() != arrow.STRING {
+			return fmt.Errorf("%s: no utf8 column id: confidence intervals resample images by their id", name)
+		}
+		ids = rec.Column(ii[0]).(*array.String)
+	}
 	key := make([]string, len(a.By))
 	for i := 0; i < int(rec.NumRows()); i++ {
 		groupKey(key, bycols, i)
@@ -137,10 +160,11 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 					best = c
 				}
 			}
-			g.in9n++
+			var o outcomeRow
 			if robust.IN9(best) == label {
-				g.in9++
+				o[0] = 1
 			}
+			a.score(g, ids, i, o)
 			continue
 		}
 		if a.cg != nil {
@@ -149,16 +173,19 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 				return fmt.Errorf("%s: %s: %v", name, rowName(i), err)
 			}
 			lg, _ := a.cg.Group(label)
-			g.grpN++
+			var o outcomeRow
 			if ok {
-				g.grpMasked++
+				o[0] = 1
 			}
 			if pg, ok := a.cg.Group(top1(row, nil)); ok && pg == lg {
-				g.grp1k++
+				o[1] = 1
 			}
+			a.score(g, ids, i, o)
 			continue
 		}
-		g.all.add(row, label)
+		var o outcomeRow
+		all := outcome(row, label)
+		copy(o[:3], all[:])
 		if a.Subset != nil {
 			pos, ok := a.Subset.Position(label)
 			if !ok {
@@ -170,10 +197,45 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			for p, ci := range a.Subset.Indices {
 				a.sub[p] = row[ci]
 			}
-			g.masked.add(a.sub, pos)
+			masked := outcome(a.sub, pos)
+			copy(o[3:], masked[:])
 		}
+		a.score(g, ids, i, o)
 	}
 	return nil
+}
+
+// outcomeRow is one scored row's outcome in the accumulator's mode:
+// plain, top-1, top-5 and cross-entropy over all classes, then over the
+// subset's; ImageNet-9, [0] right; class-mapped, [0] right by the
+// grouped classes and [1] by all 1000.
+type outcomeRow [6]float64
+
+// score adds row i's outcome to its group with weight 1, and keeps it
+// for resampling when asked to.
+func (a *Accuracy) score(g *group, ids *array.String, i int, o outcomeRow) {
+	a.apply(g, o, 1)
+	if a.rec != nil {
+		a.rec.add(g.idx, a.rec.unitIndex(ids.Value(i)), o)
+	}
+}
+
+// apply adds an outcome to g with weight w, by the accumulator's mode.
+func (a *Accuracy) apply(g *group, o outcomeRow, w float64) {
+	switch {
+	case a.IN9:
+		g.in9n += w
+		g.in9 += w * o[0]
+	case a.cg != nil:
+		g.grpN += w
+		g.grpMasked += w * o[0]
+		g.grp1k += w * o[1]
+	default:
+		g.all.add([3]float64{o[0], o[1], o[2]}, w)
+		if a.Subset != nil {
+			g.masked.add([3]float64{o[3], o[4], o[5]}, w)
+		}
+	}
 }
 
 // classGroups reads a stream's class groups (lk-data --class-map): every
@@ -267,7 +329,7 @@ func (a *Accuracy) group(key []string) *group {
 	k := strings.Join(key, "\x00")
 	g, ok := a.groups[k]
 	if !ok {
-		g = &group{key: append([]string{}, key...)}
+		g = &group{key: append([]string{}, key...), idx: len(a.groups)}
 		a.groups[k] = g
 	}
 	return g
@@ -287,30 +349,30 @@ func (a *Accuracy) Rows() ([]Row, error) {
 			if g.in9n == 0 {
 				continue // only label -1: counted by Unlabelled, as without --by
 			}
-			rows = append(rows, Row{Group: g.key, Metric: "top1_in9", Value: 100 * float64(g.in9) / float64(g.in9n), N: g.in9n})
+			rows = append(rows, Row{Group: g.key, Metric: "top1_in9", Value: 100 * g.in9 / g.in9n, N: int64(g.in9n)})
 			continue
 		}
 		if a.cg != nil {
 			if g.grpN == 0 {
 				continue
 			}
-			n := float64(g.grpN)
+			n := g.grpN
 			rows = append(rows,
-				Row{Group: g.key, Metric: Top1 + "_masked", Value: 100 * float64(g.grpMasked) / n, N: g.grpN},
-				Row{Group: g.key, Metric: Top1 + "_1000way", Value: 100 * float64(g.grp1k) / n, N: g.grpN})
+				Row{Group: g.key, Metric: Top1 + "_masked", Value: 100 * g.grpMasked / n, N: int64(n)},
+				Row{Group: g.key, Metric: Top1 + "_1000way", Value: 100 * g.grp1k / n, N: int64(n)})
 			continue
 		}
 		if g.all.n == 0 {
 			continue
 		}
 		emit := func(c counts, suffix string) {
-			n := float64(c.n)
+			n := c.n
 			rows = append(rows,
-				Row{Group: g.key, Metric: Top1 + suffix, Value: 100 * float64(c.top1) / n, N: c.n},
-				Row{Group: g.key, Metric: Top5 + suffix, Value: 100 * float64(c.top5) / n, N: c.n},
-				Row{Group: g.key, Metric: Xent + suffix, Value: c.xent / n, N: c.n})
+				Row{Group: g.key, Metric: Top1 + suffix, Value: 100 * c.top1 / n, N: int64(n)},
+				Row{Group: g.key, Metric: Top5 + suffix, Value: 100 * c.top5 / n, N: int64(n)},
+				Row{Group: g.key, Metric: Xent + suffix, Value: c.xent / n, N: int64(n)})
 			if a.Attacked {
-				rows = append(rows, Row{Group: g.key, Metric: SuccessRate + suffix, Value: 100 - 100*float64(c.top1)/n, N: c.n})
+				rows = append(rows, Row{Group: g.key, Metric: SuccessRate + suffix, Value: 100 - 100*c.top1/n, N: int64(n)})
 			}
 		}
 		if a.Subset != nil {

@@ -26,6 +26,8 @@ type Options struct {
 	CEBase, FPBase, T5Base map[string]float64
 	// AllowDuplicates scores rows whose key occurs more than once.
 	AllowDuplicates bool
+	// CI asks for confidence intervals (CI.Level 0: none).
+	CI CI
 }
 
 // Streams hands each input stream to fn, the out-of-distribution ones of
@@ -42,6 +44,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	var add func(rec arrow.Record, name string, positive bool) error
 	var result func() ([]Row, error)
 	by = append([]string{}, o.By...)
+	if o.CI.Level > 0 && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" {
+		return nil, nil, md, nil, fmt.Errorf("--ci: intervals are computed for --measure accuracy, ce and in9; not yet for %s", o.Measure)
+	}
 	switch o.Measure {
 	case "accuracy", "ce", "in9":
 		groupBy := by
@@ -50,6 +55,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 		acc := NewAccuracy(groupBy, o.Subset)
 		acc.IN9 = o.Measure == "in9"
+		if o.CI.Level > 0 && o.CI.Method == MethodBootstrap {
+			acc.KeepRows()
+		}
 		spaces := map[string]bool{} // the models' label spaces, for ce's baseline
 		add = func(rec arrow.Record, name string, _ bool) error {
 			if s, ok := rec.Schema().Metadata().GetValue(stream.MetaModelLabelSpace); ok {
@@ -71,26 +79,52 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			if n := acc.Unlabelled(); n > 0 {
 				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
 			}
-			if o.Measure != "ce" {
-				return rows, nil
+			ceBy := by
+			finish := func(rows []Row, base map[string]float64) ([]Row, []string, error) {
+				if o.Measure != "ce" {
+					return rows, nil, nil
+				}
+				return CE(rows, len(ceBy), base)
 			}
-			base := o.CEBase
-			if base == nil {
+			var base map[string]float64 // ce's baseline errors
+			if o.Measure == "ce" {
+				base = o.CEBase
+			}
+			if o.Measure == "ce" && base == nil {
 				base = robust.AlexNet
 				delete(spaces, "imagenet-1k")
 				if len(spaces) > 0 {
 					notes = append(notes, fmt.Sprintf("CE and mCE divide by AlexNet's ImageNet-C errors (the bundled baseline), but the predictions come from a model of label space %s: give --baseline a table of your own baseline's --measure ce on the same images", strings.Join(slices.Sorted(maps.Keys(spaces)), ", ")))
 				}
 			}
-			var ceNotes []string
-			if rows, ceNotes, err = CE(rows, len(by), base); err != nil {
+			rows, ceNotes, err := finish(rows, base)
+			if err != nil {
 				return nil, err
 			}
 			for _, n := range ceNotes {
 				notes = append(notes, strings.TrimSpace(n))
 			}
-			by = append(by, stream.ColCorruption)
-			return rows, nil
+			if o.Measure == "ce" {
+				by = append(by, stream.ColCorruption)
+			}
+			switch {
+			case o.CI.Level > 0 && o.CI.Method == MethodWilson:
+				var ciNotes []string
+				rows, ciNotes = WilsonIntervals(rows, o.CI.Level)
+				notes = append(notes, ciNotes...)
+			case o.CI.Level > 0:
+				var ciNotes []string
+				rows, ciNotes, err = Intervals(rows, o.CI, acc.Units(), func(w []float64) ([]Row, error) {
+					rows, err := acc.Resample(w)
+					if err != nil {
+						return nil, err
+					}
+					rows, _, err = finish(rows, base)
+					return rows, err
+				})
+				notes = append(notes, ciNotes...)
+			}
+			return rows, err
 		}
 	case "calibration", "reliability":
 		cal := NewCalibration(by, o.Subset)

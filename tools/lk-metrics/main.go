@@ -38,6 +38,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
 	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values")
+	var ci metrics.CI
+	cli.FloatVar(fs, &ci.Level, "ci", 0, "confidence `level` in percent (e.g. 95): add M_lo and M_hi beside every metric M, the interval the test set's sampling allows (accuracy, ce and in9 for now); 0: none")
+	fs.IntVar(&ci.Resamples, "resamples", 1000, "bootstrap replicates for --ci")
+	fs.Uint64Var(&ci.Seed, "seed", 0, "seed of the bootstrap's draws for --ci (the output bytes depend on it, not on threads)")
+	fs.StringVar(&ci.Method, "ci-method", metrics.MethodBootstrap, "bootstrap: resample the images (by id; one draw for every group and condition, so mCE's images stay together); wilson: the Wilson score interval of top-1 and top-5, a closed form")
 	quiet := fs.Bool("q", false, "no notes on stderr (rows left unscored, pooled conditions, the baseline's label space); errors still go there")
 	allowDup := fs.Bool("allow-duplicates", false, "score rows whose key (id and conditions, lk.key) occurs more than once across the inputs, instead of refusing them")
 	if err := cli.Parse(fs, args); err != nil {
@@ -61,7 +66,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		groupBy = append(slices.Clone(by), *over)
 	}
-	o := metrics.Options{Measure: *measure, By: groupBy, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup}
+	if ci.Level != 0 {
+		switch {
+		case ci.Level <= 0 || ci.Level >= 100:
+			return cli.Usage("--ci %v: want a level in percent between 0 and 100, e.g. 95", ci.Level)
+		case ci.Method != metrics.MethodBootstrap && ci.Method != metrics.MethodWilson:
+			return cli.Usage("--ci-method %q: want bootstrap or wilson", ci.Method)
+		case ci.Method == metrics.MethodBootstrap && ci.Resamples < 100:
+			return cli.Usage("--resamples %d: want at least 100 for a percentile interval", ci.Resamples)
+		case *over != "":
+			return cli.Usage("--ci with --over: an interval over both the seeds and the images is not computed; give one of them")
+		}
+	}
+	o := metrics.Options{Measure: *measure, By: groupBy, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup, CI: ci}
 	switch *measure {
 	case "accuracy", "in9", "robust", "calibration", "reliability", "shape-bias":
 		if *baseline != "" {

@@ -11,6 +11,12 @@ func TestRun(t *testing.T) {
 	p := tooltest.Predictions(t, "lk3", 40)
 	tooltest.Check(t, run, []tooltest.Case{
 		{Args: []string{"--measure", "nosuch"}, Stdin: p, Err: "--measure \"nosuch\"", Usage: true},
+		{Args: []string{"--ci", "100"}, Stdin: p, Err: "between 0 and 100", Usage: true},
+		{Args: []string{"--ci", "95", "--ci-method", "exact"}, Stdin: p, Err: "want bootstrap or wilson", Usage: true},
+		{Args: []string{"--ci", "95", "--resamples", "10"}, Stdin: p, Err: "at least 100", Usage: true},
+		{Args: []string{"--ci", "95", "--by", "model", "--over", "seed"}, Stdin: p, Err: "--ci with --over", Usage: true},
+		{Args: []string{"--ci", "95", "--measure", "calibration"}, Stdin: p, Err: "not yet for calibration"},
+		{Args: []string{"--ci", "95", "--resamples", "200", "--by", "model"}, Stdin: p},
 		{Args: []string{"--measure", "ood"}, Stdin: p, Err: "needs --positive", Usage: true},
 		{Args: []string{"--baseline", "x.arrow"}, Stdin: p, Err: "--baseline is for", Usage: true},
 		{Args: []string{"--subset", "imagenet-z"}, Stdin: p, Err: "--subset", Usage: true},
