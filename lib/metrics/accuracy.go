@@ -97,6 +97,10 @@ type Accuracy struct {
 	// rec keeps each scored row's outcome for resampling (Resample);
 	// nil unless asked for, since it grows with the rows.
 	rec *records
+	// pairs keeps each row's top-1 by pairing key for a comparison
+	// (nil: none).
+	pairs *pairs
+	keyer *stream.Keyer // the current record's key, for pairs
 }
 
 // NewAccuracy groups by the named columns; subset may be nil.
@@ -134,6 +138,11 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 		}
 		ids = rec.Column(ii[0]).(*array.String)
 	}
+	if a.pairs != nil {
+		if a.keyer, err = stream.NewKeyer(schema); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+	}
 	key := make([]string, len(a.By))
 	for i := 0; i < int(rec.NumRows()); i++ {
 		groupKey(key, bycols, i)
@@ -164,7 +173,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			if robust.IN9(best) == label {
 				o[0] = 1
 			}
-			a.score(g, ids, i, o)
+			a.score(g, rec, ids, i, o)
 			continue
 		}
 		if a.cg != nil {
@@ -180,7 +189,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			if pg, ok := a.cg.Group(top1(row, nil)); ok && pg == lg {
 				o[1] = 1
 			}
-			a.score(g, ids, i, o)
+			a.score(g, rec, ids, i, o)
 			continue
 		}
 		var o outcomeRow
@@ -200,7 +209,7 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 			masked := outcome(a.sub, pos)
 			copy(o[3:], masked[:])
 		}
-		a.score(g, ids, i, o)
+		a.score(g, rec, ids, i, o)
 	}
 	return nil
 }
@@ -213,11 +222,36 @@ type outcomeRow [6]float64
 
 // score adds row i's outcome to its group with weight 1, and keeps it
 // for resampling when asked to.
-func (a *Accuracy) score(g *group, ids *array.String, i int, o outcomeRow) {
+func (a *Accuracy) score(g *group, rec arrow.Record, ids *array.String, i int, o outcomeRow) {
 	a.apply(g, o, 1)
 	if a.rec != nil {
 		a.rec.add(g.idx, a.rec.unitIndex(ids.Value(i)), o)
 	}
+	if a.pairs != nil {
+		var pair []string
+		for j, v := range a.keyer.Values(rec, i) {
+			if a.keyer.Names[j] != a.By[a.pairs.col] {
+				pair = append(pair, v)
+			}
+		}
+		right := o[0] == 1
+		if a.Subset != nil {
+			right = o[3] == 1 // the set's own protocol
+		}
+		a.pairs.add(g.key, strings.Join(pair, "\x00"), a.keyer.Describe(rec, i), right)
+	}
+}
+
+// top1Name is the metric the comparison's McNemar test is on: top-1 as
+// the accumulator's mode scores it.
+func (a *Accuracy) top1Name() string {
+	switch {
+	case a.IN9:
+		return "top1_in9"
+	case a.cg != nil || a.Subset != nil:
+		return Top1 + "_masked"
+	}
+	return Top1
 }
 
 // apply adds an outcome to g with weight w, by the accumulator's mode.

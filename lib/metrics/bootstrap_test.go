@@ -57,6 +57,18 @@ type row struct {
 // fixtureStream writes rows as a prediction stream (3 classes; a right
 // row has label 0, a wrong one label 1, both with logits 2, 0, 0).
 func fixtureStream(t *testing.T, rows []row, conditions bool) []byte {
+	models := make([]string, len(rows))
+	for i := range models {
+		models[i] = "m"
+	}
+	return fixtureStreamOf(t, rows, models, conditions)
+}
+
+func fixtureStreamModels(t *testing.T, rows []row, models []string) []byte {
+	return fixtureStreamOf(t, rows, models, false)
+}
+
+func fixtureStreamOf(t *testing.T, rows []row, models []string, conditions bool) []byte {
 	fields := []arrow.Field{{Name: stream.ColID, Type: arrow.BinaryTypes.String}, {Name: stream.ColLabel, Type: arrow.PrimitiveTypes.Int32}}
 	if conditions {
 		fields = append(fields, arrow.Field{Name: stream.ColCorruption, Type: arrow.BinaryTypes.String}, arrow.Field{Name: stream.ColSeverity, Type: arrow.PrimitiveTypes.Int64})
@@ -66,7 +78,7 @@ func fixtureStream(t *testing.T, rows []row, conditions bool) []byte {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
 	var logits []float32
-	for _, r := range rows {
+	for ri, r := range rows {
 		b.Field(0).(*array.StringBuilder).Append(r.id)
 		label := int32(1)
 		if r.right {
@@ -79,7 +91,7 @@ func fixtureStream(t *testing.T, rows []row, conditions bool) []byte {
 			b.Field(3).(*array.Int64Builder).Append(r.severity)
 			j = 4
 		}
-		b.Field(j).(*array.StringBuilder).Append("m")
+		b.Field(j).(*array.StringBuilder).Append(models[ri])
 		logits = append(logits, 2, 0, 0)
 	}
 	cols := make([]arrow.Array, len(fields))
@@ -208,3 +220,84 @@ func TestIntervalsDeterministic(t *testing.T) {
 }
 
 func runtimeProcs(n int) int { return runtime.GOMAXPROCS(n) }
+
+type compareStats struct {
+	Paired struct {
+		A, B       float64
+		Diff       []float64
+		Discordant []int
+		P          float64
+	}
+	McNemar [][]float64
+	Holm    struct{ P, Adjusted []float64 }
+}
+
+// pairedRows are make_stats.py's paired fixture: models a and b on the
+// same 400 images.
+func pairedRows(t *testing.T, dropB string) []byte {
+	var rows []row
+	var models []string
+	for _, m := range []string{"a", "b"} {
+		for i := 0; i < 400; i++ {
+			id := fmt.Sprintf("img%03d", i)
+			if m == "b" && id == dropB {
+				continue
+			}
+			right := (37*i)%100 < 80
+			if m == "b" {
+				right = (37*i)%100 < 70 || i%10 == 3
+			}
+			rows = append(rows, row{id: id, right: right})
+			models = append(models, m)
+		}
+	}
+	return fixtureStreamModels(t, rows, models)
+}
+
+// The paired comparison: the difference's paired bootstrap interval
+// agrees with numpy's (one draw of images for both models), the McNemar
+// p-value with scipy's exact binomial test of the discordant pairs, and
+// Holm's adjustment with statsmodels'. An image scored for one model
+// only is an error naming it.
+func TestCompareMatchesScipy(t *testing.T) {
+	var ref compareStats
+	b, _ := os.ReadFile(testutil.Path(t, "testdata", "stats", "intervals.json"))
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	o := metrics.Options{Measure: "accuracy", Compare: metrics.Compare{Col: stream.ColModel, A: "a", B: "b"},
+		CI: metrics.CI{Level: 95, Resamples: 10000, Seed: 3, Method: metrics.MethodBootstrap}}
+	got := score(t, pairedRows(t, ""), o)
+	if got["top1.a"] != ref.Paired.A || got["top1.b"] != ref.Paired.B || math.Abs(got["top1.diff"]-(ref.Paired.A-ref.Paired.B)) > 1e-9 {
+		t.Fatalf("a %v b %v diff %v, want %v %v", got["top1.a"], got["top1.b"], got["top1.diff"], ref.Paired.A, ref.Paired.B)
+	}
+	for i, m := range []string{"top1.diff_lo", "top1.diff_hi"} {
+		if d := math.Abs(got[m] - ref.Paired.Diff[i]); d > 0.3 {
+			t.Errorf("%s %.3f, numpy's paired bootstrap %.3f", m, got[m], ref.Paired.Diff[i])
+		}
+	}
+	if math.Abs(got["top1.p"]-ref.Paired.P) > 1e-9*ref.Paired.P || got["top1.p_holm"] != got["top1.p"] {
+		t.Errorf("McNemar p %v (Holm %v), scipy's %v", got["top1.p"], got["top1.p_holm"], ref.Paired.P)
+	}
+	for _, c := range ref.McNemar {
+		if p := metrics.McNemar(int(c[0]), int(c[1])); math.Abs(p-c[2]) > 1e-12 {
+			t.Errorf("McNemar(%v, %v) = %v, scipy's %v", c[0], c[1], p, c[2])
+		}
+	}
+	for i, p := range metrics.Holm(ref.Holm.P) {
+		if math.Abs(p-ref.Holm.Adjusted[i]) > 1e-12 {
+			t.Errorf("Holm %v: %v, statsmodels' %v", ref.Holm.P, metrics.Holm(ref.Holm.P), ref.Holm.Adjusted)
+			break
+		}
+	}
+	_, _, _, _, err := metrics.Score(o, func(fn func(*stream.Reader, bool) error) error {
+		r, err := stream.NewReader(bytes.NewReader(pairedRows(t, "img007")), "fixture")
+		if err != nil {
+			return err
+		}
+		return fn(r, false)
+	})
+	if err == nil || !strings.Contains(err.Error(), `id "img007"`) || !strings.Contains(err.Error(), "none for b") {
+		t.Errorf("image img007 scored for a only: %v", err)
+	}
+}

@@ -28,6 +28,8 @@ type Options struct {
 	AllowDuplicates bool
 	// CI asks for confidence intervals (CI.Level 0: none).
 	CI CI
+	// Compare asks for a paired comparison (Compare.Col "": none).
+	Compare Compare
 }
 
 // Streams hands each input stream to fn, the out-of-distribution ones of
@@ -47,6 +49,16 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	if o.CI.Level > 0 && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" {
 		return nil, nil, md, nil, fmt.Errorf("--ci: intervals are computed for --measure accuracy, ce and in9; not yet for %s", o.Measure)
 	}
+	cmp := o.Compare
+	if cmp.Col != "" && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" {
+		return nil, nil, md, nil, fmt.Errorf("--compare: comparisons are computed for --measure accuracy, ce and in9; not yet for %s", o.Measure)
+	}
+	if cmp.Col != "" {
+		if slices.Contains(by, cmp.Col) {
+			return nil, nil, md, nil, fmt.Errorf("--compare %s: also in --by; the compared column is grouped by already", cmp.Col)
+		}
+		by = append(by, cmp.Col) // the sides are groups; the output drops the column
+	}
 	switch o.Measure {
 	case "accuracy", "ce", "in9":
 		groupBy := by
@@ -57,6 +69,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		acc.IN9 = o.Measure == "in9"
 		if o.CI.Level > 0 && o.CI.Method == MethodBootstrap {
 			acc.KeepRows()
+		}
+		if cmp.Col != "" {
+			acc.pairs = newPairs(len(by)-1, cmp.A, cmp.B)
 		}
 		spaces := map[string]bool{} // the models' label spaces, for ce's baseline
 		add = func(rec arrow.Record, name string, _ bool) error {
@@ -106,6 +121,43 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			}
 			if o.Measure == "ce" {
 				by = append(by, stream.ColCorruption)
+			}
+			if cmp.Col != "" {
+				col := len(o.By)
+				for _, side := range []string{cmp.A, cmp.B} {
+					if !slices.ContainsFunc(rows, func(r Row) bool { return r.Group[col] == side }) {
+						return nil, fmt.Errorf("--compare: no scored rows have %s %s", cmp.Col, side)
+					}
+				}
+				if err := acc.pairs.check(); err != nil {
+					return nil, err
+				}
+				all := rows
+				rows = compared(all, col, cmp)
+				by = slices.Delete(by, col, col+1)
+				resampled := func(w []float64) ([]Row, error) {
+					rows, err := acc.Resample(w)
+					if err != nil {
+						return nil, err
+					}
+					if rows, _, err = finish(rows, base); err != nil {
+						return nil, err
+					}
+					return compared(rows, col, cmp), nil
+				}
+				if o.CI.Level > 0 && o.CI.Method == MethodBootstrap {
+					var ciNotes []string
+					if rows, ciNotes, err = Intervals(rows, o.CI, acc.Units(), resampled); err != nil {
+						return nil, err
+					}
+					notes = append(notes, ciNotes...)
+				} else if o.CI.Level > 0 {
+					return nil, fmt.Errorf("--compare: the difference's interval is a paired bootstrap; --ci-method wilson has none")
+				}
+				if o.Measure != "ce" {
+					rows = acc.mcnemar(rows, cmp)
+				}
+				return rows, nil
 			}
 			switch {
 			case o.CI.Level > 0 && o.CI.Method == MethodWilson:
@@ -182,7 +234,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	// what the measure groups by or reads itself is not pooled
 	consumed := map[string][]string{"ce": {stream.ColCorruption, stream.ColSeverity},
 		"fp": {stream.ColPerturbation, stream.ColFrame, stream.ColSeq}, "robust": {stream.ColAttack}}[o.Measure]
-	pool := newPooling(append(slices.Clone(o.By), consumed...)...)
+	pool := newPooling(append(append(slices.Clone(o.By), consumed...), cmp.Col)...)
 	u := stream.NewUnique()
 	first := true
 	err = streams(func(r *stream.Reader, positive bool) error {

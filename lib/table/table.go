@@ -52,9 +52,19 @@ func Write(w io.Writer, format string, by []string, rows []Row, md arrow.Metadat
 		func() ([]string, [][]string) {
 			return pivot(by, len(rows), true, func(i int) ([]string, string, string, int64) {
 				r := rows[i]
-				return r.Group, r.Metric, strconv.FormatFloat(r.Value, 'f', 2, 64), r.N
+				return r.Group, r.Metric, FormatValue(r.Metric, r.Value), r.N
 			})
 		})
+}
+
+// FormatValue is how people read a value: two decimals (percentages,
+// nats), but p-values (metrics ending in .p or .p_holm) to three
+// significant digits, since 0.0004 is not 0.00.
+func FormatValue(metric string, v float64) string {
+	if strings.HasSuffix(metric, ".p") || strings.HasSuffix(metric, ".p_holm") {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 // write is the one switch over formats: an Arrow table stream, or the

@@ -12,6 +12,13 @@ repository root: /usr/bin/python3 testdata/stats/make_stats.py).
     corruption's baseline error 0.5. The interval resamples images, the
     same draw for every corruption and severity (an image is in or out
     of a resample everywhere), in numpy.
+  paired: 400 images, model a right when (37 i mod 100) < 80, model b right
+    when (37 i mod 100) < 70 or i mod 10 == 3: the difference of their
+    top-1 with numpy's paired bootstrap (one draw of images for both), and
+    scipy's exact binomial test of the discordant pairs (McNemar's exact
+    test).
+  mcnemar: scipy's exact two-sided p-values of a few discordant counts.
+  holm: statsmodels' Holm adjustment of a family of p-values.
 """
 import json
 import os
@@ -44,7 +51,27 @@ rng = np.random.default_rng(2)
 reps = np.array([mce(wrong[rng.integers(0, n, n)]) for _ in range(B)])
 lo, hi = np.percentile(reps, [2.5, 97.5])
 
+a = right
+b = np.array([(37 * i) % 100 < 70 or i % 10 == 3 for i in range(400)], dtype=float)
+rng = np.random.default_rng(3)
+diffs = []
+for _ in range(B):
+    idx = rng.integers(0, 400, 400)
+    diffs.append(100 * (a[idx].mean() - b[idx].mean()))
+dlo, dhi = np.percentile(diffs, [2.5, 97.5])
+nb, nc = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
+pair_p = stats.binomtest(min(nb, nc), nb + nc, 0.5).pvalue
+
+counts = [[30, 15], [15, 30], [7, 7], [0, 5], [1, 0], [120, 95], [0, 0]]
+mcn = [[bb, cc, (stats.binomtest(min(bb, cc), bb + cc, 0.5).pvalue if bb + cc else 1.0)] for bb, cc in counts]
+
+from statsmodels.stats.multitest import multipletests
+family = [0.01, 0.04, 0.03, 0.005, 0.2, 0.04]
+holm = multipletests(family, method="holm")[1].tolist()
+
 json.dump({
+    "paired": {"a": 100 * a.mean(), "b": 100 * b.mean(), "diff": [dlo, dhi], "discordant": [nb, nc], "p": pair_p},
+    "mcnemar": mcn, "holm": {"p": family, "adjusted": holm},
     "accuracy": {"value": 100 * right.mean(), "bootstrap": [100 * res.confidence_interval.low, 100 * res.confidence_interval.high],
                  "wilson": [100 * wilson.low, 100 * wilson.high]},
     "mce": {"value": mce(wrong), "bootstrap": [lo, hi]},

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/lk-robustness/lk/lib/cli"
 	"github.com/lk-robustness/lk/lib/imagenet"
@@ -38,6 +39,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
 	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
 	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values")
+	compare := fs.String("compare", "", "`COL=A,B`: compare A with B, two values of column COL (two models: model=lk31,resnet), on the rows they share by key: per group and metric, M.A, M.B and M.diff (A - B), with --ci the paired bootstrap interval of each, and for top-1 the exact McNemar p-value (M.p) and Holm's adjustment over the table's groups (M.p_holm); a row on one side only is an error")
 	var ci metrics.CI
 	cli.FloatVar(fs, &ci.Level, "ci", 0, "confidence `level` in percent (e.g. 95): add M_lo and M_hi beside every metric M, the interval the test set's sampling allows (accuracy, ce and in9 for now); 0: none")
 	fs.IntVar(&ci.Resamples, "resamples", 1000, "bootstrap replicates for --ci")
@@ -79,6 +81,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	o := metrics.Options{Measure: *measure, By: groupBy, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup, CI: ci}
+	if *compare != "" {
+		col, sides, ok := strings.Cut(*compare, "=")
+		a, b, ok2 := strings.Cut(sides, ",")
+		if !ok || !ok2 || col == "" || a == "" || b == "" || strings.Contains(b, ",") || a == b {
+			return cli.Usage("--compare %q: want COL=A,B, two different values of one column (e.g. model=lk31,resnet)", *compare)
+		}
+		if *over != "" {
+			return cli.Usage("--compare with --over: compare one seed's models, or summarise over seeds; not both")
+		}
+		o.Compare = metrics.Compare{Col: col, A: a, B: b}
+	}
 	switch *measure {
 	case "accuracy", "in9", "robust", "calibration", "reliability", "shape-bias":
 		if *baseline != "" {

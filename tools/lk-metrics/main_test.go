@@ -12,6 +12,11 @@ func TestRun(t *testing.T) {
 	tooltest.Check(t, run, []tooltest.Case{
 		{Args: []string{"--measure", "nosuch"}, Stdin: p, Err: "--measure \"nosuch\"", Usage: true},
 		{Args: []string{"--ci", "100"}, Stdin: p, Err: "between 0 and 100", Usage: true},
+		{Args: []string{"--compare", "model=lk3"}, Stdin: p, Err: "want COL=A,B", Usage: true},
+		{Args: []string{"--compare", "model=lk3,lk3"}, Stdin: p, Err: "want COL=A,B", Usage: true},
+		{Args: []string{"--compare", "model=lk3,vit", "--by", "model"}, Stdin: p, Err: "also in --by"},
+		{Args: []string{"--compare", "model=lk3,vit"}, Stdin: p, Err: "no scored rows have model vit"},
+		{Args: []string{"--compare", "model=lk3,vit", "--measure", "ood", "--positive", "x"}, Stdin: p, Err: "not yet for ood"},
 		{Args: []string{"--ci", "95", "--ci-method", "exact"}, Stdin: p, Err: "want bootstrap or wilson", Usage: true},
 		{Args: []string{"--ci", "95", "--resamples", "10"}, Stdin: p, Err: "at least 100", Usage: true},
 		{Args: []string{"--ci", "95", "--by", "model", "--over", "seed"}, Stdin: p, Err: "--ci with --over", Usage: true},
