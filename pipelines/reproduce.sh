@@ -114,7 +114,7 @@ table1() {
   begin table1
   local base="" by="AlexNet (the bundled errors)"
   if ! real c; then
-    run "lk-metrics --measure ce --by model $(basepreds c) > $W/c-base.arrow"
+    run "lk-metrics -q --measure ce --by model $(basepreds c) > $W/c-base.arrow" # its errors only
     base="--baseline $W/c-base.arrow" by="$BASENAME, on the twin"
   fi
   run "lk-metrics --measure ce --by model $base --format csv $(allpreds c | tr '\n' ' ') > $W/table1.csv"

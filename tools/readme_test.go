@@ -23,7 +23,7 @@ import (
 // have: real datasets, other models, files of an earlier run, a cluster.
 var notShipped = []string{"/data/", "...", "~/Pictures", " m.onnx", "replknet31b", "convnext", "dino_vits16",
 	"preds-*", "shard-*", "imagenet-a-preds", "x.arrow", "lesion-*.arrow", "a-*.arrow", "out/clean-", "val.arrow",
-	"make ", "sbatch", "parallel ", "MODELS=", "SALIENCY=", "out/preds", "$SLURM", "taig.arrow", "pa.ipc", "out/c.arrow", "out/reproduce/"}
+	"make ", "sbatch", "parallel ", "MODELS=", "SALIENCY=", "out/preds", "$SLURM", "taig.arrow", "pa.ipc", "out/c.arrow", "out/reproduce/", "$P/", "out/data/"}
 
 // yours marks the commands of a newcomer's own material, which run on
 // stand-ins: a shipped photo as cat.jpg, a list of it as my-photos.txt,

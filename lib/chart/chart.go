@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/lk-robustness/lk/lib/metrics"
 	"github.com/lk-robustness/lk/lib/table"
 )
 
@@ -28,6 +29,11 @@ type Spec struct {
 	Label    string // scatter: text beside each point
 	Band     bool   // line: min-max band over rows sharing (series, x), the line at their mean; bar: min-max whiskers
 	Diagonal bool   // line, scatter: the dashed line y = x (a reliability diagram's perfect calibration)
+	// Fit draws, on a scatter, the least-squares line of y on x over all
+	// points: "linear", or "logit" or "probit" for accuracies in percent
+	// (the line is straight on those axes: effective robustness's
+	// baseline, as lk-metrics --measure effective fits it).
+	Fit string
 	// SeriesOrder fixes the colour of each named series (its position
 	// here), so that a model has one colour in every figure however few
 	// of the models a figure shows; other series follow, sorted.
@@ -93,6 +99,14 @@ func Plot(t *table.Cells, s Spec) (*plot.Plot, error) {
 		p.X.Max += 0.6
 		p.Y.Min = math.Min(p.Y.Min, 0)
 		pad(&p.Y, 0, 0.05)
+	}
+	if s.Fit != "" {
+		if s.Kind != "scatter" {
+			return nil, fmt.Errorf("--fit is for scatter plots, not %s", s.Kind)
+		}
+		if err := fitLine(p, t, s); err != nil {
+			return nil, err
+		}
 	}
 	if s.Diagonal {
 		if s.Kind != "line" && s.Kind != "scatter" {
@@ -571,6 +585,66 @@ func scatter(p *plot.Plot, t *table.Cells, s Spec) error {
 	}
 	p.Legend.Top = true
 	return nil
+}
+
+// fitLine draws the least-squares line of y on x over every point of the
+// scatter, on s.Fit's axes, as a dashed curve across the points' x range.
+func fitLine(p *plot.Plot, t *table.Cells, s Spec) error {
+	xs, ys, _, _, err := xySeries(t, s)
+	if err != nil {
+		return err
+	}
+	pts, err := fitPoints(xs, ys, s.Fit)
+	if err != nil {
+		return err
+	}
+	line, err := plotter.NewLine(pts)
+	if err != nil {
+		return err
+	}
+	line.Color, line.Dashes = color.Gray{Y: 96}, []vg.Length{vg.Points(5), vg.Points(3)}
+	p.Add(line)
+	p.Legend.Add(fmt.Sprintf("fit (%s)", s.Fit), line)
+	return nil
+}
+
+// fitPoints are 101 points of the line fitted by least squares to (xs,
+// ys) on fit's axes, across the range of xs.
+func fitPoints(xs, ys []float64, fit string) (plotter.XYs, error) {
+	to := func(v float64) float64 { return v }
+	from := to
+	switch fit {
+	case "linear":
+	case metrics.ScaleLogit, metrics.ScaleProbit:
+		to = func(v float64) float64 { return metrics.Scaled(fit, v) }
+		from = func(v float64) float64 { return metrics.Unscaled(fit, v) }
+		for i := range xs {
+			if xs[i] <= 0 || xs[i] >= 100 || ys[i] <= 0 || ys[i] >= 100 {
+				return nil, fmt.Errorf("--fit %s: point (%v, %v) is not an accuracy strictly between 0 and 100 percent", fit, xs[i], ys[i])
+			}
+		}
+	default:
+		return nil, fmt.Errorf("--fit %q: want linear, logit or probit", fit)
+	}
+	var fx, fy []float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range xs {
+		if math.IsNaN(xs[i]) || math.IsNaN(ys[i]) {
+			continue
+		}
+		fx, fy = append(fx, to(xs[i])), append(fy, to(ys[i]))
+		lo, hi = math.Min(lo, xs[i]), math.Max(hi, xs[i])
+	}
+	l, err := metrics.FitLine(fx, fy)
+	if err != nil {
+		return nil, fmt.Errorf("--fit: %v", err)
+	}
+	var pts plotter.XYs
+	for k := 0; k <= 100; k++ {
+		x := lo + (hi-lo)*float64(k)/100
+		pts = append(pts, plotter.XY{X: x, Y: from(l.Intercept + l.Slope*to(x))})
+	}
+	return pts, nil
 }
 
 // grid is a heat map's values on the sorted distinct X and Y values.

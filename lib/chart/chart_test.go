@@ -426,3 +426,37 @@ func TestTooManySeries(t *testing.T) {
 		}
 	}
 }
+
+// --fit logit draws the curve through points that lie on one logit line
+// (y = 1/(1+exp(-(0.5 + 0.8 logit x)))), and refuses a point at 100%.
+func TestScatterFitLogit(t *testing.T) {
+	f := table.NewFrame(table.Column{Name: "clean", Type: table.Float}, table.Column{Name: "shifted", Type: table.Float})
+	on := func(x float64) float64 { return 100 / (1 + math.Exp(-(0.5 + 0.8*math.Log(x/(100-x))))) }
+	for _, x := range []float64{60, 75, 85, 92} {
+		f.Add(x, on(x))
+	}
+	if _, err := Plot(frame(t, f), Spec{Kind: "scatter", X: "clean", Y: "shifted", Fit: "logit"}); err != nil {
+		t.Fatal(err)
+	}
+	xs := []float64{60, 75, 85, 92}
+	var ys []float64
+	for _, x := range xs {
+		ys = append(ys, on(x))
+	}
+	pts, err := fitPoints(xs, ys, "logit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pt := range pts {
+		if math.Abs(pt.Y-on(pt.X)) > 1e-9 {
+			t.Fatalf("the fitted curve at %v is %v, the line's %v", pt.X, pt.Y, on(pt.X))
+		}
+	}
+	if pts[0].X != 60 || pts[len(pts)-1].X != 92 {
+		t.Errorf("the curve spans %v-%v, the points 60-92", pts[0].X, pts[len(pts)-1].X)
+	}
+	f.Add(100.0, 50.0)
+	if _, err := Plot(frame(t, f), Spec{Kind: "scatter", X: "clean", Y: "shifted", Fit: "logit"}); err == nil || !strings.Contains(err.Error(), "strictly between 0 and 100") {
+		t.Errorf("a point at 100%%: %v", err)
+	}
+}

@@ -225,7 +225,7 @@ type outcomeRow [6]float64
 func (a *Accuracy) score(g *group, rec arrow.Record, ids *array.String, i int, o outcomeRow) {
 	a.apply(g, o, 1)
 	if a.rec != nil {
-		a.rec.add(g.idx, a.rec.unitIndex(ids.Value(i)), o)
+		a.rec.add(g.idx, a.rec.units.of(ids.Value(i)), o)
 	}
 	if a.pairs != nil {
 		var pair []string

@@ -32,25 +32,43 @@ const (
 	MethodWilson    = "wilson"
 )
 
-// records are the scored rows kept for resampling: each row's unit (the
-// index of its image id), group and outcome.
+// Units are the units of resampling: image ids, numbered in order of
+// first sight, each in the stratum of the set it was first seen in. Sets
+// of different images (ImageNet's val and ImageNet-A) are resampled apart,
+// each keeping its size; a set of the same images under other conditions
+// shares their units.
+type Units struct {
+	index   map[string]int32
+	stratum []int // per unit
+	current int   // the stratum new ids join
+}
+
+// NewUnits is an empty unit set; new ids join stratum 0.
+func NewUnits() *Units { return &Units{index: map[string]int32{}} }
+
+// Stratum makes ids first seen from now on join stratum s.
+func (u *Units) Stratum(s int) { u.current = s }
+
+// Len is the number of units.
+func (u *Units) Len() int { return len(u.stratum) }
+
+func (u *Units) of(id string) int32 {
+	i, ok := u.index[id]
+	if !ok {
+		i = int32(len(u.stratum))
+		u.index[id] = i
+		u.stratum = append(u.stratum, u.current)
+	}
+	return i
+}
+
+// records are the scored rows kept for resampling: each row's unit, group
+// and outcome.
 type records struct {
-	units map[string]int32
+	units *Units
 	unit  []int32
 	group []int32
 	out   []outcomeRow
-}
-
-func newRecords() *records { return &records{units: map[string]int32{}} }
-
-// unit is the index of a unit id, new ids numbered in order of first sight.
-func (r *records) unitIndex(id string) int32 {
-	u, ok := r.units[id]
-	if !ok {
-		u = int32(len(r.units))
-		r.units[id] = u
-	}
-	return u
 }
 
 func (r *records) add(group int, unit int32, o outcomeRow) {
@@ -59,20 +77,16 @@ func (r *records) add(group int, unit int32, o outcomeRow) {
 	r.out = append(r.out, o)
 }
 
-// KeepRows makes the accumulator keep every scored row, for Resample.
-func (a *Accuracy) KeepRows() { a.rec = newRecords() }
-
-// Units is the number of distinct units (image ids) scored.
-func (a *Accuracy) Units() int {
-	if a.rec == nil {
-		return 0
-	}
-	return len(a.rec.units)
-}
+// KeepRows makes the accumulator keep every scored row for Resample, its
+// units in u (shared by accumulators whose rows resample together).
+func (a *Accuracy) KeepRows(u *Units) { a.rec = &records{units: u} }
 
 // Resample returns the rows Rows would return had each unit u been scored
 // w[u] times.
-func (a *Accuracy) Resample(w []float64) ([]Row, error) {
+func (a *Accuracy) Resample(w []float64) ([]Row, error) { return a.resampled(w).Rows() }
+
+// resampled is the accumulator had each unit u been scored w[u] times.
+func (a *Accuracy) resampled(w []float64) *Accuracy {
 	b := *a
 	b.groups = make(map[string]*group, len(a.groups))
 	byIdx := make([]*group, len(a.groups))
@@ -86,17 +100,40 @@ func (a *Accuracy) Resample(w []float64) ([]Row, error) {
 			b.apply(byIdx[a.rec.group[i]], a.rec.out[i], w[u])
 		}
 	}
-	return b.Rows()
+	return &b
 }
 
-// draw fills w with the counts of n draws of n units, replicate r of seed.
-func draw(w []float64, seed uint64, r int) {
+func cmp2(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// drawFrom fills w with the counts of a resample, replicate r of seed:
+// each stratum's units drawn as many times as it has units, uniformly among
+// them.
+func (u *Units) drawFrom(strata [][]int32, w []float64, seed uint64, r int) {
 	clear(w)
 	rng := rand.New(rand.NewPCG(seed, uint64(r)+0x9e3779b97f4a7c15))
-	n := len(w)
-	for i := 0; i < n; i++ {
-		w[rng.IntN(n)]++
+	for _, members := range strata {
+		n := len(members)
+		for i := 0; i < n; i++ {
+			w[members[rng.IntN(n)]]++
+		}
 	}
+}
+
+// strata lists each stratum's units, strata in order.
+func (u *Units) strata() [][]int32 {
+	var out [][]int32
+	for i, s := range u.stratum {
+		for len(out) <= s {
+			out = append(out, nil)
+		}
+		out[s] = append(out[s], int32(i))
+	}
+	return out
 }
 
 // Intervals adds M_lo and M_hi after every row of rows, the bootstrap
@@ -106,10 +143,11 @@ func draw(w []float64, seed uint64, r int) {
 // does not depend on how many run at once. A row some replicates cannot
 // compute (a group left with no units) gets its interval from the others,
 // and a note says so.
-func Intervals(rows []Row, ci CI, units int, replicate func(w []float64) ([]Row, error)) ([]Row, []string, error) {
-	if units == 0 {
+func Intervals(rows []Row, ci CI, units *Units, replicate func(w []float64) ([]Row, error)) ([]Row, []string, error) {
+	if units.Len() == 0 {
 		return nil, nil, fmt.Errorf("no units to resample")
 	}
+	strata := units.strata()
 	key := func(r Row) string { return strings.Join(r.Group, "\x00") + "\x01" + r.Metric }
 	at := make(map[string]int, len(rows))
 	for i, r := range rows {
@@ -127,9 +165,9 @@ func Intervals(rows []Row, ci CI, units int, replicate func(w []float64) ([]Row,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := make([]float64, units)
+			w := make([]float64, units.Len())
 			for r := range next {
-				draw(w, ci.Seed, r)
+				units.drawFrom(strata, w, ci.Seed, r)
 				got, err := replicate(w)
 				mu.Lock()
 				if err != nil && firstErr == nil {

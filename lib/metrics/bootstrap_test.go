@@ -301,3 +301,92 @@ func TestCompareMatchesScipy(t *testing.T) {
 		t.Errorf("image img007 scored for a only: %v", err)
 	}
 }
+
+type effStats struct {
+	Effective map[string]struct {
+		Intercept, Slope    float64
+		Baseline, Effective []float64
+		Interval            [][]float64
+	}
+}
+
+// effectiveStreams are make_stats.py's testbed: 5 models' predictions on
+// 400 clean and 300 other, shifted images.
+func effectiveStreams(t *testing.T) (clean, shifted []byte) {
+	var cr, sr []row
+	var cm, sm []string
+	for k := 0; k < 5; k++ {
+		m := fmt.Sprintf("m%d", k)
+		for i := 0; i < 400; i++ {
+			cr = append(cr, row{id: fmt.Sprintf("clean%03d", i), right: (37*i)%100 < 70+5*k})
+			cm = append(cm, m)
+		}
+		for j := 0; j < 300; j++ {
+			bonus := 0
+			if k == 2 {
+				bonus = 10
+			}
+			sr = append(sr, row{id: fmt.Sprintf("shift%03d", j), right: (53*j)%100 < 20+4*k+bonus})
+			sm = append(sm, m)
+		}
+	}
+	return fixtureStreamModels(t, cr, cm), fixtureStreamModels(t, sr, sm)
+}
+
+// Effective robustness: the line is numpy's least squares on logit and
+// probit axes, each model's baseline and effective robustness numpy's,
+// and the bootstrap interval (clean and shifted images resampled apart)
+// agrees with numpy's within the Monte Carlo error.
+func TestEffectiveRobustnessMatchesNumpy(t *testing.T) {
+	var ref effStats
+	b, _ := os.ReadFile(testutil.Path(t, "testdata", "stats", "intervals.json"))
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	clean, shifted := effectiveStreams(t)
+	run := func(o metrics.Options) (map[string]float64, []string) {
+		_, rows, _, notes, err := metrics.Score(o, func(fn func(*stream.Reader, bool) error) error {
+			for i, data := range [][]byte{clean, shifted} {
+				r, err := stream.NewReader(bytes.NewReader(data), "fixture")
+				if err != nil {
+					return err
+				}
+				if err := fn(r, i == 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, r := range rows {
+			out[r.Group[0]+"/"+r.Metric] = r.Value
+		}
+		return out, notes
+	}
+	for _, scale := range []string{metrics.ScaleLogit, metrics.ScaleProbit} {
+		got, notes := run(metrics.Options{Measure: "effective", By: []string{stream.ColModel}, Scale: scale})
+		want := ref.Effective[scale]
+		for k := 0; k < 5; k++ {
+			m := fmt.Sprintf("m%d", k)
+			if math.Abs(got[m+"/baseline"]-want.Baseline[k]) > 1e-9 || math.Abs(got[m+"/effective"]-want.Effective[k]) > 1e-9 {
+				t.Errorf("%s %s: baseline %v effective %v, numpy's %v %v", scale, m, got[m+"/baseline"], got[m+"/effective"], want.Baseline[k], want.Effective[k])
+			}
+		}
+		if !strings.Contains(strings.Join(notes, "\n"), fmt.Sprintf("%.4f + %.4f", want.Intercept, want.Slope)) {
+			t.Errorf("%s: notes %q, want the line %.4f + %.4f", scale, notes, want.Intercept, want.Slope)
+		}
+	}
+	got, _ := run(metrics.Options{Measure: "effective", By: []string{stream.ColModel}, Scale: metrics.ScaleLogit,
+		CI: metrics.CI{Level: 95, Resamples: 10000, Seed: 5, Method: metrics.MethodBootstrap}})
+	for k, iv := range ref.Effective[metrics.ScaleLogit].Interval {
+		m := fmt.Sprintf("m%d", k)
+		for i, suffix := range []string{"_lo", "_hi"} {
+			if d := math.Abs(got[m+"/effective"+suffix] - iv[i]); d > 0.3 {
+				t.Errorf("%s effective%s %.3f, numpy's %.3f", m, suffix, got[m+"/effective"+suffix], iv[i])
+			}
+		}
+	}
+}

@@ -50,3 +50,35 @@ func TestCESummaryN(t *testing.T) {
 		t.Errorf("no mean_ce_extra row in %v", out)
 	}
 }
+
+// A resample draws each stratum as many times as it has units, from its
+// own units only: the clean and the shifted set keep their sizes.
+func TestDrawKeepsStrata(t *testing.T) {
+	u := NewUnits()
+	for i := 0; i < 70; i++ {
+		u.of(strconv.Itoa(i))
+	}
+	u.Stratum(1)
+	for i := 50; i < 80; i++ { // 50-69 already in stratum 0
+		u.of(strconv.Itoa(i))
+	}
+	w := make([]float64, u.Len())
+	strata := u.strata()
+	if len(strata[0]) != 70 || len(strata[1]) != 10 {
+		t.Fatalf("strata of %d and %d units, want 70 and 10", len(strata[0]), len(strata[1]))
+	}
+	for r := 0; r < 50; r++ {
+		u.drawFrom(strata, w, 1, r)
+		var s0, s1 float64
+		for i, v := range w {
+			if i < 70 {
+				s0 += v
+			} else {
+				s1 += v
+			}
+		}
+		if s0 != 70 || s1 != 10 {
+			t.Fatalf("replicate %d: %v and %v draws, want 70 and 10", r, s0, s1)
+		}
+	}
+}

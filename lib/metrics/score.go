@@ -30,6 +30,8 @@ type Options struct {
 	CI CI
 	// Compare asks for a paired comparison (Compare.Col "": none).
 	Compare Compare
+	// Scale is effective robustness's axis: ScaleLogit or ScaleProbit.
+	Scale string
 }
 
 // Streams hands each input stream to fn, the out-of-distribution ones of
@@ -46,8 +48,8 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	var add func(rec arrow.Record, name string, positive bool) error
 	var result func() ([]Row, error)
 	by = append([]string{}, o.By...)
-	if o.CI.Level > 0 && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" {
-		return nil, nil, md, nil, fmt.Errorf("--ci: intervals are computed for --measure accuracy, ce and in9; not yet for %s", o.Measure)
+	if o.CI.Level > 0 && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" && o.Measure != "effective" {
+		return nil, nil, md, nil, fmt.Errorf("--ci: intervals are computed for --measure accuracy, ce, in9 and effective; not yet for %s", o.Measure)
 	}
 	cmp := o.Compare
 	if cmp.Col != "" && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" {
@@ -67,8 +69,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 		acc := NewAccuracy(groupBy, o.Subset)
 		acc.IN9 = o.Measure == "in9"
+		units := NewUnits()
 		if o.CI.Level > 0 && o.CI.Method == MethodBootstrap {
-			acc.KeepRows()
+			acc.KeepRows(units)
 		}
 		if cmp.Col != "" {
 			acc.pairs = newPairs(len(by)-1, cmp.A, cmp.B)
@@ -147,7 +150,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 				}
 				if o.CI.Level > 0 && o.CI.Method == MethodBootstrap {
 					var ciNotes []string
-					if rows, ciNotes, err = Intervals(rows, o.CI, acc.Units(), resampled); err != nil {
+					if rows, ciNotes, err = Intervals(rows, o.CI, units, resampled); err != nil {
 						return nil, err
 					}
 					notes = append(notes, ciNotes...)
@@ -166,12 +169,65 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 				notes = append(notes, ciNotes...)
 			case o.CI.Level > 0:
 				var ciNotes []string
-				rows, ciNotes, err = Intervals(rows, o.CI, acc.Units(), func(w []float64) ([]Row, error) {
+				rows, ciNotes, err = Intervals(rows, o.CI, units, func(w []float64) ([]Row, error) {
 					rows, err := acc.Resample(w)
 					if err != nil {
 						return nil, err
 					}
 					rows, _, err = finish(rows, base)
+					return rows, err
+				})
+				notes = append(notes, ciNotes...)
+			}
+			return rows, err
+		}
+	case "effective":
+		units := NewUnits()
+		clean, shifted := NewAccuracy(by, o.Subset), NewAccuracy(by, o.Subset)
+		if o.CI.Level > 0 {
+			if o.CI.Method != MethodBootstrap {
+				return nil, nil, md, nil, fmt.Errorf("--ci-method %s: effective robustness's interval is a bootstrap", o.CI.Method)
+			}
+			clean.KeepRows(units)
+			shifted.KeepRows(units)
+		}
+		add = func(rec arrow.Record, name string, positive bool) error {
+			if positive {
+				units.Stratum(0) // clean images, then the shifted ones not among them
+				return clean.Add(rec, name)
+			}
+			units.Stratum(1)
+			return shifted.Add(rec, name)
+		}
+		scale := cmp2(o.Scale, ScaleLogit)
+		result = func() ([]Row, error) {
+			m := Top1
+			if o.Subset != nil {
+				m = Top1 + "_masked"
+			}
+			table := func(c, s *Accuracy) ([]Row, Line, error) {
+				cr, err := c.Rows()
+				if err != nil {
+					return nil, Line{}, err
+				}
+				sr, err := s.Rows()
+				if err != nil {
+					return nil, Line{}, err
+				}
+				return effective(cr, sr, m, scale, by)
+			}
+			rows, line, err := table(clean, shifted)
+			if err != nil {
+				return nil, err
+			}
+			notes = append(notes, fmt.Sprintf("baseline: %s(shifted) = %.4f + %.4f %s(clean), fitted over the %d groups (r² %.3f)", scale, line.Intercept, line.Slope, scale, len(rows)/4, line.R2))
+			if n := clean.Unlabelled() + shifted.Unlabelled(); n > 0 {
+				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
+			}
+			if o.CI.Level > 0 {
+				var ciNotes []string
+				rows, ciNotes, err = Intervals(rows, o.CI, units, func(w []float64) ([]Row, error) {
+					rows, _, err := table(clean.resampled(w), shifted.resampled(w))
 					return rows, err
 				})
 				notes = append(notes, ciNotes...)
@@ -229,7 +285,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			return rows, nil
 		}
 	default:
-		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability or shape-bias", o.Measure)
+		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability, shape-bias or effective", o.Measure)
 	}
 	// what the measure groups by or reads itself is not pooled
 	consumed := map[string][]string{"ce": {stream.ColCorruption, stream.ColSeverity},

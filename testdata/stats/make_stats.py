@@ -19,6 +19,12 @@ repository root: /usr/bin/python3 testdata/stats/make_stats.py).
     test).
   mcnemar: scipy's exact two-sided p-values of a few discordant counts.
   holm: statsmodels' Holm adjustment of a family of p-values.
+  effective: 5 models m0..m4; model k is right on clean image i (of 400)
+    when (37 i mod 100) < 70 + 5k, and on shifted image j (of 300, other
+    images) when (53 j mod 100) < 20 + 4k + (k == 2) * 10; the line
+    fitted by numpy's least squares on logit (and probit) axes, each
+    model's effective robustness, and its bootstrap interval resampling
+    the clean and the shifted images apart (numpy).
 """
 import json
 import os
@@ -69,7 +75,35 @@ from statsmodels.stats.multitest import multipletests
 family = [0.01, 0.04, 0.03, 0.005, 0.2, 0.04]
 holm = multipletests(family, method="holm")[1].tolist()
 
+from scipy.special import logit, expit
+K = 5
+clean = np.array([[(37 * i) % 100 < 70 + 5 * k for i in range(400)] for k in range(K)], dtype=float)
+shift = np.array([[(53 * j) % 100 < 20 + 4 * k + (10 if k == 2 else 0) for j in range(300)] for k in range(K)], dtype=float)
+
+
+def eff(c, s, scale):
+    f, finv = (logit, expit) if scale == "logit" else (stats.norm.ppf, stats.norm.cdf)
+    x, y = f(c.mean(axis=1)), f(s.mean(axis=1))
+    A = np.vstack([np.ones_like(x), x]).T
+    (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
+    base = finv(a + b * x)
+    return a, b, 100 * s.mean(axis=1), 100 * base, 100 * (s.mean(axis=1) - base)
+
+
+effective = {}
+for scale in ["logit", "probit"]:
+    ia, sl, sh, base, er = eff(clean, shift, scale)
+    effective[scale] = {"intercept": ia, "slope": sl, "baseline": base.tolist(), "effective": er.tolist()}
+rng = np.random.default_rng(4)
+reps = []
+for _ in range(B):
+    ci, si = rng.integers(0, 400, 400), rng.integers(0, 300, 300)
+    reps.append(eff(clean[:, ci], shift[:, si], "logit")[4])
+reps = np.array(reps)
+effective["logit"]["interval"] = np.percentile(reps, [2.5, 97.5], axis=0).T.tolist()
+
 json.dump({
+    "effective": effective,
     "paired": {"a": 100 * a.mean(), "b": 100 * b.mean(), "diff": [dlo, dhi], "discordant": [nb, nc], "p": pair_p},
     "mcnemar": mcn, "holm": {"p": family, "adjusted": holm},
     "accuracy": {"value": 100 * right.mean(), "bootstrap": [100 * res.confidence_interval.low, 100 * res.confidence_interval.high],

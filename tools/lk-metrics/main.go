@@ -33,10 +33,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&by, "by", "comma-separated columns to group by (e.g. model,corruption,severity)")
 	subset := fs.String("subset", "", "score over a 200-class subset as well: imagenet-a, imagenet-r or imagenet-o")
 	format := fs.String("format", "", "output: "+table.Formats+" (default: text on a terminal, else arrow)")
-	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution; in9: ImageNet-9's 9-way top-1 of 1000-class predictions; fp: flip probability and top-5 distance of perturbation sequences (unnormalised; per perturbation); robust: clean accuracy, accuracy left after each attack of lk-attack's sequence (column broken_by) and robust accuracy; calibration: top-1, mean confidence, ECE (15 equal-width bins) and RMS calibration error (adaptive bins of 100, as hendrycks' calib_err); reliability: the reliability diagram, per bin its bounds, mean confidence, accuracy and count (all in percent); shape-bias: of cue-conflict images (column texture), the shape bias and the shape and texture matches, as model-vs-human scores them")
+	measure := fs.String("measure", "accuracy", "accuracy; ce: ImageNet-C's error, CE and mCE per corruption (needs columns corruption and severity); ood: AUPR, AUROC, FPR95 of minus the max softmax, --positive streams being out-of-distribution; in9: ImageNet-9's 9-way top-1 of 1000-class predictions; fp: flip probability and top-5 distance of perturbation sequences (unnormalised; per perturbation); robust: clean accuracy, accuracy left after each attack of lk-attack's sequence (column broken_by) and robust accuracy; calibration: top-1, mean confidence, ECE (15 equal-width bins) and RMS calibration error (adaptive bins of 100, as hendrycks' calib_err); reliability: the reliability diagram, per bin its bounds, mean confidence, accuracy and count (all in percent); shape-bias: of cue-conflict images (column texture), the shape bias and the shape and texture matches, as model-vs-human scores them; effective: per group (model), the inputs' (shifted) top-1 against --clean's, a baseline line fitted over all groups on --scale axes, and effective robustness, shifted minus the line's value (Taori et al. 2020)")
 	stride := fs.Int("stride", 1, "for fp: the frame stride (ImageNet-P's difficulty for non-noise perturbations)")
 	var positive cli.Strings
 	fs.Var(&positive, "positive", "for ood: the out-of-distribution prediction `files` (e.g. ImageNet-O's); the inputs are the in-distribution ones")
+	var clean cli.Strings
+	fs.Var(&clean, "clean", "for effective: the in-distribution prediction `files` of the testbed's models (the inputs are their predictions on the shifted set)")
+	scale := fs.String("scale", metrics.ScaleLogit, "for effective: the axes the baseline line is fitted on, logit or probit")
 	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
 	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values")
 	compare := fs.String("compare", "", "`COL=A,B`: compare A with B, two values of column COL (two models: model=lk31,resnet), on the rows they share by key: per group and metric, M.A, M.B and M.diff (A - B), with --ci the paired bootstrap interval of each, and for top-1 the exact McNemar p-value (M.p) and Holm's adjustment over the table's groups (M.p_holm); a row on one side only is an error")
@@ -92,6 +95,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		o.Compare = metrics.Compare{Col: col, A: a, B: b}
 	}
+	if len(clean) > 0 && *measure != "effective" {
+		return cli.Usage("--clean is for --measure effective")
+	}
 	switch *measure {
 	case "accuracy", "in9", "robust", "calibration", "reliability", "shape-bias":
 		if *baseline != "" {
@@ -115,12 +121,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return fmt.Errorf("--baseline: %v", err)
 			}
 		}
+	case "effective":
+		if len(clean) == 0 {
+			return cli.Usage("--measure effective needs --clean FILES (the testbed's in-distribution predictions)")
+		}
+		if *scale != metrics.ScaleLogit && *scale != metrics.ScaleProbit {
+			return cli.Usage("--scale %q: want logit or probit", *scale)
+		}
+		if len(positive) > 0 || *baseline != "" {
+			return cli.Usage("--measure effective takes --clean, not --positive or --baseline")
+		}
+		positive = clean // read first, as the in-distribution side
+		o.Scale = *scale
 	case "ood":
 		if len(positive) == 0 {
 			return cli.Usage("--measure ood needs --positive FILE (the out-of-distribution predictions)")
 		}
 	default:
-		return cli.Usage("--measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability or shape-bias", *measure)
+		return cli.Usage("--measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability, shape-bias or effective", *measure)
 	}
 	streams := func(fn func(r *stream.Reader, positive bool) error) error {
 		if len(positive) > 0 {

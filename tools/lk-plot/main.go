@@ -41,6 +41,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs.StringVar(&s.Z, "z", "", "heatmap: the value column")
 	fs.StringVar(&s.Series, "series", "", "column whose values make separate lines, bars or colours (a list: one per combination, e.g. stage,block)")
 	fs.BoolVar(&s.Band, "band", false, "line: shade the min-max range of the rows sharing a series and x (e.g. lesion samples, a model's seeds); the line is their mean. bar: whiskers from their min to their max (bars always stand at the mean)")
+	fs.StringVar(&s.Fit, "fit", "", "scatter: draw the least-squares line of y on x over all points: linear, or logit or probit for accuracies in percent (effective robustness's baseline)")
 	fs.BoolVar(&s.Diagonal, "diagonal", false, "line, scatter: draw the line y = x (perfect calibration in a reliability diagram)")
 	fs.StringVar(&s.Title, "title", "", "title")
 	fs.StringVar(&s.XLabel, "xlabel", "", "x axis label (default: the column name)")
