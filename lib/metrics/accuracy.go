@@ -130,13 +130,9 @@ func (a *Accuracy) Add(rec arrow.Record, name string) error {
 	if err := a.classGroups(schema, name, k); err != nil {
 		return err
 	}
-	var ids *array.String // the units of resampling
-	if a.rec != nil {
-		ii := schema.FieldIndices(stream.ColID)
-		if len(ii) != 1 || schema.Field(ii[0]).Type.ID() != arrow.STRING {
-			return fmt.Errorf("%s: no utf8 column id: confidence intervals resample images by their id", name)
-		}
-		ids = rec.Column(ii[0]).(*array.String)
+	ids, err := unitIDs(rec, name, a.rec != nil)
+	if err != nil {
+		return err
 	}
 	if a.pairs != nil {
 		if a.keyer, err = stream.NewKeyer(schema); err != nil {

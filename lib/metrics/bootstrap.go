@@ -9,7 +9,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/lk-robustness/lk/lib/stream"
 )
 
 // CI asks for confidence intervals beside every value: the test set's own
@@ -60,6 +64,18 @@ func (u *Units) of(id string) int32 {
 		u.stratum = append(u.stratum, u.current)
 	}
 	return i
+}
+
+// unitIDs is rec's id column, the units of resampling, when want.
+func unitIDs(rec arrow.Record, name string, want bool) (*array.String, error) {
+	if !want {
+		return nil, nil
+	}
+	ii := rec.Schema().FieldIndices(stream.ColID)
+	if len(ii) != 1 || rec.Schema().Field(ii[0]).Type.ID() != arrow.STRING {
+		return nil, fmt.Errorf("%s: no utf8 column id: confidence intervals resample images by their id", name)
+	}
+	return rec.Column(ii[0]).(*array.String), nil
 }
 
 // records are the scored rows kept for resampling: each row's unit, group

@@ -43,12 +43,14 @@ type Calibration struct {
 	Subset     *imagenet.Subset
 	groups     map[string]*calGroup
 	unlabelled int64
+	units      *Units // non-nil: keep each row's unit for Resample
 }
 
 type calGroup struct {
 	key     []string
 	conf    []float64
 	correct []bool
+	unit    []int32 // per row, when kept for resampling
 }
 
 // NewCalibration groups by the named columns; subset may be nil.
@@ -64,6 +66,10 @@ func (c *Calibration) Add(rec arrow.Record, name string) error {
 	}
 	if c.Subset != nil && k <= c.Subset.Indices[len(c.Subset.Indices)-1] {
 		return fmt.Errorf("%s: the %s subset needs ImageNet-1k logits, but the stream has %d classes", name, c.Subset.Name, k)
+	}
+	ids, err := unitIDs(rec, name, c.units != nil)
+	if err != nil {
+		return err
 	}
 	rowName := rowNamer(rec)
 	bycols, err := byColumns(rec, c.By, name)
@@ -105,8 +111,34 @@ func (c *Calibration) Add(rec arrow.Record, name string) error {
 		}
 		g.conf = append(g.conf, msp(row, idx))
 		g.correct = append(g.correct, top1(row, idx) == target)
+		if c.units != nil {
+			g.unit = append(g.unit, c.units.of(ids.Value(i)))
+		}
 	}
 	return nil
+}
+
+// KeepRows keeps each row's unit (in u) for Resample.
+func (c *Calibration) KeepRows(u *Units) { c.units = u }
+
+// resampled is the accumulator had each unit u been scored w[u] times:
+// rows repeated, as a bootstrap sample holds them.
+func (c *Calibration) resampled(w []float64) *Calibration {
+	b := *c
+	b.groups = map[string]*calGroup{}
+	for k, g := range c.groups {
+		ng := &calGroup{key: g.key}
+		for i, u := range g.unit {
+			for r := 0; r < int(w[u]); r++ {
+				ng.conf = append(ng.conf, g.conf[i])
+				ng.correct = append(ng.correct, g.correct[i])
+			}
+		}
+		if len(ng.conf) > 0 {
+			b.groups[k] = ng
+		}
+	}
+	return &b
 }
 
 // top1 is the position in idx (all classes when nil) of the largest

@@ -22,12 +22,14 @@ type OOD struct {
 	By     []string
 	Subset *imagenet.Subset
 	groups map[string]*oodGroup
+	units  *Units // non-nil: keep each row's unit for Resample
 }
 
 type oodGroup struct {
 	key    []string
 	scores []float64
 	pos    []bool
+	unit   []int32 // per row, when kept for resampling
 }
 
 // NewOOD groups by the named columns; subset may be nil.
@@ -70,6 +72,10 @@ func (o *OOD) Add(rec arrow.Record, name string, positive bool) error {
 	if err != nil {
 		return err
 	}
+	ids, err := unitIDs(rec, name, o.units != nil)
+	if err != nil {
+		return err
+	}
 	vals, _, err := stream.Float32Rows(rec.Column(lcol))
 	if err != nil {
 		return fmt.Errorf("%s: column logits: %v", name, err)
@@ -92,8 +98,31 @@ func (o *OOD) Add(rec arrow.Record, name string, positive bool) error {
 		}
 		g.scores = append(g.scores, -msp(row, idx))
 		g.pos = append(g.pos, positive)
+		if o.units != nil {
+			g.unit = append(g.unit, o.units.of(ids.Value(i)))
+		}
 	}
 	return nil
+}
+
+// KeepRows keeps each row's unit (in u) for Resample.
+func (o *OOD) KeepRows(u *Units) { o.units = u }
+
+// resampled is the accumulator had each unit u been scored w[u] times.
+func (o *OOD) resampled(w []float64) *OOD {
+	b := *o
+	b.groups = map[string]*oodGroup{}
+	for k, g := range o.groups {
+		ng := &oodGroup{key: g.key}
+		for i, u := range g.unit {
+			for r := 0; r < int(w[u]); r++ {
+				ng.scores = append(ng.scores, g.scores[i])
+				ng.pos = append(ng.pos, g.pos[i])
+			}
+		}
+		b.groups[k] = ng
+	}
+	return &b
 }
 
 // msp is the maximum softmax probability over the classes idx (all when nil).

@@ -23,13 +23,50 @@ import (
 type Robust struct {
 	By     []string
 	groups map[string]*robustGroup
+	units  *Units // non-nil: keep each row for Resample
+	kept   []robustRow
 }
 
 type robustGroup struct {
 	key        []string
-	n, correct int64
-	broken     map[string]int64
+	n, correct float64
+	broken     map[string]float64
 	stages     []string
+}
+
+// robustRow is one scored row, kept for resampling.
+type robustRow struct {
+	g    *robustGroup
+	unit int32
+	ok   bool
+	by   string
+}
+
+// KeepRows keeps each row (its unit in u) for Resample.
+func (a *Robust) KeepRows(u *Units) { a.units = u }
+
+func (g *robustGroup) add(ok bool, by string, w float64) {
+	g.n += w
+	if ok {
+		g.correct += w
+	}
+	g.broken[by] += w
+}
+
+// resampled is the accumulator had each unit u been scored w[u] times.
+func (a *Robust) resampled(w []float64) *Robust {
+	b := &Robust{By: a.By, groups: map[string]*robustGroup{}}
+	fresh := map[*robustGroup]*robustGroup{}
+	for k, g := range a.groups {
+		ng := &robustGroup{key: g.key, stages: g.stages, broken: map[string]float64{}}
+		b.groups[k], fresh[g] = ng, ng
+	}
+	for _, r := range a.kept {
+		if w[r.unit] != 0 {
+			fresh[r.g].add(r.ok, r.by, w[r.unit])
+		}
+	}
+	return b
 }
 
 // NewRobust groups by the named columns.
@@ -65,6 +102,10 @@ func (a *Robust) Add(rec arrow.Record, name string) error {
 		return err
 	}
 	labels, brokenBy, attacks := lc.(*array.Int32), bc.(*array.String), ac.(*array.String)
+	ids, err := unitIDs(rec, name, a.units != nil)
+	if err != nil {
+		return err
+	}
 	rowName := rowNamer(rec)
 	bycols, err := byColumns(rec, a.By, name)
 	if err != nil {
@@ -103,11 +144,10 @@ func (a *Robust) Add(rec arrow.Record, name string) error {
 				g.stages = append(g.stages, s)
 			}
 		}
-		g.n++
-		if ok {
-			g.correct++
+		g.add(ok, by, 1)
+		if a.units != nil {
+			a.kept = append(a.kept, robustRow{g: g, unit: a.units.of(ids.Value(i)), ok: ok, by: by})
 		}
-		g.broken[by]++
 	}
 	return nil
 }
@@ -116,7 +156,7 @@ func (a *Robust) group(key []string) *robustGroup {
 	k := strings.Join(key, "\x00")
 	g, ok := a.groups[k]
 	if !ok {
-		g = &robustGroup{key: append([]string{}, key...), broken: map[string]int64{}}
+		g = &robustGroup{key: append([]string{}, key...), broken: map[string]float64{}}
 		a.groups[k] = g
 	}
 	return g
@@ -141,14 +181,17 @@ func (a *Robust) Rows() ([]Row, error) {
 	sort.Slice(gs, func(i, j int) bool { return lessKey(gs[i].key, gs[j].key) })
 	var rows []Row
 	for _, g := range gs {
-		n := float64(g.n)
+		n, N := g.n, int64(g.n)
+		if n == 0 {
+			continue // a resample without this group's images
+		}
 		left := g.n - g.broken[stream.Clean]
-		rows = append(rows, Row{Group: g.key, Metric: CleanAcc, Value: 100 * float64(left) / n, N: g.n})
+		rows = append(rows, Row{Group: g.key, Metric: CleanAcc, Value: 100 * left / n, N: N})
 		for _, s := range g.stages {
 			left -= g.broken[s]
-			rows = append(rows, Row{Group: g.key, Metric: RobustAfter + s, Value: 100 * float64(left) / n, N: g.n})
+			rows = append(rows, Row{Group: g.key, Metric: RobustAfter + s, Value: 100 * left / n, N: N})
 		}
-		rows = append(rows, Row{Group: g.key, Metric: RobustAcc, Value: 100 * float64(g.correct) / n, N: g.n})
+		rows = append(rows, Row{Group: g.key, Metric: RobustAcc, Value: 100 * g.correct / n, N: N})
 	}
 	return rows, nil
 }

@@ -48,8 +48,23 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	var add func(rec arrow.Record, name string, positive bool) error
 	var result func() ([]Row, error)
 	by = append([]string{}, o.By...)
-	if o.CI.Level > 0 && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" && o.Measure != "effective" {
-		return nil, nil, md, nil, fmt.Errorf("--ci: intervals are computed for --measure accuracy, ce, in9 and effective; not yet for %s", o.Measure)
+	switch {
+	case o.CI.Level > 0 && (o.Measure == "fp" || o.Measure == "reliability"):
+		return nil, nil, md, nil, fmt.Errorf("--ci: intervals are computed for every measure but fp and reliability (a diagram's bins; calibration's ECE has one) so far")
+	case o.CI.Level > 0 && o.CI.Method == MethodWilson && o.Measure != "accuracy" && o.Measure != "in9" && o.Measure != "ce":
+		return nil, nil, md, nil, fmt.Errorf("--ci-method wilson: the closed form is for accuracies; --measure %s takes the bootstrap", o.Measure)
+	}
+	units := NewUnits()
+	boot := o.CI.Level > 0 && o.CI.Method == MethodBootstrap
+	// withCI adds the bootstrap interval of every row, replicate(w)
+	// recomputing the rows on a resample
+	withCI := func(rows []Row, replicate func(w []float64) ([]Row, error)) ([]Row, error) {
+		if !boot {
+			return rows, nil
+		}
+		rows, ciNotes, err := Intervals(rows, o.CI, units, replicate)
+		notes = append(notes, ciNotes...)
+		return rows, err
 	}
 	cmp := o.Compare
 	if cmp.Col != "" && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" {
@@ -69,8 +84,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 		acc := NewAccuracy(groupBy, o.Subset)
 		acc.IN9 = o.Measure == "in9"
-		units := NewUnits()
-		if o.CI.Level > 0 && o.CI.Method == MethodBootstrap {
+		if boot {
 			acc.KeepRows(units)
 		}
 		if cmp.Col != "" {
@@ -182,7 +196,6 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			return rows, err
 		}
 	case "effective":
-		units := NewUnits()
 		clean, shifted := NewAccuracy(by, o.Subset), NewAccuracy(by, o.Subset)
 		if o.CI.Level > 0 {
 			if o.CI.Method != MethodBootstrap {
@@ -236,6 +249,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 	case "calibration", "reliability":
 		cal := NewCalibration(by, o.Subset)
+		if boot {
+			cal.KeepRows(units)
+		}
 		add = func(rec arrow.Record, name string, _ bool) error { return cal.Add(rec, name) }
 		result = func() ([]Row, error) {
 			if n := cal.Unlabelled(); n > 0 {
@@ -247,10 +263,19 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			}
 			rows, calNotes, err := cal.Rows()
 			notes = append(notes, calNotes...)
-			return rows, err
+			if err != nil {
+				return nil, err
+			}
+			return withCI(rows, func(w []float64) ([]Row, error) {
+				rows, _, err := cal.resampled(w).Rows()
+				return rows, err
+			})
 		}
 	case "shape-bias":
 		sb := NewShapeBias(by)
+		if boot {
+			sb.KeepRows(units)
+		}
 		add = func(rec arrow.Record, name string, _ bool) error { return sb.Add(rec, name) }
 		result = func() ([]Row, error) {
 			if n := sb.Unlabelled(); n > 0 {
@@ -258,16 +283,43 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			}
 			rows, sbNotes, err := sb.Rows()
 			notes = append(notes, sbNotes...)
-			return rows, err
+			if err != nil {
+				return nil, err
+			}
+			return withCI(rows, func(w []float64) ([]Row, error) {
+				rows, _, err := sb.resampled(w).Rows()
+				return rows, err
+			})
 		}
 	case "robust":
 		rb := NewRobust(by)
+		if boot {
+			rb.KeepRows(units)
+		}
 		add = func(rec arrow.Record, name string, _ bool) error { return rb.Add(rec, name) }
-		result = rb.Rows
+		result = func() ([]Row, error) {
+			rows, err := rb.Rows()
+			if err != nil {
+				return nil, err
+			}
+			return withCI(rows, func(w []float64) ([]Row, error) { return rb.resampled(w).Rows() })
+		}
 	case "ood":
 		ood := NewOOD(by, o.Subset)
-		add = ood.Add
-		result = ood.Rows
+		if boot {
+			ood.KeepRows(units)
+		}
+		add = func(rec arrow.Record, name string, positive bool) error {
+			units.Stratum(map[bool]int{true: 0, false: 1}[positive]) // out- and in-distribution images apart
+			return ood.Add(rec, name, positive)
+		}
+		result = func() ([]Row, error) {
+			rows, err := ood.Rows()
+			if err != nil {
+				return nil, err
+			}
+			return withCI(rows, func(w []float64) ([]Row, error) { return ood.resampled(w).Rows() })
+		}
 	case "fp":
 		fp := NewFP(by, o.Stride)
 		add = func(rec arrow.Record, name string, _ bool) error { return fp.Add(rec, name) }

@@ -37,11 +37,55 @@ type ShapeBias struct {
 	By     []string
 	groups map[string]*sbGroup
 	skip   int64
+	units  *Units // non-nil: keep each row for Resample
+	kept   []sbRow
 }
 
 type sbGroup struct {
 	key                          []string
-	n, conflicts, shape, texture int64
+	n, conflicts, shape, texture float64
+}
+
+// sbRow is one scored cue-conflict image, kept for resampling: whether
+// its cues conflict and whether the decision matched the shape or the
+// texture.
+type sbRow struct {
+	g                        *sbGroup
+	unit                     int32
+	conflict, shape, texture bool
+}
+
+func (g *sbGroup) add(r sbRow, w float64) {
+	g.n += w
+	if !r.conflict {
+		return
+	}
+	g.conflicts += w
+	if r.shape {
+		g.shape += w
+	}
+	if r.texture {
+		g.texture += w
+	}
+}
+
+// KeepRows keeps each row (its unit in u) for Resample.
+func (s *ShapeBias) KeepRows(u *Units) { s.units = u }
+
+// resampled is the accumulator had each unit u been scored w[u] times.
+func (s *ShapeBias) resampled(w []float64) *ShapeBias {
+	b := &ShapeBias{By: s.By, groups: map[string]*sbGroup{}, skip: s.skip}
+	fresh := map[*sbGroup]*sbGroup{}
+	for k, g := range s.groups {
+		ng := &sbGroup{key: g.key}
+		b.groups[k], fresh[g] = ng, ng
+	}
+	for _, r := range s.kept {
+		if w[r.unit] != 0 {
+			fresh[r.g].add(r, w[r.unit])
+		}
+	}
+	return b
 }
 
 // NewShapeBias groups by the named columns.
@@ -89,6 +133,10 @@ func (s *ShapeBias) Add(rec arrow.Record, name string) error {
 	if k == 1000 {
 		classes, space = len(imagenet.Categories16), "the 16 categories ("+strings.Join(imagenet.Categories16, " ")+")"
 	}
+	ids, err := unitIDs(rec, name, s.units != nil)
+	if err != nil {
+		return err
+	}
 	rowName := rowNamer(rec)
 	bycols, err := byColumns(rec, s.By, name)
 	if err != nil {
@@ -119,16 +167,12 @@ func (s *ShapeBias) Add(rec arrow.Record, name string) error {
 			g = &sbGroup{key: append([]string{}, key...)}
 			s.groups[ks] = g
 		}
-		g.n++
-		if shape == tex {
-			continue
-		}
-		g.conflicts++
-		switch d {
-		case shape:
-			g.shape++
-		case tex:
-			g.texture++
+		r := sbRow{g: g, conflict: shape != tex}
+		r.shape, r.texture = r.conflict && d == shape, r.conflict && d == tex
+		g.add(r, 1)
+		if s.units != nil {
+			r.unit = s.units.of(ids.Value(i))
+			s.kept = append(s.kept, r)
 		}
 	}
 	return nil
@@ -150,13 +194,16 @@ func (s *ShapeBias) Rows() (rows []Row, notes []string, err error) {
 	}
 	sort.Slice(gs, func(i, j int) bool { return lessKey(gs[i].key, gs[j].key) })
 	for _, g := range gs {
-		n := float64(g.n)
+		n, N := g.n, int64(g.n)
+		if n == 0 {
+			continue // a resample without this group's images
+		}
 		rows = append(rows,
-			Row{Group: g.key, Metric: ShapeMatch, Value: 100 * float64(g.shape) / n, N: g.n},
-			Row{Group: g.key, Metric: TextureMatch, Value: 100 * float64(g.texture) / n, N: g.n},
-			Row{Group: g.key, Metric: Conflicts, Value: float64(g.conflicts), N: g.n})
+			Row{Group: g.key, Metric: ShapeMatch, Value: 100 * g.shape / n, N: N},
+			Row{Group: g.key, Metric: TextureMatch, Value: 100 * g.texture / n, N: N},
+			Row{Group: g.key, Metric: Conflicts, Value: g.conflicts, N: N})
 		if g.shape+g.texture > 0 {
-			rows = append(rows, Row{Group: g.key, Metric: ShapeBiasPct, Value: 100 * float64(g.shape) / float64(g.shape+g.texture), N: g.n})
+			rows = append(rows, Row{Group: g.key, Metric: ShapeBiasPct, Value: 100 * g.shape / (g.shape + g.texture), N: N})
 		} else {
 			notes = append(notes, fmt.Sprintf("%s: no decision matched the shape or the texture: no shape bias", groupName(s.By, g.key)))
 		}

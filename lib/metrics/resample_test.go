@@ -1,0 +1,186 @@
+package metrics
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/lk-robustness/lk/lib/stream"
+)
+
+// synth is a prediction stream of rows with per-row logits and any
+// extra utf8/int64 columns.
+type synth struct {
+	cols   []arrow.Field
+	k      int
+	ids    []string
+	labels []int32
+	extra  [][]any
+	logits []float32
+}
+
+func (s *synth) add(id string, label int32, logits []float32, extra ...any) {
+	s.ids, s.labels = append(s.ids, id), append(s.labels, label)
+	s.logits = append(s.logits, logits...)
+	s.extra = append(s.extra, extra)
+}
+
+// bytes writes the rows, row i repeated times(i) times.
+func (s *synth) bytes(t *testing.T, times func(i int) int) []byte {
+	fields := append([]arrow.Field{{Name: stream.ColID, Type: arrow.BinaryTypes.String}, {Name: stream.ColLabel, Type: arrow.PrimitiveTypes.Int32}}, s.cols...)
+	fields = append(fields, stream.LogitsField(s.k))
+	schema := arrow.NewSchema(fields, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	var logits []float32
+	n := 0
+	for i := range s.ids {
+		for r := 0; r < times(i); r++ {
+			n++
+			b.Field(0).(*array.StringBuilder).Append(s.ids[i])
+			b.Field(1).(*array.Int32Builder).Append(s.labels[i])
+			for j, v := range s.extra[i] {
+				switch x := v.(type) {
+				case string:
+					b.Field(2 + j).(*array.StringBuilder).Append(x)
+				case int64:
+					b.Field(2 + j).(*array.Int64Builder).Append(x)
+				}
+			}
+			logits = append(logits, s.logits[i*s.k:(i+1)*s.k]...)
+		}
+	}
+	cols := make([]arrow.Array, len(fields))
+	for i := 0; i < len(fields)-1; i++ {
+		cols[i] = b.Field(i).NewArray()
+	}
+	cols[len(fields)-1] = stream.Float32List(logits, s.k)
+	var buf bytes.Buffer
+	w, err := stream.NewWriter(&buf, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(array.NewRecord(schema, cols, int64(n))); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return buf.Bytes()
+}
+
+// logits3 are 3-class logits whose top class is top, with a margin that
+// varies with i (so confidences spread over the calibration bins).
+func logits3(top, i int) []float32 {
+	l := []float32{0, 0, 0}
+	l[top] = 0.2 + float32((i*37)%100)/25
+	return l
+}
+
+func scoreBytes(t *testing.T, o Options, data ...[]byte) []Row {
+	_, rows, _, _, err := Score(o, func(fn func(*stream.Reader, bool) error) error {
+		for i, d := range data {
+			r, err := stream.NewReader(bytes.NewReader(d), "s")
+			if err != nil {
+				return err
+			}
+			if err := fn(r, len(data) == 2 && i == 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// A bootstrap replicate of every measure equals the measure computed
+// normally on a stream in which each image's rows are repeated as many
+// times as the replicate drew it: the resampling replays what a
+// resampled data set would give, whatever each measure keeps.
+func TestReplicateEqualsRepeatedRows(t *testing.T) {
+	acc := &synth{k: 3, cols: []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}}}
+	robustS := &synth{k: 3, cols: []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}, {Name: stream.ColAttack, Type: arrow.BinaryTypes.String}, {Name: stream.ColBrokenBy, Type: arrow.BinaryTypes.String}}}
+	sb := &synth{k: 3, cols: []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}, {Name: stream.ColTexture, Type: arrow.PrimitiveTypes.Int64}}}
+	in, out := &synth{k: 3, cols: acc.cols}, &synth{k: 3, cols: acc.cols}
+	stages := []string{stream.Clean, "apgd-ce", "apgd-t", "square", stream.NotBroken}
+	for _, m := range []string{"a", "b"} {
+		for i := 0; i < 120; i++ {
+			id := fmt.Sprintf("img%03d", i)
+			label := int32(i % 3)
+			top := int(label)
+			if (i*7+len(m))%10 < 3 {
+				top = (top + 1) % 3
+			}
+			acc.add(id, label, logits3(top, i), m)
+			in.add(id, label, logits3(top, i), m)
+			by := stages[(i*11+len(m))%5]
+			rt := int(label)
+			if by != stream.NotBroken {
+				rt = (rt + 1) % 3
+			}
+			robustS.add(id, label, logits3(rt, i), m, "autoattack", by)
+			sb.add(id, label, logits3(top, i), m, int64((i/3)%3))
+		}
+		for j := 0; j < 80; j++ {
+			out.add(fmt.Sprintf("ood%03d", j), -1, logits3(j%3, j*3), m)
+		}
+	}
+	for _, c := range []struct {
+		measure string
+		s       []*synth
+	}{
+		{"accuracy", []*synth{acc}}, {"calibration", []*synth{acc}}, {"robust", []*synth{robustS}},
+		{"shape-bias", []*synth{sb}}, {"ood", []*synth{out, in}},
+	} {
+		t.Run(c.measure, func(t *testing.T) {
+			o := Options{Measure: c.measure, By: []string{stream.ColModel}, CI: CI{Level: 95, Resamples: 100, Seed: 9, Method: MethodBootstrap}}
+			// the replicates' weights, as Intervals draws them
+			u := NewUnits()
+			for si, s := range c.s {
+				u.Stratum(map[bool]int{true: 0, false: 1}[len(c.s) == 2 && si == 0])
+				for _, id := range s.ids {
+					u.of(id)
+				}
+			}
+			for _, seed := range []uint64{9, 10, 37} {
+				w := make([]float64, u.Len())
+				u.drawFrom(u.strata(), w, seed, 0)
+				var data []([]byte)
+				for _, s := range c.s {
+					data = append(data, s.bytes(t, func(i int) int { return int(w[u.index[s.ids[i]]]) }))
+				}
+				want := scoreBytes(t, Options{Measure: c.measure, By: o.By, AllowDuplicates: true}, data...)
+				var orig []([]byte)
+				for _, s := range c.s {
+					orig = append(orig, s.bytes(t, func(int) int { return 1 }))
+				}
+				o.CI.Seed, o.CI.Resamples = seed, 1 // one replicate: its interval is its value
+				got := map[string]float64{}
+				for _, row := range scoreBytes(t, o, orig...) {
+					if m, ok := strings.CutSuffix(row.Metric, "_lo"); ok {
+						got[strings.Join(row.Group, ",")+"/"+m] = row.Value
+					}
+				}
+				wm := map[string]float64{}
+				for _, row := range want {
+					wm[strings.Join(row.Group, ",")+"/"+row.Metric] = row.Value
+				}
+				if len(got) != len(wm) {
+					t.Fatalf("seed %d: %d rows, the repeated stream's %d", seed, len(got), len(wm))
+				}
+				for k, v := range got {
+					if math.Abs(v-wm[k]) > 1e-9*math.Max(1, math.Abs(v)) {
+						t.Errorf("seed %d %s: %v, the repeated stream gives %v", seed, k, v, wm[k])
+					}
+				}
+			}
+		})
+	}
+}
