@@ -23,7 +23,18 @@ type FP struct {
 	Stride int
 	seqs   map[string]map[string]map[int64][]int // group+perturbation -> seq -> frame -> top-5
 	keys   map[string][]string
+	units  *Units // non-nil: sequences are resampled (by seq, the image they come from)
+	stat   map[string][]seqStat
 }
+
+// seqStat is one sequence's flip probability and top-5 distance.
+type seqStat struct {
+	seq    string
+	fp, t5 float64
+}
+
+// KeepRows resamples by sequence (units in u).
+func (f *FP) KeepRows(u *Units) { f.units = u }
 
 // NewFP groups by the named columns.
 func NewFP(by []string, stride int) *FP {
@@ -95,17 +106,60 @@ func (f *FP) Add(rec arrow.Record, name string) error {
 
 // Rows returns fp (percent) and t5d per group and perturbation, groups
 // sorted; rows carry the number of sequences.
-func (f *FP) Rows() ([]Row, error) {
+func (f *FP) Rows() ([]Row, error) { return f.rows(nil) }
+
+// resampledRows are the rows had each sequence s been scored w[unit(s)]
+// times.
+func (f *FP) resampledRows(w []float64) ([]Row, error) { return f.rows(w) }
+
+// rows averages the sequences' statistics, each weighted by w[its unit]
+// (nil: 1).
+func (f *FP) rows(w []float64) ([]Row, error) {
+	if err := f.stats(); err != nil {
+		return nil, err
+	}
 	var gs []string
-	for g := range f.seqs {
+	for g := range f.stat {
 		gs = append(gs, g)
 	}
 	sort.Slice(gs, func(i, j int) bool { return lessKey(f.keys[gs[i]], f.keys[gs[j]]) })
 	var rows []Row
 	for _, g := range gs {
+		var fpSum, t5Sum, n float64
+		for _, st := range f.stat[g] {
+			wt := 1.0
+			if w != nil {
+				wt = w[f.units.of(st.seq)]
+			}
+			fpSum += wt * st.fp
+			t5Sum += wt * st.t5
+			n += wt
+		}
+		if n == 0 {
+			continue // a resample without this group's sequences
+		}
+		key := f.keys[g]
+		rows = append(rows, Row{Group: key, Metric: "fp", Value: 100 * fpSum / n, N: int64(n)}, Row{Group: key, Metric: "t5d", Value: t5Sum / n, N: int64(n)})
+	}
+	return rows, nil
+}
+
+// stats computes every sequence's statistics once, in id order (a float
+// sum in map order would change its last bits, and the table's bytes,
+// from run to run).
+func (f *FP) stats() error {
+	if f.stat != nil {
+		return nil
+	}
+	f.stat = map[string][]seqStat{}
+	var gs []string // in order: units are numbered as seen, and draws go by number
+	for g := range f.seqs {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return lessKey(f.keys[gs[i]], f.keys[gs[j]]) })
+	for _, g := range gs {
 		key := f.keys[g]
 		noise := strings.Contains(key[len(key)-1], "noise")
-		var fpSum, t5Sum float64
 		n := 0
 		// sequences in id order: a float sum in map order would change its
 		// last bits, and the table's bytes, from run to run
@@ -115,6 +169,9 @@ func (f *FP) Rows() ([]Row, error) {
 		}
 		sort.Strings(seqs)
 		for _, seq := range seqs {
+			if f.units != nil {
+				f.units.of(seq)
+			}
 			frames := f.seqs[g][seq]
 			idx := make([]int64, 0, len(frames))
 			for fr := range frames {
@@ -123,7 +180,8 @@ func (f *FP) Rows() ([]Row, error) {
 			sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
 			for j, fr := range idx {
 				if fr != int64(j) {
-					return nil, fmt.Errorf("sequence %s (%s): frame %d missing", seq, key[len(key)-1], j)
+					f.stat = nil
+					return fmt.Errorf("sequence %s (%s): frame %d missing", seq, key[len(key)-1], j)
 				}
 			}
 			top := make([][]int, len(idx))
@@ -140,16 +198,15 @@ func (f *FP) Rows() ([]Row, error) {
 			robust.Pairs(len(top), noise, f.Stride, func(ref, j int) {
 				dist += float64(robust.Top5DistanceLists(top[ref], top[j]))
 			})
-			fpSum += float64(flips) / float64(pairs)
-			t5Sum += dist / float64(pairs)
+			f.stat[g] = append(f.stat[g], seqStat{seq: seq, fp: float64(flips) / float64(pairs), t5: dist / float64(pairs)})
 			n++
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("group %s: no sequence with two frames", strings.Join(key, ","))
+			f.stat = nil
+			return fmt.Errorf("group %s: no sequence with two frames", strings.Join(key, ","))
 		}
-		rows = append(rows, Row{Group: key, Metric: "fp", Value: 100 * fpSum / float64(n), N: int64(n)}, Row{Group: key, Metric: "t5d", Value: t5Sum / float64(n), N: int64(n)})
 	}
-	return rows, nil
+	return nil
 }
 
 // Normalise adds, to fp/t5d rows grouped by (by..., perturbation), the

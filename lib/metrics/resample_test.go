@@ -184,3 +184,67 @@ func TestReplicateEqualsRepeatedRows(t *testing.T) {
 		})
 	}
 }
+
+// The same for flip probability, whose unit is the sequence: a sequence
+// drawn k times is k sequences of the same frames.
+func TestReplicateEqualsRepeatedSequences(t *testing.T) {
+	cols := []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}, {Name: stream.ColPerturbation, Type: arrow.BinaryTypes.String},
+		{Name: stream.ColSeq, Type: arrow.BinaryTypes.String}, {Name: stream.ColFrame, Type: arrow.PrimitiveTypes.Int64}}
+	type frame struct {
+		m, p, seq string
+		fr        int64
+		logits    []float32
+	}
+	var frames []frame
+	var seqs []string
+	for s := 0; s < 30; s++ {
+		seqs = append(seqs, fmt.Sprintf("s%02d", s))
+	}
+	for _, m := range []string{"a", "b"} {
+		for _, p := range []string{"gaussian_noise", "translate"} {
+			for s, seq := range seqs {
+				for fr := int64(0); fr < 6; fr++ {
+					top := (s + int(fr)*((s+len(m)+len(p))%3)) % 3
+					frames = append(frames, frame{m, p, seq, fr, logits3(top, s+int(fr))})
+				}
+			}
+		}
+	}
+	build := func(copies func(seq string) int) []byte {
+		x := &synth{k: 3, cols: cols}
+		for _, f := range frames {
+			for c := 0; c < copies(f.seq); c++ {
+				seq := fmt.Sprintf("%s#%d", f.seq, c)
+				x.add(fmt.Sprintf("%s/%d", seq, f.fr), 0, f.logits, f.m, f.p, seq, f.fr)
+			}
+		}
+		return x.bytes(t, func(int) int { return 1 })
+	}
+	o := Options{Measure: "fp", By: []string{stream.ColModel}, Stride: 1, CI: CI{Level: 95, Resamples: 1, Method: MethodBootstrap}}
+	u := NewUnits()
+	for _, s := range seqs {
+		u.of(s + "#0") // the order stats() numbers them: sorted
+	}
+	for _, seed := range []uint64{3, 4} {
+		w := make([]float64, u.Len())
+		u.drawFrom(u.strata(), w, seed, 0)
+		want := map[string]float64{}
+		for _, r := range scoreBytes(t, Options{Measure: "fp", By: o.By, Stride: 1}, build(func(seq string) int { return int(w[u.index[seq+"#0"]]) })) {
+			want[strings.Join(r.Group, ",")+"/"+r.Metric] = r.Value
+		}
+		o.CI.Seed = seed
+		n := 0
+		for _, r := range scoreBytes(t, o, build(func(string) int { return 1 })) {
+			if m, ok := strings.CutSuffix(r.Metric, "_lo"); ok {
+				n++
+				k := strings.Join(r.Group, ",") + "/" + m
+				if math.Abs(r.Value-want[k]) > 1e-9*math.Max(1, math.Abs(r.Value)) {
+					t.Errorf("seed %d %s: %v, the repeated sequences give %v", seed, k, r.Value, want[k])
+				}
+			}
+		}
+		if n != 8 {
+			t.Errorf("seed %d: %d intervals, want 8 (2 models x 2 perturbations x fp, t5d)", seed, n)
+		}
+	}
+}

@@ -49,8 +49,8 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	var result func() ([]Row, error)
 	by = append([]string{}, o.By...)
 	switch {
-	case o.CI.Level > 0 && (o.Measure == "fp" || o.Measure == "reliability"):
-		return nil, nil, md, nil, fmt.Errorf("--ci: intervals are computed for every measure but fp and reliability (a diagram's bins; calibration's ECE has one) so far")
+	case o.CI.Level > 0 && o.Measure == "reliability":
+		return nil, nil, md, nil, fmt.Errorf("--ci: a reliability diagram's bins get no interval; --measure calibration's ECE and RMS error do")
 	case o.CI.Level > 0 && o.CI.Method == MethodWilson && o.Measure != "accuracy" && o.Measure != "in9" && o.Measure != "ce":
 		return nil, nil, md, nil, fmt.Errorf("--ci-method wilson: the closed form is for accuracies; --measure %s takes the bootstrap", o.Measure)
 	}
@@ -322,7 +322,11 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 	case "fp":
 		fp := NewFP(by, o.Stride)
+		if boot {
+			fp.KeepRows(units)
+		}
 		add = func(rec arrow.Record, name string, _ bool) error { return fp.Add(rec, name) }
+		nby := len(by)
 		result = func() ([]Row, error) {
 			rows, err := fp.Rows()
 			if err != nil {
@@ -330,11 +334,17 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			}
 			if o.FPBase != nil {
 				var fpNotes []string
-				rows, fpNotes = Normalise(rows, len(by), o.FPBase, o.T5Base)
+				rows, fpNotes = Normalise(rows, nby, o.FPBase, o.T5Base)
 				notes = append(notes, fpNotes...)
 			}
 			by = append(by, stream.ColPerturbation)
-			return rows, nil
+			return withCI(rows, func(w []float64) ([]Row, error) {
+				rows, err := fp.resampledRows(w)
+				if err == nil && o.FPBase != nil {
+					rows, _ = Normalise(rows, nby, o.FPBase, o.T5Base)
+				}
+				return rows, err
+			})
 		}
 	default:
 		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability, shape-bias or effective", o.Measure)

@@ -44,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values")
 	compare := fs.String("compare", "", "`COL=A,B`: compare A with B, two values of column COL (two models: model=lk31,resnet), on the rows they share by key: per group and metric, M.A, M.B and M.diff (A - B), with --ci the paired bootstrap interval of each, and for top-1 the exact McNemar p-value (M.p) and Holm's adjustment over the table's groups (M.p_holm); a row on one side only is an error")
 	var ci metrics.CI
-	cli.FloatVar(fs, &ci.Level, "ci", 0, "confidence `level` in percent (e.g. 95): add M_lo and M_hi beside every metric M, the interval the test set's sampling allows (every measure but fp and reliability); 0: none")
+	cli.FloatVar(fs, &ci.Level, "ci", 0, "confidence `level` in percent (e.g. 95): add M_lo and M_hi beside every metric M, the interval the test set's sampling allows (every measure but reliability; for fp the sequences are resampled); 0: none")
 	fs.IntVar(&ci.Resamples, "resamples", 1000, "bootstrap replicates for --ci")
 	fs.Uint64Var(&ci.Seed, "seed", 0, "seed of the bootstrap's draws for --ci (the output bytes depend on it, not on threads)")
 	fs.StringVar(&ci.Method, "ci-method", metrics.MethodBootstrap, "bootstrap: resample the images (by id; one draw for every group and condition, so mCE's images stay together); wilson: the Wilson score interval of top-1 and top-5, a closed form")

@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 		{Args: []string{"--ci", "95", "--ci-method", "exact"}, Stdin: p, Err: "want bootstrap or wilson", Usage: true},
 		{Args: []string{"--ci", "95", "--resamples", "10"}, Stdin: p, Err: "at least 100", Usage: true},
 		{Args: []string{"--ci", "95", "--by", "model", "--over", "seed"}, Stdin: p, Err: "--ci with --over", Usage: true},
-		{Args: []string{"--ci", "95", "--measure", "reliability"}, Stdin: p, Err: "but fp and reliability"},
+		{Args: []string{"--ci", "95", "--measure", "reliability"}, Stdin: p, Err: "reliability diagram's bins get no interval"},
 		{Args: []string{"--ci", "95", "--ci-method", "wilson", "--measure", "calibration"}, Stdin: p, Err: "takes the bootstrap"},
 		{Args: []string{"--ci", "95", "--resamples", "100", "--measure", "calibration"}, Stdin: p},
 		{Args: []string{"--ci", "95", "--resamples", "200", "--by", "model"}, Stdin: p},
