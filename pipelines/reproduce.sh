@@ -16,7 +16,7 @@
 # normalises mCE, mFR and mT5D on the twins; with real ImageNet-C the
 # bundled AlexNet errors are used instead). Beyond the paper: autoattack
 # (NAA images, budget AAEPS, Square's AAQUERIES queries; AutoAttack's
-# standard sequence without FAB-T) and erf (the effective receptive field
+# standard sequence: APGD-CE, APGD-T, FAB-T, Square) and erf (the effective receptive field
 # of KERNELS over NERF images; maps of SMALL and LK) and calibration (ECE
 # and RMS calibration error, clean and per corruption and severity of -C)
 # and shapebias (NSHAPE cue-conflict twin images). SEEDS=all: every target
@@ -285,11 +285,11 @@ autoattack() {
     files="$files $W/aa-$m.arrow"
   done
   run "lk-metrics --measure robust --by model,eps --format csv $files > $W/aa.csv"
-  { echo "AutoAttack (APGD-CE, APGD-T, Square; no FAB-T) at eps $AAEPS, $NAA images: accuracy (%) left after each attack:"; echo
-    echo "model,clean,APGD-CE,APGD-T,Square,robust" | csv2md | head -2
+  { echo "AutoAttack (APGD-CE, APGD-T, FAB-T, Square) at eps $AAEPS, $NAA images: accuracy (%) left after each attack:"; echo
+    echo "model,clean,APGD-CE,APGD-T,FAB-T,Square,robust" | csv2md | head -2
     for m in $MODELS; do
       printf '| %s |' "$m"
-      for k in clean robust_after_apgd-ce robust_after_apgd-t robust_after_square robust; do printf ' %s |' "$(csv_get "$k" model=$m < "$W/aa.csv")"; done
+      for k in clean robust_after_apgd-ce robust_after_apgd-t robust_after_fab-t robust_after_square robust; do printf ' %s |' "$(csv_get "$k" model=$m < "$W/aa.csv")"; done
       echo
     done; } > "$OUT/autoattack.md"
 }

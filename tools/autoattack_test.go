@@ -72,6 +72,39 @@ func TestAPGDNeverWeakerThanPGD(t *testing.T) {
 	}
 }
 
+// FAB-T, a minimum-norm attack, against APGD-T on the zoo at AutoAttack's
+// settings but fewer iterations and targets: at eps 2/255 it leaves at
+// most 4 of 48 images more correct than APGD-T, its images stay in the
+// eps-ball and in [0,1], and each image it counts as broken is
+// misclassified.
+func TestFABAgainstAPGD(t *testing.T) {
+	tmp := t.TempDir()
+	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 48 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
+	clean := imagesBy(t, tmp+"/x.arrow")
+	const eps = 2.0 / 255
+	for _, m := range []string{"resnet", "lk31", "vit"} {
+		counts := map[string]int{}
+		for _, a := range []string{"apgd-t", "fab-t"} {
+			f := fmt.Sprintf("%s/%s.arrow", tmp, a)
+			mustSh(t, fmt.Sprintf("lk-attack -q --model testdata/zoo/%s.onnx --attack %s --eps %v --steps 30 --targets 3 < %s/x.arrow > %s", m, a, eps, tmp, f))
+			counts[a] = count(robustByID(t, m, f)) // robustByID checks broken_by against the predictions
+			if a == "fab-t" {
+				for k, adv := range imagesBy(t, f) {
+					for i, v := range adv {
+						if x := clean[k][i]; v < 0 || v > 1 || math.Abs(float64(v-x)) > eps+1e-6 {
+							t.Fatalf("%s: FAB-T image %s pixel %d: %v from %v, outside the eps-ball or [0,1]", m, k, i, v, x)
+						}
+					}
+				}
+			}
+		}
+		t.Logf("%s: robust images of 48 at eps 2/255: APGD-T %d, FAB-T %d", m, counts["apgd-t"], counts["fab-t"])
+		if counts["fab-t"] > counts["apgd-t"]+4 {
+			t.Errorf("%s: FAB-T leaves %d of 48 correct, APGD-T %d", m, counts["fab-t"], counts["apgd-t"])
+		}
+	}
+}
+
 // On every zoo model the images autoattack leaves correct are exactly
 // those every one of its attacks, run alone, leaves correct: each attack
 // runs per image with its own random draws, so it is never weaker than
@@ -87,19 +120,19 @@ func TestAutoAttackIsItsParts(t *testing.T) {
 			return robustByID(t, m, f)
 		}
 		aa := run("autoattack", "--steps 10 --targets 3 --queries 40")
-		parts := []map[string]bool{run("apgd-ce", "--steps 10"), run("apgd-t", "--steps 10 --targets 3"), run("square", "--queries 40")}
+		parts := []map[string]bool{run("apgd-ce", "--steps 10"), run("apgd-t", "--steps 10 --targets 3"), run("fab-t", "--steps 10 --targets 3"), run("square", "--queries 40")}
 		for id, ok := range aa {
-			want := parts[0][id] && parts[1][id] && parts[2][id]
+			want := parts[0][id] && parts[1][id] && parts[2][id] && parts[3][id]
 			if ok != want {
-				t.Errorf("%s: image %s: autoattack robust %v; apgd-ce %v, apgd-t %v, square %v", m, id, ok, parts[0][id], parts[1][id], parts[2][id])
+				t.Errorf("%s: image %s: autoattack robust %v; apgd-ce %v, apgd-t %v, fab-t %v, square %v", m, id, ok, parts[0][id], parts[1][id], parts[2][id], parts[3][id])
 			}
 		}
-		t.Logf("%s: robust images: autoattack %d, apgd-ce %d, apgd-t %d, square %d of %d", m, count(aa), count(parts[0]), count(parts[1]), count(parts[2]), len(aa))
+		t.Logf("%s: robust images: autoattack %d, apgd-ce %d, apgd-t %d, fab-t %d, square %d of %d", m, count(aa), count(parts[0]), count(parts[1]), count(parts[2]), count(parts[3]), len(aa))
 	}
 	out := mustSh(t, fmt.Sprintf("lk-attack -q --model testdata/zoo/lk31.onnx --attack autoattack --eps 0 < %s/x.arrow | lk-infer -q --model testdata/zoo/lk31.onnx | lk-metrics --measure robust --format csv", tmp))
 	r := readCSV(t, out)[0]
 	clean := readCSV(t, mustSh(t, fmt.Sprintf("lk-infer -q --model testdata/zoo/lk31.onnx < %s/x.arrow | lk-metrics --format csv", tmp)))[0]
-	for _, k := range []string{"clean", "robust_after_apgd-ce", "robust_after_apgd-t", "robust_after_square", "robust"} {
+	for _, k := range []string{"clean", "robust_after_apgd-ce", "robust_after_apgd-t", "robust_after_fab-t", "robust_after_square", "robust"} {
 		if r[k] != clean["top1"] {
 			t.Errorf("eps 0: %s %s, clean top-1 %s", k, r[k], clean["top1"])
 		}

@@ -73,16 +73,16 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	if cols.Shape != m.Shape {
 		return &model.ImageSizeError{Input: r.Name(), Got: cols.Shape, Model: m.Config.Name, Want: m.Shape}
 	}
-	if o.Attack == "apgd-t" || o.Attack == "autoattack" {
+	if o.Attack == "apgd-t" || o.Attack == "fab-t" || o.Attack == "autoattack" {
 		if o.Targets == 0 {
 			o.Targets = min(DefaultTargets, int(classes)-1)
 			if o.Targets < DefaultTargets && out.Log != nil {
-				fmt.Fprintf(out.Log, "lk-attack: APGD-T with %d target classes (AutoAttack's %d need %d classes; model %s has %d)\n",
+				fmt.Fprintf(out.Log, "lk-attack: APGD-T and FAB-T with %d target classes (AutoAttack's %d need %d classes; model %s has %d)\n",
 					o.Targets, DefaultTargets, DefaultTargets+1, m.Config.Name, classes)
 			}
 		}
 		if int64(o.Targets)+1 > classes {
-			return fmt.Errorf("model %s has %d classes: APGD-T with %d target classes needs at least %d (lower --targets)", m.Config.Name, classes, o.Targets, o.Targets+1)
+			return fmt.Errorf("model %s has %d classes: %d target classes (APGD-T, FAB-T) need at least %d (lower --targets)", m.Config.Name, classes, o.Targets, o.Targets+1)
 		}
 	}
 
@@ -228,11 +228,11 @@ func attackChunk(g Grad, o Options, configs []config, px []float32, labels []int
 // evaluators are the sessions an attack needs: main for its gradient (and
 // the model's description), dlr and logits for the stages that use them.
 type evaluators struct {
-	main, dlr, logits *grad.Gradient
+	main, dlr, fab, logits *grad.Gradient
 }
 
 func openEvaluators(o Options) (*evaluators, error) {
-	objs := map[string]grad.Objective{"taig": grad.TrueLogit, "apgd-t": grad.DLRTargeted, "square": grad.Logits}
+	objs := map[string]grad.Objective{"taig": grad.TrueLogit, "apgd-t": grad.DLRTargeted, "fab-t": grad.Margin, "square": grad.Logits}
 	obj, ok := objs[o.Attack]
 	if !ok {
 		obj = grad.CrossEntropy
@@ -254,10 +254,12 @@ func openEvaluators(o Options) (*evaluators, error) {
 	switch o.Attack {
 	case "apgd-t":
 		ev.dlr = ev.main
+	case "fab-t":
+		ev.fab, ev.logits = ev.main, open(grad.Logits)
 	case "square":
 		ev.logits = ev.main
 	case "autoattack":
-		ev.dlr, ev.logits = open(grad.DLRTargeted), open(grad.Logits)
+		ev.dlr, ev.fab, ev.logits = open(grad.DLRTargeted), open(grad.Margin), open(grad.Logits)
 	}
 	if ev.logits == nil {
 		ev.logits = ev.main // the gradient session's logits serve the clean check
@@ -271,7 +273,7 @@ func openEvaluators(o Options) (*evaluators, error) {
 
 func (ev *evaluators) close() {
 	seen := map[*grad.Gradient]bool{nil: true}
-	for _, g := range []*grad.Gradient{ev.main, ev.dlr, ev.logits} {
+	for _, g := range []*grad.Gradient{ev.main, ev.dlr, ev.fab, ev.logits} {
 		if !seen[g] {
 			seen[g] = true
 			g.Close()
@@ -327,6 +329,8 @@ func (ev *evaluators) stagesChunk(o Options, configs []config, px []float32, lab
 				res, err = APGD(ev.main.Session, x, lab, idv, APGDConfig{Eps: eps, Iters: o.Steps[0], Classes: cl, Seed: o.Seed})
 			case "apgd-t":
 				res, err = APGD(ev.dlr.Session, x, lab, idv, APGDConfig{Eps: eps, Iters: o.Steps[0], Classes: cl, Seed: o.Seed, Targets: o.Targets})
+			case "fab-t":
+				res, err = FAB(ev.fab.Session, ev.logits.Session, x, lab, DefaultFAB(eps, o.Steps[0], cl, o.Targets))
 			case "square":
 				sh := ev.logits.Model.Shape
 				res, err = Square(ev.logits.Session, x, lab, idv, SquareConfig{Eps: eps, Queries: o.Queries, PInit: 0.8,

@@ -43,7 +43,14 @@ const (
 	// centre element (h/2, w/2) of Output, a feature map [batch, channels,
 	// h, w]. No labels.
 	ERFCentre
+	// Margin is the target's logit minus the true class's, z_t - z_y
+	// (input Target): negative while the image is classified as y rather
+	// than t, and its linearisation is FAB's decision boundary.
+	Margin
 )
+
+// Targeted reports whether the objective reads the Target input.
+func (o Objective) Targeted() bool { return o == DLRTargeted || o == Margin }
 
 // Options configure Build.
 type Options struct {
@@ -112,7 +119,7 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 	if o.Objective != Logits && o.Objective != ERFCentre {
 		g.Input = append(g.Input, tensorInfo(Label, onnxpb.TensorProto_INT64, bdim))
 	}
-	if o.Objective == DLRTargeted {
+	if o.Objective.Targeted() {
 		g.Input = append(g.Input, tensorInfo(Target, onnxpb.TensorProto_INT64, bdim))
 	}
 	cdims := []int64{1, int64(o.C), 1, 1}
@@ -143,8 +150,8 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		raiseOpset(c.Proto, gradOpset)
 		return c, nil
 	}
-	if need := map[Objective]int64{DLR: 3, DLRTargeted: 4}[o.Objective]; classes < need {
-		return nil, fmt.Errorf("model %s: %d classes; the DLR loss needs at least %d", m.Path, classes, need)
+	if need := map[Objective]int64{DLR: 3, DLRTargeted: 4, Margin: 2}[o.Objective]; classes < need {
+		return nil, fmt.Errorf("model %s: %d classes; the objective needs at least %d", m.Path, classes, need)
 	}
 	// the objective per image and the gradient of their sum w.r.t. the logits
 	var lab, onehot string
@@ -169,6 +176,11 @@ func Build(m *onnx.Model, o Options) (*onnx.Model, error) {
 		seed = onehot
 	case DLR, DLRTargeted:
 		picked, seed = b.dlr(z, lab, onehot, classes, o.Objective == DLRTargeted)
+	case Margin:
+		tgt := b.op("Unsqueeze", []string{Target, b.constI(1)})
+		onehotT := b.op("OneHot", []string{Target, b.constI(classes), b.constF([]int64{2}, 0, 1)}, onnx.IntAttr("axis", -1))
+		picked = b.op("Sub", []string{b.op("GatherElements", []string{z, tgt}, onnx.IntAttr("axis", 1)), b.op("GatherElements", []string{z, lab}, onnx.IntAttr("axis", 1))})
+		seed = b.op("Sub", []string{onehotT, onehot})
 	default:
 		return nil, fmt.Errorf("unknown objective %d", o.Objective)
 	}

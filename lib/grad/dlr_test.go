@@ -32,7 +32,7 @@ func dlrDef(z []float64, y, t int) float64 {
 	return -(z[y] - z[t]) / (s[0] - (s[2]+s[3])/2 + 1e-12)
 }
 
-// The DLR objectives of a model whose logits are its pixels equal the
+// The DLR objectives (and FAB's margin) of a model whose logits are its pixels equal the
 // definition, and their gradients its finite differences, on fixed
 // logits: the true class first, second and last, and a target that is
 // itself among the top four.
@@ -57,7 +57,13 @@ func TestDLRMatchesDefinition(t *testing.T) {
 	for _, r := range logits {
 		px = append(px, r...)
 	}
-	for _, obj := range []Objective{DLR, DLRTargeted} {
+	def := func(obj Objective, z []float64, y, t int) float64 {
+		if obj == Margin {
+			return z[t] - z[y] // FAB's: the target's logit minus the true one
+		}
+		return dlrDef(z, y, t)
+	}
+	for _, obj := range []Objective{DLR, DLRTargeted, Margin} {
 		gm, err := Build(m, Options{Input: "x", Output: "y", C: 1, H: 1, W: k, Mean: []float32{0}, Std: []float32{1}, Objective: obj, Threads: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +73,7 @@ func TestDLRMatchesDefinition(t *testing.T) {
 			t.Fatal(err)
 		}
 		ins := []string{Pixels, Label}
-		if obj == DLRTargeted {
+		if obj.Targeted() {
 			ins = append(ins, Target)
 		}
 		s, err := ort.NewMultiSession(path, ins, []string{"y", Loss, Grad}, ort.Options{Threads: 1})
@@ -86,10 +92,10 @@ func TestDLRMatchesDefinition(t *testing.T) {
 				row[j] = float64(px[i*k+j])
 			}
 			tg := -1
-			if obj == DLRTargeted {
+			if obj.Targeted() {
 				tg = int(targets[i])
 			}
-			want := dlrDef(row, int(labels[i]), tg)
+			want := def(obj, row, int(labels[i]), tg)
 			if math.Abs(float64(loss[i])-want) > 1e-5 {
 				t.Errorf("objective %d row %d: loss %g, definition %g", obj, i, loss[i], want)
 			}
@@ -97,9 +103,9 @@ func TestDLRMatchesDefinition(t *testing.T) {
 				const h = 1e-6
 				save := row[j]
 				row[j] = save + h
-				fp := dlrDef(row, int(labels[i]), tg)
+				fp := def(obj, row, int(labels[i]), tg)
 				row[j] = save - h
-				fm := dlrDef(row, int(labels[i]), tg)
+				fm := def(obj, row, int(labels[i]), tg)
 				row[j] = save
 				fd := (fp - fm) / (2 * h)
 				if math.Abs(float64(gr[i*k+j])-fd) > 1e-4*max(1, math.Abs(fd)) {

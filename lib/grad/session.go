@@ -45,7 +45,7 @@ func (s Session) Grad(dst, px []float32, labels []int64, n int) error {
 }
 
 // Eval runs the model on n images and fills logits (n x Classes), loss
-// (n) and grad (as px); targets are read for DLRTargeted only. A Logits
+// (n) and grad (as px); targets are read by targeted objectives only (DLRTargeted, Margin). A Logits
 // session fills the logits alone. A non-finite value is an error naming
 // its row: a NaN gradient has sign 0, so an attack would leave the image
 // as it is, and a NaN logit is never the argmax.
@@ -60,7 +60,7 @@ func (s Session) Eval(logits, loss, grad, px []float32, labels, targets []int64,
 	shapes := [][]int64{{int64(n), int64(s.Classes)}}
 	if s.Objective != Logits {
 		ins = append(ins, ort.Input{Int: labels[:n], Shape: ns})
-		if s.Objective == DLRTargeted {
+		if s.Objective.Targeted() {
 			ins = append(ins, ort.Input{Int: targets[:n], Shape: ns})
 		}
 		outs = append(outs, loss[:n], grad[:n*s.C*s.H*s.W])
@@ -94,7 +94,7 @@ func (s Session) evalFixed(logits, loss, grad, px []float32, labels, targets []i
 		if s.Objective != Logits {
 			clear(blab[k:])
 			copy(blab, labels[lo:lo+k])
-			if s.Objective == DLRTargeted {
+			if s.Objective.Targeted() {
 				clear(btgt[k:])
 				copy(btgt, targets[lo:lo+k])
 			}
@@ -158,7 +158,7 @@ func Open(path string, size stream.Shape, mean, std []float32, obj Objective, rt
 	if obj != Logits {
 		ins, onames = append(ins, Label), append(onames, Loss, Grad)
 	}
-	if obj == DLRTargeted {
+	if obj.Targeted() {
 		ins = append(ins, Target)
 	}
 	sess, err := ort.NewMultiSession(gpath, ins, onames, rt)

@@ -63,14 +63,14 @@ const (
 // Stages are the attacks lk-attack runs in turn for an attack column's
 // value, each on the images the ones before left correctly classified,
 // and so the names ColBrokenBy takes; nil for attacks that write no
-// broken_by. AutoAttack's standard sequence is APGD-CE, APGD-T, FAB-T and
-// Square; lk has no FAB-T, so its autoattack is the other three.
+// broken_by. autoattack is AutoAttack's standard sequence: APGD-CE,
+// APGD-T, FAB-T and Square.
 func Stages(attack string) []string {
 	switch attack {
-	case "apgd-ce", "apgd-t", "square":
+	case "apgd-ce", "apgd-t", "fab-t", "square":
 		return []string{attack}
 	case "autoattack":
-		return []string{"apgd-ce", "apgd-t", "square"}
+		return []string{"apgd-ce", "apgd-t", "fab-t", "square"}
 	}
 	return nil
 }

@@ -44,16 +44,16 @@ import (
 func main() { cli.Main("lk-attack", run, cli.ExplainModel) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig|apgd-ce|apgd-t|square|autoattack [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
+	fs := cli.NewFlags("lk-attack", "usage: lk-attack --model m.onnx --attack fgsm|pgd|taig|apgd-ce|apgd-t|fab-t|square|autoattack [--eps e1,e2] [--steps s1,s2] [flags] [images.arrow] > attacked.arrow\n", stderr)
 	var o attack.Options
 	var mean, std cli.Floats
 	var eps cli.Numbers
 	var steps cli.Ints
 	fs.StringVar(&o.Model, "model", "", "ONNX model `file` to attack (the surrogate, for TAIG) (required)")
-	fs.StringVar(&o.Attack, "attack", "", "fgsm, pgd, taig, apgd-ce, apgd-t, square or autoattack (required)")
-	fs.Var(&eps, "eps", "perturbation budgets in [0,1] pixel units, a list (default 16/255 for taig; AutoAttack's 8/255 up to 64 px, else 4/255, for apgd-ce, apgd-t, square and autoattack; required otherwise)")
-	fs.Var(&steps, "steps", "PGD steps, a list (default 5); TAIG iterations (default 20); APGD iterations (default 100)")
-	fs.IntVar(&o.Targets, "targets", attack.DefaultTargets, "APGD-T: target classes, the 2nd to (targets+1)th largest clean logits (default: fewer if the model has fewer than 10 classes)")
+	fs.StringVar(&o.Attack, "attack", "", "fgsm, pgd, taig, apgd-ce, apgd-t, fab-t, square or autoattack (AutoAttack's standard sequence: APGD-CE, APGD-T, FAB-T, Square) (required)")
+	fs.Var(&eps, "eps", "perturbation budgets in [0,1] pixel units, a list (default 16/255 for taig; AutoAttack's 8/255 up to 64 px, else 4/255, for apgd-ce, apgd-t, fab-t, square and autoattack; required otherwise)")
+	fs.Var(&steps, "steps", "PGD steps, a list (default 5); TAIG iterations (default 20); APGD and FAB iterations (default 100)")
+	fs.IntVar(&o.Targets, "targets", attack.DefaultTargets, "APGD-T and FAB-T: target classes, the 2nd to (targets+1)th largest clean logits (default 9: fewer if the model has fewer than 10 classes)")
 	fs.IntVar(&o.Queries, "queries", 5000, "Square: iterations after the start")
 	cli.FloatVar(fs, &o.Alpha, "alpha", 0, "step size in pixel units (default eps/4 for PGD, 1/255 for TAIG)")
 	noStart := fs.Bool("no-random-start", false, "PGD: start at the image, not at a random point of the eps-ball")
@@ -75,9 +75,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch {
 	case o.Attack == "fgsm", o.Attack == "pgd", o.Attack == "taig", auto:
 	case o.Attack == "":
-		return cli.Usage("--attack is required: fgsm, pgd, taig, apgd-ce, apgd-t, square or autoattack")
+		return cli.Usage("--attack is required: fgsm, pgd, taig, apgd-ce, apgd-t, fab-t, square or autoattack")
 	default:
-		return cli.Usage("--attack %q: want fgsm, pgd, taig, apgd-ce, apgd-t, square or autoattack", o.Attack)
+		return cli.Usage("--attack %q: want fgsm, pgd, taig, apgd-ce, apgd-t, fab-t, square or autoattack", o.Attack)
 	}
 	if len(eps) == 0 {
 		switch {
@@ -118,13 +118,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if (o.Attack == "fgsm" || o.Attack == "square") && set["steps"] {
 		why := map[string]string{"fgsm": "FGSM is one step", "square": "Square counts --queries"}[o.Attack]
-		return cli.Usage("--steps is for pgd, taig, apgd-ce, apgd-t and autoattack; %s", why)
+		return cli.Usage("--steps is for pgd, taig, apgd-ce, apgd-t, fab-t and autoattack; %s", why)
 	}
 	if (o.Attack == "taig" || auto) && len(o.Steps) != 1 {
 		return cli.Usage("--steps: %s takes one iteration count", o.Attack)
 	}
-	if set["targets"] && o.Attack != "apgd-t" && o.Attack != "autoattack" {
-		return cli.Usage("--targets is for apgd-t and autoattack")
+	if set["targets"] && o.Attack != "apgd-t" && o.Attack != "fab-t" && o.Attack != "autoattack" {
+		return cli.Usage("--targets is for apgd-t, fab-t and autoattack")
 	}
 	if set["queries"] && o.Attack != "square" && o.Attack != "autoattack" {
 		return cli.Usage("--queries is for square and autoattack")
