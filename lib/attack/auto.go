@@ -109,18 +109,23 @@ func APGD(e Evaluator, px []float32, labels []int64, ids []string, c APGDConfig)
 		if err != nil {
 			return res, err
 		}
-		var left []int
-		for j, i := range todo {
-			if broken[j] {
-				res.Broken[i] = true
-				copy(res.Adv[i*sz:(i+1)*sz], adv[j*sz:(j+1)*sz])
-			} else {
-				left = append(left, i)
-			}
-		}
-		todo = left
+		todo = res.keep(todo, broken, adv, sz)
 	}
 	return res, nil
+}
+
+// keep records the images of todo that a run broke (broken, its images
+// adv, in todo's order) and returns the others, for the next run.
+func (res *Result) keep(todo []int, broken []bool, adv []float32, sz int) (left []int) {
+	for j, i := range todo {
+		if broken[j] {
+			res.Broken[i] = true
+			copy(res.Adv[i*sz:(i+1)*sz], adv[j*sz:(j+1)*sz])
+		} else {
+			left = append(left, i)
+		}
+	}
+	return left
 }
 
 // kthLargest is the class of the k-th largest logit (k from 1), ties

@@ -61,16 +61,11 @@ func FAB(grad, logits Evaluator, px []float32, labels []int64, c FABConfig) (Res
 		if err != nil {
 			return res, err
 		}
-		var left []int
-		for j, i := range todo {
-			if dist[j] <= float64(c.Eps) {
-				res.Broken[i] = true
-				copy(res.Adv[i*sz:(i+1)*sz], adv[j*sz:(j+1)*sz])
-			} else {
-				left = append(left, i)
-			}
+		broken := make([]bool, len(todo))
+		for j := range todo {
+			broken[j] = dist[j] <= float64(c.Eps)
 		}
-		todo = left
+		todo = res.keep(todo, broken, adv, sz)
 	}
 	return res, nil
 }

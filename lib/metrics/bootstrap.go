@@ -78,6 +78,16 @@ func unitIDs(rec arrow.Record, name string, want bool) (*array.String, error) {
 	return rec.Column(ii[0]).(*array.String), nil
 }
 
+// repeat calls fn(i) w[units[i]] times for each row i, in order: the rows
+// of a resample, for measures that keep their rows.
+func repeat(units []int32, w []float64, fn func(i int)) {
+	for i, u := range units {
+		for r := 0; r < int(w[u]); r++ {
+			fn(i)
+		}
+	}
+}
+
 // records are the scored rows kept for resampling: each row's unit, group
 // and outcome.
 type records struct {

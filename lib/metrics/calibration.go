@@ -128,12 +128,9 @@ func (c *Calibration) resampled(w []float64) *Calibration {
 	b.groups = map[string]*calGroup{}
 	for k, g := range c.groups {
 		ng := &calGroup{key: g.key}
-		for i, u := range g.unit {
-			for r := 0; r < int(w[u]); r++ {
-				ng.conf = append(ng.conf, g.conf[i])
-				ng.correct = append(ng.correct, g.correct[i])
-			}
-		}
+		repeat(g.unit, w, func(i int) {
+			ng.conf, ng.correct = append(ng.conf, g.conf[i]), append(ng.correct, g.correct[i])
+		})
 		if len(ng.conf) > 0 {
 			b.groups[k] = ng
 		}

@@ -114,12 +114,9 @@ func (o *OOD) resampled(w []float64) *OOD {
 	b.groups = map[string]*oodGroup{}
 	for k, g := range o.groups {
 		ng := &oodGroup{key: g.key}
-		for i, u := range g.unit {
-			for r := 0; r < int(w[u]); r++ {
-				ng.scores = append(ng.scores, g.scores[i])
-				ng.pos = append(ng.pos, g.pos[i])
-			}
-		}
+		repeat(g.unit, w, func(i int) {
+			ng.scores, ng.pos = append(ng.scores, g.scores[i]), append(ng.pos, g.pos[i])
+		})
 		b.groups[k] = ng
 	}
 	return &b
