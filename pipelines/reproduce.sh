@@ -354,6 +354,77 @@ shapebias() {
     done; } > "$OUT/shapebias.md"
 }
 
+# the six benchmarks in one table with the 95% interval of every cell, and
+# LK against SMALL, BASE and VIT by paired bootstrap (pipelines/benchmarks.sh;
+# with SEEDS=all over the seed folders, run once by seeds()).
+benchmarks() {
+  begin benchmarks
+  local seeds="" spread=""; [ -n "${SEEDDIRS:-}" ] && seeds=all spread="; s beyond the seeds' spread"
+  run "MODELS='$MODELS' BASE=$BASE LK=$LK PAIRS_WITH='$SMALL $BASE $VIT' SEEDS=$seeds BENCH_OUT=$W/benchmarks pipelines/benchmarks.sh > $W/benchmarks.txt"
+  { echo "The six benchmarks, each cell with the 95% interval of the test set's sampling under it, and $LK against $SMALL, $BASE and $VIT by paired bootstrap (* beyond the test set's noise$spread):"; echo
+    sed 's/^/    /' "$W/benchmarks.txt"; } > "$OUT/benchmarks.md"
+}
+
+# effective robustness (Taori et al. 2020): each shifted set's top-1
+# against clean top-1, the baseline line fitted on logit axes over the
+# models, and each model's distance above it (lk-metrics --measure
+# effective), with the 95% bootstrap interval (clean and shifted images
+# resampled, the line refitted). -9 is its Mixed-Rand images.
+effective() {
+  begin effective
+  effective_into "$MODEL_DIR"
+}
+# effective_into DIRS: the figures and table over the models of every
+# folder of DIRS: one folder, a point per model; the seed folders, a point
+# per model and seed, the line fitted over all of them and each model's
+# effective robustness the mean over its seeds.
+effective_into() {
+  local dirs=$1 by=model over="" set i=0 clean shifted w v m letters=(a b c d)
+  [ "$(echo $dirs | wc -w)" -gt 1 ] && by=model,seed over="--over seed"
+  local sets=""
+  for set in a r c 9; do
+    [ "$set" = 9 ] && real 9 && continue # real -9 is scored 9-way (--measure in9), which the fit does not take
+    sets="$sets $set"
+    clean=$(eff_preds "$dirs" $set clean | paste -sd,)
+    shifted=$(eff_preds "$dirs" $set $set | tr '\n' ' ')
+    w=""; [ "$set" = 9 ] && w="--where variant=mixed_rand"
+    run "lk-metrics -q --measure effective --by $by $(sub $set) $w --clean $clean $shifted > $W/eff-$set.arrow"
+    plot "effective${letters[$i]}" "--kind scatter --x clean --y shifted --series model $SO --fit logit --xlabel 'clean top-1 (%)' --ylabel '$(eff_name $set) top-1 (%)' --title 'Effective robustness: $(eff_name $set)'" $W/eff-$set.arrow
+    run "lk-metrics --measure effective --by $by $over --ci 95 --seed 0 $(sub $set) $w --clean $clean --format csv $shifted > $W/eff-$set.csv 2> $W/eff-$set.line"
+    i=$((i + 1))
+  done
+  local points="the models" per=""
+  [ -n "$over" ] && points="every model and seed" per="; each model's value is the mean over its seeds"
+  { echo "Effective robustness (percentage points above the line fitted over $points on logit axes; -C is top-1 over all 19 corruptions x 5 severities; 95% bootstrap interval, the images resampled and the line refitted$per):"; echo
+    printf '| model |'; for set in $sets; do printf ' %s |' "$(eff_name $set)"; done; echo
+    printf '|---|'; for set in $sets; do printf -- '---|'; done; echo
+    for m in $MODELS; do
+      printf '| %s |' "$m"
+      for set in $sets; do
+        v=$(csv_get effective,effective_lo,effective_hi model=$m < "$W/eff-$set.csv" | awk -F, '{ printf "%+.2f [%.2f, %.2f]", $1, $2, $3 }')
+        printf ' %s |' "${v:--}"
+      done
+      echo
+    done
+    echo
+    for set in $sets; do echo "$(eff_name $set): $(grep -o 'baseline: .*' "$W/eff-$set.line" | sed 's/^baseline: //')."; done
+    real a || echo "-: left out of -A's fit, the model that filtered the -A twin (it scores 0 there by construction)."
+  } > "$OUT/effective.md"
+}
+# eff_preds DIRS SET KIND: the KIND predictions of the models of DIRS that
+# are points of SET's fit: on the -A twin not the model that filtered it
+# (testdata/zoo/resnet.onnx, 0 by construction, no logit)
+eff_preds() {
+  local d m
+  for d in $1; do
+    for m in $MODELS; do
+      [ "$2" = a ] && ! real a && cmp -s "$d/$m.onnx" testdata/zoo/resnet.onnx && continue
+      (MODEL_DIR=$d; preds "$3" "$m")
+    done
+  done
+}
+eff_name() { case $1 in a) echo "-A" ;; r) echo "-R" ;; c) echo "-C" ;; 9) echo "-9 Mixed-Rand" ;; esac; }
+
 # twin_note TARGET: pipelines/twins/TARGET.md (how the twins TARGET reads
 # were built and what they cannot show at 32 pixels) when one of the sets
 # its first line names is a twin ("zoo": the models are the zoo's or one of
@@ -390,7 +461,7 @@ report() {
     for t in $ALL; do
       [ -e "$W/$t.cmds" ] || continue
       echo; echo "## $t"; echo
-      for f in "$OUT/$t.png" "$OUT/$t"[a-c].png; do [ -e "$f" ] && echo "![$t]($(basename "$f"))" && echo; done
+      for f in "$OUT/$t.png" "$OUT/$t"[a-d].png; do [ -e "$f" ] && echo "![$t]($(basename "$f"))" && echo; done
       [ -e "$OUT/$t.md" ] && cat "$OUT/$t.md" && echo
       twin_note "$t"
       [ -e "pipelines/paper/$t.md" ] && { echo "The paper's $t (ImageNet; Chen et al. 2024):"; echo; cat "pipelines/paper/$t.md"; echo; }
@@ -438,15 +509,24 @@ seeds() {
     fi
     echo "reproduce: seed folder $d" >&2
     rm -f "$stamp"
-    OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$BASE_DIR BYSEED=,seed SEEDS= bash pipelines/reproduce.sh "$@"
+    local per; per=$(printf '%s\n' "$@" | grep -vx benchmarks | tr '\n' ' ') # benchmarks: once, over every seed (below)
+    [ -n "${per// /}" ] && OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$BASE_DIR BYSEED=,seed SEEDS= bash pipelines/reproduce.sh $per
     echo "$key" > "$stamp"
   done
   local s0; s0=$OUT/seeds/$(basename "${SEEDDIRS%% *}")
   for t in "$@"; do
+    if [ "$t" = benchmarks ]; then
+      benchmarks
+      continue
+    fi
     [ -e "$s0/work/$t.cmds" ] || continue
     LOG=$W/$t.cmds
     { for d in $SEEDDIRS; do echo "OUT=$OUT/seeds/$(basename "$d") MODEL_DIR=$d BASE_DIR=$BASE_DIR BYSEED=,seed pipelines/reproduce.sh $t"; done
       echo "# which ran, for $s0:"; cat "$s0/work/$t.cmds"; echo "# then over the seeds:"; } > "$LOG"
+    if [ "$t" = effective ]; then # the line over every model and seed, not a mean of per-seed lines
+      effective_into "$SEEDDIRS"
+      continue
+    fi
     if [ -e "$s0/$t.md" ]; then
       files=""; for d in $SEEDDIRS; do files="$files $OUT/seeds/$(basename "$d")/$t.md"; done
       echo "md_mean$files > $OUT/$t.md" >> "$LOG"
@@ -479,7 +559,7 @@ seeds() {
   done
 }
 
-ALL="fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf calibration shapebias"
+ALL="benchmarks fig1 fig2 fig3 table1 table2 table3 fig4 fig5 fig6 table4 fig7 fig8 fig9 fig10 table5 table6 table7 autoattack erf calibration shapebias effective"
 TARGETS=${*:-$ALL}
 for t in $TARGETS; do
   case " $ALL report " in *" $t "*) ;; *) echo "unknown target $t (want: $ALL, report)" >&2; exit 2 ;; esac

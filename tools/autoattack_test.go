@@ -186,11 +186,11 @@ func TestAutoAttackBadInput(t *testing.T) {
 	tmp := t.TempDir()
 	mustSh(t, fmt.Sprintf("lk-data -q --gray3 --crop 32 --keep-labels 0-7 --limit 4 %s > %s/x.arrow", testutil.FashionMNIST(t), tmp))
 	for _, c := range []struct{ args, want string }{
-		{"--attack apgd-t --targets 8", "needs at least 9"},
+		{"--attack apgd-t --targets 8", "need at least 9"},
 		{"--attack apgd-ce --steps 5,10", "--steps: apgd-ce takes one iteration count"},
 		{"--attack square --steps 5", "--steps is for"},
 		{"--attack apgd-ce --queries 10", "--queries is for square and autoattack"},
-		{"--attack pgd --targets 3 --eps 0.1", "--targets is for apgd-t and autoattack"},
+		{"--attack pgd --targets 3 --eps 0.1", "--targets is for apgd-t, fab-t and autoattack"},
 	} {
 		_, errOut, err := sh(t, fmt.Sprintf("lk-attack -q --model testdata/zoo/lk3.onnx %s < %s/x.arrow > /dev/null", c.args, tmp))
 		if err == nil || !strings.Contains(errOut, c.want) {

@@ -7,7 +7,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apache/arrow/go/v15/arrow"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/lk-robustness/lk/lib/stream"
 )
 
 // Compare asks for a paired comparison of two values of one column (two
@@ -22,10 +25,11 @@ type Compare struct {
 // pairs records, per comparison group (the grouping without Col), each
 // pairing key's top-1 outcome on side A and on side B.
 type pairs struct {
-	col     int // Col's position in the grouping
-	a, b    string
-	outcome map[string]map[string]*[2]int8 // group' -> pairing key -> A, B (-1: no row)
-	example map[string]map[string]string   // group' -> pairing key -> how a message names it
+	col      int  // Col's position in the grouping
+	keysOnly bool // rows are recorded by addRecord (no outcomes)
+	a, b     string
+	outcome  map[string]map[string]*[2]int8 // group' -> pairing key -> A, B (-1: no row)
+	example  map[string]map[string]string   // group' -> pairing key -> how a message names it
 }
 
 func newPairs(col int, a, b string) *pairs {
@@ -60,6 +64,32 @@ func (p *pairs) add(gk []string, pair, name string, right bool) {
 	if right {
 		o[side] = 1
 	}
+}
+
+// addRecord records every row of rec by its group (by) and pairing key:
+// for measures whose rows are not one outcome each, only that the side
+// has the row matters.
+func (p *pairs) addRecord(rec arrow.Record, name string, by []string) error {
+	cols, err := byColumns(rec, by, name)
+	if err != nil {
+		return err
+	}
+	keyer, err := stream.NewKeyer(rec.Schema())
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	key := make([]string, len(by))
+	for i := 0; i < int(rec.NumRows()); i++ {
+		groupKey(key, cols, i)
+		var pair []string
+		for j, v := range keyer.Values(rec, i) {
+			if keyer.Names[j] != by[p.col] {
+				pair = append(pair, v)
+			}
+		}
+		p.add(key, strings.Join(pair, "\x00"), keyer.Describe(rec, i), false)
+	}
+	return nil
 }
 
 // check refuses a pairing key scored on one side only: the comparison

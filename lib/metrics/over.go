@@ -94,3 +94,37 @@ func Over(by []string, rows []Row, col string) ([]string, []Row, []string, error
 	}
 	return outBy, out, notes, nil
 }
+
+// overMeans are the rows of Over's table that are means of the input's
+// metrics (named in metrics), not their spread or counts.
+func overMeans(rows []Row, metrics map[string]bool) []Row {
+	var out []Row
+	for _, r := range rows {
+		if metrics[r.Metric] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// mergeIntervals puts the interval rows Intervals wrote after each row of
+// means (iv: means with M_lo and M_hi after their M) right after that
+// row in rows.
+func mergeIntervals(rows, means, iv []Row) []Row {
+	key := func(r Row) string { return strings.Join(r.Group, "\x00") + "\x01" + r.Metric }
+	after := map[string][]Row{}
+	j := 0
+	for i, m := range means {
+		j++ // iv[j-1] is m itself
+		for j < len(iv) && (i+1 == len(means) || key(iv[j]) != key(means[i+1])) {
+			after[key(m)] = append(after[key(m)], iv[j])
+			j++
+		}
+	}
+	out := make([]Row, 0, len(rows)+len(iv))
+	for _, r := range rows {
+		out = append(out, r)
+		out = append(out, after[key(r)]...)
+	}
+	return out
+}

@@ -23,6 +23,7 @@ type synth struct {
 	labels []int32
 	extra  [][]any
 	logits []float32
+	key    []string // lk.key, if not the default
 }
 
 func (s *synth) add(id string, label int32, logits []float32, extra ...any) {
@@ -35,7 +36,12 @@ func (s *synth) add(id string, label int32, logits []float32, extra ...any) {
 func (s *synth) bytes(t *testing.T, times func(i int) int) []byte {
 	fields := append([]arrow.Field{{Name: stream.ColID, Type: arrow.BinaryTypes.String}, {Name: stream.ColLabel, Type: arrow.PrimitiveTypes.Int32}}, s.cols...)
 	fields = append(fields, stream.LogitsField(s.k))
-	schema := arrow.NewSchema(fields, nil)
+	var md *arrow.Metadata
+	if s.key != nil {
+		m := arrow.NewMetadata([]string{stream.MetaKey}, []string{strings.Join(s.key, ",")})
+		md = &m
+	}
+	schema := arrow.NewSchema(fields, md)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
 	var logits []float32
@@ -180,6 +186,26 @@ func TestReplicateEqualsRepeatedRows(t *testing.T) {
 						t.Errorf("seed %d %s: %v, the repeated stream gives %v", seed, k, v, wm[k])
 					}
 				}
+				if c.measure == "robust" { // no paired comparison (see Score)
+					continue
+				}
+				// the paired comparison's replicate: a's minus b's on the same draw
+				oc := o
+				oc.By, oc.Compare = nil, Compare{Col: stream.ColModel, A: "a", B: "b"}
+				n := 0
+				for _, row := range scoreBytes(t, oc, orig...) {
+					m, ok := strings.CutSuffix(row.Metric, ".diff_lo")
+					if !ok {
+						continue
+					}
+					n++
+					if want := wm["a/"+m] - wm["b/"+m]; math.Abs(row.Value-want) > 1e-9*math.Max(1, math.Abs(want)) {
+						t.Errorf("seed %d %s: paired replicate %v, the repeated streams' difference %v", seed, row.Metric, row.Value, want)
+					}
+				}
+				if n == 0 {
+					t.Errorf("seed %d: no paired intervals", seed)
+				}
 			}
 		})
 	}
@@ -246,5 +272,120 @@ func TestReplicateEqualsRepeatedSequences(t *testing.T) {
 		if n != 8 {
 			t.Errorf("seed %d: %d intervals, want 8 (2 models x 2 perturbations x fp, t5d)", seed, n)
 		}
+		oc := o
+		oc.By, oc.Compare = nil, Compare{Col: stream.ColModel, A: "a", B: "b"}
+		n = 0
+		for _, r := range scoreBytes(t, oc, build(func(string) int { return 1 })) {
+			if m, ok := strings.CutSuffix(r.Metric, ".diff_lo"); ok {
+				n++
+				p := strings.Join(r.Group, ",")
+				if d := want["a,"+p+"/"+m] - want["b,"+p+"/"+m]; math.Abs(r.Value-d) > 1e-9*math.Max(1, math.Abs(d)) {
+					t.Errorf("seed %d %s %s: paired replicate %v, the repeated sequences' difference %v", seed, p, r.Metric, r.Value, d)
+				}
+			}
+		}
+		if n != 4 {
+			t.Errorf("seed %d: %d paired intervals, want 4 (2 perturbations x fp, t5d)", seed, n)
+		}
+	}
+}
+
+// With Over (training seeds), a replicate of a mean is the mean over the
+// seeds of each seed's score on the same resampled images (one draw for
+// all seeds: they share the test set), and a paired comparison's
+// difference is the mean over seeds of the per-seed differences; only
+// the means get intervals.
+func TestReplicateOverSeeds(t *testing.T) {
+	s := &synth{k: 3, cols: []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}, {Name: "seed", Type: arrow.BinaryTypes.String}},
+		key: []string{stream.ColID, stream.ColModel, "seed"}} // as lk-infer keys a sidecar's columns
+	models, seeds := []string{"a", "b"}, []string{"0", "1", "2"}
+	for _, m := range models {
+		for si, sd := range seeds {
+			for i := 0; i < 90; i++ {
+				label := int32(i % 3)
+				top := int(label)
+				if (i*7+len(m)*3+si*5)%10 < 3+si {
+					top = (top + 1) % 3
+				}
+				s.add(fmt.Sprintf("img%03d", i), label, logits3(top, i), m, sd)
+			}
+		}
+	}
+	u := NewUnits()
+	for _, id := range s.ids {
+		u.of(id)
+	}
+	for _, seed := range []uint64{5, 6} {
+		w := make([]float64, u.Len())
+		u.drawFrom(u.strata(), w, seed, 0)
+		// per model and seed, top-1 on the stream each image repeated as drawn
+		per := map[string]float64{}
+		for _, r := range scoreBytes(t, Options{Measure: "accuracy", By: []string{stream.ColModel, "seed"}, AllowDuplicates: true},
+			s.bytes(t, func(i int) int { return int(w[u.index[s.ids[i]]]) })) {
+			if r.Metric == Top1 {
+				per[r.Group[0]+"/"+r.Group[1]] = r.Value
+			}
+		}
+		mean := func(m string) float64 {
+			v := 0.0
+			for _, sd := range seeds {
+				v += per[m+"/"+sd]
+			}
+			return v / float64(len(seeds))
+		}
+		ci := CI{Level: 95, Resamples: 1, Seed: seed, Method: MethodBootstrap}
+		by := []string{stream.ColModel, "seed"}
+		got := map[string]float64{}
+		for _, r := range scoreBytes(t, Options{Measure: "accuracy", By: by, Over: "seed", CI: ci}, s.bytes(t, func(int) int { return 1 })) {
+			got[strings.Join(r.Group, ",")+"/"+r.Metric] = r.Value
+		}
+		for _, m := range models {
+			if v := got[m+"/top1_lo"]; math.Abs(v-mean(m)) > 1e-9 {
+				t.Errorf("seed %d model %s: top1_lo %v, the seeds' mean on the resample %v", seed, m, v, mean(m))
+			}
+			if _, ok := got[m+"/top1_sd_lo"]; ok {
+				t.Errorf("model %s: an interval on the sd over seeds; only means get one", m)
+			}
+		}
+		got = map[string]float64{}
+		for _, r := range scoreBytes(t, Options{Measure: "accuracy", By: []string{"seed"}, Over: "seed", CI: ci, Compare: Compare{Col: stream.ColModel, A: "a", B: "b"}}, s.bytes(t, func(int) int { return 1 })) {
+			got[r.Metric] = r.Value
+		}
+		if v, want := got["top1.diff_lo"], mean("a")-mean("b"); math.Abs(v-want) > 1e-9 {
+			t.Errorf("seed %d: top1.diff_lo %v, the seeds' mean difference on the resample %v", seed, v, want)
+		}
+		if _, ok := got["top1.p"]; ok {
+			t.Error("a McNemar p-value for a mean over seeds")
+		}
+	}
+}
+
+// A paired comparison of a measure other than accuracy refuses a row on
+// one side only, naming it, as accuracy's does.
+func TestCompareRefusesUnpairedRows(t *testing.T) {
+	in, out := &synth{k: 3, cols: []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}}}, &synth{k: 3, cols: []arrow.Field{{Name: stream.ColModel, Type: arrow.BinaryTypes.String}}}
+	for _, m := range []string{"a", "b"} {
+		for i := 0; i < 20; i++ {
+			if m == "b" && i == 7 {
+				continue
+			}
+			in.add(fmt.Sprintf("img%03d", i), int32(i%3), logits3(i%3, i), m)
+			out.add(fmt.Sprintf("ood%03d", i), -1, logits3(i%3, i), m)
+		}
+	}
+	_, _, _, _, err := Score(Options{Measure: "ood", Compare: Compare{Col: stream.ColModel, A: "a", B: "b"}}, func(fn func(*stream.Reader, bool) error) error {
+		for i, d := range [][]byte{out.bytes(t, func(int) int { return 1 }), in.bytes(t, func(int) int { return 1 })} {
+			r, err := stream.NewReader(bytes.NewReader(d), "s")
+			if err != nil {
+				return err
+			}
+			if err := fn(r, i == 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "img007") {
+		t.Errorf("an image scored for a only: %v, want an error naming img007", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -32,6 +33,12 @@ type Options struct {
 	Compare Compare
 	// Scale is effective robustness's axis: ScaleLogit or ScaleProbit.
 	Scale string
+	// Where keeps the inputs' rows that meet every condition (not those
+	// of the positive streams: --positive, --clean).
+	Where []Where
+	// Over summarises the table over one of By's columns (training
+	// seeds; see Over); intervals are then those of the means.
+	Over string
 }
 
 // Streams hands each input stream to fn, the out-of-distribution ones of
@@ -46,29 +53,40 @@ type Streams func(fn func(r *stream.Reader, positive bool) error) error
 // AllowDuplicates.
 func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metadata, notes []string, err error) {
 	var add func(rec arrow.Record, name string, positive bool) error
-	var result func() ([]Row, error)
+	// result computes the table and rep, which recomputes it on a
+	// resample with unit weights w (for the bootstrap); tested, if set,
+	// adds tests (McNemar's) after the intervals.
+	var result func() (rows []Row, rep func(w []float64) ([]Row, error), err error)
+	var tested func(rows []Row) []Row
 	by = append([]string{}, o.By...)
 	switch {
 	case o.CI.Level > 0 && o.Measure == "reliability":
 		return nil, nil, md, nil, fmt.Errorf("--ci: a reliability diagram's bins get no interval; --measure calibration's ECE and RMS error do")
 	case o.CI.Level > 0 && o.CI.Method == MethodWilson && o.Measure != "accuracy" && o.Measure != "in9" && o.Measure != "ce":
 		return nil, nil, md, nil, fmt.Errorf("--ci-method wilson: the closed form is for accuracies; --measure %s takes the bootstrap", o.Measure)
+	case o.CI.Level > 0 && o.CI.Method == MethodWilson && o.Over != "":
+		return nil, nil, md, nil, fmt.Errorf("--ci-method wilson with --over: a mean over %s values is not one proportion; the bootstrap gives its interval", o.Over)
+	case o.CI.Level > 0 && o.CI.Method == MethodWilson && o.Compare.Col != "":
+		return nil, nil, md, nil, fmt.Errorf("--compare: the difference's interval is a paired bootstrap; --ci-method wilson has none")
+	}
+	if o.Over != "" && !slices.Contains(o.By, o.Over) {
+		return nil, nil, md, nil, fmt.Errorf("--over %s: not among the grouping columns (%s)", o.Over, strings.Join(o.By, ", "))
 	}
 	units := NewUnits()
 	boot := o.CI.Level > 0 && o.CI.Method == MethodBootstrap
-	// withCI adds the bootstrap interval of every row, replicate(w)
-	// recomputing the rows on a resample
-	withCI := func(rows []Row, replicate func(w []float64) ([]Row, error)) ([]Row, error) {
-		if !boot {
-			return rows, nil
-		}
-		rows, ciNotes, err := Intervals(rows, o.CI, units, replicate)
-		notes = append(notes, ciNotes...)
-		return rows, err
-	}
 	cmp := o.Compare
-	if cmp.Col != "" && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9" {
-		return nil, nil, md, nil, fmt.Errorf("--compare: comparisons are computed for --measure accuracy, ce and in9; not yet for %s", o.Measure)
+	// pairing records the rows each side of a comparison has by key:
+	// accuracies keep their outcomes (for McNemar); other measures only
+	// the keys, read below
+	var pairing *pairs
+	switch {
+	case cmp.Col != "" && (o.Measure == "reliability" || o.Measure == "effective"):
+		return nil, nil, md, nil, fmt.Errorf("--compare: --measure %s has no paired comparison (a diagram's bins; a line fitted over all models)", o.Measure)
+	case cmp.Col != "" && o.Measure == "robust":
+		return nil, nil, md, nil, fmt.Errorf("--compare: --measure robust's stages are attacks on each model's own inputs, not shared rows; compare the models' --measure accuracy on the adversarial streams")
+	case cmp.Col != "" && o.Measure != "accuracy" && o.Measure != "ce" && o.Measure != "in9":
+		pairing = newPairs(len(o.By), cmp.A, cmp.B)
+		pairing.keysOnly = true
 	}
 	if cmp.Col != "" {
 		if slices.Contains(by, cmp.Col) {
@@ -89,6 +107,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 		if cmp.Col != "" {
 			acc.pairs = newPairs(len(by)-1, cmp.A, cmp.B)
+			pairing = acc.pairs
 		}
 		spaces := map[string]bool{} // the models' label spaces, for ce's baseline
 		add = func(rec arrow.Record, name string, _ bool) error {
@@ -97,27 +116,21 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			}
 			return acc.Add(rec, name)
 		}
-		result = func() ([]Row, error) {
+		result = func() ([]Row, func([]float64) ([]Row, error), error) {
 			rows, err := acc.Rows()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if len(rows) == 0 && acc.Unlabelled() > 0 {
-				return nil, fmt.Errorf("no labelled rows to score: all %d have label -1 (unknown)", acc.Unlabelled())
+				return nil, nil, fmt.Errorf("no labelled rows to score: all %d have label -1 (unknown)", acc.Unlabelled())
 			}
 			if len(rows) == 0 {
-				return nil, errors.New("no rows to score: the input streams were empty")
+				return nil, nil, errors.New("no rows to score: the input streams were empty")
 			}
 			if n := acc.Unlabelled(); n > 0 {
 				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
 			}
 			ceBy := by
-			finish := func(rows []Row, base map[string]float64) ([]Row, []string, error) {
-				if o.Measure != "ce" {
-					return rows, nil, nil
-				}
-				return CE(rows, len(ceBy), base)
-			}
 			var base map[string]float64 // ce's baseline errors
 			if o.Measure == "ce" {
 				base = o.CEBase
@@ -129,9 +142,16 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 					notes = append(notes, fmt.Sprintf("CE and mCE divide by AlexNet's ImageNet-C errors (the bundled baseline), but the predictions come from a model of label space %s: give --baseline a table of your own baseline's --measure ce on the same images", strings.Join(slices.Sorted(maps.Keys(spaces)), ", ")))
 				}
 			}
-			rows, ceNotes, err := finish(rows, base)
+			// finish turns accuracy rows into the measure's rows
+			finish := func(rows []Row) ([]Row, []string, error) {
+				if o.Measure != "ce" {
+					return rows, nil, nil
+				}
+				return CE(rows, len(ceBy), base)
+			}
+			rows, ceNotes, err := finish(rows)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for _, n := range ceNotes {
 				notes = append(notes, strings.TrimSpace(n))
@@ -139,61 +159,17 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			if o.Measure == "ce" {
 				by = append(by, stream.ColCorruption)
 			}
-			if cmp.Col != "" {
-				col := len(o.By)
-				for _, side := range []string{cmp.A, cmp.B} {
-					if !slices.ContainsFunc(rows, func(r Row) bool { return r.Group[col] == side }) {
-						return nil, fmt.Errorf("--compare: no scored rows have %s %s", cmp.Col, side)
-					}
-				}
-				if err := acc.pairs.check(); err != nil {
+			if cmp.Col != "" && o.Measure != "ce" && o.Over == "" {
+				tested = func(rows []Row) []Row { return acc.mcnemar(rows, cmp) }
+			}
+			return rows, func(w []float64) ([]Row, error) {
+				rows, err := acc.Resample(w)
+				if err != nil {
 					return nil, err
 				}
-				all := rows
-				rows = compared(all, col, cmp)
-				by = slices.Delete(by, col, col+1)
-				resampled := func(w []float64) ([]Row, error) {
-					rows, err := acc.Resample(w)
-					if err != nil {
-						return nil, err
-					}
-					if rows, _, err = finish(rows, base); err != nil {
-						return nil, err
-					}
-					return compared(rows, col, cmp), nil
-				}
-				if o.CI.Level > 0 && o.CI.Method == MethodBootstrap {
-					var ciNotes []string
-					if rows, ciNotes, err = Intervals(rows, o.CI, units, resampled); err != nil {
-						return nil, err
-					}
-					notes = append(notes, ciNotes...)
-				} else if o.CI.Level > 0 {
-					return nil, fmt.Errorf("--compare: the difference's interval is a paired bootstrap; --ci-method wilson has none")
-				}
-				if o.Measure != "ce" {
-					rows = acc.mcnemar(rows, cmp)
-				}
-				return rows, nil
-			}
-			switch {
-			case o.CI.Level > 0 && o.CI.Method == MethodWilson:
-				var ciNotes []string
-				rows, ciNotes = WilsonIntervals(rows, o.CI.Level)
-				notes = append(notes, ciNotes...)
-			case o.CI.Level > 0:
-				var ciNotes []string
-				rows, ciNotes, err = Intervals(rows, o.CI, units, func(w []float64) ([]Row, error) {
-					rows, err := acc.Resample(w)
-					if err != nil {
-						return nil, err
-					}
-					rows, _, err = finish(rows, base)
-					return rows, err
-				})
-				notes = append(notes, ciNotes...)
-			}
-			return rows, err
+				rows, _, err = finish(rows)
+				return rows, err
+			}, nil
 		}
 	case "effective":
 		clean, shifted := NewAccuracy(by, o.Subset), NewAccuracy(by, o.Subset)
@@ -213,7 +189,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			return shifted.Add(rec, name)
 		}
 		scale := cmp2(o.Scale, ScaleLogit)
-		result = func() ([]Row, error) {
+		result = func() ([]Row, func([]float64) ([]Row, error), error) {
 			m := Top1
 			if o.Subset != nil {
 				m = Top1 + "_masked"
@@ -231,21 +207,20 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			}
 			rows, line, err := table(clean, shifted)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			notes = append(notes, fmt.Sprintf("baseline: %s(shifted) = %.4f + %.4f %s(clean), fitted over the %d groups (r² %.3f)", scale, line.Intercept, line.Slope, scale, len(rows)/4, line.R2))
+			sign := "+"
+			if line.Slope < 0 {
+				sign = "-"
+			}
+			notes = append(notes, fmt.Sprintf("baseline: %s(shifted) = %.4f %s %.4f %s(clean), fitted over the %d groups (r² %.3f)", scale, line.Intercept, sign, math.Abs(line.Slope), scale, len(rows)/4, line.R2))
 			if n := clean.Unlabelled() + shifted.Unlabelled(); n > 0 {
 				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
 			}
-			if o.CI.Level > 0 {
-				var ciNotes []string
-				rows, ciNotes, err = Intervals(rows, o.CI, units, func(w []float64) ([]Row, error) {
-					rows, _, err := table(clean.resampled(w), shifted.resampled(w))
-					return rows, err
-				})
-				notes = append(notes, ciNotes...)
-			}
-			return rows, err
+			return rows, func(w []float64) ([]Row, error) {
+				rows, _, err := table(clean.resampled(w), shifted.resampled(w))
+				return rows, err
+			}, nil
 		}
 	case "calibration", "reliability":
 		cal := NewCalibration(by, o.Subset)
@@ -253,23 +228,21 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			cal.KeepRows(units)
 		}
 		add = func(rec arrow.Record, name string, _ bool) error { return cal.Add(rec, name) }
-		result = func() ([]Row, error) {
+		result = func() ([]Row, func([]float64) ([]Row, error), error) {
 			if n := cal.Unlabelled(); n > 0 {
 				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
 			}
 			if o.Measure == "reliability" {
 				by = append(by, ColBin)
-				return cal.ReliabilityRows()
+				rows, err := cal.ReliabilityRows()
+				return rows, nil, err
 			}
 			rows, calNotes, err := cal.Rows()
 			notes = append(notes, calNotes...)
-			if err != nil {
-				return nil, err
-			}
-			return withCI(rows, func(w []float64) ([]Row, error) {
+			return rows, func(w []float64) ([]Row, error) {
 				rows, _, err := cal.resampled(w).Rows()
 				return rows, err
-			})
+			}, err
 		}
 	case "shape-bias":
 		sb := NewShapeBias(by)
@@ -277,19 +250,16 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			sb.KeepRows(units)
 		}
 		add = func(rec arrow.Record, name string, _ bool) error { return sb.Add(rec, name) }
-		result = func() ([]Row, error) {
+		result = func() ([]Row, func([]float64) ([]Row, error), error) {
 			if n := sb.Unlabelled(); n > 0 {
 				notes = append(notes, fmt.Sprintf("%d rows have label -1 (unknown) and are not scored", n))
 			}
 			rows, sbNotes, err := sb.Rows()
 			notes = append(notes, sbNotes...)
-			if err != nil {
-				return nil, err
-			}
-			return withCI(rows, func(w []float64) ([]Row, error) {
+			return rows, func(w []float64) ([]Row, error) {
 				rows, _, err := sb.resampled(w).Rows()
 				return rows, err
-			})
+			}, err
 		}
 	case "robust":
 		rb := NewRobust(by)
@@ -297,12 +267,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			rb.KeepRows(units)
 		}
 		add = func(rec arrow.Record, name string, _ bool) error { return rb.Add(rec, name) }
-		result = func() ([]Row, error) {
+		result = func() ([]Row, func([]float64) ([]Row, error), error) {
 			rows, err := rb.Rows()
-			if err != nil {
-				return nil, err
-			}
-			return withCI(rows, func(w []float64) ([]Row, error) { return rb.resampled(w).Rows() })
+			return rows, func(w []float64) ([]Row, error) { return rb.resampled(w).Rows() }, err
 		}
 	case "ood":
 		ood := NewOOD(by, o.Subset)
@@ -313,12 +280,9 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			units.Stratum(map[bool]int{true: 0, false: 1}[positive]) // out- and in-distribution images apart
 			return ood.Add(rec, name, positive)
 		}
-		result = func() ([]Row, error) {
+		result = func() ([]Row, func([]float64) ([]Row, error), error) {
 			rows, err := ood.Rows()
-			if err != nil {
-				return nil, err
-			}
-			return withCI(rows, func(w []float64) ([]Row, error) { return ood.resampled(w).Rows() })
+			return rows, func(w []float64) ([]Row, error) { return ood.resampled(w).Rows() }, err
 		}
 	case "fp":
 		fp := NewFP(by, o.Stride)
@@ -327,10 +291,10 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 		add = func(rec arrow.Record, name string, _ bool) error { return fp.Add(rec, name) }
 		nby := len(by)
-		result = func() ([]Row, error) {
+		result = func() ([]Row, func([]float64) ([]Row, error), error) {
 			rows, err := fp.Rows()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if o.FPBase != nil {
 				var fpNotes []string
@@ -338,13 +302,13 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 				notes = append(notes, fpNotes...)
 			}
 			by = append(by, stream.ColPerturbation)
-			return withCI(rows, func(w []float64) ([]Row, error) {
+			return rows, func(w []float64) ([]Row, error) {
 				rows, err := fp.resampledRows(w)
 				if err == nil && o.FPBase != nil {
 					rows, _ = Normalise(rows, nby, o.FPBase, o.T5Base)
 				}
 				return rows, err
-			})
+			}, nil
 		}
 	default:
 		return nil, nil, md, nil, fmt.Errorf("measure %q: want accuracy, ce, ood, in9, fp, robust, calibration, reliability, shape-bias or effective", o.Measure)
@@ -353,29 +317,65 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	consumed := map[string][]string{"ce": {stream.ColCorruption, stream.ColSeverity},
 		"fp": {stream.ColPerturbation, stream.ColFrame, stream.ColSeq}, "robust": {stream.ColAttack}}[o.Measure]
 	pool := newPooling(append(append(slices.Clone(o.By), consumed...), cmp.Col)...)
-	u := stream.NewUnique()
+	u, uPos := stream.NewUnique(), stream.NewUnique()
+	if o.Measure != "effective" {
+		uPos = u // an image both in- and out-of-distribution is an error; effective's clean and shifted sets may share images
+	}
+	unique := func(positive bool) *stream.Unique {
+		if positive {
+			return uPos
+		}
+		return u
+	}
+	var sel *selector
+	if len(o.Where) > 0 {
+		sel = newSelector(o.Where)
+	}
+	scoreRecord := func(rec arrow.Record, name string, positive bool) error {
+		if !o.AllowDuplicates {
+			if err := unique(positive).Add(rec); err != nil {
+				return err
+			}
+		}
+		if err := add(rec, name, positive); err != nil {
+			return err
+		}
+		if pairing != nil && pairing.keysOnly {
+			if err := pairing.addRecord(rec, name, by); err != nil {
+				return err
+			}
+		}
+		if !positive {
+			pool.add(rec)
+		}
+		return nil
+	}
 	first := true
 	err = streams(func(r *stream.Reader, positive bool) error {
 		if first && !positive {
 			md, first = r.Schema().Metadata(), false
 		}
-		if err := u.Start(r.Name(), r.Schema()); err != nil {
+		if err := unique(positive).Start(r.Name(), r.Schema()); err != nil {
 			return err
 		}
 		if _, mapped := r.Schema().Metadata().GetValue(stream.MetaClassGroups); mapped && o.Measure != "accuracy" {
 			return fmt.Errorf("%s: is class-mapped (lk-data --class-map): its labels stand for groups of classes, which only --measure accuracy scores", r.Name())
 		}
 		for r.Next() {
-			if !o.AllowDuplicates {
-				if err := u.Add(r.Record()); err != nil {
+			recs := []arrow.Record{r.Record()}
+			if sel != nil && !positive {
+				var err error
+				if recs, err = sel.keep(r.Record(), r.Name()); err != nil {
 					return err
 				}
 			}
-			if err := add(r.Record(), r.Name(), positive); err != nil {
-				return err
-			}
-			if !positive {
-				pool.add(r.Record())
+			for _, rec := range recs {
+				if err := scoreRecord(rec, r.Name(), positive); err != nil {
+					return err
+				}
+				if rec != r.Record() {
+					rec.Release()
+				}
 			}
 		}
 		return r.Err()
@@ -383,13 +383,95 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 	if err != nil {
 		return nil, nil, md, nil, err
 	}
+	if sel != nil {
+		if err := sel.check(); err != nil {
+			return nil, nil, md, nil, err
+		}
+	}
 	poolNotes, err := pool.check()
 	if err != nil {
 		return nil, nil, md, nil, err
 	}
-	rows, err = result()
+	rows, rep, err := result()
 	if err == nil && len(rows) == 0 { // every measure: an empty table is no answer
 		err = errors.New("no rows to score: the input streams were empty")
 	}
-	return by, rows, md, append(notes, poolNotes...), err
+	if err != nil {
+		return nil, nil, md, nil, err
+	}
+	notes = append(notes, poolNotes...)
+	if cmp.Col != "" { // the comparison: the sides' rows become A, B and A - B
+		col := len(o.By)
+		for _, side := range []string{cmp.A, cmp.B} {
+			if !slices.ContainsFunc(rows, func(r Row) bool { return r.Group[col] == side }) {
+				return nil, nil, md, nil, fmt.Errorf("--compare: no scored rows have %s %s", cmp.Col, side)
+			}
+		}
+		if err := pairing.check(); err != nil {
+			return nil, nil, md, nil, err
+		}
+		rows = compared(rows, col, cmp)
+		by = slices.Delete(by, col, col+1)
+		if rep != nil {
+			inner := rep
+			rep = func(w []float64) ([]Row, error) {
+				rows, err := inner(w)
+				if err != nil {
+					return nil, err
+				}
+				return compared(rows, col, cmp), nil
+			}
+		}
+		if o.Over != "" && (o.Measure == "accuracy" || o.Measure == "in9") {
+			notes = append(notes, fmt.Sprintf("--compare with --over %s: the difference is a mean over %s values and has no McNemar test; its interval (--ci) is the paired bootstrap", o.Over, o.Over))
+		}
+	}
+	// the summary over a column (training seeds), then the intervals of
+	// what is shown: with --over, of the means, each replicate's rows
+	// summarised as the table's were
+	var means []Row // the rows that get an interval
+	if o.Over != "" {
+		metricNames := map[string]bool{}
+		for _, r := range rows {
+			metricNames[r.Metric] = true
+		}
+		at := by
+		var overNotes []string
+		if by, rows, overNotes, err = Over(at, rows, o.Over); err != nil {
+			return nil, nil, md, nil, err
+		}
+		notes = append(notes, overNotes...)
+		if rep != nil {
+			inner := rep
+			rep = func(w []float64) ([]Row, error) {
+				rows, err := inner(w)
+				if err != nil {
+					return nil, err
+				}
+				_, rows, _, err = Over(at, rows, o.Over)
+				return rows, err
+			}
+		}
+		means = overMeans(rows, metricNames)
+	}
+	var ciNotes []string
+	switch {
+	case o.CI.Level > 0 && o.CI.Method == MethodWilson:
+		rows, ciNotes = WilsonIntervals(rows, o.CI.Level)
+	case boot && means != nil:
+		var iv []Row
+		if iv, ciNotes, err = Intervals(means, o.CI, units, rep); err == nil {
+			rows = mergeIntervals(rows, means, iv)
+		}
+	case boot:
+		rows, ciNotes, err = Intervals(rows, o.CI, units, rep)
+	}
+	if err != nil {
+		return nil, nil, md, nil, err
+	}
+	notes = append(notes, ciNotes...)
+	if tested != nil {
+		rows = tested(rows)
+	}
+	return by, rows, md, notes, nil
 }

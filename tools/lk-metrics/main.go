@@ -41,14 +41,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&clean, "clean", "for effective: the in-distribution prediction `files` of the testbed's models (the inputs are their predictions on the shifted set)")
 	scale := fs.String("scale", metrics.ScaleLogit, "for effective: the axes the baseline line is fitted on, logit or probit")
 	baseline := fs.String("baseline", "", "for ce and fp: a table `file` of a baseline model's run of the same measure (ce: instead of the bundled AlexNet errors; fp: gives FR, T5D ratios, mFR and mT5D)")
-	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values")
-	compare := fs.String("compare", "", "`COL=A,B`: compare A with B, two values of column COL (two models: model=lk31,resnet), on the rows they share by key: per group and metric, M.A, M.B and M.diff (A - B), with --ci the paired bootstrap interval of each, and for top-1 the exact McNemar p-value (M.p) and Holm's adjustment over the table's groups (M.p_holm); a row on one side only is an error")
+	over := fs.String("over", "", "a `column` to summarise over (e.g. seed: a model's training seeds): each metric becomes the mean over the column's values, with _sd, _min and _max, and n_COLUMN counts the values; with --ci, the mean's interval, the images resampled alike for every value (they are the same images)")
+	compare := fs.String("compare", "", "`COL=A,B`: compare A with B, two values of column COL (two models: model=lk31,resnet), on the rows they share by key: per group and metric, M.A, M.B and M.diff (A - B), with --ci the paired bootstrap interval of each, and for top-1 the exact McNemar p-value (M.p) and Holm's adjustment over the table's groups (M.p_holm); with --over seed, M.diff is the mean difference over the seeds, its interval the paired bootstrap (no McNemar test); a row on one side only is an error")
 	var ci metrics.CI
 	cli.FloatVar(fs, &ci.Level, "ci", 0, "confidence `level` in percent (e.g. 95): add M_lo and M_hi beside every metric M, the interval the test set's sampling allows (every measure but reliability; for fp the sequences are resampled); 0: none")
 	fs.IntVar(&ci.Resamples, "resamples", 1000, "bootstrap replicates for --ci")
 	fs.Uint64Var(&ci.Seed, "seed", 0, "seed of the bootstrap's draws for --ci (the output bytes depend on it, not on threads)")
 	fs.StringVar(&ci.Method, "ci-method", metrics.MethodBootstrap, "bootstrap: resample the images (by id; one draw for every group and condition, so mCE's images stay together); wilson: the Wilson score interval of top-1 and top-5, a closed form")
 	quiet := fs.Bool("q", false, "no notes on stderr (rows left unscored, pooled conditions, the baseline's label space); errors still go there")
+	var where []metrics.Where
+	fs.Func("where", "`COL=VALUE[,VALUE...]`: score only the inputs' rows whose column COL holds one of the values (numbers compare as numbers), e.g. variant=mixed_rand or severity=5; repeat for several columns; --positive and --clean streams are read whole", func(s string) error {
+		w, err := metrics.ParseWhere(s)
+		where = append(where, w)
+		return err
+	})
 	allowDup := fs.Bool("allow-duplicates", false, "score rows whose key (id and conditions, lk.key) occurs more than once across the inputs, instead of refusing them")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -79,19 +85,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return cli.Usage("--ci-method %q: want bootstrap or wilson", ci.Method)
 		case ci.Method == metrics.MethodBootstrap && ci.Resamples < 100:
 			return cli.Usage("--resamples %d: want at least 100 for a percentile interval", ci.Resamples)
-		case *over != "":
-			return cli.Usage("--ci with --over: an interval over both the seeds and the images is not computed; give one of them")
 		}
 	}
-	o := metrics.Options{Measure: *measure, By: groupBy, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup, CI: ci}
+	o := metrics.Options{Measure: *measure, By: groupBy, Subset: sub, Stride: *stride, AllowDuplicates: *allowDup, CI: ci, Over: *over, Where: where}
 	if *compare != "" {
 		col, sides, ok := strings.Cut(*compare, "=")
 		a, b, ok2 := strings.Cut(sides, ",")
 		if !ok || !ok2 || col == "" || a == "" || b == "" || strings.Contains(b, ",") || a == b {
 			return cli.Usage("--compare %q: want COL=A,B, two different values of one column (e.g. model=lk31,resnet)", *compare)
-		}
-		if *over != "" {
-			return cli.Usage("--compare with --over: compare one seed's models, or summarise over seeds; not both")
 		}
 		o.Compare = metrics.Compare{Col: col, A: a, B: b}
 	}
@@ -165,13 +166,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
-	}
-	if *over != "" {
-		var more []string
-		if cols, rows, more, err = metrics.Over(cols, rows, *over); err != nil {
-			return err
-		}
-		notes = append(notes, more...)
 	}
 	for _, n := range notes {
 		if !*quiet {
