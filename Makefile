@@ -121,7 +121,7 @@ benchmarks: build ort
 
 # The paper's figures and tables (pipelines/reproduce.sh says how each is
 # made and which variables point it at other models and real data).
-FIGURES := benchmarks fig1 fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 fig10 table1 table2 table3 table4 table5 table6 table7 autoattack erf calibration shapebias effective
+FIGURES := fig1 fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 fig10 table1 table2 table3 table4 table5 table6 table7 autoattack erf calibration shapebias effective
 .PHONY: reproduce $(FIGURES)
 reproduce: build ort
 	@pipelines/reproduce.sh

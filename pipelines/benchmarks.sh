@@ -140,7 +140,7 @@ if [ -n "$CIF" ] && [ -n "$pairs" ]; then
   echo "$LK against the others: the difference ($LK minus the other${DIRS:+, of the means over the seeds}) on the images both saw, its ${LEVEL}% paired bootstrap interval,"
   echo "and * where that excludes 0: a difference beyond the test set's sampling noise${DIRS:+; s where the two models' min-max ranges over the seeds do not overlap (beyond the seeds' spread)}."
   echo
-  printf "%-8s" ""; for o in $pairs; do printf " %-24s" "$LK - $o"; done; echo
+  { printf "%-8s" ""; for o in $pairs; do printf " %-24s" "$LK - $o"; done; echo
   declare -A DIFF
   for o in $pairs; do
     for set in clean a r 9 c p o-neg; do DIFF[$o,$set]=$(scores $set "$LK $o" --compare "model=$LK,$o"); done
@@ -160,7 +160,7 @@ if [ -n "$CIF" ] && [ -n "$pairs" ]; then
       printf " %-24s" "$(awk -v d="$d" 'BEGIN { printf "%+.2f", d }') [$(num "${lh%,*}"),$(num "${lh#*,}")] $mark"
     done
     echo
-  done
+  done; } | sed 's/ *$//'
 fi
 [ -n "$DIRS" ] || echo "
 One seed of each model (testdata/zoo/). The table over the three trained seeds, each cell mean ± sd: SEEDS=all make demo (about 10 minutes on two cores)."

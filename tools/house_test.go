@@ -63,3 +63,17 @@ func keys(m map[string]bool) string {
 	sort.Strings(ks)
 	return strings.Join(ks, ", ")
 }
+
+// Every Makefile target has one recipe: a target defined twice (a name in
+// FIGURES that is also a target of its own) runs whichever make read last.
+func TestMakefileTargetsOnce(t *testing.T) {
+	cmd := exec.Command("make", "-n", "-f", testutil.Path(t, "Makefile"), "clean")
+	cmd.Dir = testutil.Path(t, ".")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n clean: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "overriding recipe") {
+		t.Errorf("the Makefile defines a target twice:\n%s", out)
+	}
+}

@@ -412,16 +412,7 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		}
 		rows = compared(rows, col, cmp)
 		by = slices.Delete(by, col, col+1)
-		if rep != nil {
-			inner := rep
-			rep = func(w []float64) ([]Row, error) {
-				rows, err := inner(w)
-				if err != nil {
-					return nil, err
-				}
-				return compared(rows, col, cmp), nil
-			}
-		}
+		rep = then(rep, func(rows []Row) ([]Row, error) { return compared(rows, col, cmp), nil })
 		if o.Over != "" && (o.Measure == "accuracy" || o.Measure == "in9") {
 			notes = append(notes, fmt.Sprintf("--compare with --over %s: the difference is a mean over %s values and has no McNemar test; its interval (--ci) is the paired bootstrap", o.Over, o.Over))
 		}
@@ -441,17 +432,10 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 			return nil, nil, md, nil, err
 		}
 		notes = append(notes, overNotes...)
-		if rep != nil {
-			inner := rep
-			rep = func(w []float64) ([]Row, error) {
-				rows, err := inner(w)
-				if err != nil {
-					return nil, err
-				}
-				_, rows, _, err = Over(at, rows, o.Over)
-				return rows, err
-			}
-		}
+		rep = then(rep, func(rows []Row) ([]Row, error) {
+			_, rows, _, err := Over(at, rows, o.Over)
+			return rows, err
+		})
 		means = overMeans(rows, metricNames)
 	}
 	var ciNotes []string
@@ -474,4 +458,19 @@ func Score(o Options, streams Streams) (by []string, rows []Row, md arrow.Metada
 		rows = tested(rows)
 	}
 	return by, rows, md, notes, nil
+}
+
+// then is replicate rep followed by step on its rows: a replicate
+// recomputes the table the way the table itself was made (nil stays nil).
+func then(rep func(w []float64) ([]Row, error), step func([]Row) ([]Row, error)) func(w []float64) ([]Row, error) {
+	if rep == nil {
+		return nil
+	}
+	return func(w []float64) ([]Row, error) {
+		rows, err := rep(w)
+		if err != nil {
+			return nil, err
+		}
+		return step(rows)
+	}
 }
