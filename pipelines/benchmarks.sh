@@ -163,4 +163,4 @@ if [ -n "$CIF" ] && [ -n "$pairs" ]; then
   done; } | sed 's/ *$//'
 fi
 [ -n "$DIRS" ] || echo "
-One seed of each model (testdata/zoo/). The table over the three trained seeds, each cell mean ± sd: SEEDS=all make demo (about 10 minutes on two cores)."
+One seed of each model (testdata/zoo/). The table over the three trained seeds, each cell mean ± sd: SEEDS=all make demo (about 12 minutes on two cores)."

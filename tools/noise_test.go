@@ -134,7 +134,7 @@ func TestBenchmarksIntervalsAndPairs(t *testing.T) {
 	if len(vals) != 3 || len(head) != 11 {
 		t.Fatalf("no table of 3 models:\n%s", out)
 	}
-	pair := regexp.MustCompile(`([+-][0-9.]+) \[(-?[0-9.]+),(-?[0-9.]+)\] (\*?)`)
+	pair := regexp.MustCompile(`([+-][0-9.]+) \[(-?[0-9.]+),(-?[0-9.]+)\] ?(\*?)`)
 	n := 0
 	for _, l := range lines {
 		f := strings.Fields(l)
