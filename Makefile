@@ -45,6 +45,11 @@ ZOO      := resnet lk3 lk7 lk13 lk31 vit
 FMNIST   := testdata/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 export LK_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
+# Go 1.26's vector intrinsics (simd/archsimd) are built in by default:
+# lib/vec's kernels then run vectorised on amd64 CPUs with AVX2 and fall
+# back to the scalar code elsewhere, with the same bits (tested under both
+# builds). GOEXPERIMENT= make ... builds without them.
+export GOEXPERIMENT ?= simd
 
 .PHONY: all build deps deps-gpu debs testdebs install-debs ort node demo benchmarks test fuzz bench clean slurm-check zoo-train
 
@@ -139,6 +144,7 @@ $(NODE_ARROW):
 test: build ort node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	GOEXPERIMENT= $(GO) test -count=1 ./lib/vec ./lib/corrupt # the scalar build's kernels against the same references
 	$(MAKE) -s --no-print-directory fuzz FUZZTIME=12s
 
 # Fuzz targets (go test -fuzz), each for FUZZTIME: the stream reader, the

@@ -26,6 +26,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/imageio"
 	"github.com/lk-robustness/lk/lib/preprocess"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Table selects a parameter table.
@@ -109,9 +110,7 @@ func Apply(name string, m *Img, severity int, cfg Config, id string) (*Img, erro
 		return nil, err
 	}
 	if !out.eightBit { // np.uint8(clip(x, 0, 1) * 255) truncates
-		for i, v := range out.Pix {
-			out.Pix[i] = quantize(v)
-		}
+		vec.Quantize(out.Pix, out.Pix)
 	}
 	out.eightBit = false
 	return out, nil
@@ -511,9 +510,7 @@ func glassBlur(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 		[][3]float64{{.05, 1, 1}, {.25, 1, 1}, {.4, 1, 1}, {.25, 1, 2}, {.4, 1, 2}})
 	sigma, d, iters := p[0], int(p[1]), int(p[2])
 	x := gaussian(m, sigma)
-	for i, v := range x.Pix {
-		x.Pix[i] = quantize(v)
-	}
+	vec.Quantize(x.Pix, x.Pix)
 	for it := 0; it < iters; it++ {
 		for h := m.H - d; h > d; h-- {
 			for w := m.W - d; w > d; w-- {

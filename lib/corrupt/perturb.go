@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // A perturbation turns an image into a sequence of frames (ImageNet-P,
@@ -187,9 +189,7 @@ func Sequence(name string, m *Img, difficulty int, cfg Config, id string) ([]*Im
 		} else {
 			f = p.frame(m, i, difficulty, cfg.Table, r)
 		}
-		for j, v := range f.Pix {
-			f.Pix[j] = quantize(v)
-		}
+		vec.Quantize(f.Pix, f.Pix)
 		frames[i] = f
 	}
 	return frames, nil
