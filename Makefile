@@ -144,7 +144,7 @@ $(NODE_ARROW):
 test: build ort node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
-	GOEXPERIMENT= $(GO) test -count=1 ./lib/vec ./lib/corrupt # the scalar build's kernels against the same references
+	GOEXPERIMENT= $(GO) test -count=1 ./lib/vec ./lib/corrupt ./lib/preprocess # the scalar build's kernels against the same references
 	$(MAKE) -s --no-print-directory fuzz FUZZTIME=12s
 
 # Fuzz targets (go test -fuzz), each for FUZZTIME: the stream reader, the

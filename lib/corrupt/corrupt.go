@@ -372,31 +372,18 @@ func pixelate(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 	return fromBytes(preprocess.Resize(small, m.W, m.H, preprocess.Box)), nil
 }
 
-// toBytes converts an image to 8-bit RGB (values are k/255 in streams
-// from lk-data; rounding recovers k).
+// toBytes converts an image to 8-bit RGB, each value to its nearest level
+// (values are k/255 in streams from lk-data; rounding recovers k).
 func toBytes(m *Img) *imageio.Image {
 	img := &imageio.Image{W: m.W, H: m.H, C: 3, Pix: make([]uint8, len(m.Pix))}
-	for i, v := range m.Pix {
-		img.Pix[i] = toLevel(v)
-	}
+	vec.ToLevels(img.Pix, m.Pix)
 	return img
-}
-
-// toLevel is uint8(math.Round(clip01(v) * 255)), with a table lookup for
-// the values that are levels already.
-func toLevel(v float64) uint8 {
-	if k := int(v*255 + 0.5); k >= 0 && k < 256 && levels[k] == v {
-		return uint8(k)
-	}
-	return uint8(math.Round(clip01(v) * 255))
 }
 
 // fromBytes is an 8-bit image's values k/255.
 func fromBytes(img *imageio.Image) *Img {
 	out := newImg(img.H, img.W)
-	for i, v := range img.Pix {
-		out.Pix[i] = levels[v]
-	}
+	vec.FromLevels(out.Pix, img.Pix)
 	out.eightBit = true
 	return out
 }
@@ -423,47 +410,48 @@ func jpegCompression(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 // rescaled to [0,1].
 func plasma(size int, decay float64, r *rand.Rand) []float64 {
 	m := make([]float64, size*size)
-	at := func(y, x int) *float64 { return &m[((y%size+size)%size)*size+(x%size+size)%size] }
-	if size&(size-1) == 0 { // a power of two (every caller's): wrap by masking
-		mask := size - 1
-		at = func(y, x int) *float64 { return &m[(y&mask)*size+x&mask] }
+	if size&(size-1) != 0 {
+		panic("plasma: the map's side must be a power of two") // every caller's is
 	}
+	mask := size - 1
+	// m[y][x] with both wrapped around the torus
+	at := func(y, x int) int { return (y&mask)*size + x&mask }
 	wibble := 100.0
-	wm := func(a float64) float64 { return a/4 + wibble*(2*wibble*r.Float64()-wibble) }
 	for step := size; step >= 2; step /= 2 {
 		h := step / 2
 		n := size / step
+		lo, w2 := -wibble, 2*wibble
+		// each new point: a/4 + wibble * U(-wibble, wibble), U drawn as
+		// 2 wibble u - wibble from one uniform u, in this loop order
 		// squares: the centre of each cell from its four corners
 		for i := 0; i < n; i++ {
+			y0, y1 := i*step*size, ((i+1)*step&mask)*size
 			for j := 0; j < n; j++ {
-				s := *at(i*step, j*step) + *at((i+1)*step, j*step) + *at(i*step, (j+1)*step) + *at((i+1)*step, (j+1)*step)
-				*at(i*step+h, j*step+h) = wm(s)
+				x0, x1 := j*step, (j+1)*step&mask
+				s := m[y0+x0] + m[y1+x0] + m[y0+x1] + m[y1+x1]
+				m[y0+h*size+x0+h] = s/4 + wibble*(w2*r.Float64()+lo)
 			}
 		}
 		// diamonds: the top edge midpoints, then the left edge midpoints
 		for i := 0; i < n; i++ {
 			for j := 0; j < n; j++ {
-				s := *at(i*step+h, j*step+h) + *at(i*step-h, j*step+h) + *at(i*step, j*step) + *at(i*step, (j+1)*step)
-				*at(i*step, j*step+h) = wm(s)
+				s := m[at(i*step+h, j*step+h)] + m[at(i*step-h, j*step+h)] + m[at(i*step, j*step)] + m[at(i*step, (j+1)*step)]
+				m[at(i*step, j*step+h)] = s/4 + wibble*(w2*r.Float64()+lo)
 			}
 		}
 		for i := 0; i < n; i++ {
 			for j := 0; j < n; j++ {
-				s := *at(i*step+h, j*step+h) + *at(i*step+h, j*step-h) + *at(i*step, j*step) + *at((i+1)*step, j*step)
-				*at(i*step+h, j*step) = wm(s)
+				s := m[at(i*step+h, j*step+h)] + m[at(i*step+h, j*step-h)] + m[at(i*step, j*step)] + m[at((i+1)*step, j*step)]
+				m[at(i*step+h, j*step)] = s/4 + wibble*(w2*r.Float64()+lo)
 			}
 		}
 		wibble /= decay
 	}
-	lo := math.Inf(1)
-	for _, v := range m {
-		lo = math.Min(lo, v)
-	}
-	hi := math.Inf(-1)
+	lo := vec.MinFrom(math.Inf(1), m)
 	for i := range m {
 		m[i] -= lo
-		hi = math.Max(hi, m[i])
 	}
+	hi := vec.MaxFrom(math.Inf(-1), m)
 	for i := range m {
 		m[i] /= hi
 	}
@@ -484,18 +472,15 @@ func fog(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 		size *= 2
 	}
 	f := plasma(size, p[1], r)
-	maxVal := 0.0
-	for _, v := range m.Pix {
-		maxVal = math.Max(maxVal, v)
-	}
-	out := m.clone()
+	maxVal := vec.MaxFrom(0, m.Pix)
+	out := newImg(m.H, m.W)
+	f3 := make([]float64, m.W*3) // a row of the fractal, the same value for the three channels
 	for y := 0; y < m.H; y++ {
-		for x := 0; x < m.W; x++ {
-			for c := 0; c < 3; c++ {
-				i := (y*m.W+x)*3 + c
-				out.Pix[i] = (m.Pix[i] + p[0]*f[y*size+x]) * maxVal / (maxVal + p[0])
-			}
+		for x, v := range f[y*size : y*size+m.W] {
+			f3[3*x], f3[3*x+1], f3[3*x+2] = v, v, v
 		}
+		row := (y * m.W) * 3
+		vec.AddScaled(out.Pix[row:row+3*m.W], m.Pix[row:], f3, p[0], maxVal, maxVal+p[0])
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"math"
 
 	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Filter is a resampling kernel.
@@ -127,14 +128,25 @@ func clip8(v int32) uint8 {
 
 // horizontal3 is Resize's horizontal pass over one RGB row: the three
 // channels of an output pixel summed together, in the same integer
-// arithmetic as one channel at a time.
+// arithmetic as one channel at a time (exact: any order gives the same
+// sums). Two taps at a time, as box and bilinear filters mostly have few.
 func horizontal3(o, in []uint8, c coeffs) {
+	const half = int32(1 << (precisionBits - 1))
 	for xx := 0; xx < len(o)/3; xx++ {
 		xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
-		k := c.k[xx*c.ksize : xx*c.ksize+n]
-		src := in[xmin*3 : (xmin+n)*3]
-		s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-		for x, kv := range k {
+		k := c.k[xx*c.ksize : xx*c.ksize+n : xx*c.ksize+n]
+		src := in[xmin*3 : (xmin+n)*3 : (xmin+n)*3]
+		s0, s1, s2 := half, half, half
+		x := 0
+		for ; x+2 <= len(k); x += 2 {
+			ka, kb := k[x], k[x+1]
+			p := src[x*3 : x*3+6 : x*3+6]
+			s0 += int32(p[0])*ka + int32(p[3])*kb
+			s1 += int32(p[1])*ka + int32(p[4])*kb
+			s2 += int32(p[2])*ka + int32(p[5])*kb
+		}
+		if x < len(k) {
+			kv := k[x]
 			p := src[x*3 : x*3+3 : x*3+3]
 			s0 += int32(p[0]) * kv
 			s1 += int32(p[1]) * kv
@@ -189,15 +201,9 @@ func Resize(img *imageio.Image, w, h int, f Filter) *imageio.Image {
 				acc[i] = 1 << (precisionBits - 1)
 			}
 			for y, kv := range k {
-				row := cur.Pix[(ymin+y)*stride : (ymin+y+1)*stride]
-				for i, v := range row {
-					acc[i] += int32(v) * kv
-				}
+				vec.MulAddBytes(acc, cur.Pix[(ymin+y)*stride:(ymin+y+1)*stride], kv)
 			}
-			o := out.Pix[yy*stride : (yy+1)*stride]
-			for i, v := range acc {
-				o[i] = clip8(v)
-			}
+			vec.ShiftClip(out.Pix[yy*stride:(yy+1)*stride], acc, precisionBits)
 		}
 		cur = out
 	}

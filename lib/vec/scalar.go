@@ -2,6 +2,15 @@
 
 package vec
 
-var quantize = quantizeScalar
+var (
+	quantize    = quantizeScalar
+	toLevels    = toLevelsScalar
+	fromLevels  = fromLevelsScalar
+	maxFrom     = maxFromScalar
+	minFrom     = minFromScalar
+	addScaled   = addScaledScalar
+	mulAddBytes = mulAddBytesScalar
+	shiftClip   = shiftClipScalar
+)
 
 const vector = false

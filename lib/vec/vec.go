@@ -35,3 +35,94 @@ func quantize1(v float64) float64 {
 // Vector reports whether the vector kernels run (GOEXPERIMENT=simd, amd64,
 // AVX2), for benchmarks and reports.
 func Vector() bool { return vector }
+
+// ToLevels sets dst[i] to the nearest 8-bit level of src[i]:
+// uint8(math.Round(clip(src[i], 0, 1) * 255)), ties away from zero, as an
+// image leaves the float path for an 8-bit codec (JPEG, Pillow's resize).
+// NaN becomes 0. src must be at least as long as dst.
+func ToLevels(dst []uint8, src []float64) { toLevels(dst, src[:len(dst)]) }
+
+func toLevelsScalar(dst []uint8, src []float64) {
+	for i, v := range src {
+		dst[i] = toLevel1(v)
+	}
+}
+
+func toLevel1(v float64) uint8 {
+	switch {
+	case v > 1:
+		return 255
+	case v > 0:
+	default: // 0, -0, negatives and NaN
+		return 0
+	}
+	return uint8(math.Round(v * 255))
+}
+
+// FromLevels sets dst[i] to src[i]/255: an 8-bit image's values in [0, 1].
+// src must be at least as long as dst.
+func FromLevels(dst []float64, src []uint8) { fromLevels(dst, src[:len(dst)]) }
+
+func fromLevelsScalar(dst []float64, src []uint8) {
+	for i, v := range src {
+		dst[i] = float64(v) / 255
+	}
+}
+
+// MaxFrom is math.Max folded over src from init: NaN anywhere gives NaN,
+// +0 beats -0.
+func MaxFrom(init float64, src []float64) float64 { return maxFrom(init, src) }
+
+func maxFromScalar(m float64, src []float64) float64 {
+	for _, v := range src {
+		m = math.Max(m, v)
+	}
+	return m
+}
+
+// MinFrom is math.Min folded over src from init: NaN anywhere gives NaN,
+// -0 beats +0.
+func MinFrom(init float64, src []float64) float64 { return minFrom(init, src) }
+
+func minFromScalar(m float64, src []float64) float64 {
+	for _, v := range src {
+		m = math.Min(m, v)
+	}
+	return m
+}
+
+// AddScaled sets dst[i] to (a[i] + p*f[i]) * s / d, rounding after each
+// operation in that order (fog's blend of an image with its fractal).
+// a and f must be at least as long as dst.
+func AddScaled(dst, a, f []float64, p, s, d float64) {
+	addScaled(dst, a[:len(dst)], f[:len(dst)], p, s, d)
+}
+
+func addScaledScalar(dst, a, f []float64, p, s, d float64) {
+	for i := range dst {
+		pf := float64(p * f[i]) // explicit: never fused into a multiply-add
+		dst[i] = float64((a[i]+pf)*s) / d
+	}
+}
+
+// MulAddBytes adds int32(row[i]) * k to acc[i] (a pass of Pillow's
+// fixed-point resampling; integer, so any order gives the same sums).
+// row must be at least as long as acc.
+func MulAddBytes(acc []int32, row []uint8, k int32) { mulAddBytes(acc, row[:len(acc)], k) }
+
+func mulAddBytesScalar(acc []int32, row []uint8, k int32) {
+	for i, v := range row {
+		acc[i] += int32(v) * k
+	}
+}
+
+// ShiftClip sets dst[i] to acc[i] >> shift (arithmetic) clipped to 0..255:
+// a fixed-point sum back to an 8-bit level. acc must be at least as long as
+// dst.
+func ShiftClip(dst []uint8, acc []int32, shift uint8) { shiftClip(dst, acc[:len(dst)], shift) }
+
+func shiftClipScalar(dst []uint8, acc []int32, shift uint8) {
+	for i, v := range acc {
+		dst[i] = uint8(min(max(v>>shift, 0), 255))
+	}
+}

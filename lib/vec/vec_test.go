@@ -79,3 +79,138 @@ func BenchmarkQuantize(b *testing.B) {
 		}
 	})
 }
+
+// ToLevels against its definition, math.Round of the clipped value (ties
+// away from zero), NaN to 0.
+func TestToLevelsIsRound(t *testing.T) {
+	vs := values()
+	for k := 0; k < 255; k++ { // the ties and their neighbours
+		tie := (float64(k) + 0.5) / 255
+		vs = append(vs, tie, math.Nextafter(tie, 2), math.Nextafter(tie, -1))
+	}
+	for _, v := range vs {
+		want := uint8(0)
+		if !math.IsNaN(v) {
+			want = uint8(math.Round(math.Min(math.Max(v, 0), 1) * 255))
+		}
+		if got := toLevel1(v); got != want {
+			t.Errorf("toLevel(%v) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+func bytesValues() []uint8 {
+	var b []uint8
+	for i := 0; i < 1000; i++ {
+		b = append(b, uint8(i*37+i/7))
+	}
+	return b
+}
+
+// Every kernel in use gives its scalar version's bits for every length's
+// tail (the vector kernels under GOEXPERIMENT=simd on AVX2; make test runs
+// this under both builds).
+func TestKernelsAreScalar(t *testing.T) {
+	t.Logf("vector kernels: %v", Vector())
+	src := values()
+	for k := 0; k < 255; k++ {
+		tie := (float64(k) + 0.5) / 255
+		src = append(src, tie, math.Nextafter(tie, 2), math.Nextafter(tie, -1))
+	}
+	lens := []int{0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 999}
+	same := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+	for _, n := range lens {
+		got, want := make([]uint8, n), make([]uint8, n)
+		ToLevels(got, src)
+		toLevelsScalar(want, src[:n])
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("ToLevels n %d: %v gives %d, scalar %d", n, src[i], got[i], want[i])
+			}
+		}
+		b := bytesValues()
+		fg, fw := make([]float64, n), make([]float64, n)
+		FromLevels(fg, b)
+		fromLevelsScalar(fw, b[:n])
+		for i := range fw {
+			if !same(fg[i], fw[i]) || fw[i] != float64(b[i])/255 {
+				t.Fatalf("FromLevels n %d: %d gives %v, scalar %v", n, b[i], fg[i], fw[i])
+			}
+		}
+		acc, accW := make([]int32, n), make([]int32, n)
+		for i := range acc {
+			acc[i] = int32(i*7919) - 3000000
+			accW[i] = acc[i]
+		}
+		MulAddBytes(acc, b, -12345)
+		mulAddBytesScalar(accW, b[:n], -12345)
+		dst, dstW := make([]uint8, n), make([]uint8, n)
+		ShiftClip(dst, acc, 14)
+		shiftClipScalar(dstW, accW, 14)
+		for i := range acc {
+			if acc[i] != accW[i] || dst[i] != dstW[i] {
+				t.Fatalf("MulAddBytes/ShiftClip n %d at %d: %d %d, scalar %d %d", n, i, acc[i], dst[i], accW[i], dstW[i])
+			}
+		}
+		f := src[len(src)-n:]
+		sg, sw := make([]float64, n), make([]float64, n)
+		AddScaled(sg, src, f, 2.5, 0.996, 3.496)
+		addScaledScalar(sw, src[:n], f, 2.5, 0.996, 3.496)
+		for i := range sw {
+			if !same(sg[i], sw[i]) {
+				t.Fatalf("AddScaled n %d at %d: %v, scalar %v", n, i, sg[i], sw[i])
+			}
+		}
+	}
+	// MaxFrom on slices with and without NaN, infinities and signed zeros
+	negZero := math.Copysign(0, -1)
+	cases := [][]float64{
+		src[:1000], src[:7], {negZero, negZero, negZero, negZero, negZero}, {-1, -2, -3, -4, negZero},
+		{0.5, 0.2, math.NaN(), 0.1, 0.3}, {math.Inf(1), 0, 1, 2, 3, 4}, {-5, -4, -3, -2, -1, -6, -7, -8},
+	}
+	for _, c := range cases {
+		for _, init := range []float64{0, negZero, -10, math.NaN()} {
+			got, want := MaxFrom(init, c), maxFromScalar(init, c)
+			if !same(got, want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Errorf("MaxFrom(%v, %v) = %v, scalar %v", init, c[:min(len(c), 8)], got, want)
+			}
+			got, want = MinFrom(init, c), minFromScalar(init, c)
+			if !same(got, want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Errorf("MinFrom(%v, %v) = %v, scalar %v", init, c[:min(len(c), 8)], got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkKernels(b *testing.B) {
+	src := make([]float64, 224*224*3)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range src {
+		src[i] = r.Float64()*1.2 - 0.1
+	}
+	bs := make([]uint8, len(src))
+	fs := make([]float64, len(src))
+	acc := make([]int32, len(src))
+	for _, k := range []struct {
+		name           string
+		kernel, scalar func()
+	}{
+		{"ToLevels", func() { ToLevels(bs, src) }, func() { toLevelsScalar(bs, src) }},
+		{"FromLevels", func() { FromLevels(fs, bs) }, func() { fromLevelsScalar(fs, bs) }},
+		{"MaxFrom", func() { MaxFrom(0, src) }, func() { maxFromScalar(0, src) }},
+		{"AddScaled", func() { AddScaled(fs, src, src, 2, 1, 3) }, func() { addScaledScalar(fs, src, src, 2, 1, 3) }},
+		{"MulAddBytes", func() { MulAddBytes(acc, bs, 77) }, func() { mulAddBytesScalar(acc, bs, 77) }},
+		{"ShiftClip", func() { ShiftClip(bs, acc, 14) }, func() { shiftClipScalar(bs, acc, 14) }},
+	} {
+		b.Run(k.name+"/kernel", func(b *testing.B) {
+			for range b.N {
+				k.kernel()
+			}
+		})
+		b.Run(k.name+"/scalar", func(b *testing.B) {
+			for range b.N {
+				k.scalar()
+			}
+		})
+	}
+}
