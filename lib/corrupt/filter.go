@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/lk-robustness/lk/lib/fourier"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Img is an H x W x 3 image of float64 values, row-major, channels last,
@@ -123,60 +124,8 @@ func plane(m *Img, c, r int, b border) (p []float64, stride int) {
 // (correlation, centred taps), with border rule b. It works a channel at
 // a time on planar rows: each source row padded once, the row-filtered
 // plane padded vertically by copying rows, and the column pass adding
-// whole rows, so inner loops run over contiguous memory. Symmetric taps
-// (all of lk's) are folded, halving the multiplications.
-// symmetricRow filters a padded row with symmetric taps, four outputs at
-// a time, each summed as scipy sums it (the centre tap times its value,
-// then each pair of taps folded: taps[k] * (left + right), k outwards in).
-// It returns how many outputs it wrote (a multiple of four); the caller
-// writes the rest the same way.
-func symmetricRow(dst, row, taps []float64) int {
-	r := len(taps) / 2
-	n := len(taps) - 1
-	x := 0
-	for ; x+4 <= len(dst); x += 4 {
-		c := taps[r]
-		s0, s1, s2, s3 := c*row[x+r], c*row[x+1+r], c*row[x+2+r], c*row[x+3+r]
-		for k := 0; k < r; k++ {
-			t := taps[k]
-			lo := row[x+k : x+k+4 : x+k+4]
-			hi := row[x+n-k : x+n-k+4 : x+n-k+4]
-			s0 += t * (lo[0] + hi[0])
-			s1 += t * (lo[1] + hi[1])
-			s2 += t * (lo[2] + hi[2])
-			s3 += t * (lo[3] + hi[3])
-		}
-		dst[x], dst[x+1], dst[x+2], dst[x+3] = s0, s1, s2, s3
-	}
-	return x
-}
-
-// columns sets acc[x] to the sum over k of taps[k] * plane[k*w+x], adding
-// in tap order. Four columns at a time are summed in registers: the same
-// additions in the same order as one column at a time, without a load
-// and store of the sum per tap.
-func columns(acc, plane []float64, w int, taps []float64) {
-	x := 0
-	for ; x+4 <= w; x += 4 {
-		var s0, s1, s2, s3 float64
-		for k, t := range taps {
-			p := plane[k*w+x : k*w+x+4 : k*w+x+4]
-			s0 += t * p[0]
-			s1 += t * p[1]
-			s2 += t * p[2]
-			s3 += t * p[3]
-		}
-		acc[x], acc[x+1], acc[x+2], acc[x+3] = s0, s1, s2, s3
-	}
-	for ; x < w; x++ {
-		var s float64
-		for k, t := range taps {
-			s += t * plane[k*w+x]
-		}
-		acc[x] = s
-	}
-}
-
+// whole rows, so inner loops run over contiguous memory (vec's kernels).
+// Symmetric taps (all of lk's) are folded, halving the multiplications.
 func separable(m *Img, taps []float64, b border) *Img {
 	r := len(taps) / 2
 	sym := true
@@ -201,22 +150,14 @@ func separable(m *Img, taps []float64, b border) *Img {
 				row[x+r] = src[b(x, w)*3+c]
 			}
 			dst := tmp[(y+r)*w : (y+r+1)*w]
-			x := 0
 			if sym {
-				x = symmetricRow(dst, row, taps)
+				vec.SymmetricRow(dst, row, taps)
+				continue
 			}
-			for ; x < len(dst); x++ {
-				win := row[x : x+len(taps)]
+			for x := range dst {
 				var s float64
-				if sym {
-					s = taps[r] * win[r]
-					for k := 0; k < r; k++ {
-						s += taps[k] * (win[k] + win[len(taps)-1-k])
-					}
-				} else {
-					for k, t := range taps {
-						s += t * win[k]
-					}
+				for k, t := range row[x : x+len(taps)] {
+					s += taps[k] * t
 				}
 				dst[x] = s
 			}
@@ -228,7 +169,7 @@ func separable(m *Img, taps []float64, b border) *Img {
 			copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
 		}
 		for y := 0; y < h; y++ {
-			columns(acc, tmp[y*w:], w, taps)
+			vec.Columns(acc, tmp[y*w:], w, taps)
 			for x, v := range acc {
 				out.Pix[(y*w+x)*3+c] = v
 			}

@@ -3,14 +3,16 @@
 package vec
 
 var (
-	quantize    = quantizeScalar
-	toLevels    = toLevelsScalar
-	fromLevels  = fromLevelsScalar
-	maxFrom     = maxFromScalar
-	minFrom     = minFromScalar
-	addScaled   = addScaledScalar
-	mulAddBytes = mulAddBytesScalar
-	shiftClip   = shiftClipScalar
+	quantize     = quantizeScalar
+	toLevels     = toLevelsScalar
+	fromLevels   = fromLevelsScalar
+	maxFrom      = maxFromScalar
+	minFrom      = minFromScalar
+	addScaled    = addScaledScalar
+	mulAddBytes  = mulAddBytesScalar
+	shiftClip    = shiftClipScalar
+	symmetricRow = symmetricRowScalar
+	columns      = columnsScalar
 )
 
 const vector = false

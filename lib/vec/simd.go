@@ -5,14 +5,16 @@ package vec
 import "simd/archsimd"
 
 var (
-	quantize    = quantizeScalar
-	toLevels    = toLevelsScalar
-	fromLevels  = fromLevelsScalar
-	maxFrom     = maxFromScalar
-	minFrom     = minFromScalar
-	addScaled   = addScaledScalar
-	mulAddBytes = mulAddBytesScalar
-	shiftClip   = shiftClipScalar
+	quantize     = quantizeScalar
+	toLevels     = toLevelsScalar
+	fromLevels   = fromLevelsScalar
+	maxFrom      = maxFromScalar
+	minFrom      = minFromScalar
+	addScaled    = addScaledScalar
+	mulAddBytes  = mulAddBytesScalar
+	shiftClip    = shiftClipScalar
+	symmetricRow = symmetricRowScalar
+	columns      = columnsScalar
 )
 
 var vector = archsimd.X86.AVX2()
@@ -27,6 +29,8 @@ func init() {
 		addScaled = addScaledAVX2
 		mulAddBytes = mulAddBytesAVX2
 		shiftClip = shiftClipAVX2
+		symmetricRow = symmetricRowAVX2
+		columns = columnsAVX2
 	}
 }
 
@@ -152,4 +156,67 @@ func shiftClipAVX2(dst []uint8, acc []int32, shift uint8) {
 		d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = uint8(q[0]), uint8(q[1]), uint8(q[2]), uint8(q[3]), uint8(q[4]), uint8(q[5]), uint8(q[6]), uint8(q[7])
 	}
 	shiftClipScalar(dst[n:], acc[n:], shift)
+}
+
+// symmetricRowAVX2 computes four outputs per vector, each lane with the
+// scalar sum's operations in its order; sixteen outputs per step, four
+// independent chains, hide the additions' latency.
+func symmetricRowAVX2(dst, row, taps []float64) {
+	r := len(taps) / 2
+	n := len(taps) - 1
+	c := archsimd.BroadcastFloat64x4(taps[r])
+	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(row[i : i+4])) }
+	x := 0
+	for ; x+16 <= len(dst); x += 16 {
+		s0, s1, s2, s3 := c.Mul(ld(x+r)), c.Mul(ld(x+r+4)), c.Mul(ld(x+r+8)), c.Mul(ld(x+r+12))
+		for k := 0; k < r; k++ {
+			t := archsimd.BroadcastFloat64x4(taps[k])
+			lo, hi := x+k, x+n-k
+			s0 = s0.Add(t.Mul(ld(lo).Add(ld(hi))))
+			s1 = s1.Add(t.Mul(ld(lo + 4).Add(ld(hi + 4))))
+			s2 = s2.Add(t.Mul(ld(lo + 8).Add(ld(hi + 8))))
+			s3 = s3.Add(t.Mul(ld(lo + 12).Add(ld(hi + 12))))
+		}
+		s0.Store((*[4]float64)(dst[x : x+4]))
+		s1.Store((*[4]float64)(dst[x+4 : x+8]))
+		s2.Store((*[4]float64)(dst[x+8 : x+12]))
+		s3.Store((*[4]float64)(dst[x+12 : x+16]))
+	}
+	for ; x+4 <= len(dst); x += 4 {
+		s := c.Mul(ld(x + r))
+		for k := 0; k < r; k++ {
+			s = s.Add(archsimd.BroadcastFloat64x4(taps[k]).Mul(ld(x + k).Add(ld(x + n - k))))
+		}
+		s.Store((*[4]float64)(dst[x : x+4]))
+	}
+	symmetricRowScalar(dst[x:], row[x:], taps)
+}
+
+// columnsAVX2 sums four columns per vector, sixteen per step in four
+// independent chains, in tap order as the scalar code.
+func columnsAVX2(acc, plane []float64, w int, taps []float64) {
+	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(plane[i : i+4])) }
+	x := 0
+	for ; x+16 <= len(acc); x += 16 {
+		var s0, s1, s2, s3 archsimd.Float64x4
+		for k, t := range taps {
+			vt, i := archsimd.BroadcastFloat64x4(t), k*w+x
+			s0 = s0.Add(vt.Mul(ld(i)))
+			s1 = s1.Add(vt.Mul(ld(i + 4)))
+			s2 = s2.Add(vt.Mul(ld(i + 8)))
+			s3 = s3.Add(vt.Mul(ld(i + 12)))
+		}
+		s0.Store((*[4]float64)(acc[x : x+4]))
+		s1.Store((*[4]float64)(acc[x+4 : x+8]))
+		s2.Store((*[4]float64)(acc[x+8 : x+12]))
+		s3.Store((*[4]float64)(acc[x+12 : x+16]))
+	}
+	for ; x+4 <= len(acc); x += 4 {
+		var s archsimd.Float64x4
+		for k, t := range taps {
+			s = s.Add(archsimd.BroadcastFloat64x4(t).Mul(ld(k*w + x)))
+		}
+		s.Store((*[4]float64)(acc[x : x+4]))
+	}
+	columnsScalar(acc[x:], plane[x:], w, taps)
 }

@@ -126,3 +126,48 @@ func shiftClipScalar(dst []uint8, acc []int32, shift uint8) {
 		dst[i] = uint8(min(max(v>>shift, 0), 255))
 	}
 }
+
+// SymmetricRow sets dst[x] to the correlation of row with symmetric taps
+// (len(taps) = 2r+1, taps[k] = taps[2r-k]) centred at row[x+r], summed as
+// scipy's gaussian_filter1d sums it: the centre tap times its value, then
+// each pair folded, taps[k] * (left + right), k from the outside in.
+// row must hold len(dst) + 2r values.
+func SymmetricRow(dst, row, taps []float64) {
+	if len(dst) > 0 {
+		_ = row[len(dst)+len(taps)-2]
+		symmetricRow(dst, row, taps)
+	}
+}
+
+func symmetricRowScalar(dst, row, taps []float64) {
+	r := len(taps) / 2
+	n := len(taps) - 1
+	c := taps[r]
+	for x := range dst {
+		win := row[x : x+len(taps) : x+len(taps)]
+		s := c * win[r]
+		for k := 0; k < r; k++ {
+			s += taps[k] * (win[k] + win[n-k])
+		}
+		dst[x] = s
+	}
+}
+
+// Columns sets acc[x] to the sum over k of taps[k] * plane[k*w+x], adding
+// in tap order from 0 (a vertical filter over rows w apart).
+func Columns(acc, plane []float64, w int, taps []float64) {
+	if len(acc) > 0 {
+		_ = plane[(len(taps)-1)*w+len(acc)-1]
+		columns(acc, plane, w, taps)
+	}
+}
+
+func columnsScalar(acc, plane []float64, w int, taps []float64) {
+	for x := range acc {
+		var s float64
+		for k, t := range taps {
+			s += t * plane[k*w+x]
+		}
+		acc[x] = s
+	}
+}

@@ -162,6 +162,37 @@ func TestKernelsAreScalar(t *testing.T) {
 			}
 		}
 	}
+	// the separable filter's passes, with the tap counts gaussian blurs use
+	for _, nt := range []int{1, 3, 5, 9, 25, 49} {
+		taps := make([]float64, nt)
+		for k := range taps {
+			d := float64(k - nt/2)
+			taps[k] = math.Exp(-d * d / 7)
+		}
+		for _, n := range lens {
+			row := src[:n+nt-1]
+			got, want := make([]float64, n), make([]float64, n)
+			SymmetricRow(got, row, taps)
+			symmetricRowScalar(want, row, taps)
+			for i := range want {
+				if !same(got[i], want[i]) {
+					t.Fatalf("SymmetricRow taps %d n %d at %d: %v, scalar %v", nt, n, i, got[i], want[i])
+				}
+			}
+			w := n + 3
+			plane := make([]float64, (nt-1)*w+n)
+			for i := range plane {
+				plane[i] = src[(i*7)%len(src)]
+			}
+			Columns(got, plane, w, taps)
+			columnsScalar(want, plane, w, taps)
+			for i := range want {
+				if !same(got[i], want[i]) {
+					t.Fatalf("Columns taps %d n %d at %d: %v, scalar %v", nt, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
 	// MaxFrom on slices with and without NaN, infinities and signed zeros
 	negZero := math.Copysign(0, -1)
 	cases := [][]float64{
