@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -57,7 +56,7 @@ type Config struct {
 // corruption is one corruption's definition.
 type corruption struct {
 	random bool
-	apply  func(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error)
+	apply  func(m *Img, s int, cfg Config, r *rng) (*Img, error)
 }
 
 var corruptions = map[string]corruption{
@@ -101,9 +100,9 @@ func Apply(name string, m *Img, severity int, cfg Config, id string) (*Img, erro
 	if severity < 1 || severity > 5 {
 		return nil, fmt.Errorf("severity %d: want 1 to 5", severity)
 	}
-	var r *rand.Rand
+	var r *rng
 	if c.random {
-		r = rand.New(rand.NewPCG(cfg.Seed, fnvHash(id, name, severity)))
+		r = newRNG(cfg.Seed, fnvHash(id, name, severity))
 	}
 	out, err := c.apply(m, severity, cfg, r)
 	if err != nil {
@@ -133,20 +132,20 @@ func pick[T any](t Table, s int, imagenet, cifar []T) T {
 }
 
 // gaussian_noise: x + N(0, c).
-func gaussianNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func gaussianNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	c := pick(cfg.Table, s, []float64{.08, .12, .18, .26, .38}, []float64{.04, .06, .08, .09, .10})
 	return addNoise(m, c, r), nil
 }
 
 // shot_noise: Poisson(x c) / c.
-func shotNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func shotNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	c := pick(cfg.Table, s, []float64{60, 25, 12, 5, 3}, []float64{500, 250, 100, 75, 50})
 	return poissonNoise(m, c, r), nil
 }
 
 // impulse_noise: salt and pepper per element, skimage >= 0.19's way: an
 // element is hit with probability amount, then salt or pepper evenly.
-func impulseNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func impulseNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	amount := pick(cfg.Table, s, []float64{.03, .06, .09, .17, .27}, []float64{.01, .02, .03, .05, .07})
 	out := newImg(m.H, m.W)
 	for i, v := range m.Pix {
@@ -162,7 +161,7 @@ func impulseNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 }
 
 // speckle_noise: x + x N(0, c).
-func speckleNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func speckleNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	c := pick(cfg.Table, s, []float64{.15, .2, .35, .45, .6}, []float64{.06, .1, .12, .16, .2})
 	return speckle(m, c, r), nil
 }
@@ -172,7 +171,7 @@ func speckleNoise(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 // element of every noisy image.
 
 // addNoise is clip(x + N(0, c)).
-func addNoise(m *Img, c float64, r *rand.Rand) *Img {
+func addNoise(m *Img, c float64, r *rng) *Img {
 	out := newImg(m.H, m.W)
 	for i, v := range m.Pix {
 		out.Pix[i] = clip01(v + c*r.NormFloat64())
@@ -181,7 +180,7 @@ func addNoise(m *Img, c float64, r *rand.Rand) *Img {
 }
 
 // speckle is clip(x + x N(0, c)).
-func speckle(m *Img, c float64, r *rand.Rand) *Img {
+func speckle(m *Img, c float64, r *rng) *Img {
 	out := newImg(m.H, m.W)
 	for i, v := range m.Pix {
 		out.Pix[i] = clip01(v + v*c*r.NormFloat64())
@@ -193,7 +192,7 @@ func speckle(m *Img, c float64, r *rand.Rand) *Img {
 // for every element; an image's values are mostly the 256 levels of an
 // 8-bit image, whose exponentials are computed once (the same values:
 // the same argument goes to math.Exp).
-func poissonNoise(m *Img, c float64, r *rand.Rand) *Img {
+func poissonNoise(m *Img, c float64, r *rng) *Img {
 	out := newImg(m.H, m.W)
 	var exps [256]float64 // exp(-levels[k] c); 0 until computed
 	for i, v := range m.Pix {
@@ -214,7 +213,7 @@ func poissonNoise(m *Img, c float64, r *rand.Rand) *Img {
 
 // poisson draws from Poisson(lambda): Knuth's product method below 10,
 // Hörmann's transformed rejection (PTRS, 1993) above, exact both.
-func poisson(r *rand.Rand, lambda float64) float64 {
+func poisson(r *rng, lambda float64) float64 {
 	if lambda <= 0 {
 		return 0
 	}
@@ -226,7 +225,7 @@ func poisson(r *rand.Rand, lambda float64) float64 {
 
 // poissonMult is Knuth's product method given l = exp(-lambda): the
 // number of uniforms whose running product stays above l.
-func poissonMult(r *rand.Rand, l float64) float64 {
+func poissonMult(r *rng, l float64) float64 {
 	k, p := 0.0, 1.0
 	for {
 		p *= r.Float64()
@@ -237,7 +236,7 @@ func poissonMult(r *rand.Rand, l float64) float64 {
 	}
 }
 
-func poissonPTRS(r *rand.Rand, lam float64) float64 {
+func poissonPTRS(r *rng, lam float64) float64 {
 	slam, loglam := math.Sqrt(lam), math.Log(lam)
 	b := 0.931 + 2.53*slam
 	a := -0.059 + 0.02483*b
@@ -262,13 +261,13 @@ func poissonPTRS(r *rand.Rand, lam float64) float64 {
 }
 
 // gaussian_blur: skimage gaussian with sigma per severity.
-func gaussianBlur(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func gaussianBlur(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	return gaussian(m, pick(t, s, []float64{1, 2, 3, 4, 6}, []float64{.4, .6, .7, .8, 1})), nil
 }
 
 // defocus_blur: filter2D with the disk kernel.
-func defocusBlur(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func defocusBlur(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	p := pick(t, s, [][2]float64{{3, .1}, {4, .5}, {6, .5}, {8, .5}, {10, .5}},
 		[][2]float64{{.3, .4}, {.4, .5}, {.5, .6}, {1, .2}, {1.5, .1}})
@@ -289,7 +288,7 @@ func zoomFactors(stop, step float64) []float64 {
 
 // zoom_blur: the mean of the image and its clipped zooms (z = 1 included,
 // so the image counts twice).
-func zoomBlur(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func zoomBlur(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	if m.H != m.W {
 		return nil, fmt.Errorf("zoom_blur needs a square image (the reference's clipped_zoom), got %dx%d", m.H, m.W)
@@ -316,14 +315,14 @@ func zoomBlur(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 }
 
 // brightness: V + c in HSV.
-func brightness(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func brightness(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	c := pick(t, s, []float64{.1, .2, .3, .4, .5}, []float64{.05, .1, .15, .2, .3})
 	return hsvMap(m, func(h, sat, v float64) (float64, float64, float64) { return h, sat, clip01(v + c) }), nil
 }
 
 // saturate: S mul + add in HSV.
-func saturate(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func saturate(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	p := pick(t, s, [][2]float64{{.3, 0}, {.1, 0}, {2, 0}, {5, .1}, {20, .2}},
 		[][2]float64{{.3, 0}, {.1, 0}, {1.5, 0}, {2, .1}, {2.5, .2}})
@@ -341,7 +340,7 @@ func hsvMap(m *Img, f func(h, s, v float64) (float64, float64, float64)) *Img {
 }
 
 // contrast: (x - mean) c + mean, with the per-channel mean.
-func contrast(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func contrast(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	c := pick(t, s, []float64{.4, .3, .2, .1, .05}, []float64{.75, .5, .4, .3, .15})
 	var mean [3]float64
@@ -364,7 +363,7 @@ func contrast(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 
 // pixelate: Pillow BOX resize to int(side c) (224 c or 32 c in the
 // reference; the image's width here), then back.
-func pixelate(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func pixelate(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	c := pick(t, s, []float64{.6, .5, .4, .3, .25}, []float64{.95, .9, .85, .75, .65})
 	n := int(float64(m.W) * c) // the reference's int(224 c), int(32 c)
@@ -390,7 +389,7 @@ func fromBytes(img *imageio.Image) *Img {
 
 // jpeg_compression: encoded at a quality per severity (Pillow's defaults:
 // 4:2:0, accurate DCT, through libjpeg-turbo as Pillow) and decoded.
-func jpegCompression(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
+func jpegCompression(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	q := pick(t, s, []int{25, 18, 15, 10, 7}, []int{80, 65, 58, 50, 40})
 	b, err := imageio.EncodeJPEG(toBytes(m), q)
@@ -408,7 +407,7 @@ func jpegCompression(m *Img, s int, cfg Config, _ *rand.Rand) (*Img, error) {
 // mapsize x mapsize grid, each new point the mean of its four neighbours
 // plus wibble * U(-wibble, wibble), wibble divided by decay per level;
 // rescaled to [0,1].
-func plasma(size int, decay float64, r *rand.Rand) []float64 {
+func plasma(size int, decay float64, r *rng) []float64 {
 	m := make([]float64, size*size)
 	if size&(size-1) != 0 {
 		panic("plasma: the map's side must be a power of two") // every caller's is
@@ -460,7 +459,7 @@ func plasma(size int, decay float64, r *rand.Rand) []float64 {
 
 // fog: the clean image plus t times a plasma fractal (the same in the
 // three channels), rescaled by the clean image's maximum.
-func fog(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func fog(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	t := cfg.Table
 	p := pick(t, s, [][2]float64{{1.5, 2}, {2, 2}, {2.5, 1.7}, {2.5, 1.5}, {3, 1.4}},
 		[][2]float64{{.2, 3}, {.5, 3}, {.75, 2.5}, {1, 2}, {1.5, 1.75}})
@@ -489,7 +488,7 @@ func fog(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 // bottom-right corner up (iterations times) copy in the pixel at a random
 // offset in [-d, d) (the reference's "swap" is a copy: numpy views), and
 // blur again.
-func glassBlur(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func glassBlur(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	t := cfg.Table
 	p := pick(t, s, [][3]float64{{.7, 1, 2}, {.9, 2, 1}, {1, 2, 3}, {1.1, 3, 2}, {1.5, 4, 2}},
 		[][3]float64{{.05, 1, 1}, {.25, 1, 1}, {.4, 1, 1}, {.25, 1, 2}, {.4, 1, 2}})
@@ -545,7 +544,7 @@ func motionBlur(m *Img, radius, sigma, angle float64) *Img {
 }
 
 // motion_blur: ImageMagick's MotionBlur at an angle drawn from U(-45, 45).
-func motionBlurCorruption(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func motionBlurCorruption(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	t := cfg.Table
 	p := pick(t, s, [][2]float64{{10, 3}, {15, 5}, {15, 8}, {15, 12}, {20, 15}},
 		[][2]float64{{6, 1}, {6, 1.5}, {6, 2}, {8, 2}, {9, 2.5}})
@@ -556,7 +555,7 @@ func motionBlurCorruption(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error)
 // snow: a field N(loc, scale) zoomed, thresholded, motion-blurred at an
 // angle from U(-135, -45), over an image brightened toward its grey; the
 // layer is added with its 180-degree rotation.
-func snow(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func snow(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	t := cfg.Table
 	if m.H != m.W {
 		return nil, fmt.Errorf("snow needs a square image (the reference's clipped_zoom), got %dx%d", m.H, m.W)
@@ -597,7 +596,7 @@ func snow(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
 // Gaussian (sigma, truncate 3, mirrored border) and scaled by alpha,
 // sampled bilinearly with mirrored borders. (The reference's parameters
 // are multiples of 244 where 224 was meant; kept.)
-func elastic(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	t := cfg.Table
 	p := pick(t, s,
 		[][3]float64{{244 * 2, 244 * .7, 244 * .1}, {244 * 2, 244 * .08, 244 * .2}, {244 * .05, 244 * .01, 244 * .02}, {244 * .07, 244 * .01, 244 * .02}, {244 * .12, 244 * .01, 244 * .02}},
@@ -673,7 +672,7 @@ func frostTexture(dir string, idx int, t Table) (*imageio.Image, error) {
 }
 
 // frost: a * x + b * a random crop of one of five frost textures.
-func frost(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func frost(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	p := pick(cfg.Table, s, [][2]float64{{1, .4}, {.8, .6}, {.7, .7}, {.65, .7}, {.6, .75}},
 		[][2]float64{{1, .2}, {1, .3}, {.9, .4}, {.85, .4}, {.75, .45}})
 	tex, err := frostTexture(cfg.FrostDir, r.IntN(5), cfg.Table)

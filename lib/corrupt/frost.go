@@ -3,7 +3,6 @@ package corrupt
 import (
 	"cmp"
 	"math"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/lk-robustness/lk/lib/imageio"
@@ -31,7 +30,7 @@ const (
 // colours differ, so frost numbers differ from the released ImageNet-C's.
 func proceduralFrost(idx int) *imageio.Image {
 	n := frostSize
-	r := rand.New(rand.NewPCG(0xf7057, uint64(idx)))
+	r := newRNG(0xf7057, uint64(idx))
 	acc := make([]float64, n*n)
 	for k := 0; k < 160; k++ {
 		x, y := r.Float64()*float64(n), r.Float64()*float64(n)
@@ -79,7 +78,7 @@ func proceduralFrost(idx int) *imageio.Image {
 // needle deposits an ice needle from (x, y) in direction theta, length
 // long, brightness w, into acc (n x n, wrapping), with side branches at
 // +-60 degrees that branch again until depth runs out.
-func needle(acc []float64, n int, x, y, theta, long, w float64, depth int, r *rand.Rand) {
+func needle(acc []float64, n int, x, y, theta, long, w float64, depth int, r *rng) {
 	const step = 0.5
 	next := 3 + r.Float64()*6 // distance to the next side branch
 	for t := 0.0; t < long; t += step {

@@ -3,7 +3,6 @@ package corrupt
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"sort"
 	"strings"
 
@@ -20,63 +19,63 @@ import (
 type perturbation struct {
 	noise  bool // its difficulty picks the noise level, and frames compare with frame 0
 	frames func(t Table) int
-	frame  func(m *Img, i, d int, t Table, r *rand.Rand) *Img
+	frame  func(m *Img, i, d int, t Table, r *rng) *Img
 	// whole makes all frames at once, for sequences that share a random
 	// layer (snow, spatter); frame is nil then
-	whole func(m *Img, t Table, r *rand.Rand) []*Img
+	whole func(m *Img, t Table, r *rng) []*Img
 }
 
 var perturbations = map[string]perturbation{
-	"gaussian_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+	"gaussian_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rng) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		s := pick(t, d, []float64{.03, .05, .08}, []float64{.02, .04, .06})
 		return addNoise(m, s, r)
 	}},
-	"shot_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+	"shot_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rng) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		l := pick(t, d, []float64{300, 120, 60}, []float64{700, 400, 200})
 		return poissonNoise(m, l, r)
 	}},
-	"speckle_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rand.Rand) *Img {
+	"speckle_noise": {noise: true, frames: n31, frame: func(m *Img, i, d int, t Table, r *rng) *Img {
 		if i == 0 {
 			return m.clone()
 		}
 		s := pick(t, d, []float64{.05, .10, .15}, []float64{.05, .07, .1})
 		return speckle(m, s, r)
 	}},
-	"brightness": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"brightness": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		step := pick(t, 1, []float64{.02}, []float64{.015})
 		c := float64(i-15) * step
 		return hsvMap(m, func(h, s, v float64) (float64, float64, float64) { return h, s, clip01(v + c) })
 	}},
-	"gaussian_blur": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"gaussian_blur": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		s := pick(t, 1, []float64{.25 + .035*float64(i)}, []float64{.3 + .015*float64(i)})
 		tr := pick(t, 1, []float64{6}, []float64{7})
 		return separable(m, gaussTaps(s, tr), nearest)
 	}},
-	"translate": {frames: func(t Table) int { return pick(t, 1, []int{41}, []int{16}) }, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"translate": {frames: func(t Table) int { return pick(t, 1, []int{41}, []int{16}) }, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		shift := float64(i - pick(t, 1, []int{20}, []int{7}))
 		return warp(m, [4]float64{1, 0, 0, 1}, [2]float64{shift, 0}, true)
 	}},
 	"snow":    {frames: n31, whole: snowSequence},
 	"spatter": {frames: n31, whole: spatterSequence},
-	"rotate": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"rotate": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		a := float64(i-15) * math.Pi / 180
 		return warp(m, [4]float64{math.Cos(a), -math.Sin(a), math.Sin(a), math.Cos(a)}, [2]float64{}, false)
 	}},
-	"scale": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"scale": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		s := pick(t, 1, []float64{(2.5*float64(i) + 40) / 100}, []float64{(2*float64(i) + 70) / 100})
 		return warp(m, [4]float64{s, 0, 0, s}, [2]float64{}, false)
 	}},
-	"shear": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"shear": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		sh := math.Tan(float64(i-15) * math.Pi / 180)
 		return warp(m, [4]float64{1, -sh, 0, 1}, [2]float64{}, false)
 	}},
-	"zoom_blur": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"zoom_blur": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		// the cumulative mean of the image zoomed by 1 + 0.004 k, k = 0..i
 		acc := m.clone()
 		for k := 1; k <= i; k++ {
@@ -91,11 +90,11 @@ var perturbations = map[string]perturbation{
 		}
 		return acc
 	}},
-	"tilt": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"tilt": {frames: n31, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		deg := pick(t, 1, []float64{float64(i - 15)}, []float64{0.75 * float64(i-15)})
 		return tiltFrame(m, deg*math.Pi/180)
 	}},
-	"motion_blur": {frames: func(t Table) int { return pick(t, 1, []int{31}, []int{21}) }, frame: func(m *Img, i, d int, t Table, _ *rand.Rand) *Img {
+	"motion_blur": {frames: func(t Table) int { return pick(t, 1, []int{31}, []int{21}) }, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		if t == CIFAR {
 			return motionBlur(m, 6, 1.8, float64(i-20)*9)
 		}
@@ -175,7 +174,7 @@ func Sequence(name string, m *Img, difficulty int, cfg Config, id string) ([]*Im
 		return nil, fmt.Errorf("difficulty %d: want 1 to 3", difficulty)
 	}
 	h := fnvHash(id, "p:"+name, difficulty)
-	r := rand.New(rand.NewPCG(cfg.Seed, h))
+	r := newRNG(cfg.Seed, h)
 	n := p.frames(cfg.Table)
 	frames := make([]*Img, n)
 	var whole []*Img
@@ -251,7 +250,7 @@ func invert3(m [][]float64) [3][3]float64 {
 // snowSequence is ImageNet-P's snow: one snow layer per sequence
 // (N(.05, .3), zoomed, thresholded at .5), motion-blurred at an angle
 // turning 4 degrees per frame from -150, over the brightened image.
-func snowSequence(m *Img, t Table, r *rand.Rand) []*Img {
+func snowSequence(m *Img, t Table, r *rng) []*Img {
 	zoom, mbR, mbS := 3.0, 14.0, 4.0
 	if t == CIFAR {
 		zoom, mbR, mbS = 2, 10, 2

@@ -2,7 +2,6 @@ package corrupt
 
 import (
 	"math"
-	"math/rand/v2"
 )
 
 // plane8 is a one-channel H x W image of 8-bit values held as float64
@@ -231,7 +230,7 @@ func emboss(p plane8) plane8 {
 // (mode 0: their embossed, equalised edge-distance pattern in pale
 // turquoise) or mud (mode 1: the field blurred, thresholded at 0.8, as
 // brown paint).
-func spatter(m *Img, s int, cfg Config, r *rand.Rand) (*Img, error) {
+func spatter(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	p := pick(cfg.Table, s,
 		[][6]float64{{.65, .3, 4, .69, .6, 0}, {.65, .3, 3, .68, .6, 0}, {.65, .3, 2, .68, .5, 0}, {.65, .3, 1, .65, 1.5, 1}, {.67, .4, 1, .65, 1.5, 1}},
 		[][6]float64{{.62, .1, .7, .7, .5, 0}, {.65, .1, .8, .7, .5, 0}, {.65, .3, 1, .69, .5, 0}, {.65, .1, .7, .69, .6, 1}, {.65, .1, .5, .68, .6, 1}})
@@ -307,7 +306,7 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 
 // liquid is spatter's liquid layer: N(loc, scale) per pixel, smoothed by
 // a gaussian of sigma, values below thr set to 0.
-func liquid(h, w int, loc, scale, sigma, thr float64, r *rand.Rand) []float64 {
+func liquid(h, w int, loc, scale, sigma, thr float64, r *rng) []float64 {
 	field := newImg(h, w)
 	for i := 0; i < h*w; i++ {
 		field.Pix[3*i] = loc + scale*r.NormFloat64()
@@ -325,7 +324,7 @@ func liquid(h, w int, loc, scale, sigma, thr float64, r *rand.Rand) []float64 {
 // spatterSequence is ImageNet-P's spatter: one liquid layer, its water
 // drops rendered on every frame, the layer then running down each column
 // (numpy's convolve, mode same, with the reference's kernel).
-func spatterSequence(m *Img, t Table, r *rand.Rand) []*Img {
+func spatterSequence(m *Img, t Table, r *rng) []*Img {
 	loc, scale, sigma, thr := .65, .27, 3.7, .69
 	kernel := []float64{.05, .1, .15, .7}
 	if t == CIFAR {

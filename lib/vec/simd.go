@@ -47,6 +47,7 @@ func quantizeAVX2(dst, src []float64) {
 		r := c.Mul(k).Floor().Div(k)
 		v.Merge(r, v.IsNaN()).StoreSlice(dst[i : i+4])
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	quantizeScalar(dst[n:], src[n:])
 }
 
@@ -69,6 +70,7 @@ func toLevelsAVX2(dst []uint8, src []float64) {
 		d := dst[i : i+4 : i+4]
 		d[0], d[1], d[2], d[3] = uint8(q[0]), uint8(q[1]), uint8(q[2]), uint8(q[3])
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	toLevelsScalar(dst[n:], src[n:])
 }
 
@@ -82,6 +84,7 @@ func fromLevelsAVX2(dst []float64, src []uint8) {
 		w.GetLo().ConvertToFloat64().Div(k).StoreSlice(dst[i : i+4])
 		w.GetHi().ConvertToFloat64().Div(k).StoreSlice(dst[i+4 : i+8])
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	fromLevelsScalar(dst[i:], src[i:])
 }
 
@@ -119,6 +122,7 @@ func extremeAVX2(init float64, src []float64, isMin bool) float64 {
 	}
 	var l [4]float64
 	m.Store(&l)
+	archsimd.ClearAVXUpperBits()
 	r := fold(fold(init, l[:]), src[n:])
 	if nan.ToBits() != 0 || r == 0 || r != r {
 		return fold(init, src)
@@ -133,6 +137,7 @@ func addScaledAVX2(dst, a, f []float64, p, s, d float64) {
 		pf := vp.Mul(archsimd.LoadFloat64x4Slice(f[i : i+4]))
 		archsimd.LoadFloat64x4Slice(a[i : i+4]).Add(pf).Mul(vs).Div(vd).StoreSlice(dst[i : i+4])
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	addScaledScalar(dst[n:], a[n:], f[n:], p, s, d)
 }
 
@@ -143,6 +148,7 @@ func mulAddBytesAVX2(acc []int32, row []uint8, k int32) {
 		w := archsimd.LoadUint8x16Slice(row[i : i+16]).ExtendLo8ToUint32().AsInt32x8()
 		archsimd.LoadInt32x8Slice(acc[i : i+8]).Add(w.Mul(vk)).StoreSlice(acc[i : i+8])
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	mulAddBytesScalar(acc[i:], row[i:], k)
 }
 
@@ -155,6 +161,7 @@ func shiftClipAVX2(dst []uint8, acc []int32, shift uint8) {
 		d := dst[i : i+8 : i+8]
 		d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = uint8(q[0]), uint8(q[1]), uint8(q[2]), uint8(q[3]), uint8(q[4]), uint8(q[5]), uint8(q[6]), uint8(q[7])
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	shiftClipScalar(dst[n:], acc[n:], shift)
 }
 
@@ -189,6 +196,7 @@ func symmetricRowAVX2(dst, row, taps []float64) {
 		}
 		s.Store((*[4]float64)(dst[x : x+4]))
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	symmetricRowScalar(dst[x:], row[x:], taps)
 }
 
@@ -218,5 +226,6 @@ func columnsAVX2(acc, plane []float64, w int, taps []float64) {
 		}
 		s.Store((*[4]float64)(acc[x : x+4]))
 	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	columnsScalar(acc[x:], plane[x:], w, taps)
 }

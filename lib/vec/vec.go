@@ -3,6 +3,13 @@
 // runs where vectors are not available. Built with GOEXPERIMENT=simd on
 // amd64 (the Makefile's default), a vector version replaces it at run
 // time on CPUs with AVX2; the tests hold the two to the same bits.
+//
+// Every vector kernel ends with VZEROUPPER (archsimd.ClearAVXUpperBits)
+// before it returns or runs its scalar tail: Go's scalar floating point is
+// SSE code, and on Intel CPUs SSE code after 256-bit AVX code that left the
+// upper halves of the registers dirty runs with a false dependency on them.
+// Without it, every scalar loop after a kernel ran at about half speed
+// (gaussian noise's 2.3 ms became 4.9 ms on this project's Xeon).
 package vec
 
 import "math"
