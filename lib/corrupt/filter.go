@@ -1,13 +1,8 @@
 package corrupt
 
 import (
-	"encoding/binary"
-	"hash/fnv"
 	"math"
-	"slices"
-	"sync"
 
-	"github.com/lk-robustness/lk/lib/fourier"
 	"github.com/lk-robustness/lk/lib/vec"
 )
 
@@ -251,95 +246,34 @@ func disk(radius, alias float64) (k []float64, size int) {
 	return k, size
 }
 
-// Kernels with at least dftTaps non-zero taps on images of at least
-// dftSide pixels a side are applied through the DFT, as OpenCV's filter2D
-// switches to one for large kernels: fewer operations, the same sums to
-// rounding.
-const (
-	dftTaps = 100
-	dftSide = 64
-)
-
 // filter2D is OpenCV's filter2D on each channel: correlation with the
 // kernel centred, border REFLECT_101. Zero taps (most of a small disk's
-// 17x17 grid) are skipped.
-// dftFor returns a plan for h x w planes and the spectrum of the size x
-// size kernel k, kept from earlier calls: every image of a sweep has the
-// same size and, per severity, the same kernel, and the twiddle factors
-// and the kernel's transform cost as much as an image's. A plan is lent
-// to one caller at a time (put gives it back); a spectrum is read only.
-func dftFor(h, w int, k []float64, size int) (*fourier.Plan, fourier.Kernel, func()) {
-	pk := [2]int{h, w}
-	pool, _ := dftPlans.LoadOrStore(pk, &sync.Pool{New: func() any { return fourier.NewPlan(h, w) }})
-	plan := pool.(*sync.Pool).Get().(*fourier.Plan)
-	hash := fnv.New64a()
-	var b [8]byte
-	for _, v := range k {
-		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
-		hash.Write(b[:])
-	}
-	kk := dftKey{h, w, size, hash.Sum64()}
-	put := func() { pool.(*sync.Pool).Put(plan) }
-	if c, ok := dftKernels.Load(kk); ok && slices.Equal(c.(dftKernel).k, k) {
-		return plan, c.(dftKernel).s, put
-	}
-	ks := plan.Kernel(k, size, size)
-	dftKernels.LoadOrStore(kk, dftKernel{append([]float64(nil), k...), ks})
-	return plan, ks, put
-}
-
-// dftKernel is a kernel and its spectrum; the taps are compared on every
-// use, so that a hash collision can never lend another kernel's spectrum.
-type dftKernel struct {
-	k []float64
-	s fourier.Kernel
-}
-
-type dftKey struct {
-	h, w, size int
-	kernel     uint64 // FNV-1a of the taps' bits
-}
-
-var dftPlans, dftKernels sync.Map
-
+// 17x17 grid) are skipped; the rest are summed directly, a row of outputs
+// at a time (vec.Taps). OpenCV switches to a DFT for kernels of 11x11 and
+// more, and so did lk until the direct sums were vectorised: they cost
+// less at every defocus severity (61 to 429 non-zero taps) and gave the
+// same 8-bit values on every photo fixture (docs/tools/lk-corrupt.md).
 func filter2D(m *Img, k []float64, size int) *Img {
 	r := size / 2
-	type tap struct {
-		off int
-		w   float64
-	}
 	out := newImg(m.H, m.W)
-	var plan *fourier.Plan
-	var ks fourier.Kernel
+	row := make([]float64, m.W)
+	var off []int
+	var w []float64
 	for c := 0; c < 3; c++ {
 		p, stride := plane(m, c, r, reflect101)
-		var taps []tap
-		for j := 0; j < size; j++ {
-			for i := 0; i < size; i++ {
-				if w := k[j*size+i]; w != 0 {
-					taps = append(taps, tap{j*stride + i, w})
+		if off == nil {
+			for j := 0; j < size; j++ {
+				for i := 0; i < size; i++ {
+					if v := k[j*size+i]; v != 0 {
+						off, w = append(off, j*stride+i), append(w, v)
+					}
 				}
 			}
-		}
-		if len(taps) >= dftTaps && m.H >= dftSide && m.W >= dftSide {
-			if plan == nil {
-				var put func()
-				plan, ks, put = dftFor(m.H+2*r, stride, k, size)
-				defer put()
-			}
-			for i, v := range plan.Correlate(p, ks) {
-				out.Pix[i*3+c] = v
-			}
-			continue
 		}
 		for y := 0; y < m.H; y++ {
-			for x := 0; x < m.W; x++ {
-				at := y*stride + x
-				var s float64
-				for _, t := range taps {
-					s += t.w * p[at+t.off]
-				}
-				out.Pix[(y*m.W+x)*3+c] = s
+			vec.Taps(row, p[y*stride:], off, w)
+			for x, v := range row {
+				out.Pix[(y*m.W+x)*3+c] = v
 			}
 		}
 	}

@@ -1,9 +1,7 @@
 // Package fourier is the 2-D discrete Fourier transform of real planes,
 // built from gonum's 1-D transforms (a real FFT along each row, a complex
 // FFT down each column: gonum has no 2-D API), and what lk computes with
-// it: correlation with large kernels (defocus blur, as OpenCV switches to a
-// DFT for kernels of 11x11 and more) and band-limited noise (Fourier-noise
-// robustness, the Fourier heat map).
+// it: band-limited noise (Fourier-noise robustness, the Fourier heat map).
 package fourier
 
 import (
@@ -80,44 +78,6 @@ func (p *Plan) Inverse(dst []float64, s Spectrum) []float64 {
 		}
 	}
 	return dst
-}
-
-// Kernel is the spectrum of a kh x kw kernel for Correlate: computed once,
-// it serves every plane of the plan's size.
-type Kernel struct {
-	s      Spectrum
-	kh, kw int
-}
-
-// Kernel prepares the kh x kw kernel k (row-major) for Correlate.
-func (p *Plan) Kernel(k []float64, kh, kw int) Kernel {
-	// correlation with k is convolution with k reversed: place k(j, i)
-	// at (-j, -i) mod (H, W)
-	kp := make([]float64, p.H*p.W)
-	for j := 0; j < kh; j++ {
-		for i := 0; i < kw; i++ {
-			kp[((p.H-j)%p.H)*p.W+(p.W-i)%p.W] = k[j*kw+i]
-		}
-	}
-	return Kernel{p.Forward(nil, kp), kh, kw}
-}
-
-// Correlate returns the valid correlation of the H x W plane with the
-// kernel k: out(y, x) = sum over (j, i) of k(j, i) plane(y+j, x+i), for
-// y < H-kh+1 and x < W-kw+1 (row-major, W-kw+1 wide). The plane is taken
-// as periodic, which the valid part never sees.
-func (p *Plan) Correlate(plane []float64, k Kernel) []float64 {
-	xs := p.Forward(nil, plane)
-	for i := range xs {
-		xs[i] *= k.s[i]
-	}
-	full := p.Inverse(nil, xs)
-	oh, ow := p.H-k.kh+1, p.W-k.kw+1
-	out := make([]float64, oh*ow)
-	for y := 0; y < oh; y++ {
-		copy(out[y*ow:(y+1)*ow], full[y*p.W:y*p.W+ow])
-	}
-	return out
 }
 
 // Band is Park & Kim's square frequency annulus for an H x W spectrum in

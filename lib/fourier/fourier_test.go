@@ -41,35 +41,6 @@ func TestForwardIsTheDFT(t *testing.T) {
 	}
 }
 
-// Correlate equals the direct sum.
-func TestCorrelate(t *testing.T) {
-	h, w, kh, kw := 20, 17, 5, 3
-	r := rand.New(rand.NewPCG(3, 4))
-	x, k := make([]float64, h*w), make([]float64, kh*kw)
-	for i := range x {
-		x[i] = r.Float64()
-	}
-	for i := range k {
-		k[i] = r.NormFloat64()
-	}
-	p := NewPlan(h, w)
-	got := p.Correlate(x, p.Kernel(k, kh, kw))
-	ow := w - kw + 1
-	for y := 0; y < h-kh+1; y++ {
-		for xx := 0; xx < ow; xx++ {
-			var s float64
-			for j := 0; j < kh; j++ {
-				for i := 0; i < kw; i++ {
-					s += k[j*kw+i] * x[(y+j)*w+xx+i]
-				}
-			}
-			if math.Abs(got[y*ow+xx]-s) > 1e-12 {
-				t.Fatalf("(%d,%d): %v, want %v", y, xx, got[y*ow+xx], s)
-			}
-		}
-	}
-}
-
 // Filter with Band equals Park & Kim's procedure done literally: full
 // complex DFT, roll the zero frequency to the centre, zero outside the
 // square annulus, roll back, inverse DFT, real part.

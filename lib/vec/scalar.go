@@ -13,6 +13,7 @@ var (
 	shiftClip    = shiftClipScalar
 	symmetricRow = symmetricRowScalar
 	columns      = columnsScalar
+	taps         = tapsScalar
 )
 
 const vector = false

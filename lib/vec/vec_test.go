@@ -193,6 +193,33 @@ func TestKernelsAreScalar(t *testing.T) {
 			}
 		}
 	}
+	// a 2-D correlation's taps: a disk's 5x5 non-zero offsets in a plane
+	// 40 wide, and one tap
+	for _, nt := range []int{1, 21} {
+		var off []int
+		var w []float64
+		for j := 0; j < 5 && len(off) < nt; j++ {
+			for i := 0; i < 5 && len(off) < nt; i++ {
+				if (j-2)*(j-2)+(i-2)*(i-2) <= 5 {
+					off, w = append(off, j*40+i), append(w, 1/float64(1+i+j))
+				}
+			}
+		}
+		for _, n := range lens {
+			p := make([]float64, n+4*40+4)
+			for i := range p {
+				p[i] = src[(i*13)%len(src)]
+			}
+			got, want := make([]float64, n), make([]float64, n)
+			Taps(got, p, off, w)
+			tapsScalar(want, p, off, w)
+			for i := range want {
+				if !same(got[i], want[i]) {
+					t.Fatalf("Taps %d n %d at %d: %v, scalar %v", nt, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
 	// MaxFrom on slices with and without NaN, infinities and signed zeros
 	negZero := math.Copysign(0, -1)
 	cases := [][]float64{
