@@ -12,7 +12,6 @@ var (
 	mulAddBytes  = mulAddBytesScalar
 	shiftClip    = shiftClipScalar
 	symmetricRow = symmetricRowScalar
-	columns      = columnsScalar
 	taps         = tapsScalar
 )
 

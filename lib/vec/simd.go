@@ -17,7 +17,6 @@ var (
 	mulAddBytes  = mulAddBytesScalar
 	shiftClip    = shiftClipScalar
 	symmetricRow = symmetricRowScalar
-	columns      = columnsScalar
 	taps         = tapsScalar
 )
 
@@ -34,7 +33,6 @@ func init() {
 		mulAddBytes = mulAddBytesAVX2
 		shiftClip = shiftClipAVX2
 		symmetricRow = symmetricRowAVX2
-		columns = columnsAVX2
 		taps = tapsAVX2
 	}
 }
@@ -171,68 +169,48 @@ func shiftClipAVX2(dst []uint8, acc []int32, shift uint8) {
 }
 
 // symmetricRowAVX2 computes four outputs per vector, each lane with the
-// scalar sum's operations in its order; sixteen outputs per step, four
-// independent chains, hide the additions' latency.
+// scalar sum's operations in its order; 32 outputs per step in eight
+// independent chains hide the additions' latency. Loads skip bounds checks:
+// SymmetricRow has checked the furthest, row[len(dst)+len(taps)-2].
 func symmetricRowAVX2(dst, row, taps []float64) {
 	r := len(taps) / 2
 	n := len(taps) - 1
 	c := archsimd.BroadcastFloat64x4(taps[r])
-	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(row[i : i+4])) }
+	base := unsafe.Pointer(unsafe.SliceData(row))
+	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(base, 8*i))) }
+	pair := func(t archsimd.Float64x4, lo, hi int) archsimd.Float64x4 { return t.Mul(ld(lo).Add(ld(hi))) }
 	x := 0
-	for ; x+16 <= len(dst); x += 16 {
-		s0, s1, s2, s3 := c.Mul(ld(x+r)), c.Mul(ld(x+r+4)), c.Mul(ld(x+r+8)), c.Mul(ld(x+r+12))
+	for ; x+32 <= len(dst); x += 32 {
+		var s [8]archsimd.Float64x4
+		for j := range s {
+			s[j] = c.Mul(ld(x + r + 4*j))
+		}
+		s0, s1, s2, s3, s4, s5, s6, s7 := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
 		for k := 0; k < r; k++ {
 			t := archsimd.BroadcastFloat64x4(taps[k])
 			lo, hi := x+k, x+n-k
-			s0 = s0.Add(t.Mul(ld(lo).Add(ld(hi))))
-			s1 = s1.Add(t.Mul(ld(lo + 4).Add(ld(hi + 4))))
-			s2 = s2.Add(t.Mul(ld(lo + 8).Add(ld(hi + 8))))
-			s3 = s3.Add(t.Mul(ld(lo + 12).Add(ld(hi + 12))))
+			s0 = s0.Add(pair(t, lo, hi))
+			s1 = s1.Add(pair(t, lo+4, hi+4))
+			s2 = s2.Add(pair(t, lo+8, hi+8))
+			s3 = s3.Add(pair(t, lo+12, hi+12))
+			s4 = s4.Add(pair(t, lo+16, hi+16))
+			s5 = s5.Add(pair(t, lo+20, hi+20))
+			s6 = s6.Add(pair(t, lo+24, hi+24))
+			s7 = s7.Add(pair(t, lo+28, hi+28))
 		}
-		s0.Store((*[4]float64)(dst[x : x+4]))
-		s1.Store((*[4]float64)(dst[x+4 : x+8]))
-		s2.Store((*[4]float64)(dst[x+8 : x+12]))
-		s3.Store((*[4]float64)(dst[x+12 : x+16]))
+		for j, v := range [8]archsimd.Float64x4{s0, s1, s2, s3, s4, s5, s6, s7} {
+			v.Store((*[4]float64)(dst[x+4*j : x+4*j+4]))
+		}
 	}
 	for ; x+4 <= len(dst); x += 4 {
 		s := c.Mul(ld(x + r))
 		for k := 0; k < r; k++ {
-			s = s.Add(archsimd.BroadcastFloat64x4(taps[k]).Mul(ld(x + k).Add(ld(x + n - k))))
+			s = s.Add(pair(archsimd.BroadcastFloat64x4(taps[k]), x+k, x+n-k))
 		}
 		s.Store((*[4]float64)(dst[x : x+4]))
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	symmetricRowScalar(dst[x:], row[x:], taps)
-}
-
-// columnsAVX2 sums four columns per vector, sixteen per step in four
-// independent chains, in tap order as the scalar code.
-func columnsAVX2(acc, plane []float64, w int, taps []float64) {
-	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(plane[i : i+4])) }
-	x := 0
-	for ; x+16 <= len(acc); x += 16 {
-		var s0, s1, s2, s3 archsimd.Float64x4
-		for k, t := range taps {
-			vt, i := archsimd.BroadcastFloat64x4(t), k*w+x
-			s0 = s0.Add(vt.Mul(ld(i)))
-			s1 = s1.Add(vt.Mul(ld(i + 4)))
-			s2 = s2.Add(vt.Mul(ld(i + 8)))
-			s3 = s3.Add(vt.Mul(ld(i + 12)))
-		}
-		s0.Store((*[4]float64)(acc[x : x+4]))
-		s1.Store((*[4]float64)(acc[x+4 : x+8]))
-		s2.Store((*[4]float64)(acc[x+8 : x+12]))
-		s3.Store((*[4]float64)(acc[x+12 : x+16]))
-	}
-	for ; x+4 <= len(acc); x += 4 {
-		var s archsimd.Float64x4
-		for k, t := range taps {
-			s = s.Add(archsimd.BroadcastFloat64x4(t).Mul(ld(k*w + x)))
-		}
-		s.Store((*[4]float64)(acc[x : x+4]))
-	}
-	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
-	columnsScalar(acc[x:], plane[x:], w, taps)
 }
 
 // tapsAVX2 sums four outputs per vector, 32 per step in eight independent

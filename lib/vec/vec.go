@@ -164,22 +164,15 @@ func symmetricRowScalar(dst, row, taps []float64) {
 }
 
 // Columns sets acc[x] to the sum over k of taps[k] * plane[k*w+x], adding
-// in tap order from 0 (a vertical filter over rows w apart).
+// in tap order from 0 (a vertical filter over rows w apart): Taps with
+// the offsets k*w.
 func Columns(acc, plane []float64, w int, taps []float64) {
-	if len(acc) > 0 {
-		_ = plane[(len(taps)-1)*w+len(acc)-1]
-		columns(acc, plane, w, taps)
+	var buf [64]int
+	off := buf[:0]
+	for k := range taps {
+		off = append(off, k*w)
 	}
-}
-
-func columnsScalar(acc, plane []float64, w int, taps []float64) {
-	for x := range acc {
-		var s float64
-		for k, t := range taps {
-			s += t * plane[k*w+x]
-		}
-		acc[x] = s
-	}
+	Taps(acc, plane, off, taps)
 }
 
 // Taps sets dst[x] to the sum over k of w[k] * p[x+off[k]], adding in tap
