@@ -584,7 +584,7 @@ func snow(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 		gray := float64(float32(.299*px[0] + .587*px[1] + .114*px[2]))
 		rot := layer.Pix[3*(n-1-i)]
 		for c := 0; c < 3; c++ {
-			v := blend*px[c] + (1-blend)*math.Max(px[c], gray*1.5+0.5)
+			v := blend*px[c] + (1-blend)*max(px[c], gray*1.5+0.5)
 			px[c] = v + layer.Pix[3*i] + rot
 		}
 	}

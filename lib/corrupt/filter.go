@@ -22,7 +22,7 @@ func (m *Img) clone() *Img { return &Img{H: m.H, W: m.W, Pix: append([]float64(n
 
 func (m *Img) at(y, x, c int) float64 { return m.Pix[(y*m.W+x)*3+c] }
 
-// clip01 is math.Min(math.Max(v, 0), 1), NaN and -0 included, written
+// clip01 is min(max(v, 0), 1), NaN and -0 included, written
 // out so that it inlines: it runs on every value of every corruption.
 func clip01(v float64) float64 {
 	switch {
@@ -122,55 +122,61 @@ func plane(m *Img, c, r int, b border) (p []float64, stride int) {
 // whole rows, so inner loops run over contiguous memory (vec's kernels).
 // Symmetric taps (all of lk's) are folded, halving the multiplications.
 func separable(m *Img, taps []float64, b border) *Img {
+	out := newImg(m.H, m.W)
+	for c := 0; c < 3; c++ {
+		separable1(out.Pix[c:], m.Pix[c:], 3, m.H, m.W, taps, b)
+	}
+	return out
+}
+
+// separable1 filters one H x W plane whose values are every step-th of src
+// (a channel of an interleaved image, or step 1) into every step-th of dst.
+func separable1(dst, src []float64, step, h, w int, taps []float64, b border) {
 	r := len(taps) / 2
 	sym := true
 	for k := range taps {
 		sym = sym && taps[k] == taps[len(taps)-1-k]
 	}
-	h, w := m.H, m.W
-	out := newImg(h, w)
 	row := make([]float64, w+2*r)
 	tmp := make([]float64, (h+2*r)*w) // row-filtered plane, r rows of padding above and below
 	acc := make([]float64, w)
-	for c := 0; c < 3; c++ {
-		for y := 0; y < h; y++ {
-			src := m.Pix[y*w*3:]
-			for x := -r; x < 0; x++ {
-				row[x+r] = src[b(x, w)*3+c]
-			}
-			for x := 0; x < w; x++ {
-				row[x+r] = src[x*3+c]
-			}
-			for x := w; x < w+r; x++ {
-				row[x+r] = src[b(x, w)*3+c]
-			}
-			dst := tmp[(y+r)*w : (y+r+1)*w]
-			if sym {
-				vec.SymmetricRow(dst, row, taps)
-				continue
-			}
-			for x := range dst {
-				var s float64
-				for k, t := range row[x : x+len(taps)] {
-					s += taps[k] * t
-				}
-				dst[x] = s
-			}
+	for y := 0; y < h; y++ {
+		s := src[y*w*step:]
+		for x := -r; x < 0; x++ {
+			row[x+r] = s[b(x, w)*step]
 		}
-		for y := -r; y < 0; y++ {
-			copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
+		for x := 0; x < w; x++ {
+			row[x+r] = s[x*step]
 		}
-		for y := h; y < h+r; y++ {
-			copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
+		for x := w; x < w+r; x++ {
+			row[x+r] = s[b(x, w)*step]
 		}
-		for y := 0; y < h; y++ {
-			vec.Columns(acc, tmp[y*w:], w, taps)
-			for x, v := range acc {
-				out.Pix[(y*w+x)*3+c] = v
+		d := tmp[(y+r)*w : (y+r+1)*w]
+		if sym {
+			vec.SymmetricRow(d, row, taps)
+			continue
+		}
+		for x := range d {
+			var s float64
+			for k, t := range row[x : x+len(taps)] {
+				s += taps[k] * t
 			}
+			d[x] = s
 		}
 	}
-	return out
+	for y := -r; y < 0; y++ {
+		copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
+	}
+	for y := h; y < h+r; y++ {
+		copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
+	}
+	for y := 0; y < h; y++ {
+		vec.Columns(acc, tmp[y*w:], w, taps)
+		d := dst[y*w*step:]
+		for x, v := range acc {
+			d[x*step] = v
+		}
+	}
 }
 
 // gaussian is skimage's gaussian(img, sigma, multichannel=True): scipy's
@@ -180,6 +186,15 @@ func gaussian(m *Img, sigma float64) *Img {
 		return m.clone()
 	}
 	return separable(m, gaussTaps(sigma, 4), nearest)
+}
+
+// gaussianPlane is gaussian on one H x W plane.
+func gaussianPlane(dst, src []float64, h, w int, sigma float64) {
+	if sigma == 0 {
+		copy(dst, src)
+		return
+	}
+	separable1(dst, src, 1, h, w, gaussTaps(sigma, 4), nearest)
 }
 
 // disk is the reference's defocus kernel: a disk of the given radius on
@@ -318,8 +333,8 @@ func clippedZoom(m *Img, z float64) *Img {
 
 // rgb2hsv and hsv2rgb follow skimage: V = max, S = (max-min)/max, H in [0,1).
 func rgb2hsv(r, g, b float64) (h, s, v float64) {
-	mx := math.Max(r, math.Max(g, b))
-	mn := math.Min(r, math.Min(g, b))
+	mx := max(r, max(g, b))
+	mn := min(r, min(g, b))
 	v = mx
 	d := mx - mn
 	if mx != 0 {

@@ -69,7 +69,7 @@ func proceduralFrost(idx int) *imageio.Image {
 		p := (float64(rank) + 0.5) / float64(len(order))
 		level := frostMean + frostSpread*math.Sqrt2*math.Erfinv(2*p-1)
 		for c := 0; c < 3; c++ {
-			img.Pix[3*i+c] = uint8(math.Round(math.Max(0, math.Min(255, level+tint[c]))))
+			img.Pix[3*i+c] = uint8(math.Round(max(0, min(255, level+tint[c]))))
 		}
 	}
 	return img

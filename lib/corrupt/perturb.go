@@ -278,7 +278,7 @@ func snowSequence(m *Img, t Table, r *rng) []*Img {
 			px := out.Pix[3*i : 3*i+3]
 			gray := .299*px[0] + .587*px[1] + .114*px[2]
 			for c := 0; c < 3; c++ {
-				v := .85*px[c] + .15*math.Max(px[c], gray*1.5+.5)
+				v := .85*px[c] + .15*max(px[c], gray*1.5+.5)
 				px[c] = v + l.Pix[3*i] + l.Pix[3*(n-1-i)]
 			}
 		}

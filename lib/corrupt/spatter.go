@@ -2,6 +2,8 @@ package corrupt
 
 import (
 	"math"
+
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // plane8 is a one-channel H x W image of 8-bit values held as float64
@@ -19,23 +21,30 @@ func (p plane8) at(y, x int) float64 { return p.v[y*p.w+x] }
 // over 8-connected neighbours. Edges are 255.
 func canny(p plane8, low, high float64) plane8 {
 	h, w := p.h, p.w
+	// the plane with a replicated border of one, so Sobel needs no tests;
+	// its sums are of small integers, exact in any order
+	pw := w + 2
+	pp := make([]float64, (h+2)*pw)
+	for y := -1; y <= h; y++ {
+		src := p.v[nearest(y, h)*w:]
+		row := pp[(y+1)*pw : (y+2)*pw]
+		row[0], row[pw-1] = src[0], src[w-1]
+		copy(row[1:pw-1], src[:w])
+	}
 	dx := make([]float64, h*w)
 	dy := make([]float64, h*w)
-	mag := make([]float64, h*w)
-	at := func(y, x int) float64 { return p.at(nearest(y, h), nearest(x, w)) }
+	// mag with a border of one at 0: the suppression's neighbours outside
+	// the image are 0
+	mag := make([]float64, (h+2)*pw)
 	for y := 0; y < h; y++ {
+		up, mid, dn := pp[y*pw:(y+1)*pw], pp[(y+1)*pw:(y+2)*pw], pp[(y+2)*pw:(y+3)*pw]
 		for x := 0; x < w; x++ {
-			gx := at(y-1, x+1) + 2*at(y, x+1) + at(y+1, x+1) - at(y-1, x-1) - 2*at(y, x-1) - at(y+1, x-1)
-			gy := at(y+1, x-1) + 2*at(y+1, x) + at(y+1, x+1) - at(y-1, x-1) - 2*at(y-1, x) - at(y-1, x+1)
-			dx[y*w+x], dy[y*w+x], mag[y*w+x] = gx, gy, math.Abs(gx)+math.Abs(gy)
+			gx := up[x+2] + 2*mid[x+2] + dn[x+2] - up[x] - 2*mid[x] - dn[x]
+			gy := dn[x] + 2*dn[x+1] + dn[x+2] - up[x] - 2*up[x+1] - up[x+2]
+			dx[y*w+x], dy[y*w+x], mag[(y+1)*pw+x+1] = gx, gy, math.Abs(gx)+math.Abs(gy)
 		}
 	}
-	m := func(y, x int) float64 {
-		if y < 0 || y >= h || x < 0 || x >= w {
-			return 0
-		}
-		return mag[y*w+x]
-	}
+	m := func(y, x int) float64 { return mag[(y+1)*pw+x+1] }
 	const tg22 = 0.41421356237309503 // tan(22.5 degrees)
 	const tg67 = 2.414213562373095   // tan(67.5 degrees)
 	state := make([]uint8, h*w)      // 0 none, 1 weak, 2 strong
@@ -43,7 +52,7 @@ func canny(p plane8, low, high float64) plane8 {
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			i := y*w + x
-			v := mag[i]
+			v := m(y, x)
 			if v <= low {
 				continue
 			}
@@ -114,32 +123,37 @@ func distanceTransform(p plane8) plane8 {
 			}
 		}
 	}
-	// The forward mask's offsets and weights, in the order they are taken;
-	// the backward pass takes the same ones mirrored.
-	fwd := [8]struct {
-		off int
-		wt  float64
-	}{{-2*pw - 1, c}, {-2*pw + 1, c}, {-pw - 2, c}, {-pw - 1, b}, {-pw, a}, {-pw + 1, b}, {-pw + 2, c}, {-1, a}}
+	// The forward mask takes four cells of the row above and of the one
+	// above that ((-2,±1), (-1,-2..2)) and the cell to the left (-1,0);
+	// the backward pass the same mirrored. The rows already done are
+	// taken for a whole row at once (vec.MinPlus), then the cell beside,
+	// left to right (right to left going back): each cell ends as the
+	// minimum of the same candidates as OpenCV's, which no order changes.
+	rows := [7]int{-2*pw - 1, -2*pw + 1, -pw - 2, -pw - 1, -pw, -pw + 1, -pw + 2}
+	wts := []float64{c, c, c, b, a, b, c}
+	var off [7]int
 	for y := 0; y < h; y++ {
-		for i := (y+2)*pw + 2; i < (y+2)*pw+2+w; i++ {
-			v := d[i]
-			for _, o := range fwd {
-				if t := d[i+o.off] + o.wt; t < v {
-					v = t
-				}
+		start := (y+2)*pw + 2
+		for k, o := range rows {
+			off[k] = start + o
+		}
+		vec.MinPlus(d[start:start+w], d, off[:], wts)
+		for i := start; i < start+w; i++ {
+			if t := d[i-1] + a; t < d[i] {
+				d[i] = t
 			}
-			d[i] = v
 		}
 	}
 	for y := h - 1; y >= 0; y-- {
-		for i := (y+2)*pw + 2 + w - 1; i >= (y+2)*pw+2; i-- {
-			v := d[i]
-			for _, o := range fwd {
-				if t := d[i-o.off] + o.wt; t < v {
-					v = t
-				}
+		start := (y+2)*pw + 2
+		for k, o := range rows {
+			off[k] = start - o
+		}
+		vec.MinPlus(d[start:start+w], d, off[:], wts)
+		for i := start + w - 1; i >= start; i-- {
+			if t := d[i+1] + a; t < d[i] {
+				d[i] = t
 			}
-			d[i] = v
 		}
 	}
 	out := make([]float64, h*w)
@@ -199,7 +213,7 @@ func equalizeHist(p plane8) plane8 {
 	sum := 0
 	for i := i0 + 1; i < 256; i++ {
 		sum += hist[i]
-		lut[i] = math.Min(255, math.Round(float64(sum)*scale))
+		lut[i] = min(255, math.Round(float64(sum)*scale))
 	}
 	for i, v := range p.v {
 		out.v[i] = lut[int(v)]
@@ -210,17 +224,22 @@ func equalizeHist(p plane8) plane8 {
 // emboss is filter2D with [[-2,-1,0],[-1,1,1],[0,1,2]] into 8 bits
 // (rounded, saturated), border REFLECT_101.
 func emboss(p plane8) plane8 {
-	k := [3][3]float64{{-2, -1, 0}, {-1, 1, 1}, {0, 1, 2}}
-	out := plane8{p.h, p.w, make([]float64, len(p.v))}
-	for y := 0; y < p.h; y++ {
-		for x := 0; x < p.w; x++ {
-			var s float64
-			for j := 0; j < 3; j++ {
-				for i := 0; i < 3; i++ {
-					s += k[j][i] * p.at(reflect101(y+j-1, p.h), reflect101(x+i-1, p.w))
-				}
-			}
-			out.v[y*p.w+x] = math.Min(255, math.Max(0, math.Round(s)))
+	h, w := p.h, p.w
+	pw := w + 2
+	pp := make([]float64, (h+2)*pw) // border of one by REFLECT_101
+	for y := -1; y <= h; y++ {
+		src := p.v[reflect101(y, h)*w:]
+		row := pp[(y+1)*pw : (y+2)*pw]
+		row[0], row[pw-1] = src[reflect101(-1, w)], src[reflect101(w, w)]
+		copy(row[1:pw-1], src[:w])
+	}
+	out := plane8{h, w, make([]float64, len(p.v))}
+	for y := 0; y < h; y++ {
+		up, mid, dn := pp[y*pw:(y+1)*pw], pp[(y+1)*pw:(y+2)*pw], pp[(y+2)*pw:(y+3)*pw]
+		for x := 0; x < w; x++ {
+			// the kernel's taps, zeros left out: sums of small integers, exact
+			s := -2*up[x] - up[x+1] - mid[x] + mid[x+1] + mid[x+2] + dn[x+1] + 2*dn[x+2]
+			out.v[y*w+x] = min(255, max(0, math.Round(s)))
 		}
 	}
 	return out
@@ -241,16 +260,17 @@ func spatter(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 		return water(m, liq, intensity), nil
 	}
 	out := m.clone()
-	mask := newImg(h, w)
+	mask := make([]float64, h*w)
 	for i, v := range liq {
 		if v > thr {
-			mask.Pix[3*i] = 1
+			mask[i] = 1
 		}
 	}
-	mask = gaussian(mask, intensity)
+	blurred := make([]float64, h*w)
+	gaussianPlane(blurred, mask, h, w, intensity)
 	color := [3]float64{63.0 / 255, 42.0 / 255, 20.0 / 255}
 	for i := 0; i < h*w; i++ {
-		mv := mask.Pix[3*i]
+		mv := blurred[i]
 		if mv < 0.8 {
 			mv = 0
 		}
@@ -278,7 +298,7 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 	}
 	dist := distanceTransform(edges)
 	for i, v := range dist.v {
-		dist.v[i] = math.Min(v, 20)
+		dist.v[i] = min(v, 20)
 	}
 	dist = boxBlur3(dist, false)
 	for i, v := range dist.v {
@@ -289,7 +309,7 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 	mx := 0.0
 	for i := range mk {
 		mk[i] = float64(float32(l8.v[i] * dist.v[i]))
-		mx = math.Max(mx, mk[i])
+		mx = max(mx, mk[i])
 	}
 	color := [3]float64{175.0 / 255, 238.0 / 255, 238.0 / 255}
 	for i := range mk {
@@ -307,15 +327,15 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 // liquid is spatter's liquid layer: N(loc, scale) per pixel, smoothed by
 // a gaussian of sigma, values below thr set to 0.
 func liquid(h, w int, loc, scale, sigma, thr float64, r *rng) []float64 {
-	field := newImg(h, w)
-	for i := 0; i < h*w; i++ {
-		field.Pix[3*i] = loc + scale*r.NormFloat64()
+	field := make([]float64, h*w)
+	for i := range field {
+		field[i] = loc + scale*r.NormFloat64()
 	}
-	field = gaussian(field, sigma)
 	liq := make([]float64, h*w)
-	for i := range liq {
-		if v := field.Pix[3*i]; v >= thr {
-			liq[i] = v
+	gaussianPlane(liq, field, h, w, sigma)
+	for i, v := range liq {
+		if v < thr {
+			liq[i] = 0
 		}
 	}
 	return liq

@@ -13,6 +13,7 @@ var (
 	shiftClip    = shiftClipScalar
 	symmetricRow = symmetricRowScalar
 	taps         = tapsScalar
+	minPlus      = minPlusScalar
 )
 
 const vector = false

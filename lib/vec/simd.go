@@ -18,6 +18,7 @@ var (
 	shiftClip    = shiftClipScalar
 	symmetricRow = symmetricRowScalar
 	taps         = tapsScalar
+	minPlus      = minPlusScalar
 )
 
 var vector = archsimd.X86.AVX2()
@@ -34,6 +35,7 @@ func init() {
 		shiftClip = shiftClipAVX2
 		symmetricRow = symmetricRowAVX2
 		taps = tapsAVX2
+		minPlus = minPlusAVX2
 	}
 }
 
@@ -263,4 +265,22 @@ func tapsAVX2(dst, p []float64, off []int, w []float64) {
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	tapsScalar(dst[x:], p[x:], off, w)
+}
+
+// minPlusAVX2 takes four outputs per vector with the scalar code's test
+// (t < v, then t), so NaN and signed zeros come out as there.
+func minPlusAVX2(dst, p []float64, off []int, w []float64) {
+	base := unsafe.Pointer(unsafe.SliceData(p))
+	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(base, 8*i))) }
+	x := 0
+	for ; x+4 <= len(dst); x += 4 {
+		v := archsimd.LoadFloat64x4((*[4]float64)(dst[x : x+4]))
+		for k, o := range off {
+			t := ld(x + o).Add(archsimd.BroadcastFloat64x4(w[k]))
+			v = t.Merge(v, t.Less(v))
+		}
+		v.Store((*[4]float64)(dst[x : x+4]))
+	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
+	minPlusScalar(dst[x:], p[x:], off, w)
 }

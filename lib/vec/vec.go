@@ -207,3 +207,26 @@ func tapsScalar(dst, p []float64, off []int, w []float64) {
 		dst[x] = s
 	}
 }
+
+// MinPlus lowers dst[x] to p[x+off[k]] + w[k] wherever that is smaller,
+// for k in order (a chamfer distance transform's pass over the rows
+// already done). p must hold x+off[k] for every x and k; dst may lie in p
+// where no offset reads it.
+func MinPlus(dst, p []float64, off []int, w []float64) {
+	if len(dst) > 0 && len(off) > 0 {
+		_ = w[len(off)-1]
+		_ = p[len(dst)-1+slices.Max(off)]
+		minPlus(dst, p, off, w)
+	}
+}
+
+func minPlusScalar(dst, p []float64, off []int, w []float64) {
+	for x, v := range dst {
+		for k, o := range off {
+			if t := p[x+o] + w[k]; t < v {
+				v = t
+			}
+		}
+		dst[x] = v
+	}
+}

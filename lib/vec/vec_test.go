@@ -226,6 +226,34 @@ func TestKernelsAreScalar(t *testing.T) {
 			}
 		}
 	}
+	// MinPlus, NaN, infinities and signed zeros among the values; the
+	// reference is the minimum written out with the scalar code's test
+	for _, n := range lens {
+		off := []int{0, 3, 41, 40, 44}
+		w := []float64{1, 1.4, 0, math.Copysign(0, -1), 2.1969}
+		p := make([]float64, n+44)
+		for i := range p {
+			p[i] = src[(i*11)%len(src)]
+		}
+		got, want := make([]float64, n), make([]float64, n)
+		for i := range got {
+			got[i] = src[(i*5+3)%len(src)]
+			want[i] = got[i]
+		}
+		MinPlus(got, p, off, w)
+		for x := range want {
+			for k, o := range off {
+				if t := p[x+o] + w[k]; t < want[x] {
+					want[x] = t
+				}
+			}
+		}
+		for i := range want {
+			if !same(got[i], want[i]) {
+				t.Fatalf("MinPlus n %d at %d: %v, want %v", n, i, got[i], want[i])
+			}
+		}
+	}
 	// MaxFrom on slices with and without NaN, infinities and signed zeros
 	negZero := math.Copysign(0, -1)
 	cases := [][]float64{
