@@ -137,9 +137,9 @@ func separable1(dst, src []float64, step, h, w int, taps []float64, b border) {
 	for k := range taps {
 		sym = sym && taps[k] == taps[len(taps)-1-k]
 	}
-	row := make([]float64, w+2*r)
-	tmp := make([]float64, (h+2*r)*w) // row-filtered plane, r rows of padding above and below
-	acc := make([]float64, w)
+	row, acc := get(w+2*r), get(w)
+	tmp := get((h + 2*r) * w) // row-filtered plane, r rows of padding above and below
+	defer put(row, acc, tmp)
 	for y := 0; y < h; y++ {
 		s := src[y*w*step:]
 		for x := -r; x < 0; x++ {

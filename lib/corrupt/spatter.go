@@ -24,18 +24,18 @@ func canny(p plane8, low, high float64) plane8 {
 	// the plane with a replicated border of one, so Sobel needs no tests;
 	// its sums are of small integers, exact in any order
 	pw := w + 2
-	pp := make([]float64, (h+2)*pw)
+	pp := get((h + 2) * pw)
 	for y := -1; y <= h; y++ {
 		src := p.v[nearest(y, h)*w:]
 		row := pp[(y+1)*pw : (y+2)*pw]
 		row[0], row[pw-1] = src[0], src[w-1]
 		copy(row[1:pw-1], src[:w])
 	}
-	dx := make([]float64, h*w)
-	dy := make([]float64, h*w)
+	dx, dy := get(h*w), get(h*w)
 	// mag with a border of one at 0: the suppression's neighbours outside
 	// the image are 0
-	mag := make([]float64, (h+2)*pw)
+	mag := get((h + 2) * pw)
+	defer put(pp, dx, dy, mag)
 	for y := 0; y < h; y++ {
 		up, mid, dn := pp[y*pw:(y+1)*pw], pp[(y+1)*pw:(y+2)*pw], pp[(y+2)*pw:(y+3)*pw]
 		for x := 0; x < w; x++ {
@@ -94,7 +94,7 @@ func canny(p plane8, low, high float64) plane8 {
 			}
 		}
 	}
-	out := plane8{h, w, make([]float64, h*w)}
+	out := plane8{h, w, get(h * w)}
 	for i, s := range state {
 		if s == 2 {
 			out.v[i] = 255
@@ -112,7 +112,8 @@ func distanceTransform(p plane8) plane8 {
 	// bounds tests; a border cell is never written.
 	h, w := p.h, p.w
 	pw := w + 4
-	d := make([]float64, (h+4)*pw)
+	d := get((h + 4) * pw)
+	defer put(d)
 	for i := range d {
 		d[i] = inf
 	}
@@ -156,7 +157,7 @@ func distanceTransform(p plane8) plane8 {
 			}
 		}
 	}
-	out := make([]float64, h*w)
+	out := get(h * w)
 	for y := 0; y < h; y++ {
 		copy(out[y*w:y*w+w], d[(y+2)*pw+2:])
 	}
@@ -167,7 +168,7 @@ func distanceTransform(p plane8) plane8 {
 // gives the 8-bit result (an 8-bit input), else the float. Every pixel
 // sums its nine neighbours in the same order, row by row.
 func boxBlur3(p plane8, round bool) plane8 {
-	out := plane8{p.h, p.w, make([]float64, len(p.v))}
+	out := plane8{p.h, p.w, get(len(p.v))}
 	h, w := p.h, p.w
 	for y := 0; y < h; y++ {
 		r0, r1, r2 := reflect101(y-1, h)*w, y*w, reflect101(y+1, h)*w
@@ -201,7 +202,7 @@ func equalizeHist(p plane8) plane8 {
 		i0++
 	}
 	total := len(p.v)
-	out := plane8{p.h, p.w, make([]float64, len(p.v))}
+	out := plane8{p.h, p.w, get(len(p.v))}
 	if hist[i0] == total {
 		for i := range out.v {
 			out.v[i] = float64(i0)
@@ -226,14 +227,15 @@ func equalizeHist(p plane8) plane8 {
 func emboss(p plane8) plane8 {
 	h, w := p.h, p.w
 	pw := w + 2
-	pp := make([]float64, (h+2)*pw) // border of one by REFLECT_101
+	pp := get((h + 2) * pw) // border of one by REFLECT_101
+	defer put(pp)
 	for y := -1; y <= h; y++ {
 		src := p.v[reflect101(y, h)*w:]
 		row := pp[(y+1)*pw : (y+2)*pw]
 		row[0], row[pw-1] = src[reflect101(-1, w)], src[reflect101(w, w)]
 		copy(row[1:pw-1], src[:w])
 	}
-	out := plane8{h, w, make([]float64, len(p.v))}
+	out := plane8{h, w, get(len(p.v))}
 	for y := 0; y < h; y++ {
 		up, mid, dn := pp[y*pw:(y+1)*pw], pp[(y+1)*pw:(y+2)*pw], pp[(y+2)*pw:(y+3)*pw]
 		for x := 0; x < w; x++ {
@@ -256,17 +258,18 @@ func spatter(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	loc, scale, sigma, thr, intensity, mode := p[0], p[1], p[2], p[3], p[4], p[5]
 	h, w := m.H, m.W
 	liq := liquid(h, w, loc, scale, sigma, thr, r)
+	defer put(liq)
 	if mode == 0 {
 		return water(m, liq, intensity), nil
 	}
 	out := m.clone()
-	mask := make([]float64, h*w)
+	mask, blurred := get(h*w), get(h*w)
+	defer put(mask, blurred)
 	for i, v := range liq {
 		if v > thr {
 			mask[i] = 1
 		}
 	}
-	blurred := make([]float64, h*w)
 	gaussianPlane(blurred, mask, h, w, intensity)
 	color := [3]float64{63.0 / 255, 42.0 / 255, 20.0 / 255}
 	for i := 0; i < h*w; i++ {
@@ -288,7 +291,8 @@ func spatter(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 func water(m *Img, liq []float64, intensity float64) *Img {
 	h, w := m.H, m.W
 	out := m.clone()
-	l8 := plane8{h, w, make([]float64, h*w)}
+	l8 := plane8{h, w, get(h * w)}
+	defer put(l8.v)
 	for i, v := range liq {
 		l8.v[i] = float64(int(v*255) & 255) // numpy's uint8 cast wraps
 	}
@@ -297,18 +301,27 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 		edges.v[i] = 255 - v
 	}
 	dist := distanceTransform(edges)
+	put(edges.v)
 	for i, v := range dist.v {
 		dist.v[i] = min(v, 20)
 	}
-	dist = boxBlur3(dist, false)
-	for i, v := range dist.v {
-		dist.v[i] = math.Floor(v) // astype(uint8)
+	blurred := boxBlur3(dist, false)
+	put(dist.v)
+	for i, v := range blurred.v {
+		blurred.v[i] = math.Floor(v) // astype(uint8)
 	}
-	dist = boxBlur3(emboss(equalizeHist(dist)), true)
-	mk := make([]float64, h*w)
+	eq := equalizeHist(blurred)
+	put(blurred.v)
+	em := emboss(eq)
+	put(eq.v)
+	rims := boxBlur3(em, true)
+	put(em.v)
+	defer put(rims.v)
+	mk := get(h * w)
+	defer put(mk)
 	mx := 0.0
 	for i := range mk {
-		mk[i] = float64(float32(l8.v[i] * dist.v[i]))
+		mk[i] = float64(float32(l8.v[i] * rims.v[i]))
 		mx = max(mx, mk[i])
 	}
 	color := [3]float64{175.0 / 255, 238.0 / 255, 238.0 / 255}
@@ -327,11 +340,12 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 // liquid is spatter's liquid layer: N(loc, scale) per pixel, smoothed by
 // a gaussian of sigma, values below thr set to 0.
 func liquid(h, w int, loc, scale, sigma, thr float64, r *rng) []float64 {
-	field := make([]float64, h*w)
+	field := get(h * w)
+	defer put(field)
 	for i := range field {
 		field[i] = loc + scale*r.NormFloat64()
 	}
-	liq := make([]float64, h*w)
+	liq := get(h * w)
 	gaussianPlane(liq, field, h, w, sigma)
 	for i, v := range liq {
 		if v < thr {
