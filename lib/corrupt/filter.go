@@ -16,9 +16,21 @@ type Img struct {
 	eightBit bool
 }
 
-func newImg(h, w int) *Img { return &Img{H: h, W: w, Pix: make([]float64, h*w*3)} }
+// newImg is a zeroed image from the scratch pool (see release).
+func newImg(h, w int) *Img { return &Img{H: h, W: w, Pix: get(h * w * 3)} }
 
-func (m *Img) clone() *Img { return &Img{H: m.H, W: m.W, Pix: append([]float64(nil), m.Pix...)} }
+func (m *Img) clone() *Img {
+	c := &Img{H: m.H, W: m.W, Pix: get(len(m.Pix))}
+	copy(c.Pix, m.Pix)
+	return c
+}
+
+// release gives an image's buffer back to the scratch pool once nothing
+// reads it (lk-corrupt's images after conversion to the output stream).
+func release(m *Img) {
+	put(m.Pix)
+	m.Pix = nil
+}
 
 func (m *Img) at(y, x, c int) float64 { return m.Pix[(y*m.W+x)*3+c] }
 

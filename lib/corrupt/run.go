@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -105,8 +106,14 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 				return fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
 			}
 			fromImg(outs[k][i*sz:(i+1)*sz], res, sh)
+			if unsafe.SliceData(res.Pix) != unsafe.SliceData(imgs[i].Pix) { // never the input, which other pairs read
+				release(res)
+			}
 			return nil
 		})
+		for _, m := range imgs {
+			release(m)
+		}
 		if err != nil {
 			return err
 		}
