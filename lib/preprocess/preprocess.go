@@ -39,11 +39,18 @@ func (s Spec) Apply(img *imageio.Image, dst []float32) ([]float32, stream.Shape,
 		}
 		img = CenterCrop(img, img.W-2*s.Trim, img.H-2*s.Trim)
 	}
+	crop := s.CropH > 0 && s.CropW > 0
 	if s.Resize > 0 {
 		w, h := ResizedSize(img.W, img.H, s.Resize)
-		img = Resize(img, w, h, s.Filter)
+		if crop && s.CropW <= w && s.CropH <= h && (w != img.W || h != img.H) {
+			// the crop of the resized image, resizing only what it keeps
+			top, left := cropOffset(h, s.CropH), cropOffset(w, s.CropW)
+			img = resizeWindow(img, w, h, s.Filter, left, top, s.CropW, s.CropH)
+		} else {
+			img = Resize(img, w, h, s.Filter)
+		}
 	}
-	if s.CropH > 0 && s.CropW > 0 {
+	if crop {
 		img = CenterCrop(img, s.CropW, s.CropH)
 	}
 	c := img.C
@@ -76,8 +83,7 @@ func CenterCrop(img *imageio.Image, w, h int) *imageio.Image {
 		}
 		img = padded
 	}
-	top := int(math.RoundToEven(float64(img.H-h) / 2))
-	left := int(math.RoundToEven(float64(img.W-w) / 2))
+	top, left := cropOffset(img.H, h), cropOffset(img.W, w)
 	out := &imageio.Image{W: w, H: h, C: img.C, Pix: make([]uint8, w*h*img.C)}
 	for y := 0; y < h; y++ {
 		src := img.Pix[((y+top)*img.W+left)*img.C:]
@@ -85,6 +91,18 @@ func CenterCrop(img *imageio.Image, w, h int) *imageio.Image {
 	}
 	return out
 }
+
+// cropOffset is where a centred crop of n from size starts: torchvision's
+// round((size - n) / 2), half to even.
+func cropOffset(size, n int) int { return int(math.RoundToEven(float64(size-n) / 2)) }
+
+// levels32[k] is float32(k) / 255, a division done once per level.
+var levels32 = func() (l [256]float32) {
+	for k := range l {
+		l[k] = float32(k) / 255
+	}
+	return l
+}()
 
 // ToCHW writes img as c planes of float32 v/255 (ToTensor). A one-channel
 // image fills every plane when c > 1.
@@ -97,7 +115,7 @@ func ToCHW(img *imageio.Image, c int, dst []float32) {
 		}
 		d := dst[ch*plane : (ch+1)*plane]
 		for i := range d {
-			d[i] = float32(img.Pix[i*img.C+src]) / 255
+			d[i] = levels32[img.Pix[i*img.C+src]]
 		}
 	}
 }

@@ -78,6 +78,18 @@ func TestMatchesPillow(t *testing.T) {
 				} else if d != 0 {
 					t.Logf("%s: max difference %d", fl.Name, d)
 				}
+				// lk-data's path, which resizes only the crop's window
+				spec := preprocess.Spec{Resize: 256, CropW: 224, CropH: 224, Filter: fl}
+				px, sh, err := spec.Apply(img, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range px {
+					c, p := i/(sh.H*sh.W), i%(sh.H*sh.W)
+					if want := float32(got.Pix[p*got.C+min(c, got.C-1)]) / 255; v != want {
+						t.Fatalf("%s Spec.Apply value %d: %v, Resize+CenterCrop's %v", fl.Name, i, v, want)
+					}
+				}
 			}
 		})
 	}
@@ -126,5 +138,37 @@ func TestToCHW(t *testing.T) {
 		if dst[i] != want[i] {
 			t.Fatalf("ToCHW = %v, want %v", dst, want)
 		}
+	}
+}
+
+// BenchmarkImagePath times lk-data's per-image work on a 500x375 photo:
+// the JPEG decode, and Resize(256) + CenterCrop(224) + float CHW
+// (make bench section 3 compares the whole tool with Pillow).
+func BenchmarkImagePath(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", "collage-500x375.jpg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, err := imageio.Decode(data, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decode", func(b *testing.B) {
+		for range b.N {
+			if _, err := imageio.Decode(data, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, f := range []preprocess.Filter{preprocess.Bilinear, preprocess.Bicubic} {
+		spec := preprocess.Spec{Resize: 256, CropW: 224, CropH: 224, Filter: f}
+		dst := make([]float32, 3*224*224)
+		b.Run("resize-crop-chw/"+f.Name, func(b *testing.B) {
+			for range b.N {
+				if _, _, err := spec.Apply(img, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

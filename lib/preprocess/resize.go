@@ -126,13 +126,17 @@ func clip8(v int32) uint8 {
 	return uint8(v)
 }
 
-// horizontal3 is Resize's horizontal pass over one RGB row: the three
-// channels of an output pixel summed together, in the same integer
-// arithmetic as one channel at a time (exact: any order gives the same
-// sums). Two taps at a time, as box and bilinear filters mostly have few.
-func horizontal3(o, in []uint8, c coeffs) {
+// horizontal3 is Resize's horizontal pass over one RGB row, for the
+// outputs x0, x0+1, ... that o holds: the three channels of an output
+// pixel summed together, in the same integer arithmetic as one channel at
+// a time (exact: any order gives the same sums). Two taps at a time, as
+// box and bilinear filters mostly have few. (Tried and slower: eight tap
+// slots per output without a loop, and the pass done as a vertical one on
+// the transposed rows.)
+func horizontal3(o, in []uint8, c coeffs, x0 int) {
 	const half = int32(1 << (precisionBits - 1))
-	for xx := 0; xx < len(o)/3; xx++ {
+	for j := 0; j < len(o)/3; j++ {
+		xx := x0 + j
 		xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
 		k := c.k[xx*c.ksize : xx*c.ksize+n : xx*c.ksize+n]
 		src := in[xmin*3 : (xmin+n)*3 : (xmin+n)*3]
@@ -152,8 +156,28 @@ func horizontal3(o, in []uint8, c coeffs) {
 			s1 += int32(p[1]) * kv
 			s2 += int32(p[2]) * kv
 		}
-		q := o[xx*3 : xx*3+3 : xx*3+3]
+		q := o[j*3 : j*3+3 : j*3+3]
 		q[0], q[1], q[2] = clip8(s0), clip8(s1), clip8(s2)
+	}
+}
+
+// horizontal is the horizontal pass for any channel count, outputs x0...
+func horizontal(o, in []uint8, c coeffs, ch, x0 int) {
+	if ch == 3 {
+		horizontal3(o, in, c, x0)
+		return
+	}
+	for j := 0; j < len(o)/ch; j++ {
+		xx := x0 + j
+		xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
+		k := c.k[xx*c.ksize : xx*c.ksize+n]
+		for b := 0; b < ch; b++ {
+			ss := int32(1 << (precisionBits - 1))
+			for x, kv := range k {
+				ss += int32(in[(xmin+x)*ch+b]) * kv
+			}
+			o[j*ch+b] = clip8(ss)
+		}
 	}
 }
 
@@ -163,49 +187,59 @@ func Resize(img *imageio.Image, w, h int, f Filter) *imageio.Image {
 	if w == img.W && h == img.H {
 		return img
 	}
+	return resizeWindow(img, w, h, f, 0, 0, w, h)
+}
+
+// resizeWindow is the cw x ch window at (x0, y0) of Resize(img, w, h, f),
+// computing only what the window needs: its columns of the horizontal
+// pass, on the input rows its vertical taps read, and its rows of the
+// vertical pass. Every output pixel is its own sum of its own taps, so the
+// window's pixels equal those of the whole resized image.
+func resizeWindow(img *imageio.Image, w, h int, f Filter, x0, y0, cw, chh int) *imageio.Image {
 	ch := img.C
-	cur := img
+	if cw <= 0 || chh <= 0 {
+		return &imageio.Image{W: max(cw, 0), H: max(chh, 0), C: ch}
+	}
+	// the input rows the window's vertical taps read
+	r0, r1 := y0, y0+chh
+	var cv coeffs
+	if h != img.H {
+		cv = precompute(img.H, h, f)
+		r0, r1 = cv.bounds[2*y0], 0
+		for yy := y0; yy < y0+chh; yy++ {
+			r0 = min(r0, cv.bounds[2*yy])
+			r1 = max(r1, cv.bounds[2*yy]+cv.bounds[2*yy+1])
+		}
+	}
+	// horizontal pass (or the window's columns as they are) on rows r0..r1-1
+	cur := &imageio.Image{W: cw, H: r1 - r0, C: ch, Pix: make([]uint8, cw*(r1-r0)*ch)}
+	var chz coeffs
 	if w != img.W {
-		c := precompute(img.W, w, f)
-		out := &imageio.Image{W: w, H: cur.H, C: ch, Pix: make([]uint8, w*cur.H*ch)}
-		for y := 0; y < cur.H; y++ {
-			in := cur.Pix[y*cur.W*ch : (y+1)*cur.W*ch]
-			o := out.Pix[y*w*ch : (y+1)*w*ch]
-			if ch == 3 {
-				horizontal3(o, in, c)
-				continue
-			}
-			for xx := 0; xx < w; xx++ {
-				xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
-				k := c.k[xx*c.ksize : xx*c.ksize+n]
-				for b := 0; b < ch; b++ {
-					ss := int32(1 << (precisionBits - 1))
-					for x, kv := range k {
-						ss += int32(in[(xmin+x)*ch+b]) * kv
-					}
-					o[xx*ch+b] = clip8(ss)
-				}
-			}
-		}
-		cur = out
+		chz = precompute(img.W, w, f)
 	}
-	if h != cur.H {
-		c := precompute(cur.H, h, f)
-		out := &imageio.Image{W: cur.W, H: h, C: ch, Pix: make([]uint8, cur.W*h*ch)}
-		stride := cur.W * ch
-		acc := make([]int32, stride)
-		for yy := 0; yy < h; yy++ {
-			ymin, n := c.bounds[2*yy], c.bounds[2*yy+1]
-			k := c.k[yy*c.ksize : yy*c.ksize+n]
-			for i := range acc {
-				acc[i] = 1 << (precisionBits - 1)
-			}
-			for y, kv := range k {
-				vec.MulAddBytes(acc, cur.Pix[(ymin+y)*stride:(ymin+y+1)*stride], kv)
-			}
-			vec.ShiftClip(out.Pix[yy*stride:(yy+1)*stride], acc, precisionBits)
+	for y := r0; y < r1; y++ {
+		o := cur.Pix[(y-r0)*cw*ch : (y-r0+1)*cw*ch]
+		if w == img.W {
+			copy(o, img.Pix[(y*img.W+x0)*ch:(y*img.W+x0+cw)*ch])
+			continue
 		}
-		cur = out
+		horizontal(o, img.Pix[y*img.W*ch:(y+1)*img.W*ch], chz, ch, x0)
 	}
-	return cur
+	if h == img.H {
+		return cur
+	}
+	out := &imageio.Image{W: cw, H: chh, C: ch, Pix: make([]uint8, cw*chh*ch)}
+	stride := cw * ch
+	acc := make([]int32, stride)
+	for yy := y0; yy < y0+chh; yy++ {
+		ymin, n := cv.bounds[2*yy], cv.bounds[2*yy+1]
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		for y, kv := range cv.k[yy*cv.ksize : yy*cv.ksize+n] {
+			vec.MulAddBytes(acc, cur.Pix[(ymin-r0+y)*stride:(ymin-r0+y+1)*stride], kv)
+		}
+		vec.ShiftClip(out.Pix[(yy-y0)*stride:(yy-y0+1)*stride], acc, precisionBits)
+	}
+	return out
 }
