@@ -179,21 +179,27 @@ RANDOM = {  # name -> (224 parameter, 32 parameter, function of x in [0,1] and t
     "spatter": ((.65, .3, 2, .68, .5), None, lambda x, p: spatter_water(x, *p)),
 }
 
-img = Image.fromarray((np.arange(224 * 224 * 3).reshape(224, 224, 3) * 7919 % 256).astype(np.uint8))
-for size, table in ((224, mc.P224), (32, mc.P32)):
-    im = img if size == 224 else img.resize((32, 32), Image.BOX)
-    for name in sorted(table):
-        n, t0 = 0, time.perf_counter()
-        while n < 3 or time.perf_counter() - t0 < 0.5:
-            mc.corrupt(name, im, table[name][2])
-            n += 1
-        print(name, size, "%.6f" % ((time.perf_counter() - t0) / n))
-    for name, (p224, p32, fn) in sorted(RANDOM.items()):
-        if (p224 if size == 224 else p32) is None:
-            continue
-        x = np.array(im) / 255.
-        n, t0 = 0, time.perf_counter()
-        while n < 1 or time.perf_counter() - t0 < 0.5:
-            fn(x, p224 if size == 224 else p32)
-            n += 1
-        print(name, size, "%.6f" % ((time.perf_counter() - t0) / n))
+
+def main():
+    img = Image.fromarray((np.arange(224 * 224 * 3).reshape(224, 224, 3) * 7919 % 256).astype(np.uint8))
+    for size, table in ((224, mc.P224), (32, mc.P32)):
+        im = img if size == 224 else img.resize((32, 32), Image.BOX)
+        for name in sorted(table):
+            n, t0 = 0, time.perf_counter()
+            while n < 3 or time.perf_counter() - t0 < 0.5:
+                mc.corrupt(name, im, table[name][2])
+                n += 1
+            print(name, size, "%.6f" % ((time.perf_counter() - t0) / n))
+        for name, (p224, p32, fn) in sorted(RANDOM.items()):
+            if (p224 if size == 224 else p32) is None:
+                continue
+            x = np.array(im) / 255.
+            n, t0 = 0, time.perf_counter()
+            while n < 1 or time.perf_counter() - t0 < 0.5:
+                fn(x, p224 if size == 224 else p32)
+                n += 1
+            print(name, size, "%.6f" % ((time.perf_counter() - t0) / n))
+
+
+if __name__ == "__main__":
+    main()
