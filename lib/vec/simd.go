@@ -225,18 +225,22 @@ func tapsAVX2(dst, p []float64, off []int, w []float64) {
 	base := unsafe.Pointer(unsafe.SliceData(p))
 	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(base, 8*i))) }
 	x := 0
+	at := func(q unsafe.Pointer, j uintptr) archsimd.Float64x4 {
+		return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(q, 32*j)))
+	}
 	for ; x+32 <= len(dst); x += 32 {
 		var s0, s1, s2, s3, s4, s5, s6, s7 archsimd.Float64x4
+		row := unsafe.Add(base, 8*x)
 		for k, o := range off {
-			vw, i := archsimd.BroadcastFloat64x4(w[k]), x+o
-			s0 = s0.Add(vw.Mul(ld(i)))
-			s1 = s1.Add(vw.Mul(ld(i + 4)))
-			s2 = s2.Add(vw.Mul(ld(i + 8)))
-			s3 = s3.Add(vw.Mul(ld(i + 12)))
-			s4 = s4.Add(vw.Mul(ld(i + 16)))
-			s5 = s5.Add(vw.Mul(ld(i + 20)))
-			s6 = s6.Add(vw.Mul(ld(i + 24)))
-			s7 = s7.Add(vw.Mul(ld(i + 28)))
+			vw, q := archsimd.BroadcastFloat64x4(w[k]), unsafe.Add(row, 8*o)
+			s0 = s0.Add(vw.Mul(at(q, 0)))
+			s1 = s1.Add(vw.Mul(at(q, 1)))
+			s2 = s2.Add(vw.Mul(at(q, 2)))
+			s3 = s3.Add(vw.Mul(at(q, 3)))
+			s4 = s4.Add(vw.Mul(at(q, 4)))
+			s5 = s5.Add(vw.Mul(at(q, 5)))
+			s6 = s6.Add(vw.Mul(at(q, 6)))
+			s7 = s7.Add(vw.Mul(at(q, 7)))
 		}
 		for j, s := range [8]archsimd.Float64x4{s0, s1, s2, s3, s4, s5, s6, s7} {
 			s.Store((*[4]float64)(dst[x+4*j : x+4*j+4]))

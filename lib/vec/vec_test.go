@@ -283,6 +283,18 @@ func BenchmarkKernels(b *testing.B) {
 	bs := make([]uint8, len(src))
 	fs := make([]float64, len(src))
 	acc := make([]int32, len(src))
+	// a defocus row: severity 3's 169 taps of a 17x17 grid in a 240-wide plane
+	var off []int
+	var wt []float64
+	for j := 0; j < 17; j++ {
+		for i := 0; i < 17; i++ {
+			if (j-8)*(j-8)+(i-8)*(i-8) <= 50 {
+				off, wt = append(off, j*240+i), append(wt, 1/169.0)
+			}
+		}
+	}
+	plane := src[:240*240]
+	row := make([]float64, 224)
 	for _, k := range []struct {
 		name           string
 		kernel, scalar func()
@@ -293,6 +305,7 @@ func BenchmarkKernels(b *testing.B) {
 		{"AddScaled", func() { AddScaled(fs, src, src, 2, 1, 3) }, func() { addScaledScalar(fs, src, src, 2, 1, 3) }},
 		{"MulAddBytes", func() { MulAddBytes(acc, bs, 77) }, func() { mulAddBytesScalar(acc, bs, 77) }},
 		{"ShiftClip", func() { ShiftClip(bs, acc, 14) }, func() { shiftClipScalar(bs, acc, 14) }},
+		{"Taps", func() { Taps(row, plane, off, wt) }, func() { tapsScalar(row, plane, off, wt) }},
 	} {
 		b.Run(k.name+"/kernel", func(b *testing.B) {
 			for range b.N {
