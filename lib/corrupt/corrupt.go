@@ -528,15 +528,32 @@ func motionBlur(m *Img, radius, sigma, angle float64) *Img {
 		dy[i] = int(math.Ceil(float64(i)*math.Sin(a) - 0.5))
 		dx[i] = int(math.Ceil(float64(i)*math.Cos(a) - 0.5))
 	}
+	// each channel's 8-bit levels round(clip(v) * 255) once, on a plane
+	// padded by width with the nearest pixel, so that a tap is an offset
+	// and a row of outputs one vec.Taps (the same sums in the same order)
+	r := width
+	stride := m.W + 2*r
+	p := get((m.H + 2*r) * stride)
+	defer put(p)
+	off := make([]int, width)
+	for i := range off {
+		off[i] = (r+dy[i])*stride + r + dx[i]
+	}
+	row := make([]float64, m.W)
 	out := newImg(m.H, m.W)
-	for y := 0; y < m.H; y++ {
-		for x := 0; x < m.W; x++ {
-			for c := 0; c < 3; c++ {
-				var s float64
-				for i, w := range k {
-					s += w * math.Round(clip01(m.at(nearest(y+dy[i], m.H), nearest(x+dx[i], m.W), c))*255)
-				}
-				out.Pix[(y*m.W+x)*3+c] = math.Round(s) / 255
+	for c := 0; c < 3; c++ {
+		for y := -r; y < m.H+r; y++ {
+			src := m.Pix[nearest(y, m.H)*m.W*3:]
+			dst := p[(y+r)*stride : (y+r+1)*stride]
+			for x := range dst {
+				dst[x] = math.Round(clip01(src[nearest(x-r, m.W)*3+c]) * 255)
+			}
+		}
+		for y := 0; y < m.H; y++ {
+			vec.Taps(row, p[y*stride:], off, k)
+			o := out.Pix[y*m.W*3:]
+			for x, s := range row {
+				o[x*3+c] = math.Round(s) / 255
 			}
 		}
 	}
