@@ -512,7 +512,9 @@ func glassBlur(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 // round-trips through PNG): a one-sided kernel exp(-i^2 / 2 sigma^2),
 // i = 0..2 radius, normalised, its taps at (ceil(i sin a - 0.5),
 // ceil(i cos a - 0.5)) from each pixel, edges replicated; rounded to 8 bits.
-func motionBlur(m *Img, radius, sigma, angle float64) *Img {
+// Only the first channels channels are blurred (the rest stay 0): snow
+// blurs a layer whose three channels are one.
+func motionBlur(m *Img, radius, sigma, angle float64, channels int) *Img {
 	width := int(2*radius + 1)
 	k := make([]float64, width)
 	var sum float64
@@ -541,7 +543,7 @@ func motionBlur(m *Img, radius, sigma, angle float64) *Img {
 	}
 	row := make([]float64, m.W)
 	out := newImg(m.H, m.W)
-	for c := 0; c < 3; c++ {
+	for c := 0; c < channels; c++ {
 		for y := -r; y < m.H+r; y++ {
 			src := m.Pix[nearest(y, m.H)*m.W*3:]
 			dst := p[(y+r)*stride : (y+r+1)*stride]
@@ -566,7 +568,7 @@ func motionBlurCorruption(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	p := pick(t, s, [][2]float64{{10, 3}, {15, 5}, {15, 8}, {15, 12}, {20, 15}},
 		[][2]float64{{6, 1}, {6, 1.5}, {6, 2}, {8, 2}, {9, 2.5}})
 	angle := -45 + 90*r.Float64()
-	return motionBlur(m, p[0], p[1], angle), nil
+	return motionBlur(m, p[0], p[1], angle, 3), nil
 }
 
 // snow: a field N(loc, scale) zoomed, thresholded, motion-blurred at an
@@ -593,7 +595,7 @@ func snow(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 		}
 		layer.Pix[i] = quantize(v) // to uint8, truncating
 	}
-	layer = motionBlur(layer, mbR, mbS, -135+90*r.Float64())
+	layer = motionBlur(layer, mbR, mbS, -135+90*r.Float64(), 1) // channel 0: the one read below
 	out := m.clone()
 	n := m.H * m.W
 	for i := 0; i < n; i++ {
@@ -630,16 +632,19 @@ func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	}
 	warped := warpAffine(m, affine(src, dst))
 	field := func() []float64 {
-		f := newImg(m.H, m.W)
-		for i := 0; i < m.H*m.W; i++ {
-			f.Pix[3*i] = 2*r.Float64() - 1
-		}
-		if sigma > 0 {
-			f = separable(f, gaussTaps(sigma, 3), reflectHalf)
+		f := get(m.H * m.W)
+		defer put(f)
+		for i := range f {
+			f[i] = 2*r.Float64() - 1
 		}
 		out := make([]float64, m.H*m.W)
-		for i := range out {
-			out[i] = float64(float32(f.Pix[3*i] * alpha))
+		if sigma > 0 { // scipy's gaussian_filter, mode reflect, truncate 3
+			separable1(out, f, 1, m.H, m.W, gaussTaps(sigma, 3), reflectHalf)
+		} else {
+			copy(out, f)
+		}
+		for i, v := range out {
+			out[i] = float64(float32(v * alpha))
 		}
 		return out
 	}
@@ -649,9 +654,7 @@ func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	for y := 0; y < m.H; y++ {
 		for x := 0; x < m.W; x++ {
 			i := y*m.W + x
-			for c := 0; c < 3; c++ {
-				out.Pix[i*3+c] = bilinear(warped, float64(y)+dy[i], float64(x)+dx[i], c, reflectHalf)
-			}
+			bilinear3(out.Pix[i*3:], warped, float64(y)+dy[i], float64(x)+dx[i], reflectHalf)
 		}
 	}
 	return out, nil

@@ -277,7 +277,7 @@ func TestMotionBlurKernel(t *testing.T) {
 		sum += w[i]
 	}
 	for _, angle := range []float64{0, 90} {
-		out := motionBlur(dot, radius, sigma, angle)
+		out := motionBlur(dot, radius, sigma, angle, 3)
 		var total float64
 		for _, v := range out.Pix {
 			total += v

@@ -405,16 +405,19 @@ func reflectHalf(i, n int) int {
 	return i
 }
 
-// bilinear samples channel c of m at (y, x) with border rule b.
-func bilinear(m *Img, y, x float64, c int, b border) float64 {
+// bilinear3 samples the three channels of m at (y, x) with border rule b
+// into dst: each (1-fy)((1-fx) v00 + fx v01) + fy((1-fx) v10 + fx v11), the
+// neighbours and weights found once for the three.
+func bilinear3(dst []float64, m *Img, y, x float64, b border) {
 	y0, x0 := math.Floor(y), math.Floor(x)
 	fy, fx := y-y0, x-x0
 	iy, ix := int(y0), int(x0)
-	v00 := m.at(b(iy, m.H), b(ix, m.W), c)
-	v01 := m.at(b(iy, m.H), b(ix+1, m.W), c)
-	v10 := m.at(b(iy+1, m.H), b(ix, m.W), c)
-	v11 := m.at(b(iy+1, m.H), b(ix+1, m.W), c)
-	return (1-fy)*((1-fx)*v00+fx*v01) + fy*((1-fx)*v10+fx*v11)
+	r0, r1 := b(iy, m.H)*m.W, b(iy+1, m.H)*m.W
+	c0, c1 := b(ix, m.W), b(ix+1, m.W)
+	p00, p01, p10, p11 := m.Pix[(r0+c0)*3:], m.Pix[(r0+c1)*3:], m.Pix[(r1+c0)*3:], m.Pix[(r1+c1)*3:]
+	for c := 0; c < 3; c++ {
+		dst[c] = (1-fy)*((1-fx)*p00[c]+fx*p01[c]) + fy*((1-fx)*p10[c]+fx*p11[c])
+	}
 }
 
 // affine solves for the 2x3 matrix mapping the three points src to dst
@@ -447,9 +450,7 @@ func warpAffine(m *Img, M [6]float64) *Img {
 		for x := 0; x < m.W; x++ {
 			sx := math.Round((ia*float64(x)+ib*float64(y)+ic)*32) / 32
 			sy := math.Round((id*float64(x)+ie*float64(y)+iff)*32) / 32
-			for c := 0; c < 3; c++ {
-				out.Pix[(y*m.W+x)*3+c] = bilinear(m, sy, sx, c, reflect101)
-			}
+			bilinear3(out.Pix[(y*m.W+x)*3:], m, sy, sx, reflect101)
 		}
 	}
 	return out

@@ -96,9 +96,9 @@ var perturbations = map[string]perturbation{
 	}},
 	"motion_blur": {frames: func(t Table) int { return pick(t, 1, []int{31}, []int{21}) }, frame: func(m *Img, i, d int, t Table, _ *rng) *Img {
 		if t == CIFAR {
-			return motionBlur(m, 6, 1.8, float64(i-20)*9)
+			return motionBlur(m, 6, 1.8, float64(i-20)*9, 3)
 		}
-		return motionBlur(m, 10, 3, float64(i-30)*4)
+		return motionBlur(m, 10, 3, float64(i-30)*4, 3)
 	}},
 }
 
@@ -272,7 +272,7 @@ func snowSequence(m *Img, t Table, r *rng) []*Img {
 	frames := make([]*Img, 31)
 	n := m.H * m.W
 	for k := range frames {
-		l := motionBlur(layer, mbR, mbS, float64(4*k-150))
+		l := motionBlur(layer, mbR, mbS, float64(4*k-150), 1) // channel 0: the one read below
 		out := m.clone()
 		for i := 0; i < n; i++ {
 			px := out.Pix[3*i : 3*i+3]
