@@ -303,10 +303,7 @@ func zoomBlur(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	}
 	acc := x.clone()
 	for _, z := range zs {
-		zm := clippedZoom(x, z)
-		for i, v := range zm.Pix {
-			acc.Pix[i] += v
-		}
+		zoomInto(acc.Pix, x, z, true)
 	}
 	for i := range acc.Pix {
 		acc.Pix[i] /= float64(len(zs) + 1)

@@ -311,36 +311,49 @@ func filter2D(m *Img, k []float64, size int) *Img {
 // central ceil(h/z) square, zoomed by z with scipy.ndimage.zoom order 1
 // (corners aligned, output side round(ch*z)), then the central h x h.
 func clippedZoom(m *Img, z float64) *Img {
+	res := newImg(m.H, m.H)
+	zoomInto(res.Pix, m, z, false)
+	return res
+}
+
+// zoomInto writes clippedZoom(m, z) into dst, or adds it (zoom blur's
+// sum) with add. A column's source columns and weight, and a row's, are
+// found once; every value is the same expression as one pixel at a time.
+func zoomInto(dst []float64, m *Img, z float64, add bool) {
 	h := m.H
 	ch := int(math.Ceil(float64(h) / z))
 	top := (h - ch) / 2
 	out := int(math.Round(float64(ch) * z))
 	trim := (out - h) / 2
-	res := newImg(h, h)
 	scale := 0.0
 	if out > 1 {
 		scale = float64(ch-1) / float64(out-1)
+	}
+	x0s, x1s, fxs := make([]int, h), make([]int, h), make([]float64, h)
+	for ox := 0; ox < h; ox++ {
+		sx := float64(ox+trim) * scale
+		x0 := int(math.Floor(sx))
+		x0s[ox], x1s[ox], fxs[ox] = (top+x0)*3, (top+min(x0+1, ch-1))*3, sx-float64(x0)
 	}
 	for oy := 0; oy < h; oy++ {
 		sy := float64(oy+trim) * scale
 		y0 := int(math.Floor(sy))
 		fy := sy - float64(y0)
 		y1 := min(y0+1, ch-1)
+		r0, r1 := m.Pix[(top+y0)*m.W*3:(top+y0+1)*m.W*3], m.Pix[(top+y1)*m.W*3:(top+y1+1)*m.W*3]
+		d := dst[oy*h*3 : (oy+1)*h*3]
 		for ox := 0; ox < h; ox++ {
-			sx := float64(ox+trim) * scale
-			x0 := int(math.Floor(sx))
-			fx := sx - float64(x0)
-			x1 := min(x0+1, ch-1)
+			fx, a, b := fxs[ox], x0s[ox], x1s[ox]
 			for c := 0; c < 3; c++ {
-				v00 := m.at(top+y0, top+x0, c)
-				v01 := m.at(top+y0, top+x1, c)
-				v10 := m.at(top+y1, top+x0, c)
-				v11 := m.at(top+y1, top+x1, c)
-				res.Pix[(oy*h+ox)*3+c] = (1-fy)*((1-fx)*v00+fx*v01) + fy*((1-fx)*v10+fx*v11)
+				v := (1-fy)*((1-fx)*r0[a+c]+fx*r0[b+c]) + fy*((1-fx)*r1[a+c]+fx*r1[b+c])
+				if add {
+					d[ox*3+c] += v
+				} else {
+					d[ox*3+c] = v
+				}
 			}
 		}
 	}
-	return res
 }
 
 // rgb2hsv and hsv2rgb follow skimage: V = max, S = (max-min)/max, H in [0,1).
