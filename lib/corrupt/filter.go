@@ -425,11 +425,16 @@ func bilinear3(dst []float64, m *Img, y, x float64, b border) {
 	y0, x0 := math.Floor(y), math.Floor(x)
 	fy, fx := y-y0, x-x0
 	iy, ix := int(y0), int(x0)
-	r0, r1 := b(iy, m.H)*m.W, b(iy+1, m.H)*m.W
-	c0, c1 := b(ix, m.W), b(ix+1, m.W)
-	p00, p01, p10, p11 := m.Pix[(r0+c0)*3:], m.Pix[(r0+c1)*3:], m.Pix[(r1+c0)*3:], m.Pix[(r1+c1)*3:]
+	r0, r1, c0, c1 := iy*m.W, (iy+1)*m.W, ix, ix+1
+	if iy < 0 || iy+1 >= m.H || ix < 0 || ix+1 >= m.W { // inside, every border rule is the identity
+		r0, r1 = b(iy, m.H)*m.W, b(iy+1, m.H)*m.W
+		c0, c1 = b(ix, m.W), b(ix+1, m.W)
+	}
+	p00, p01 := (*[3]float64)(m.Pix[(r0+c0)*3:]), (*[3]float64)(m.Pix[(r0+c1)*3:])
+	p10, p11 := (*[3]float64)(m.Pix[(r1+c0)*3:]), (*[3]float64)(m.Pix[(r1+c1)*3:])
+	d := (*[3]float64)(dst)
 	for c := 0; c < 3; c++ {
-		dst[c] = (1-fy)*((1-fx)*p00[c]+fx*p01[c]) + fy*((1-fx)*p10[c]+fx*p11[c])
+		d[c] = (1-fy)*((1-fx)*p00[c]+fx*p01[c]) + fy*((1-fx)*p10[c]+fx*p11[c])
 	}
 }
 
