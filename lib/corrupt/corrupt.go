@@ -147,7 +147,7 @@ func shotNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 // element is hit with probability amount, then salt or pepper evenly.
 func impulseNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	amount := pick(cfg.Table, s, []float64{.03, .06, .09, .17, .27}, []float64{.01, .02, .03, .05, .07})
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	for i, v := range m.Pix {
 		if r.Float64() < amount {
 			v = 0
@@ -172,7 +172,7 @@ func speckleNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 
 // addNoise is clip(x + N(0, c)).
 func addNoise(m *Img, c float64, r *rng) *Img {
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	for i, v := range m.Pix {
 		out.Pix[i] = clip01(v + c*r.NormFloat64())
 	}
@@ -181,7 +181,7 @@ func addNoise(m *Img, c float64, r *rng) *Img {
 
 // speckle is clip(x + x N(0, c)).
 func speckle(m *Img, c float64, r *rng) *Img {
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	for i, v := range m.Pix {
 		out.Pix[i] = clip01(v + v*c*r.NormFloat64())
 	}
@@ -193,7 +193,7 @@ func speckle(m *Img, c float64, r *rng) *Img {
 // 8-bit image, whose exponentials are computed once (the same values:
 // the same argument goes to math.Exp).
 func poissonNoise(m *Img, c float64, r *rng) *Img {
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	var exps [256]float64 // exp(-levels[k] c); 0 until computed
 	for i, v := range m.Pix {
 		lam := v * c
@@ -348,13 +348,8 @@ func contrast(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	}
 	n := float64(m.H * m.W)
 	mu := [3]float64{mean[0] / n, mean[1] / n, mean[2] / n}
-	out := newImg(m.H, m.W)
-	for i := 0; i+2 < len(m.Pix); i += 3 {
-		p, q := m.Pix[i:i+3:i+3], out.Pix[i:i+3:i+3]
-		q[0] = (p[0]-mu[0])*c + mu[0]
-		q[1] = (p[1]-mu[1])*c + mu[1]
-		q[2] = (p[2]-mu[2])*c + mu[2]
-	}
+	out := fullImg(m.H, m.W)
+	vec.ScaleAbout3(out.Pix, m.Pix, mu, c)
 	return out, nil
 }
 
@@ -378,7 +373,7 @@ func toBytes(m *Img) *imageio.Image {
 
 // fromBytes is an 8-bit image's values k/255.
 func fromBytes(img *imageio.Image) *Img {
-	out := newImg(img.H, img.W)
+	out := fullImg(img.H, img.W)
 	vec.FromLevels(out.Pix, img.Pix)
 	out.eightBit = true
 	return out
@@ -469,7 +464,7 @@ func fog(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	}
 	f := plasma(size, p[1], r)
 	maxVal := vec.MaxFrom(0, m.Pix)
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	f3 := make([]float64, m.W*3) // a row of the fractal, the same value for the three channels
 	for y := 0; y < m.H; y++ {
 		for x, v := range f[y*size : y*size+m.W] {
@@ -647,7 +642,7 @@ func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	}
 	dx := field()
 	dy := field()
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	for y := 0; y < m.H; y++ {
 		for x := 0; x < m.W; x++ {
 			i := y*m.W + x

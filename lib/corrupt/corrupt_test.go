@@ -515,3 +515,40 @@ func TestSequences(t *testing.T) {
 		t.Error("an unimplemented perturbation was accepted")
 	}
 }
+
+// Scratch buffers come back holding an earlier image's values: no
+// corruption may read one before writing it. Every corruption gives the
+// same values with the pool full of NaN-filled buffers as with a fresh one.
+func TestScratchIsWrittenBeforeRead(t *testing.T) {
+	for _, size := range []int{224, 32} {
+		m := newImg(size, size)
+		for i := range m.Pix {
+			m.Pix[i] = float64((i*7919)%256) / 255
+		}
+		cfg := Config{Table: TableFor(size, size), Seed: 3}
+		for _, name := range Names() {
+			want, err := Apply(name, m, 4, cfg, "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := 0; k < 64; k++ { // more than one call's buffers, of every size it asks
+				for _, n := range []int{size * size, size * size * 3, (size + 64) * (size + 64), (size + 64) * (size + 64) * 3} {
+					b := make([]float64, n)
+					for i := range b {
+						b[i] = math.NaN()
+					}
+					put(b)
+				}
+			}
+			got, err := Apply(name, m, 4, cfg, "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want.Pix {
+				if math.Float64bits(got.Pix[i]) != math.Float64bits(want.Pix[i]) {
+					t.Fatalf("%s at %d px: value %d is %v after the pool held NaN buffers, %v before", name, size, i, got.Pix[i], want.Pix[i])
+				}
+			}
+		}
+	}
+}

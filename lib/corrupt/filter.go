@@ -19,8 +19,12 @@ type Img struct {
 // newImg is a zeroed image from the scratch pool (see release).
 func newImg(h, w int) *Img { return &Img{H: h, W: w, Pix: get(h * w * 3)} }
 
+// fullImg is newImg for a caller that writes every value before reading
+// any: not zeroed (its values are an earlier image's until written).
+func fullImg(h, w int) *Img { return &Img{H: h, W: w, Pix: getFull(h * w * 3)} }
+
 func (m *Img) clone() *Img {
-	c := &Img{H: m.H, W: m.W, Pix: get(len(m.Pix))}
+	c := &Img{H: m.H, W: m.W, Pix: getFull(len(m.Pix))}
 	copy(c.Pix, m.Pix)
 	return c
 }
@@ -134,7 +138,7 @@ func plane(m *Img, c, r int, b border) (p []float64, stride int) {
 // whole rows, so inner loops run over contiguous memory (vec's kernels).
 // Symmetric taps (all of lk's) are folded, halving the multiplications.
 func separable(m *Img, taps []float64, b border) *Img {
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	for c := 0; c < 3; c++ {
 		separable1(out.Pix[c:], m.Pix[c:], 3, m.H, m.W, taps, b)
 	}
@@ -282,7 +286,7 @@ func disk(radius, alias float64) (k []float64, size int) {
 // same 8-bit values on every photo fixture (docs/tools/lk-corrupt.md).
 func filter2D(m *Img, k []float64, size int) *Img {
 	r := size / 2
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	row := make([]float64, m.W)
 	var off []int
 	var w []float64
@@ -311,7 +315,7 @@ func filter2D(m *Img, k []float64, size int) *Img {
 // central ceil(h/z) square, zoomed by z with scipy.ndimage.zoom order 1
 // (corners aligned, output side round(ch*z)), then the central h x h.
 func clippedZoom(m *Img, z float64) *Img {
-	res := newImg(m.H, m.H)
+	res := fullImg(m.H, m.H)
 	zoomInto(res.Pix, m, z, false)
 	return res
 }
@@ -463,7 +467,7 @@ func warpAffine(m *Img, M [6]float64) *Img {
 	ia, ib, id, ie := M[4]/det, -M[1]/det, -M[3]/det, M[0]/det
 	ic := -(ia*M[2] + ib*M[5])
 	iff := -(id*M[2] + ie*M[5])
-	out := newImg(m.H, m.W)
+	out := fullImg(m.H, m.W)
 	for y := 0; y < m.H; y++ {
 		for x := 0; x < m.W; x++ {
 			sx := math.Round((ia*float64(x)+ib*float64(y)+ic)*32) / 32

@@ -169,7 +169,7 @@ func parallel(n, workers int, do func(j int) error) error {
 
 // toImg converts a CHW float32 image to the HWC float64 layout.
 func toImg(px []float32, sh stream.Shape) *Img {
-	m := newImg(sh.H, sh.W)
+	m := fullImg(sh.H, sh.W)
 	plane := sh.H * sh.W
 	for c := 0; c < 3; c++ {
 		for p := 0; p < plane; p++ {

@@ -10,11 +10,17 @@ import "sync"
 var scratch sync.Pool // *[]float64
 
 func get(n int) []float64 {
+	s := getFull(n)
+	clear(s)
+	return s
+}
+
+// getFull is get without the zeroing, for a caller that writes every
+// value before reading any (its values are an earlier image's).
+func getFull(n int) []float64 {
 	if p, ok := scratch.Get().(*[]float64); ok {
 		if cap(*p) >= n {
-			s := (*p)[:n]
-			clear(s)
-			return s
+			return (*p)[:n]
 		}
 		scratch.Put(p)
 	}

@@ -14,6 +14,7 @@ var (
 	symmetricRow = symmetricRowScalar
 	taps         = tapsScalar
 	minPlus      = minPlusScalar
+	scaleAbout3  = scaleAbout3Scalar
 )
 
 const vector = false

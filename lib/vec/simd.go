@@ -19,6 +19,7 @@ var (
 	symmetricRow = symmetricRowScalar
 	taps         = tapsScalar
 	minPlus      = minPlusScalar
+	scaleAbout3  = scaleAbout3Scalar
 )
 
 var vector = archsimd.X86.AVX2()
@@ -36,6 +37,7 @@ func init() {
 		symmetricRow = symmetricRowAVX2
 		taps = tapsAVX2
 		minPlus = minPlusAVX2
+		scaleAbout3 = scaleAbout3AVX2
 	}
 }
 
@@ -287,4 +289,22 @@ func minPlusAVX2(dst, p []float64, off []int, w []float64) {
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	minPlusScalar(dst[x:], p[x:], off, w)
+}
+
+// scaleAbout3AVX2 takes twelve values (four pixels) per step, the means
+// laid out in the three vectors that repeat every four pixels.
+func scaleAbout3AVX2(dst, src []float64, mu [3]float64, c float64) {
+	m0 := archsimd.LoadFloat64x4(&[4]float64{mu[0], mu[1], mu[2], mu[0]})
+	m1 := archsimd.LoadFloat64x4(&[4]float64{mu[1], mu[2], mu[0], mu[1]})
+	m2 := archsimd.LoadFloat64x4(&[4]float64{mu[2], mu[0], mu[1], mu[2]})
+	vc := archsimd.BroadcastFloat64x4(c)
+	i := 0
+	for ; i+12 <= len(dst); i += 12 {
+		for j, m := range [3]archsimd.Float64x4{m0, m1, m2} {
+			v := archsimd.LoadFloat64x4((*[4]float64)(src[i+4*j : i+4*j+4]))
+			v.Sub(m).Mul(vc).Add(m).Store((*[4]float64)(dst[i+4*j : i+4*j+4]))
+		}
+	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
+	scaleAbout3Scalar(dst[i:], src[i:], mu, c)
 }

@@ -230,3 +230,18 @@ func minPlusScalar(dst, p []float64, off []int, w []float64) {
 		dst[x] = v
 	}
 }
+
+// ScaleAbout3 sets dst[i] to (src[i] - mu[i%3]) * c + mu[i%3], rounding
+// after each operation in that order: contrast's stretch of an RGB image
+// (values interleaved) about its channel means. src must be at least as
+// long as dst.
+func ScaleAbout3(dst, src []float64, mu [3]float64, c float64) {
+	scaleAbout3(dst, src[:len(dst)], mu, c)
+}
+
+func scaleAbout3Scalar(dst, src []float64, mu [3]float64, c float64) {
+	for i, v := range src {
+		m := mu[i%3]
+		dst[i] = float64((v-m)*c) + m
+	}
+}

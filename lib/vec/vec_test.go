@@ -152,6 +152,17 @@ func TestKernelsAreScalar(t *testing.T) {
 				t.Fatalf("MulAddBytes/ShiftClip n %d at %d: %d %d, scalar %d %d", n, i, acc[i], dst[i], accW[i], dstW[i])
 			}
 		}
+		ga, wa := make([]float64, n), make([]float64, n)
+		mu := [3]float64{0.25, 0.5, math.Nextafter(0.75, 1)}
+		ScaleAbout3(ga, src, mu, 0.2)
+		for i := range wa { // the definition
+			wa[i] = (src[i]-mu[i%3])*0.2 + mu[i%3]
+		}
+		for i := range wa {
+			if !same(ga[i], wa[i]) && !(math.IsNaN(ga[i]) && math.IsNaN(wa[i])) {
+				t.Fatalf("ScaleAbout3 n %d at %d: %v, want %v", n, i, ga[i], wa[i])
+			}
+		}
 		f := src[len(src)-n:]
 		sg, sw := make([]float64, n), make([]float64, n)
 		AddScaled(sg, src, f, 2.5, 0.996, 3.496)
