@@ -643,11 +643,13 @@ func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	dx := field()
 	dy := field()
 	out := fullImg(m.H, m.W)
+	at, f := make([]int, 4*m.W), make([]float64, 2*m.W)
 	for y := 0; y < m.H; y++ {
 		for x := 0; x < m.W; x++ {
 			i := y*m.W + x
-			bilinear3(out.Pix[i*3:], warped, float64(y)+dy[i], float64(x)+dx[i], reflectHalf)
+			bilinearAt(at[4*x:], f[2*x:], warped, float64(y)+dy[i], float64(x)+dx[i], reflectHalf)
 		}
+		vec.Bilinear3(out.Pix[y*m.W*3:(y+1)*m.W*3], warped.Pix, at, f)
 	}
 	return out, nil
 }

@@ -422,24 +422,20 @@ func reflectHalf(i, n int) int {
 	return i
 }
 
-// bilinear3 samples the three channels of m at (y, x) with border rule b
-// into dst: each (1-fy)((1-fx) v00 + fx v01) + fy((1-fx) v10 + fx v11), the
-// neighbours and weights found once for the three.
-func bilinear3(dst []float64, m *Img, y, x float64, b border) {
+// bilinearAt finds where bilinear sampling of m at (y, x) reads, with
+// border rule b: the four neighbours' offsets into m.Pix (at) and the
+// weights down and across (f), for vec.Bilinear3, which computes each
+// channel as (1-fy)((1-fx) v00 + fx v01) + fy((1-fx) v10 + fx v11).
+func bilinearAt(at []int, f []float64, m *Img, y, x float64, b border) {
 	y0, x0 := math.Floor(y), math.Floor(x)
-	fy, fx := y-y0, x-x0
 	iy, ix := int(y0), int(x0)
 	r0, r1, c0, c1 := iy*m.W, (iy+1)*m.W, ix, ix+1
 	if iy < 0 || iy+1 >= m.H || ix < 0 || ix+1 >= m.W { // inside, every border rule is the identity
 		r0, r1 = b(iy, m.H)*m.W, b(iy+1, m.H)*m.W
 		c0, c1 = b(ix, m.W), b(ix+1, m.W)
 	}
-	p00, p01 := (*[3]float64)(m.Pix[(r0+c0)*3:]), (*[3]float64)(m.Pix[(r0+c1)*3:])
-	p10, p11 := (*[3]float64)(m.Pix[(r1+c0)*3:]), (*[3]float64)(m.Pix[(r1+c1)*3:])
-	d := (*[3]float64)(dst)
-	for c := 0; c < 3; c++ {
-		d[c] = (1-fy)*((1-fx)*p00[c]+fx*p01[c]) + fy*((1-fx)*p10[c]+fx*p11[c])
-	}
+	at[0], at[1], at[2], at[3] = (r0+c0)*3, (r0+c1)*3, (r1+c0)*3, (r1+c1)*3
+	f[0], f[1] = y-y0, x-x0
 }
 
 // affine solves for the 2x3 matrix mapping the three points src to dst
@@ -468,12 +464,14 @@ func warpAffine(m *Img, M [6]float64) *Img {
 	ic := -(ia*M[2] + ib*M[5])
 	iff := -(id*M[2] + ie*M[5])
 	out := fullImg(m.H, m.W)
+	at, f := make([]int, 4*m.W), make([]float64, 2*m.W)
 	for y := 0; y < m.H; y++ {
 		for x := 0; x < m.W; x++ {
 			sx := math.Round((ia*float64(x)+ib*float64(y)+ic)*32) / 32
 			sy := math.Round((id*float64(x)+ie*float64(y)+iff)*32) / 32
-			bilinear3(out.Pix[(y*m.W+x)*3:], m, sy, sx, reflect101)
+			bilinearAt(at[4*x:], f[2*x:], m, sy, sx, reflect101)
 		}
+		vec.Bilinear3(out.Pix[y*m.W*3:(y+1)*m.W*3], m.Pix, at, f)
 	}
 	return out
 }

@@ -14,6 +14,7 @@ var (
 	symmetricRow = symmetricRowScalar
 	taps         = tapsScalar
 	minPlus      = minPlusScalar
+	bilinear3    = bilinear3Scalar
 	scaleAbout3  = scaleAbout3Scalar
 )
 

@@ -19,6 +19,7 @@ var (
 	symmetricRow = symmetricRowScalar
 	taps         = tapsScalar
 	minPlus      = minPlusScalar
+	bilinear3    = bilinear3Scalar
 	scaleAbout3  = scaleAbout3Scalar
 )
 
@@ -37,6 +38,7 @@ func init() {
 		symmetricRow = symmetricRowAVX2
 		taps = tapsAVX2
 		minPlus = minPlusAVX2
+		bilinear3 = bilinear3AVX2
 		scaleAbout3 = scaleAbout3AVX2
 	}
 }
@@ -307,4 +309,34 @@ func scaleAbout3AVX2(dst, src []float64, mu [3]float64, c float64) {
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	scaleAbout3Scalar(dst[i:], src[i:], mu, c)
+}
+
+// bilinear3AVX2 computes a pixel's three channels in one vector (its
+// fourth lane is the next value of src, computed and dropped): loads of
+// four values from each neighbour, whose last must lie in src, and a
+// store of four whose last the next pixel overwrites; the last pixel, and
+// any whose neighbour ends src, take the scalar path.
+func bilinear3AVX2(dst, src []float64, at []int, f []float64) {
+	one := archsimd.BroadcastFloat64x4(1)
+	base := unsafe.Pointer(unsafe.SliceData(src))
+	ld := func(i int) archsimd.Float64x4 {
+		return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(base, 8*i)))
+	}
+	n := len(dst) / 3
+	lim := len(src) - 4
+	j := 0
+	for ; j+1 < n; j++ {
+		a := at[4*j : 4*j+4 : 4*j+4]
+		if max(a[0], a[1], a[2], a[3]) > lim || min(a[0], a[1], a[2], a[3]) < 0 {
+			bilinear3Scalar(dst[3*j:3*j+3], src, a, f[2*j:2*j+2])
+			continue
+		}
+		fy, fx := archsimd.BroadcastFloat64x4(f[2*j]), archsimd.BroadcastFloat64x4(f[2*j+1])
+		ay, ax := one.Sub(fy), one.Sub(fx)
+		top := ax.Mul(ld(a[0])).Add(fx.Mul(ld(a[1])))
+		bot := ax.Mul(ld(a[2])).Add(fx.Mul(ld(a[3])))
+		ay.Mul(top).Add(fy.Mul(bot)).Store((*[4]float64)(dst[3*j : 3*j+4]))
+	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
+	bilinear3Scalar(dst[3*j:], src, at[4*j:], f[2*j:])
 }

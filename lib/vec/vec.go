@@ -245,3 +245,27 @@ func scaleAbout3Scalar(dst, src []float64, mu [3]float64, c float64) {
 		dst[i] = float64((v-m)*c) + m
 	}
 }
+
+// Bilinear3 interpolates RGB pixels (values interleaved) of src: for
+// output pixel j, the four neighbours start at src[at[4j]], src[at[4j+1]]
+// (the right one), src[at[4j+2]] (below), src[at[4j+3]], and the weights
+// are f[2j] (down) and f[2j+1] (across); each channel is
+// (1-fy)((1-fx) v00 + fx v01) + fy((1-fx) v10 + fx v11), rounded after
+// each operation in that order. dst holds 3 values per output.
+func Bilinear3(dst, src []float64, at []int, f []float64) {
+	n := len(dst) / 3
+	if n > 0 {
+		bilinear3(dst[:3*n], src, at[:4*n], f[:2*n])
+	}
+}
+
+func bilinear3Scalar(dst, src []float64, at []int, f []float64) {
+	for j := 0; j < len(dst)/3; j++ {
+		fy, fx := f[2*j], f[2*j+1]
+		p00, p01 := src[at[4*j]:at[4*j]+3], src[at[4*j+1]:at[4*j+1]+3]
+		p10, p11 := src[at[4*j+2]:at[4*j+2]+3], src[at[4*j+3]:at[4*j+3]+3]
+		for c := 0; c < 3; c++ {
+			dst[3*j+c] = float64((1-fy)*float64(float64((1-fx)*p00[c])+float64(fx*p01[c]))) + float64(fy*float64(float64((1-fx)*p10[c])+float64(fx*p11[c])))
+		}
+	}
+}

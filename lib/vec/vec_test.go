@@ -265,6 +265,30 @@ func TestKernelsAreScalar(t *testing.T) {
 			}
 		}
 	}
+	// Bilinear3 against its formula, neighbours anywhere in src (the last
+	// value's too)
+	for _, n := range lens {
+		img := src[:300]
+		at, f := make([]int, 4*n), make([]float64, 2*n)
+		for j := 0; j < n; j++ {
+			for k := 0; k < 4; k++ {
+				at[4*j+k] = (j*37 + k*101) % 99 * 3
+			}
+			f[2*j], f[2*j+1] = src[(j*3)%len(src)], src[(j*5+1)%len(src)]
+		}
+		got := make([]float64, 3*n)
+		Bilinear3(got, img, at, f)
+		for j := 0; j < n; j++ {
+			fy, fx := f[2*j], f[2*j+1]
+			for c := 0; c < 3; c++ {
+				v00, v01, v10, v11 := img[at[4*j]+c], img[at[4*j+1]+c], img[at[4*j+2]+c], img[at[4*j+3]+c]
+				want := (1-fy)*((1-fx)*v00+fx*v01) + fy*((1-fx)*v10+fx*v11)
+				if g := got[3*j+c]; !same(g, want) && !(math.IsNaN(g) && math.IsNaN(want)) {
+					t.Fatalf("Bilinear3 n %d pixel %d channel %d: %v, want %v", n, j, c, g, want)
+				}
+			}
+		}
+	}
 	// MaxFrom on slices with and without NaN, infinities and signed zeros
 	negZero := math.Copysign(0, -1)
 	cases := [][]float64{
