@@ -331,7 +331,10 @@ func bilinear3AVX2(dst, src []float64, at []int, f []float64) {
 			bilinear3Scalar(dst[3*j:3*j+3], src, a, f[2*j:2*j+2])
 			continue
 		}
-		fy, fx := archsimd.BroadcastFloat64x4(f[2*j]), archsimd.BroadcastFloat64x4(f[2*j+1])
+		// the weights by vector loads (a scalar load is an SSE instruction,
+		// slow beside AVX code); f[2j+2] exists as j is not the last pixel
+		fy := archsimd.LoadFloat64x2((*[2]float64)(f[2*j : 2*j+2])).Broadcast1To4()
+		fx := archsimd.LoadFloat64x2((*[2]float64)(f[2*j+1 : 2*j+3])).Broadcast1To4()
 		ay, ax := one.Sub(fy), one.Sub(fx)
 		top := ax.Mul(ld(a[0])).Add(fx.Mul(ld(a[1])))
 		bot := ax.Mul(ld(a[2])).Add(fx.Mul(ld(a[3])))

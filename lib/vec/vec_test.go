@@ -330,6 +330,11 @@ func BenchmarkKernels(b *testing.B) {
 	}
 	plane := src[:240*240]
 	row := make([]float64, 224)
+	bat, bf := make([]int, 4*224), make([]float64, 2*224)
+	for j := 0; j < 224; j++ {
+		bat[4*j], bat[4*j+1], bat[4*j+2], bat[4*j+3] = 3*j, 3*j+3, 3*j+672, 3*j+675
+		bf[2*j], bf[2*j+1] = 0.3, 0.6
+	}
 	for _, k := range []struct {
 		name           string
 		kernel, scalar func()
@@ -340,6 +345,7 @@ func BenchmarkKernels(b *testing.B) {
 		{"AddScaled", func() { AddScaled(fs, src, src, 2, 1, 3) }, func() { addScaledScalar(fs, src, src, 2, 1, 3) }},
 		{"MulAddBytes", func() { MulAddBytes(acc, bs, 77) }, func() { mulAddBytesScalar(acc, bs, 77) }},
 		{"ShiftClip", func() { ShiftClip(bs, acc, 14) }, func() { shiftClipScalar(bs, acc, 14) }},
+		{"Bilinear3", func() { Bilinear3(fs[:3*224], src, bat, bf) }, func() { bilinear3Scalar(fs[:3*224], src, bat, bf) }},
 		{"Taps", func() { Taps(row, plane, off, wt) }, func() { tapsScalar(row, plane, off, wt) }},
 	} {
 		b.Run(k.name+"/kernel", func(b *testing.B) {
