@@ -404,9 +404,7 @@ func plasma(size int, decay float64, r *rng) []float64 {
 	if size&(size-1) != 0 {
 		panic("plasma: the map's side must be a power of two") // every caller's is
 	}
-	mask := size - 1
-	// m[y][x] with both wrapped around the torus
-	at := func(y, x int) int { return (y&mask)*size + x&mask }
+	mask := size - 1 // indices wrap around the torus by masking
 	wibble := 100.0
 	for step := size; step >= 2; step /= 2 {
 		h := step / 2
@@ -425,15 +423,21 @@ func plasma(size int, decay float64, r *rng) []float64 {
 		}
 		// diamonds: the top edge midpoints, then the left edge midpoints
 		for i := 0; i < n; i++ {
+			yc := i * step
+			up, mid := ((yc-h)&mask)*size, (yc+h)*size
 			for j := 0; j < n; j++ {
-				s := m[at(i*step+h, j*step+h)] + m[at(i*step-h, j*step+h)] + m[at(i*step, j*step)] + m[at(i*step, (j+1)*step)]
-				m[at(i*step, j*step+h)] = s/4 + wibble*(w2*r.Float64()+lo)
+				xc := j * step
+				s := m[mid+xc+h] + m[up+xc+h] + m[yc*size+xc] + m[yc*size+(xc+step)&mask]
+				m[yc*size+xc+h] = s/4 + wibble*(w2*r.Float64()+lo)
 			}
 		}
 		for i := 0; i < n; i++ {
+			yc := i * step
+			mid, down := (yc+h)*size, ((yc+step)&mask)*size
 			for j := 0; j < n; j++ {
-				s := m[at(i*step+h, j*step+h)] + m[at(i*step+h, j*step-h)] + m[at(i*step, j*step)] + m[at((i+1)*step, j*step)]
-				m[at(i*step+h, j*step)] = s/4 + wibble*(w2*r.Float64()+lo)
+				xc := j * step
+				s := m[mid+xc+h] + m[mid+(xc-h)&mask] + m[yc*size+xc] + m[down+xc]
+				m[mid+xc] = s/4 + wibble*(w2*r.Float64()+lo)
 			}
 		}
 		wibble /= decay
