@@ -7,22 +7,6 @@ import (
 	"unsafe"
 )
 
-var (
-	quantize     = quantizeScalar
-	toLevels     = toLevelsScalar
-	fromLevels   = fromLevelsScalar
-	maxFrom      = maxFromScalar
-	minFrom      = minFromScalar
-	addScaled    = addScaledScalar
-	mulAddBytes  = mulAddBytesScalar
-	shiftClip    = shiftClipScalar
-	symmetricRow = symmetricRowScalar
-	taps         = tapsScalar
-	minPlus      = minPlusScalar
-	bilinear3    = bilinear3Scalar
-	scaleAbout3  = scaleAbout3Scalar
-)
-
 var vector = archsimd.X86.AVX2()
 
 func init() {

@@ -17,6 +17,24 @@ import (
 	"slices"
 )
 
+// The kernels in use: the scalar versions, replaced at start-up by the
+// vector ones where those run (simd.go).
+var (
+	quantize     = quantizeScalar
+	toLevels     = toLevelsScalar
+	fromLevels   = fromLevelsScalar
+	maxFrom      = maxFromScalar
+	minFrom      = minFromScalar
+	addScaled    = addScaledScalar
+	mulAddBytes  = mulAddBytesScalar
+	shiftClip    = shiftClipScalar
+	symmetricRow = symmetricRowScalar
+	taps         = tapsScalar
+	minPlus      = minPlusScalar
+	bilinear3    = bilinear3Scalar
+	scaleAbout3  = scaleAbout3Scalar
+)
+
 // Quantize sets dst[i] to floor(clip(src[i], 0, 1) * 255) / 255: numpy's
 // np.uint8(np.clip(x, 0, 1) * 255), the 8-bit image every corruption of
 // the reference ends with, back in [0, 1]. NaN stays NaN; -0 becomes 0.

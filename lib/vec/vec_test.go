@@ -60,26 +60,6 @@ func TestQuantizeKernelIsScalar(t *testing.T) {
 	}
 }
 
-func BenchmarkQuantize(b *testing.B) {
-	src := make([]float64, 224*224*3)
-	r := rand.New(rand.NewPCG(3, 4))
-	for i := range src {
-		src[i] = r.Float64()*1.2 - 0.1
-	}
-	dst := make([]float64, len(src))
-	b.SetBytes(int64(8 * len(src)))
-	b.Run("kernel", func(b *testing.B) {
-		for range b.N {
-			Quantize(dst, src)
-		}
-	})
-	b.Run("scalar", func(b *testing.B) {
-		for range b.N {
-			quantizeScalar(dst, src)
-		}
-	})
-}
-
 // ToLevels against its definition, math.Round of the clipped value (ties
 // away from zero), NaN to 0.
 func TestToLevelsIsRound(t *testing.T) {
@@ -339,6 +319,7 @@ func BenchmarkKernels(b *testing.B) {
 		name           string
 		kernel, scalar func()
 	}{
+		{"Quantize", func() { Quantize(fs, src) }, func() { quantizeScalar(fs, src) }},
 		{"ToLevels", func() { ToLevels(bs, src) }, func() { toLevelsScalar(bs, src) }},
 		{"FromLevels", func() { FromLevels(fs, bs) }, func() { fromLevelsScalar(fs, bs) }},
 		{"MaxFrom", func() { MaxFrom(0, src) }, func() { maxFromScalar(0, src) }},
