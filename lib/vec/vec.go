@@ -13,6 +13,7 @@
 package vec
 
 import (
+	"fmt"
 	"math"
 	"slices"
 )
@@ -197,11 +198,22 @@ func Columns(acc, plane []float64, w int, taps []float64) {
 // order from 0: a 2-D correlation's row, its kernel's non-zero taps at
 // offsets into a padded plane. p must hold x+off[k] for every x and k.
 func Taps(dst, p []float64, off []int, w []float64) {
-	if len(dst) > 0 && len(off) > 0 {
-		_ = w[len(off)-1]
-		_ = p[len(dst)-1+slices.Max(off)]
+	if inBounds("Taps", len(dst), len(p), off, w) {
 		taps(dst, p, off, w)
 	}
+}
+
+// inBounds checks what the vector kernels reading p at x+off[k] rely on
+// (their loads are unchecked): a weight per offset, no offset below 0 and
+// the furthest read inside p. It reports whether there is anything to do.
+func inBounds(kernel string, ndst, np int, off []int, w []float64) bool {
+	if ndst == 0 || len(off) == 0 {
+		return false
+	}
+	if len(w) < len(off) || slices.Min(off) < 0 || ndst-1+slices.Max(off) >= np {
+		panic(fmt.Sprintf("vec.%s: %d outputs, %d offsets in [%d, %d], %d weights, %d values to read", kernel, ndst, len(off), slices.Min(off), slices.Max(off), len(w), np))
+	}
+	return true
 }
 
 func tapsScalar(dst, p []float64, off []int, w []float64) {
@@ -231,9 +243,7 @@ func tapsScalar(dst, p []float64, off []int, w []float64) {
 // already done). p must hold x+off[k] for every x and k; dst may lie in p
 // where no offset reads it.
 func MinPlus(dst, p []float64, off []int, w []float64) {
-	if len(dst) > 0 && len(off) > 0 {
-		_ = w[len(off)-1]
-		_ = p[len(dst)-1+slices.Max(off)]
+	if inBounds("MinPlus", len(dst), len(p), off, w) {
 		minPlus(dst, p, off, w)
 	}
 }
