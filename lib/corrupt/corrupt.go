@@ -214,7 +214,10 @@ func poissonNoise(m *Img, c float64, r *rng) *Img {
 // poisson draws from Poisson(lambda): Knuth's product method below 10,
 // Hörmann's transformed rejection (PTRS, 1993) above, exact both.
 func poisson(r *rng, lambda float64) float64 {
-	if lambda <= 0 {
+	switch {
+	case lambda != lambda: // NaN: no count to draw (the product method would never stop)
+		return lambda
+	case lambda <= 0:
 		return 0
 	}
 	if lambda >= 10 {

@@ -552,3 +552,14 @@ func TestScratchIsWrittenBeforeRead(t *testing.T) {
 		}
 	}
 }
+
+// Shot noise on a NaN value gives NaN there and ends (Knuth's product
+// never fell below exp(-NaN), so the draw looped for ever).
+func TestShotNoiseNaNEnds(t *testing.T) {
+	m := newImg(8, 8)
+	m.Pix[7] = math.NaN()
+	out, err := Apply("shot_noise", m, 3, Config{Table: CIFAR}, "x")
+	if err != nil || !math.IsNaN(out.Pix[7]) || math.IsNaN(out.Pix[8]) {
+		t.Errorf("value 7: %v, value 8: %v, %v; want NaN, a number", out.Pix[7], out.Pix[8], err)
+	}
+}

@@ -3,6 +3,7 @@ package corrupt
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -91,14 +92,20 @@ func Run(r *stream.Reader, out stream.OutputOptions, o Options) error {
 	each := func(rec arrow.Record, px []float32, n int) error {
 		ids := rec.Column(cols.ID).(*array.String)
 		imgs := make([]*Img, n) // each row converted once, read by every pair
-		for i := range imgs {
-			imgs[i] = toImg(px[i*sz:(i+1)*sz], sh)
-		}
 		defer func() {
 			for _, m := range imgs {
-				release(m)
+				if m != nil {
+					release(m)
+				}
 			}
 		}()
+		for i := range imgs {
+			m, err := toImg(px[i*sz:(i+1)*sz], sh)
+			if err != nil {
+				return fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
+			}
+			imgs[i] = m
+		}
 		// the pairs a group at a time, enough (pair, row) jobs to keep every
 		// worker busy, each group written before the next: a batch's output
 		// (95 conditions of 32 rows at 224 px: 1.8 GB) is never all in
@@ -167,16 +174,23 @@ func parallel(n, workers int, do func(j int) error) error {
 	return nil
 }
 
-// toImg converts a CHW float32 image to the HWC float64 layout.
-func toImg(px []float32, sh stream.Shape) *Img {
+// toImg converts a CHW float32 image to the HWC float64 layout. A NaN or
+// infinite value is an error: no corruption has a meaning for it (and
+// shot noise's count would have none).
+func toImg(px []float32, sh stream.Shape) (*Img, error) {
 	m := fullImg(sh.H, sh.W)
 	plane := sh.H * sh.W
 	for c := 0; c < 3; c++ {
 		for p := 0; p < plane; p++ {
-			m.Pix[p*3+c] = float64(px[c*plane+p])
+			v := float64(px[c*plane+p])
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				release(m)
+				return nil, fmt.Errorf("pixel (channel %d, y %d, x %d) is %v: images must have finite values (in [0, 1])", c, p/sh.W, p%sh.W, v)
+			}
+			m.Pix[p*3+c] = v
 		}
 	}
-	return m
+	return m, nil
 }
 
 func fromImg(dst []float32, m *Img, sh stream.Shape) {

@@ -77,8 +77,11 @@ func RunSequences(r *stream.Reader, out stream.OutputOptions, names []string, di
 		for _, name := range names {
 			seqs := make([][]*Img, n)
 			err := parallel(n, workers, func(i int) error {
-				var err error
-				seqs[i], err = Sequence(name, toImg(px[i*sz:(i+1)*sz], sh), difficulty, cfg, ids.Value(i))
+				m, err := toImg(px[i*sz:(i+1)*sz], sh)
+				if err != nil {
+					return fmt.Errorf("%s: row id %q: %v", r.Name(), ids.Value(i), err)
+				}
+				seqs[i], err = Sequence(name, m, difficulty, cfg, ids.Value(i))
 				return err
 			})
 			if err != nil {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/lk-robustness/lk/lib/stream"
@@ -35,4 +38,45 @@ func TestRun(t *testing.T) {
 
 func TestRunTable(t *testing.T) {
 	tooltest.Check(t, run, []tooltest.Case{{Args: []string{"--corruptions", "fog", "--table", "mnist"}, Err: `--table "mnist"`, Usage: true}})
+}
+
+// A NaN or infinite pixel is an error naming the row and the pixel, for
+// the corruptions and the perturbations alike (shot noise's Poisson draw
+// never ended on a NaN before).
+func TestNonFinitePixel(t *testing.T) {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
+		r := tooltest.Stream(t, tooltest.Images(t, 3))
+		var b bytes.Buffer
+		w, err := stream.NewWriter(&b, r.Schema())
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := r.Schema().FieldIndices("image")[0]
+		for r.Next() {
+			rec := r.Record()
+			px, width, err := stream.Float32Rows(rec.Column(col))
+			if err != nil {
+				t.Fatal(err)
+			}
+			px = append([]float32(nil), px...)
+			px[width+5] = bad // row 1, channel 0, y 0, x 5
+			out := stream.WithImage(r.Schema(), rec, col, px, width)
+			if err := w.Write(out); err != nil {
+				t.Fatal(err)
+			}
+			out.Release()
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"-q", "--corruptions", "shot_noise,fog", "--severities", "3"},
+			{"-q", "--perturbations", "shot_noise"},
+		} {
+			_, _, err := tooltest.Run(run, b.Bytes(), args...)
+			if err == nil || !strings.Contains(err.Error(), "row id") || !strings.Contains(err.Error(), "(channel 0, y 0, x 5)") || !strings.Contains(err.Error(), "finite") {
+				t.Errorf("%v with a %v pixel: %v, want an error naming the row and the pixel", args, bad, err)
+			}
+		}
+	}
 }
