@@ -26,6 +26,8 @@ res="$OUT/results.md"
 say() { echo "$*" | tee -a "$res"; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# best KEPT NEW [hi]: the smaller of two timings (the larger with hi: a rate)
+best() { awk -v a="$1" -v b="$2" -v hi="${3:-}" 'BEGIN { print (a == "" || (hi ? b > a : b < a)) ? b : a }'; }
 secs() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'; }
 
 say "# make bench, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -66,7 +68,6 @@ if [ ! -d "$OUT/jpegs/photos" ]; then $PY pipelines/bench/make_jpegs.py "$OUT/jp
 # interleaved three times (Pillow, lk-data on one core, on all), the
 # fastest of each kept
 pil=""; s1=""; s2=""
-best() { awk -v a="$1" -v b="$2" -v hi="${3:-}" 'BEGIN { print (a == "" || (hi ? b > a : b < a)) ? b : a }'; }
 for i in 1 2 3; do
   pil=$(best "$pil" "$($PY pipelines/bench/pillow_preprocess.py "$OUT/jpegs")" hi)
   s1=$(best "$s1" "$(secs sh -c "lk-data -q --workers 1 --resize 256 --crop 224 $OUT/jpegs 2>/dev/null > /dev/null")")
