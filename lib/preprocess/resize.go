@@ -73,6 +73,10 @@ type coeffs struct {
 	ksize  int
 	bounds []int // per output pixel: first input index, count
 	k      []int32
+	// copies: every output pixel is one input pixel at full weight (a box
+	// enlarging, as pixelate's second resize): the pass is a gather, the
+	// same bytes as the sums, since (p<<22 + half)>>22 is p.
+	copies bool
 }
 
 func precompute(inSize, outSize int, f Filter) coeffs {
@@ -110,7 +114,25 @@ func precompute(inSize, outSize int, f Filter) coeffs {
 				c.k[xx*ksize+x] = int32(0.5 + v*(1<<precisionBits))
 			}
 		}
-		c.bounds[2*xx], c.bounds[2*xx+1] = xmin, xmax
+		// taps of weight zero add nothing: left out, the sums are the same
+		k := c.k[xx*ksize : xx*ksize+xmax]
+		lead := 0
+		for lead < len(k) && k[lead] == 0 {
+			lead++
+		}
+		k = k[lead:]
+		for len(k) > 0 && k[len(k)-1] == 0 {
+			k = k[:len(k)-1]
+		}
+		copy(c.k[xx*ksize:], k)
+		c.bounds[2*xx], c.bounds[2*xx+1] = xmin+lead, len(k)
+	}
+	c.copies = true
+	for xx := 0; xx < outSize; xx++ {
+		if c.bounds[2*xx+1] != 1 || c.k[xx*ksize] != 1<<precisionBits {
+			c.copies = false
+			break
+		}
 	}
 	return c
 }
@@ -163,6 +185,13 @@ func horizontal3(o, in []uint8, c coeffs, x0 int) {
 
 // horizontal is the horizontal pass for any channel count, outputs x0...
 func horizontal(o, in []uint8, c coeffs, ch, x0 int) {
+	if c.copies {
+		for j := 0; j < len(o)/ch; j++ {
+			xmin := c.bounds[2*(x0+j)]
+			copy(o[j*ch:(j+1)*ch], in[xmin*ch:(xmin+1)*ch])
+		}
+		return
+	}
 	if ch == 3 {
 		horizontal3(o, in, c, x0)
 		return
@@ -233,6 +262,10 @@ func resizeWindow(img *imageio.Image, w, h int, f Filter, x0, y0, cw, chh int) *
 	acc := make([]int32, stride)
 	for yy := y0; yy < y0+chh; yy++ {
 		ymin, n := cv.bounds[2*yy], cv.bounds[2*yy+1]
+		if cv.copies {
+			copy(out.Pix[(yy-y0)*stride:(yy-y0+1)*stride], cur.Pix[(ymin-r0)*stride:(ymin-r0+1)*stride])
+			continue
+		}
 		for i := range acc {
 			acc[i] = 1 << (precisionBits - 1)
 		}

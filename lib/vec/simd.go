@@ -27,22 +27,35 @@ func init() {
 	}
 }
 
-// quantizeAVX2 is quantizeScalar four values at a time: the same
-// comparisons (v > 1, v > 0, NaN) select 1, v, v or 0, then floor(x*255)/255
-// rounds as the scalar code does, so every bit agrees.
+// quantizeAVX2 is quantizeScalar four values at a time: v*255 clipped to
+// [0, 255] is clip(v, 0, 1)*255 (NaN to 0 for now, by Max's rule), then
+// floor and an exact division by 255 as the scalar code, so every bit agrees.
 func quantizeAVX2(dst, src []float64) {
-	zero, one, k := archsimd.BroadcastFloat64x4(0), archsimd.BroadcastFloat64x4(1), archsimd.BroadcastFloat64x4(255)
+	zero, k := archsimd.BroadcastFloat64x4(0), archsimd.BroadcastFloat64x4(255)
 	n := len(src) &^ 3
 	for i := 0; i < n; i += 4 {
 		v := archsimd.LoadFloat64x4Slice(src[i : i+4])
-		c := v.Merge(zero, v.Greater(zero)) // v where v > 0, else 0 (NaN too, for now)
-		c = one.Merge(c, v.Greater(one))
-		r := c.Mul(k).Floor().Div(k)
+		r := over255(v.Mul(k).Max(zero).Min(k).Floor())
 		v.Merge(r, v.IsNaN()).StoreSlice(dst[i : i+4])
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	quantizeScalar(dst[n:], src[n:])
 }
+
+// over255 is x/255, correctly rounded, for x an integer in 0..255: without
+// FMA by VDIVPD; with it, q = x*(1/255) corrected once by its residual,
+// q + (x - 255q)/255, about four times cheaper. For each of the 256 values
+// that is the division's result (TestFromLevelsEveryByte checks them all).
+func over255(x archsimd.Float64x4) archsimd.Float64x4 {
+	if !fma {
+		return x.Div(archsimd.BroadcastFloat64x4(255))
+	}
+	r := archsimd.BroadcastFloat64x4(1.0 / 255)
+	q := x.Mul(r)
+	return q.MulAdd(archsimd.BroadcastFloat64x4(-255), x).MulAdd(r, q)
+}
+
+var fma = archsimd.X86.FMA()
 
 // toLevelsAVX2 clips as toLevel1 (NaN fails both comparisons and becomes
 // 0), then rounds half away from zero as math.Round does on non-negative
@@ -50,36 +63,48 @@ func quantizeAVX2(dst, src []float64) {
 // one half.
 func toLevelsAVX2(dst []uint8, src []float64) {
 	zero, one, k, half := archsimd.BroadcastFloat64x4(0), archsimd.BroadcastFloat64x4(1), archsimd.BroadcastFloat64x4(255), archsimd.BroadcastFloat64x4(0.5)
-	var q [4]int32
-	n := len(src) &^ 3
-	for i := 0; i < n; i += 4 {
-		v := archsimd.LoadFloat64x4Slice(src[i : i+4])
-		c := v.Merge(zero, v.Greater(zero))
-		c = one.Merge(c, v.Greater(one))
-		x := c.Mul(k)
+	level := func(v archsimd.Float64x4) archsimd.Int32x4 {
+		x := v.Mul(k).Max(zero).Min(k) // NaN: Max gives its second operand, 0
 		t := x.Trunc()
-		r := t.Add(one).Merge(t, x.Sub(t).GreaterEqual(half))
-		r.ConvertToInt32().Store(&q)
-		d := dst[i : i+4 : i+4]
-		d[0], d[1], d[2], d[3] = uint8(q[0]), uint8(q[1]), uint8(q[2]), uint8(q[3])
+		return t.Add(one).Merge(t, x.Sub(t).GreaterEqual(half)).ConvertToInt32()
+	}
+	n := len(src) &^ 15
+	for i := 0; i < n; i += 16 {
+		// levels 0..255 in int32 lanes, packed to 16 then 8 bits
+		a := level(archsimd.LoadFloat64x4Slice(src[i : i+4])).SaturateToUint16Concat(level(archsimd.LoadFloat64x4Slice(src[i+4 : i+8])))
+		b := level(archsimd.LoadFloat64x4Slice(src[i+8 : i+12])).SaturateToUint16Concat(level(archsimd.LoadFloat64x4Slice(src[i+12 : i+16])))
+		a.AsUint8x16().PermuteOrZero(evenLo).Or(b.AsUint8x16().PermuteOrZero(evenHi)).StoreSlice(dst[i : i+16])
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	toLevelsScalar(dst[n:], src[n:])
 }
 
+// evenLo and evenHi gather a vector's even bytes (the low bytes of its
+// 16-bit lanes) into its low and high half.
+var (
+	evenLo = archsimd.LoadInt8x16(&[16]int8{0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1})
+	evenHi = archsimd.LoadInt8x16(&[16]int8{-1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14})
+)
+
 // fromLevelsAVX2 widens bytes to int32, converts them exactly to float64
-// and divides by 255 (a correctly rounded division, as the scalar one).
+// and divides them by 255 (over255: the scalar division's bits).
 func fromLevelsAVX2(dst []float64, src []uint8) {
-	k := archsimd.BroadcastFloat64x4(255)
 	i := 0
-	for ; i+16 <= len(src); i += 8 { // 16 bytes loaded, the low 8 used
-		w := archsimd.LoadUint8x16Slice(src[i : i+16]).ExtendLo8ToUint32().AsInt32x8()
-		w.GetLo().ConvertToFloat64().Div(k).StoreSlice(dst[i : i+4])
-		w.GetHi().ConvertToFloat64().Div(k).StoreSlice(dst[i+4 : i+8])
+	for ; i+16 <= len(src); i += 16 {
+		b := archsimd.LoadUint8x16Slice(src[i : i+16])
+		lo := b.ExtendLo8ToUint32().AsInt32x8()
+		hi := b.PermuteOrZero(hiBytes).ExtendLo8ToUint32().AsInt32x8()
+		over255(lo.GetLo().ConvertToFloat64()).StoreSlice(dst[i : i+4])
+		over255(lo.GetHi().ConvertToFloat64()).StoreSlice(dst[i+4 : i+8])
+		over255(hi.GetLo().ConvertToFloat64()).StoreSlice(dst[i+8 : i+12])
+		over255(hi.GetHi().ConvertToFloat64()).StoreSlice(dst[i+12 : i+16])
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	fromLevelsScalar(dst[i:], src[i:])
 }
+
+// hiBytes moves a vector's bytes 8..15 to 0..7.
+var hiBytes = archsimd.LoadInt8x16(&[16]int8{8, 9, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1})
 
 // maxFromAVX2 and minFromAVX2 take the lane-wise extreme and record NaN
 // apart: the instructions return their second operand for NaN and for two

@@ -383,3 +383,22 @@ func TestTapsRefuseOutOfBounds(t *testing.T) {
 	}
 	Taps(make([]float64, 8), p, []int{0, 12}, []float64{1, 1}) // the furthest read is p[19]: fine
 }
+
+// FromLevels is the correctly rounded k/255 for every byte, at every
+// position of a vector and of the tail (the vector kernel divides by
+// multiplying and correcting: exact for these 256 values, checked here).
+func TestFromLevelsEveryByte(t *testing.T) {
+	for shift := 0; shift < 17; shift++ {
+		b := make([]uint8, 256+shift)
+		for i := range b {
+			b[i] = uint8(i - shift)
+		}
+		got := make([]float64, len(b))
+		FromLevels(got, b)
+		for i, k := range b {
+			if want := float64(k) / 255; math.Float64bits(got[i]) != math.Float64bits(want) {
+				t.Fatalf("FromLevels: %d at %d gives %v, want %v", k, i, got[i], want)
+			}
+		}
+	}
+}
