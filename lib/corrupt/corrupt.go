@@ -148,15 +148,18 @@ func shotNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 func impulseNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	amount := pick(cfg.Table, s, []float64{.03, .06, .09, .17, .27}, []float64{.01, .02, .03, .05, .07})
 	out := fullImg(m.H, m.W)
+	src := *r.src // in registers for the loop (see rng)
+	var u uint64
 	for i, v := range m.Pix {
-		if r.Float64() < amount {
+		if src, u = src.next(); unit(u) < amount {
 			v = 0
-			if r.Float64() < 0.5 {
+			if src, u = src.next(); unit(u) < 0.5 {
 				v = 1
 			}
 		}
 		out.Pix[i] = clip01(v)
 	}
+	*r.src = src
 	return out, nil
 }
 
@@ -188,80 +191,128 @@ func speckle(m *Img, c float64, r *rng) *Img {
 	return out
 }
 
-// poissonNoise is clip(Poisson(x c) / c). Knuth's method needs exp(-x c)
-// for every element; an image's values are mostly the 256 levels of an
-// 8-bit image, whose exponentials are computed once (the same values:
-// the same argument goes to math.Exp).
+// poissonNoise is clip(Poisson(x c) / c). An image's values are mostly the
+// 256 levels of an 8-bit image, whose per-lambda constants (Knuth's
+// exp(-lambda), PTRS's) are computed once per level: the same arguments go
+// to the same functions, so the draws are the same.
 func poissonNoise(m *Img, c float64, r *rng) *Img {
 	out := fullImg(m.H, m.W)
 	var exps [256]float64 // exp(-levels[k] c); 0 until computed
+	var ptrs [256]*ptrsConst
+	src := *r.src // the stream's state in registers for the loop
 	for i, v := range m.Pix {
 		lam := v * c
 		var x float64
-		if k := int(v*255 + 0.5); lam > 0 && lam < 10 && k >= 0 && k < 256 && levels[k] == v {
-			if exps[k] == 0 {
-				exps[k] = math.Exp(-lam)
+		if k := int(v*255 + 0.5); lam > 0 && k >= 0 && k < 256 && levels[k] == v {
+			if lam < 10 {
+				if exps[k] == 0 {
+					exps[k] = math.Exp(-lam)
+				}
+				// poissonMult, written out so that src stays in registers
+				l, p := exps[k], 1.0
+				for {
+					var u uint64
+					src, u = src.next()
+					if p *= unit(u); p <= l {
+						break
+					}
+					x++
+				}
+			} else {
+				if ptrs[k] == nil {
+					ptrs[k] = newPTRS(lam)
+				}
+				x, src = ptrs[k].draw(src)
 			}
-			x = poissonMult(r, exps[k])
 		} else {
-			x = poisson(r, lam)
+			x, src = poisson(src, lam)
 		}
 		out.Pix[i] = clip01(x / c)
 	}
+	*r.src = src
 	return out
 }
 
-// poisson draws from Poisson(lambda): Knuth's product method below 10,
+// poisson draws from Poisson(lambda) with the stream r, returning the
+// count and the stream after it: Knuth's product method below 10,
 // Hörmann's transformed rejection (PTRS, 1993) above, exact both.
-func poisson(r *rng, lambda float64) float64 {
+func poisson(r pcg, lambda float64) (float64, pcg) {
 	switch {
 	case lambda != lambda: // NaN: no count to draw (the product method would never stop)
-		return lambda
+		return lambda, r
 	case lambda <= 0:
-		return 0
+		return 0, r
 	}
 	if lambda >= 10 {
-		return poissonPTRS(r, lambda)
+		return newPTRS(lambda).draw(r)
 	}
 	return poissonMult(r, math.Exp(-lambda))
 }
 
 // poissonMult is Knuth's product method given l = exp(-lambda): the
 // number of uniforms whose running product stays above l.
-func poissonMult(r *rng, l float64) float64 {
+func poissonMult(r pcg, l float64) (float64, pcg) {
 	k, p := 0.0, 1.0
 	for {
-		p *= r.Float64()
-		if p <= l {
-			return k
+		var u uint64
+		r, u = r.next()
+		if p *= unit(u); p <= l {
+			return k, r
 		}
 		k++
 	}
 }
 
-func poissonPTRS(r *rng, lam float64) float64 {
-	slam, loglam := math.Sqrt(lam), math.Log(lam)
+// ptrsConst holds PTRS's constants for one lambda.
+type ptrsConst struct {
+	lam, loglam, a, b, vr, logInvAlpha float64
+}
+
+func newPTRS(lam float64) *ptrsConst {
+	slam := math.Sqrt(lam)
 	b := 0.931 + 2.53*slam
-	a := -0.059 + 0.02483*b
 	invAlpha := 1.1239 + 1.1328/(b-3.4)
-	vr := 0.9277 - 3.6224/(b-2)
+	return &ptrsConst{lam: lam, loglam: math.Log(lam), a: -0.059 + 0.02483*b, b: b,
+		vr: 0.9277 - 3.6224/(b-2), logInvAlpha: math.Log(invAlpha)}
+}
+
+func (p *ptrsConst) draw(r pcg) (float64, pcg) {
+	a, b, lam := p.a, p.b, p.lam
 	for {
-		u := r.Float64() - 0.5
-		v := r.Float64()
+		var a1, a2 uint64
+		r, a1 = r.next()
+		r, a2 = r.next()
+		u, v := unit(a1)-0.5, unit(a2)
 		us := 0.5 - math.Abs(u)
 		k := math.Floor((2*a/us+b)*u + lam + 0.43)
-		if us >= 0.07 && v <= vr {
-			return k
+		if us >= 0.07 && v <= p.vr {
+			return k, r
 		}
 		if k < 0 || (us < 0.013 && v > us) {
 			continue
 		}
-		lg, _ := math.Lgamma(k + 1)
-		if math.Log(v)+math.Log(invAlpha)-math.Log(a/(us*us)+b) <= -lam+k*loglam-lg {
-			return k
+		if math.Log(v)+p.logInvAlpha-math.Log(a/(us*us)+b) <= -lam+k*p.loglam-lgammaInt(k+1) {
+			return k, r
 		}
 	}
 }
+
+// lgammaInt is math.Lgamma at a positive integer n, from a table of
+// math.Lgamma's own values for the counts PTRS meets most.
+func lgammaInt(n float64) float64 {
+	if n < float64(len(lgammaTable)) {
+		return lgammaTable[int(n)]
+	}
+	lg, _ := math.Lgamma(n)
+	return lg
+}
+
+var lgammaTable = func() (t [1024]float64) {
+	for n := 1; n < len(t); n++ {
+		t[n], _ = math.Lgamma(float64(n))
+	}
+	return t
+}()
 
 // gaussian_blur: skimage gaussian with sigma per severity.
 func gaussianBlur(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
@@ -409,6 +460,8 @@ func plasma(size int, decay float64, r *rng) []float64 {
 	}
 	mask := size - 1 // indices wrap around the torus by masking
 	wibble := 100.0
+	src := *r.src // in registers for the loops (see rng)
+	var u uint64
 	for step := size; step >= 2; step /= 2 {
 		h := step / 2
 		n := size / step
@@ -421,7 +474,8 @@ func plasma(size int, decay float64, r *rng) []float64 {
 			for j := 0; j < n; j++ {
 				x0, x1 := j*step, (j+1)*step&mask
 				s := m[y0+x0] + m[y1+x0] + m[y0+x1] + m[y1+x1]
-				m[y0+h*size+x0+h] = s/4 + wibble*(w2*r.Float64()+lo)
+				src, u = src.next()
+				m[y0+h*size+x0+h] = s/4 + wibble*(w2*unit(u)+lo)
 			}
 		}
 		// diamonds: the top edge midpoints, then the left edge midpoints
@@ -431,7 +485,8 @@ func plasma(size int, decay float64, r *rng) []float64 {
 			for j := 0; j < n; j++ {
 				xc := j * step
 				s := m[mid+xc+h] + m[up+xc+h] + m[yc*size+xc] + m[yc*size+(xc+step)&mask]
-				m[yc*size+xc+h] = s/4 + wibble*(w2*r.Float64()+lo)
+				src, u = src.next()
+				m[yc*size+xc+h] = s/4 + wibble*(w2*unit(u)+lo)
 			}
 		}
 		for i := 0; i < n; i++ {
@@ -440,11 +495,13 @@ func plasma(size int, decay float64, r *rng) []float64 {
 			for j := 0; j < n; j++ {
 				xc := j * step
 				s := m[mid+xc+h] + m[mid+(xc-h)&mask] + m[yc*size+xc] + m[down+xc]
-				m[mid+xc] = s/4 + wibble*(w2*r.Float64()+lo)
+				src, u = src.next()
+				m[mid+xc] = s/4 + wibble*(w2*unit(u)+lo)
 			}
 		}
 		wibble /= decay
 	}
+	*r.src = src
 	lo := vec.MinFrom(math.Inf(1), m)
 	for i := range m {
 		m[i] -= lo

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -196,7 +197,8 @@ func TestPoisson(t *testing.T) {
 		const n = 200000
 		var s, ss float64
 		for i := 0; i < n; i++ {
-			k := poisson(r, lam)
+			var k float64
+			k, *r.src = poisson(*r.src, lam)
 			s += k
 			ss += k * k
 		}
@@ -561,5 +563,29 @@ func TestShotNoiseNaNEnds(t *testing.T) {
 	out, err := Apply("shot_noise", m, 3, Config{Table: CIFAR}, "x")
 	if err != nil || !math.IsNaN(out.Pix[7]) || math.IsNaN(out.Pix[8]) {
 		t.Errorf("value 7: %v, value 8: %v, %v; want NaN, a number", out.Pix[7], out.Pix[8], err)
+	}
+}
+
+// lk's PCG is math/rand/v2's, draw for draw, alone and under rand.Rand's
+// methods (the normal and integer draws the corruptions use).
+func TestPCGIsMathRand(t *testing.T) {
+	for _, seed := range [][2]uint64{{0, 0}, {1, 2}, {^uint64(0), 12345}, {0xdeadbeef, ^uint64(0)}} {
+		ours, theirs := newRNG(seed[0], seed[1]), rand.New(rand.NewPCG(seed[0], seed[1]))
+		for i := 0; i < 200000; i++ {
+			var a, b float64
+			switch i % 4 {
+			case 0:
+				a, b = ours.Float64(), theirs.Float64()
+			case 1:
+				a, b = ours.NormFloat64(), theirs.NormFloat64()
+			case 2:
+				a, b = float64(ours.IntN(1000)), float64(theirs.IntN(1000))
+			default:
+				a, b = float64(ours.Uint64()), float64(theirs.Uint64())
+			}
+			if a != b {
+				t.Fatalf("seed %v, draw %d: %v, math/rand/v2 %v", seed, i, a, b)
+			}
+		}
 	}
 }

@@ -1,22 +1,65 @@
 package corrupt
 
-import "math/rand/v2"
+import (
+	"math/bits"
+	"math/rand/v2"
+)
 
-// rng is a seeded stream of draws: a *rand.Rand for every method, and its
-// PCG source at hand for the loops that draw once per value (the noises,
-// fog's fractal), where calling the source directly instead of through
-// rand.Rand's interface is most of their time. Both read the one source,
-// so the draws are the same values in the same order either way.
+// rng is a seeded stream of draws: a *rand.Rand for every method, over
+// lk's own PCG source, whose state the loops that draw once per value (the
+// noises, fog's fractal) can hold in registers (pcg.Float64 on a local
+// copy, stored back after the loop) instead of going through rand.Rand's
+// interface and memory on every draw. Both read the one stream, so the
+// draws are the same values in the same order either way.
 type rng struct {
 	*rand.Rand
-	pcg *rand.PCG
+	src *pcg
 }
 
 func newRNG(seed1, seed2 uint64) *rng {
-	p := rand.NewPCG(seed1, seed2)
+	p := &pcg{seed1, seed2}
 	return &rng{rand.New(p), p}
 }
 
 // Float64 is rand.Rand's Float64 (53 random bits over 2^53) on the source
 // directly.
-func (r *rng) Float64() float64 { return float64(r.pcg.Uint64()<<11>>11) / (1 << 53) }
+func (r *rng) Float64() float64 { return r.src.Float64() }
+
+// pcg is math/rand/v2's PCG, output for output (TestPCGIsMathRand): a
+// 128-bit LCG with the multiplier and increment of O'Neill's pcg-cpp,
+// seeded with the state (seed1, seed2), stepped before each output, and
+// the DXSM output function (double xorshift multiply) as numpy's PCG64DXSM.
+type pcg struct{ hi, lo uint64 }
+
+const (
+	pcgMulHi = 2549297995355413924
+	pcgMulLo = 4865540595714422341
+	pcgIncHi = 6364136223846793005
+	pcgIncLo = 1442695040888963407
+	dxsmMul  = 0xda942042e4dd58b5
+)
+
+// next is the stream after one step, and that step's output. A value
+// method, so a loop's local copy of the stream can live in registers.
+func (p pcg) next() (pcg, uint64) {
+	hi, lo := bits.Mul64(p.lo, pcgMulLo)
+	hi += p.hi*pcgMulLo + p.lo*pcgMulHi
+	lo, c := bits.Add64(lo, pcgIncLo, 0)
+	hi, _ = bits.Add64(hi, pcgIncHi, c)
+	out := hi ^ hi>>32
+	out *= dxsmMul
+	out ^= out >> 48
+	return pcg{hi, lo}, out * (lo | 1)
+}
+
+// unit is rand.Rand's Float64 of an output: 53 random bits over 2^53.
+func unit(u uint64) float64 { return float64(u<<11>>11) / (1 << 53) }
+
+func (p *pcg) Uint64() uint64 {
+	q, u := p.next()
+	*p = q
+	return u
+}
+
+// Float64 is rand.Rand's Float64 from this source.
+func (p *pcg) Float64() float64 { return unit(p.Uint64()) }
