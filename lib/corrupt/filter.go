@@ -2,6 +2,7 @@ package corrupt
 
 import (
 	"math"
+	"slices"
 
 	"github.com/lk-robustness/lk/lib/vec"
 )
@@ -112,9 +113,10 @@ func reflect101(i, n int) int {
 
 // plane returns channel c of m as an H x W plane padded by r on every
 // side with border rule b, so that filters run without bounds checks.
-func plane(m *Img, c, r int, b border) (p []float64, stride int) {
-	stride = m.W + 2*r
-	p = make([]float64, (m.H+2*r)*stride)
+// Its stride is m.W + 2r; the plane is scratch, for put when done.
+func plane(m *Img, c, r int, b border) []float64 {
+	stride := m.W + 2*r
+	p := getFull((m.H + 2*r) * stride)
 	for y := -r; y < m.H+r; y++ {
 		src := m.Pix[b(y, m.H)*m.W*3:]
 		row := p[(y+r)*stride:]
@@ -128,7 +130,7 @@ func plane(m *Img, c, r int, b border) (p []float64, stride int) {
 			row[x+r] = src[b(x, m.W)*3+c]
 		}
 	}
-	return p, stride
+	return p
 }
 
 // separable filters every channel with taps along rows then columns
@@ -280,33 +282,52 @@ func disk(radius, alias float64) (k []float64, size int) {
 // filter2D is OpenCV's filter2D on each channel: correlation with the
 // kernel centred, border REFLECT_101. Zero taps (most of a small disk's
 // 17x17 grid) are skipped; the rest are summed directly, a row of outputs
-// at a time (vec.Taps). OpenCV switches to a DFT for kernels of 11x11 and
-// more, and so did lk until the direct sums were vectorised: they cost
-// less at every defocus severity (61 to 429 non-zero taps) and gave the
-// same 8-bit values on every photo fixture (docs/tools/lk-corrupt.md).
+// at a time, taps of one weight added before their weight multiplies them
+// (vec.GroupTaps: defocus's disk at severity 3 has 169 taps and 17
+// weights). OpenCV switches to a DFT for kernels of 11x11 and more, and
+// so did lk until the direct sums were vectorised: they cost less at every
+// defocus severity (61 to 429 non-zero taps) and gave the same 8-bit values
+// on every photo fixture (docs/tools/lk-corrupt.md).
 func filter2D(m *Img, k []float64, size int) *Img {
 	r := size / 2
 	out := fullImg(m.H, m.W)
 	row := make([]float64, m.W)
-	var off []int
-	var w []float64
-	for c := 0; c < 3; c++ {
-		p, stride := plane(m, c, r, reflect101)
-		if off == nil {
-			for j := 0; j < size; j++ {
-				for i := 0; i < size; i++ {
-					if v := k[j*size+i]; v != 0 {
-						off, w = append(off, j*stride+i), append(w, v)
-					}
-				}
+	stride := m.W + 2*r
+	// the non-zero taps, grouped by weight (in order of first appearance)
+	type tap struct {
+		w   float64
+		off []int
+	}
+	var taps []tap
+	for j := 0; j < size; j++ {
+		for i := 0; i < size; i++ {
+			v := k[j*size+i]
+			if v == 0 {
+				continue
 			}
+			g := slices.IndexFunc(taps, func(t tap) bool { return t.w == v })
+			if g < 0 {
+				g = len(taps)
+				taps = append(taps, tap{w: v})
+			}
+			taps[g].off = append(taps[g].off, j*stride+i)
 		}
+	}
+	var off, ends []int
+	var w []float64
+	for _, t := range taps {
+		off = append(off, t.off...)
+		ends, w = append(ends, len(off)), append(w, t.w)
+	}
+	for c := 0; c < 3; c++ {
+		p := plane(m, c, r, reflect101)
 		for y := 0; y < m.H; y++ {
-			vec.Taps(row, p[y*stride:], off, w)
+			vec.GroupTaps(row, p[y*stride:], off, ends, w)
 			for x, v := range row {
 				out.Pix[(y*m.W+x)*3+c] = v
 			}
 		}
+		put(p)
 	}
 	return out
 }

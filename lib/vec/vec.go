@@ -31,6 +31,7 @@ var (
 	shiftClip    = shiftClipScalar
 	symmetricRow = symmetricRowScalar
 	taps         = tapsScalar
+	groupTaps    = groupTapsScalar
 	minPlus      = minPlusScalar
 	bilinear3    = bilinear3Scalar
 	scaleAbout3  = scaleAbout3Scalar
@@ -198,20 +199,35 @@ func Columns(acc, plane []float64, w int, taps []float64) {
 // order from 0: a 2-D correlation's row, its kernel's non-zero taps at
 // offsets into a padded plane. p must hold x+off[k] for every x and k.
 func Taps(dst, p []float64, off []int, w []float64) {
-	if inBounds("Taps", len(dst), len(p), off, w) {
+	if inBounds("Taps", len(dst), len(p), off, len(w)) {
 		taps(dst, p, off, w)
+	}
+}
+
+// GroupTaps is Taps for a kernel whose taps come in groups of one weight:
+// dst[x] is the sum over groups g, in order, of w[g] times the sum of
+// p[x+off[k]] over the group's offsets, off[ends[g-1]:ends[g]] (from 0 for
+// the first), added in order. A blur's kernel has few distinct weights
+// (defocus's disk at severity 3: 169 taps, 17 weights), so this is mostly
+// additions: the same sum as Taps's, rounded differently.
+func GroupTaps(dst, p []float64, off, ends []int, w []float64) {
+	if len(ends) != len(w) || len(ends) > 0 && ends[len(ends)-1] != len(off) || !slices.IsSorted(ends) {
+		panic(fmt.Sprintf("vec.GroupTaps: %d group ends (want one per weight, %d, rising to %d offsets)", len(ends), len(w), len(off)))
+	}
+	if inBounds("GroupTaps", len(dst), len(p), off, len(off)) {
+		groupTaps(dst, p, off, ends, w)
 	}
 }
 
 // inBounds checks what the vector kernels reading p at x+off[k] rely on
 // (their loads are unchecked): a weight per offset, no offset below 0 and
 // the furthest read inside p. It reports whether there is anything to do.
-func inBounds(kernel string, ndst, np int, off []int, w []float64) bool {
+func inBounds(kernel string, ndst, np int, off []int, nw int) bool {
 	if ndst == 0 || len(off) == 0 {
 		return false
 	}
-	if len(w) < len(off) || slices.Min(off) < 0 || ndst-1+slices.Max(off) >= np {
-		panic(fmt.Sprintf("vec.%s: %d outputs, %d offsets in [%d, %d], %d weights, %d values to read", kernel, ndst, len(off), slices.Min(off), slices.Max(off), len(w), np))
+	if nw < len(off) || slices.Min(off) < 0 || ndst-1+slices.Max(off) >= np {
+		panic(fmt.Sprintf("vec.%s: %d outputs, %d offsets in [%d, %d], %d weights, %d values to read", kernel, ndst, len(off), slices.Min(off), slices.Max(off), nw, np))
 	}
 	return true
 }
@@ -238,12 +254,26 @@ func tapsScalar(dst, p []float64, off []int, w []float64) {
 	}
 }
 
+func groupTapsScalar(dst, p []float64, off, ends []int, w []float64) {
+	for x := range dst {
+		s, k := 0.0, 0
+		for g, e := range ends {
+			t := 0.0
+			for ; k < e; k++ {
+				t += p[x+off[k]]
+			}
+			s += w[g] * t
+		}
+		dst[x] = s
+	}
+}
+
 // MinPlus lowers dst[x] to p[x+off[k]] + w[k] wherever that is smaller,
 // for k in order (a chamfer distance transform's pass over the rows
 // already done). p must hold x+off[k] for every x and k; dst may lie in p
 // where no offset reads it.
 func MinPlus(dst, p []float64, off []int, w []float64) {
-	if inBounds("MinPlus", len(dst), len(p), off, w) {
+	if inBounds("MinPlus", len(dst), len(p), off, len(w)) {
 		minPlus(dst, p, off, w)
 	}
 }

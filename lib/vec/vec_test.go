@@ -229,6 +229,32 @@ func TestKernelsAreScalar(t *testing.T) {
 			}
 		}
 	}
+	// GroupTaps: a disk's offsets in groups of one weight (a ring, the
+	// rest, one tap alone), against its definition written out
+	for _, n := range lens {
+		off := []int{0, 4, 160, 164, 1, 3, 40, 44, 120, 124, 161, 163, 2, 41, 42, 43, 80, 81, 82, 83, 84, 121, 122, 123, 162}
+		ends := []int{4, 12, 24, 25}
+		w := []float64{0.01, 0.03, 1 / 17.0, 0.09}
+		p := make([]float64, n+164)
+		for i := range p {
+			p[i] = src[(i*7)%len(src)]
+		}
+		got := make([]float64, n)
+		GroupTaps(got, p, off, ends, w)
+		for x := range got {
+			s, k := 0.0, 0
+			for g, e := range ends {
+				t := 0.0
+				for ; k < e; k++ {
+					t += p[x+off[k]]
+				}
+				s += w[g] * t
+			}
+			if !same(got[x], s) && !(math.IsNaN(got[x]) && math.IsNaN(s)) {
+				t.Fatalf("GroupTaps n %d at %d: %v, want %v", n, x, got[x], s)
+			}
+		}
+	}
 	// MinPlus, NaN, infinities and signed zeros among the values; the
 	// reference is the minimum written out with the scalar code's test
 	for _, n := range lens {
@@ -321,6 +347,7 @@ func BenchmarkKernels(b *testing.B) {
 		}
 	}
 	plane := src[:240*240]
+	ends := []int{len(off)} // the disk's taps, one weight
 	row := make([]float64, 224)
 	bat, bf := make([]int, 4*224), make([]float64, 2*224)
 	for j := 0; j < 224; j++ {
@@ -340,6 +367,7 @@ func BenchmarkKernels(b *testing.B) {
 		{"ShiftClip", func() { ShiftClip(bs, acc, 14) }, func() { shiftClipScalar(bs, acc, 14) }},
 		{"Bilinear3", func() { Bilinear3(fs[:3*224], src, bat, bf) }, func() { bilinear3Scalar(fs[:3*224], src, bat, bf) }},
 		{"Taps", func() { Taps(row, plane, off, wt) }, func() { tapsScalar(row, plane, off, wt) }},
+		{"GroupTaps", func() { GroupTaps(row, plane, off, ends, wt[:1]) }, func() { groupTapsScalar(row, plane, off, ends, wt[:1]) }},
 	} {
 		b.Run(k.name+"/kernel", func(b *testing.B) {
 			for range b.N {
