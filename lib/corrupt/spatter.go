@@ -15,33 +15,64 @@ type plane8 struct {
 
 func (p plane8) at(y, x int) float64 { return p.v[y*p.w+x] }
 
+// padded is p with a border of r by rule b, stride p.w + 2r, from the
+// scratch pool (put it back when done): 3x3 filters then read every
+// neighbour without tests.
+func (p plane8) padded(r int, b border) []float64 {
+	pw := p.w + 2*r
+	pp := getFull((p.h + 2*r) * pw)
+	for y := -r; y < p.h+r; y++ {
+		src := p.v[b(y, p.h)*p.w:]
+		row := pp[(y+r)*pw : (y+r+1)*pw]
+		for x := -r; x < 0; x++ {
+			row[x+r] = src[b(x, p.w)]
+		}
+		copy(row[r:r+p.w], src[:p.w])
+		for x := p.w; x < p.w+r; x++ {
+			row[x+r] = src[b(x, p.w)]
+		}
+	}
+	return pp
+}
+
+// filter3 sets out's rows to the sums over a 3x3 neighbourhood of the
+// padded plane pp (stride w+2) of w[k] * value, taps in row-major order
+// (k = 3*row + column) with zero weights left out. With whole-number
+// weights and 8-bit values every sum is exact.
+func filter3(out, pp []float64, h, w int, wts [9]float64) {
+	pw := w + 2
+	var off []int
+	var ws []float64
+	for k, v := range wts {
+		if v != 0 {
+			off, ws = append(off, k/3*pw+k%3), append(ws, v)
+		}
+	}
+	for y := 0; y < h; y++ {
+		vec.Taps(out[y*w:(y+1)*w], pp[y*pw:], off, ws)
+	}
+}
+
 // canny is OpenCV's Canny on an 8-bit plane with aperture 3 and the L1
 // gradient: Sobel with replicated borders, non-maximum suppression along
 // the gradient's quantised direction, hysteresis between low and high
 // over 8-connected neighbours. Edges are 255.
 func canny(p plane8, low, high float64) plane8 {
 	h, w := p.h, p.w
-	// the plane with a replicated border of one, so Sobel needs no tests;
-	// its sums are of small integers, exact in any order
+	// Sobel on the plane with a replicated border of one: sums of small
+	// integers, exact in any order
 	pw := w + 2
-	pp := get((h + 2) * pw)
-	for y := -1; y <= h; y++ {
-		src := p.v[nearest(y, h)*w:]
-		row := pp[(y+1)*pw : (y+2)*pw]
-		row[0], row[pw-1] = src[0], src[w-1]
-		copy(row[1:pw-1], src[:w])
-	}
-	dx, dy := get(h*w), get(h*w)
+	pp := p.padded(1, nearest)
+	dx, dy := getFull(h*w), getFull(h*w)
+	filter3(dx, pp, h, w, [9]float64{-1, 0, 1, -2, 0, 2, -1, 0, 1})
+	filter3(dy, pp, h, w, [9]float64{-1, -2, -1, 0, 0, 0, 1, 2, 1})
 	// mag with a border of one at 0: the suppression's neighbours outside
 	// the image are 0
 	mag := get((h + 2) * pw)
 	defer put(pp, dx, dy, mag)
 	for y := 0; y < h; y++ {
-		up, mid, dn := pp[y*pw:(y+1)*pw], pp[(y+1)*pw:(y+2)*pw], pp[(y+2)*pw:(y+3)*pw]
 		for x := 0; x < w; x++ {
-			gx := up[x+2] + 2*mid[x+2] + dn[x+2] - up[x] - 2*mid[x] - dn[x]
-			gy := dn[x] + 2*dn[x+1] + dn[x+2] - up[x] - 2*up[x+1] - up[x+2]
-			dx[y*w+x], dy[y*w+x], mag[(y+1)*pw+x+1] = gx, gy, math.Abs(gx)+math.Abs(gy)
+			mag[(y+1)*pw+x+1] = math.Abs(dx[y*w+x]) + math.Abs(dy[y*w+x])
 		}
 	}
 	m := func(y, x int) float64 { return mag[(y+1)*pw+x+1] }
@@ -166,29 +197,41 @@ func distanceTransform(p plane8) plane8 {
 
 // boxBlur3 is OpenCV's blur with a 3x3 box, border REFLECT_101; round
 // gives the 8-bit result (an 8-bit input), else the float. Every pixel
-// sums its nine neighbours in the same order, row by row.
+// sums its nine neighbours in the same order, row by row, then divides.
 func boxBlur3(p plane8, round bool) plane8 {
-	out := plane8{p.h, p.w, get(len(p.v))}
-	h, w := p.h, p.w
-	for y := 0; y < h; y++ {
-		r0, r1, r2 := reflect101(y-1, h)*w, y*w, reflect101(y+1, h)*w
-		for x := 0; x < w; x++ {
-			x0, x2 := x-1, x+1
-			if x == 0 || x == w-1 {
-				x0, x2 = reflect101(x0, w), reflect101(x2, w)
-			}
-			s := p.v[r0+x0] + p.v[r0+x] + p.v[r0+x2] +
-				p.v[r1+x0] + p.v[r1+x] + p.v[r1+x2] +
-				p.v[r2+x0] + p.v[r2+x] + p.v[r2+x2]
-			s /= 9
-			if round {
-				s = math.Round(s)
-			}
-			out.v[r1+x] = s
+	out := plane8{p.h, p.w, getFull(len(p.v))}
+	pp := p.padded(1, reflect101)
+	defer put(pp)
+	pw := p.w + 2
+	off := []int{0, 1, 2, pw, pw + 1, pw + 2, 2 * pw, 2*pw + 1, 2*pw + 2}
+	for y := 0; y < p.h; y++ {
+		// one group of weight 1: the nine values' sum in order, times 1
+		vec.GroupTaps(out.v[y*p.w:(y+1)*p.w], pp[y*pw:], off, []int{9}, []float64{1})
+	}
+	if !round {
+		for i, s := range out.v {
+			out.v[i] = s / 9
+		}
+		return out
+	}
+	for i, s := range out.v {
+		// an 8-bit input's sums are whole numbers to 9*255: their rounded
+		// ninths from a table of the same expression's values
+		if k := int(s); float64(k) == s && k >= 0 && k < len(roundNinths) {
+			out.v[i] = roundNinths[k]
+		} else {
+			out.v[i] = math.Round(s / 9)
 		}
 	}
 	return out
 }
+
+var roundNinths = func() (t [9*255 + 1]float64) {
+	for k := range t {
+		t[k] = math.Round(float64(k) / 9)
+	}
+	return t
+}()
 
 // equalizeHist is OpenCV's: the cumulative histogram from the first
 // occupied level, scaled to 0..255 and rounded.
@@ -225,24 +268,12 @@ func equalizeHist(p plane8) plane8 {
 // emboss is filter2D with [[-2,-1,0],[-1,1,1],[0,1,2]] into 8 bits
 // (rounded, saturated), border REFLECT_101.
 func emboss(p plane8) plane8 {
-	h, w := p.h, p.w
-	pw := w + 2
-	pp := get((h + 2) * pw) // border of one by REFLECT_101
+	pp := p.padded(1, reflect101)
 	defer put(pp)
-	for y := -1; y <= h; y++ {
-		src := p.v[reflect101(y, h)*w:]
-		row := pp[(y+1)*pw : (y+2)*pw]
-		row[0], row[pw-1] = src[reflect101(-1, w)], src[reflect101(w, w)]
-		copy(row[1:pw-1], src[:w])
-	}
-	out := plane8{h, w, get(len(p.v))}
-	for y := 0; y < h; y++ {
-		up, mid, dn := pp[y*pw:(y+1)*pw], pp[(y+1)*pw:(y+2)*pw], pp[(y+2)*pw:(y+3)*pw]
-		for x := 0; x < w; x++ {
-			// the kernel's taps, zeros left out: sums of small integers, exact
-			s := -2*up[x] - up[x+1] - mid[x] + mid[x+1] + mid[x+2] + dn[x+1] + 2*dn[x+2]
-			out.v[y*w+x] = min(255, max(0, math.Round(s)))
-		}
+	out := plane8{p.h, p.w, getFull(len(p.v))}
+	filter3(out.v, pp, p.h, p.w, [9]float64{-2, -1, 0, -1, 1, 1, 0, 1, 2})
+	for i, s := range out.v {
+		out.v[i] = min(255, max(0, math.Round(s)))
 	}
 	return out
 }
@@ -319,11 +350,10 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 	defer put(rims.v)
 	mk := get(h * w)
 	defer put(mk)
-	mx := 0.0
 	for i := range mk {
 		mk[i] = float64(float32(l8.v[i] * rims.v[i]))
-		mx = max(mx, mk[i])
 	}
+	mx := vec.MaxFrom(0, mk)
 	color := [3]float64{175.0 / 255, 238.0 / 255, 238.0 / 255}
 	for i := range mk {
 		v := 0.0
