@@ -589,3 +589,70 @@ func TestPCGIsMathRand(t *testing.T) {
 		}
 	}
 }
+
+// probeSource returns first, then a seeded stream: it counts the draws a
+// NormFloat64 took, telling the ziggurat's fast path (one draw) apart.
+type probeSource struct {
+	first uint64
+	n     int
+	rest  *rand.PCG
+}
+
+func (s *probeSource) Uint64() uint64 {
+	if s.n++; s.n == 1 {
+		return s.first
+	}
+	return s.rest.Uint64()
+}
+
+// The ziggurat's strips are math/rand/v2's: for every strip i, the largest
+// draw its fast path takes (zigK[i]-1) is taken by NormFloat64 with the
+// value zigW[i] gives, and zigK[i] itself is not.
+func TestZigguratTables(t *testing.T) {
+	fast := func(i uint64, j uint32) (bool, float64) {
+		s := &probeSource{first: i<<32 | uint64(j), rest: rand.NewPCG(1, 2)}
+		x := rand.New(s).NormFloat64()
+		return s.n == 1, x
+	}
+	for i := uint64(0); i < 128; i++ {
+		if k := zigK[i]; k > 0 {
+			if ok, x := fast(i, k-1); !ok || x != float64(k-1)*float64(zigW[i]) {
+				t.Errorf("strip %d: draw %d: fast %v, %v, want %v", i, k-1, ok, x, float64(k-1)*float64(zigW[i]))
+			}
+		}
+		if ok, _ := fast(i, zigK[i]); ok {
+			t.Errorf("strip %d: draw %d taken by the fast path, past the bound", i, zigK[i])
+		}
+	}
+}
+
+// rng.normals gives rand.Rand's NormFloat64 draws, values and stream,
+// tail and wedge draws included, for any split of the draws into calls.
+func TestNormalsAreMathRand(t *testing.T) {
+	for _, seed := range [][2]uint64{{1, 2}, {7, 0}, {^uint64(0), 3}} {
+		r, theirs := newRNG(seed[0], seed[1]), rand.New(rand.NewPCG(seed[0], seed[1]))
+		slow := 0
+		for n := 0; n < 2000; n++ {
+			dst := make([]float64, n%300)
+			before := *r.src
+			r.normals(dst)
+			for i, x := range dst {
+				if y := theirs.NormFloat64(); x != y {
+					t.Fatalf("seed %v, call %d, draw %d: %v, math/rand/v2 %v", seed, n, i, x, y)
+				}
+			}
+			for range dst {
+				before, _ = before.next()
+			}
+			if before != *r.src {
+				slow++ // a draw took more than one value: the slow path ran
+			}
+			if r.Uint64() != theirs.Uint64() {
+				t.Fatalf("seed %v, call %d: the streams part after the draws", seed, n)
+			}
+		}
+		if slow == 0 {
+			t.Errorf("seed %v: no draw left the fast path; the test checks nothing there", seed)
+		}
+	}
+}

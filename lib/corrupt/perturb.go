@@ -256,10 +256,13 @@ func snowSequence(m *Img, t Table, r *rng) []*Img {
 		zoom, mbR, mbS = 2, 10, 2
 	}
 	layer := newImg(m.H, m.W)
-	for i := 0; i < m.H*m.W; i++ {
-		v := 0.05 + 0.3*r.NormFloat64()
+	z := getFull(m.H * m.W)
+	r.normals(z)
+	for i, n := range z {
+		v := 0.05 + 0.3*n
 		layer.Pix[3*i], layer.Pix[3*i+1], layer.Pix[3*i+2] = v, v, v
 	}
+	put(z)
 	if m.H == m.W {
 		layer = clippedZoom(layer, zoom)
 	}

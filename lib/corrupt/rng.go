@@ -1,6 +1,7 @@
 package corrupt
 
 import (
+	"math"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -63,3 +64,47 @@ func (p *pcg) Uint64() uint64 {
 
 // Float64 is rand.Rand's Float64 from this source.
 func (p *pcg) Float64() float64 { return unit(p.Uint64()) }
+
+// normals sets dst to the stream's next len(dst) NormFloat64 draws, in
+// order: the noises' and the random layers' draws. More than 99% of draws
+// take the ziggurat's fast path (Marsaglia and Tsang, 2000), done here
+// with the state in registers and the standard library's 128 strips (zigK,
+// zigW); the rest, the tail and the wedges, is rand.Rand's own NormFloat64
+// from the same state.
+func (r *rng) normals(dst []float64) {
+	p := *r.src
+	for i := range dst {
+		q, u := p.next()
+		j := int32(u)
+		k := u >> 32 & 0x7f
+		a := uint32(j)
+		if j < 0 {
+			a = uint32(-j)
+		}
+		if a < zigK[k] {
+			p, dst[i] = q, float64(j)*float64(zigW[k])
+			continue
+		}
+		*r.src = p
+		dst[i] = r.NormFloat64()
+		p = *r.src
+	}
+	*r.src = p
+}
+
+// zigK and zigW are the ziggurat's strip bounds and widths for 31-bit
+// draws, as Marsaglia and Tsang's zigset computes them for 128 strips
+// (math/rand/v2's tables, bit for bit: TestZigguratTables).
+var zigK, zigW = func() (k [128]uint32, w [128]float32) {
+	const m1 = 1 << 31
+	dn, tn, vn := 3.442619855899, 3.442619855899, 9.91256303526217e-3
+	q := vn / math.Exp(-.5*dn*dn)
+	k[0], w[0], w[127] = uint32(dn/q*m1), float32(q/m1), float32(dn/m1)
+	for i := 126; i >= 1; i-- {
+		dn = math.Sqrt(-2 * math.Log(vn/dn+math.Exp(-.5*dn*dn)))
+		k[i+1] = uint32(dn / tn * m1)
+		tn = dn
+		w[i] = float32(dn / m1)
+	}
+	return k, w
+}()

@@ -372,8 +372,9 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 func liquid(h, w int, loc, scale, sigma, thr float64, r *rng) []float64 {
 	field := get(h * w)
 	defer put(field)
-	for i := range field {
-		field[i] = loc + scale*r.NormFloat64()
+	r.normals(field)
+	for i, n := range field {
+		field[i] = loc + scale*n
 	}
 	liq := get(h * w)
 	gaussianPlane(liq, field, h, w, sigma)
