@@ -125,8 +125,9 @@ func canny(p plane8, low, high float64) plane8 {
 			}
 		}
 	}
-	out := plane8{h, w, get(h * w)}
+	out := plane8{h, w, getFull(h * w)}
 	for i, s := range state {
+		out.v[i] = 0
 		if s == 2 {
 			out.v[i] = 255
 		}
@@ -143,7 +144,7 @@ func distanceTransform(p plane8) plane8 {
 	// bounds tests; a border cell is never written.
 	h, w := p.h, p.w
 	pw := w + 4
-	d := get((h + 4) * pw)
+	d := getFull((h + 4) * pw)
 	defer put(d)
 	for i := range d {
 		d[i] = inf
@@ -188,7 +189,7 @@ func distanceTransform(p plane8) plane8 {
 			}
 		}
 	}
-	out := get(h * w)
+	out := getFull(h * w)
 	for y := 0; y < h; y++ {
 		copy(out[y*w:y*w+w], d[(y+2)*pw+2:])
 	}
@@ -245,7 +246,7 @@ func equalizeHist(p plane8) plane8 {
 		i0++
 	}
 	total := len(p.v)
-	out := plane8{p.h, p.w, get(len(p.v))}
+	out := plane8{p.h, p.w, getFull(len(p.v))}
 	if hist[i0] == total {
 		for i := range out.v {
 			out.v[i] = float64(i0)
@@ -321,8 +322,7 @@ func spatter(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 // turquoise and scaled to intensity.
 func water(m *Img, liq []float64, intensity float64) *Img {
 	h, w := m.H, m.W
-	out := m.clone()
-	l8 := plane8{h, w, get(h * w)}
+	l8 := plane8{h, w, getFull(h * w)}
 	defer put(l8.v)
 	for i, v := range liq {
 		l8.v[i] = float64(int(v*255) & 255) // numpy's uint8 cast wraps
@@ -348,21 +348,22 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 	rims := boxBlur3(em, true)
 	put(em.v)
 	defer put(rims.v)
-	mk := get(h * w)
+	mk := getFull(h * w)
 	defer put(mk)
 	for i := range mk {
 		mk[i] = float64(float32(l8.v[i] * rims.v[i]))
 	}
 	mx := vec.MaxFrom(0, mk)
 	color := [3]float64{175.0 / 255, 238.0 / 255, 238.0 / 255}
-	for i := range mk {
-		v := 0.0
+	out := fullImg(h, w)
+	for i, v := range mk {
 		if mx > 0 {
-			v = mk[i] / mx * intensity
+			v = v / mx * intensity
+		} else {
+			v = 0
 		}
-		for c := 0; c < 3; c++ {
-			out.Pix[3*i+c] += v * color[c]
-		}
+		p, o := m.Pix[3*i:3*i+3:3*i+3], out.Pix[3*i:3*i+3:3*i+3]
+		o[0], o[1], o[2] = p[0]+v*color[0], p[1]+v*color[1], p[2]+v*color[2]
 	}
 	return out
 }
@@ -370,13 +371,13 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 // liquid is spatter's liquid layer: N(loc, scale) per pixel, smoothed by
 // a gaussian of sigma, values below thr set to 0.
 func liquid(h, w int, loc, scale, sigma, thr float64, r *rng) []float64 {
-	field := get(h * w)
+	field := getFull(h * w)
 	defer put(field)
 	r.normals(field)
 	for i, n := range field {
 		field[i] = loc + scale*n
 	}
-	liq := get(h * w)
+	liq := getFull(h * w)
 	gaussianPlane(liq, field, h, w, sigma)
 	for i, v := range liq {
 		if v < thr {
