@@ -695,12 +695,16 @@ func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	}
 	warped := warpAffine(m, affine(src, dst))
 	field := func() []float64 {
-		f := get(m.H * m.W)
+		f := getFull(m.H * m.W)
 		defer put(f)
+		p := *r.src // in registers for the loop (see rng)
 		for i := range f {
-			f[i] = 2*r.Float64() - 1
+			var u uint64
+			p, u = p.next()
+			f[i] = 2*unit(u) - 1
 		}
-		out := make([]float64, m.H*m.W)
+		*r.src = p
+		out := getFull(m.H * m.W)
 		if sigma > 0 { // scipy's gaussian_filter, mode reflect, truncate 3
 			separable1(out, f, 1, m.H, m.W, gaussTaps(sigma, 3), reflectHalf)
 		} else {
@@ -713,15 +717,19 @@ func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	}
 	dx := field()
 	dy := field()
+	defer put(dx, dy)
 	out := fullImg(m.H, m.W)
 	at, f := make([]int, 4*m.W), make([]float64, 2*m.W)
 	for y := 0; y < m.H; y++ {
-		for x := 0; x < m.W; x++ {
-			i := y*m.W + x
-			bilinearAt(at[4*x:], f[2*x:], warped, float64(y)+dy[i], float64(x)+dx[i], reflectHalf)
+		ys, xs := dy[y*m.W:(y+1)*m.W], dx[y*m.W:(y+1)*m.W]
+		for x := range xs { // the points sampled, in place of the displacements
+			ys[x] += float64(y)
+			xs[x] += float64(x)
 		}
+		bilinearRow(at, f, warped, ys, xs, reflectHalf)
 		vec.Bilinear3(out.Pix[y*m.W*3:(y+1)*m.W*3], warped.Pix, at, f)
 	}
+	release(warped)
 	return out, nil
 }
 

@@ -443,20 +443,27 @@ func reflectHalf(i, n int) int {
 	return i
 }
 
-// bilinearAt finds where bilinear sampling of m at (y, x) reads, with
-// border rule b: the four neighbours' offsets into m.Pix (at) and the
-// weights down and across (f), for vec.Bilinear3, which computes each
-// channel as (1-fy)((1-fx) v00 + fx v01) + fy((1-fx) v10 + fx v11).
-func bilinearAt(at []int, f []float64, m *Img, y, x float64, b border) {
-	y0, x0 := math.Floor(y), math.Floor(x)
-	iy, ix := int(y0), int(x0)
-	r0, r1, c0, c1 := iy*m.W, (iy+1)*m.W, ix, ix+1
-	if iy < 0 || iy+1 >= m.H || ix < 0 || ix+1 >= m.W { // inside, every border rule is the identity
-		r0, r1 = b(iy, m.H)*m.W, b(iy+1, m.H)*m.W
-		c0, c1 = b(ix, m.W), b(ix+1, m.W)
+// bilinearRow finds where bilinear sampling of m at the points (ys[x],
+// xs[x]) reads, with border rule b: for each point the four neighbours'
+// offsets into m.Pix (at[4x:4x+4]) and the weights down and across
+// (f[2x:2x+2]), for vec.Bilinear3, which computes each channel as
+// (1-fy)((1-fx) v00 + fx v01) + fy((1-fx) v10 + fx v11). A row at a
+// time: the border rule is called only for points near the edge.
+func bilinearRow(at []int, f []float64, m *Img, ys, xs []float64, b border) {
+	for x, xv := range xs {
+		y := ys[x]
+		y0, x0 := math.Floor(y), math.Floor(xv)
+		iy, ix := int(y0), int(x0)
+		r0, r1, c0, c1 := iy*m.W, (iy+1)*m.W, ix, ix+1
+		if iy < 0 || iy+1 >= m.H || ix < 0 || ix+1 >= m.W { // inside, every border rule is the identity
+			r0, r1 = b(iy, m.H)*m.W, b(iy+1, m.H)*m.W
+			c0, c1 = b(ix, m.W), b(ix+1, m.W)
+		}
+		a := at[4*x : 4*x+4 : 4*x+4]
+		a[0], a[1], a[2], a[3] = (r0+c0)*3, (r0+c1)*3, (r1+c0)*3, (r1+c1)*3
+		w := f[2*x : 2*x+2 : 2*x+2]
+		w[0], w[1] = y-y0, xv-x0
 	}
-	at[0], at[1], at[2], at[3] = (r0+c0)*3, (r0+c1)*3, (r1+c0)*3, (r1+c1)*3
-	f[0], f[1] = y-y0, x-x0
 }
 
 // affine solves for the 2x3 matrix mapping the three points src to dst
@@ -486,12 +493,13 @@ func warpAffine(m *Img, M [6]float64) *Img {
 	iff := -(id*M[2] + ie*M[5])
 	out := fullImg(m.H, m.W)
 	at, f := make([]int, 4*m.W), make([]float64, 2*m.W)
+	sy, sx := make([]float64, m.W), make([]float64, m.W)
 	for y := 0; y < m.H; y++ {
-		for x := 0; x < m.W; x++ {
-			sx := math.Round((ia*float64(x)+ib*float64(y)+ic)*32) / 32
-			sy := math.Round((id*float64(x)+ie*float64(y)+iff)*32) / 32
-			bilinearAt(at[4*x:], f[2*x:], m, sy, sx, reflect101)
+		for x := range sx {
+			sx[x] = math.Round((ia*float64(x)+ib*float64(y)+ic)*32) / 32
+			sy[x] = math.Round((id*float64(x)+ie*float64(y)+iff)*32) / 32
 		}
+		bilinearRow(at, f, m, sy, sx, reflect101)
 		vec.Bilinear3(out.Pix[y*m.W*3:(y+1)*m.W*3], m.Pix, at, f)
 	}
 	return out
