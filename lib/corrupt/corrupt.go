@@ -157,7 +157,7 @@ func impulseNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 				v = 1
 			}
 		}
-		out.Pix[i] = clip01(v)
+		out.Pix[i] = v // clipped by the quantisation every caller does
 	}
 	*r.src = src
 	return out, nil
@@ -458,7 +458,8 @@ func jpegCompression(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 // plus wibble * U(-wibble, wibble), wibble divided by decay per level;
 // rescaled to [0,1].
 func plasma(size int, decay float64, r *rng) []float64 {
-	m := make([]float64, size*size)
+	m := getFull(size * size) // every point is written but the first corner, 0
+	m[0] = 0
 	if size&(size-1) != 0 {
 		panic("plasma: the map's side must be a power of two") // every caller's is
 	}
@@ -541,6 +542,7 @@ func fog(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 		row := (y * m.W) * 3
 		vec.AddScaled(out.Pix[row:row+3*m.W], m.Pix[row:], f3, p[0], maxVal, maxVal+p[0])
 	}
+	put(f)
 	return out, nil
 }
 
