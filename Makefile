@@ -5,7 +5,7 @@
 #   make test    everything the tests need, then all tests, then the fuzz targets briefly
 #                (not the GPU build, a 329 MB download: its tests skip and say so; make deps-gpu first runs them)
 #   make fuzz    the fuzz targets, FUZZTIME each (default 1m)
-#   make bench   benchmarks, results appended to out/bench/
+#   make bench   benchmarks, results in out/bench/results.md (SECTIONS="8 10" make bench: those sections)
 #   make reproduce  every figure and table of the paper into out/reproduce/ (make fig1 ... table7: one)
 #   make slurm-check  a sharded sweep on a real one-node Slurm cluster, one task requeued mid-run
 
