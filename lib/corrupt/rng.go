@@ -8,10 +8,10 @@ import (
 
 // rng is a seeded stream of draws: a *rand.Rand for every method, over
 // lk's own PCG source, whose state the loops that draw once per value (the
-// noises, fog's fractal) can hold in registers (pcg.Float64 on a local
-// copy, stored back after the loop) instead of going through rand.Rand's
-// interface and memory on every draw. Both read the one stream, so the
-// draws are the same values in the same order either way.
+// noises, fog's fractal, elastic's fields) hold in registers: a local copy
+// stepped by value (p, u = p.next()) and stored back after the loop,
+// instead of rand.Rand's interface and memory on every draw. Both read the
+// one stream, so the draws are the same values in the same order.
 type rng struct {
 	*rand.Rand
 	src *pcg
