@@ -150,10 +150,11 @@ func impulseNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	out := fullImg(m.H, m.W)
 	src := *r.src // in registers for the loop (see rng)
 	var u uint64
+	hit, salt := below(amount), below(0.5) // unit(u) < amount, unit(u) < 0.5
 	for i, v := range m.Pix {
-		if src, u = src.next(); unit(u) < amount {
+		if src, u = src.next(); u<<11>>11 < hit {
 			v = 0
-			if src, u = src.next(); unit(u) < 0.5 {
+			if src, u = src.next(); u<<11>>11 < salt {
 				v = 1
 			}
 		}

@@ -656,3 +656,17 @@ func TestNormalsAreMathRand(t *testing.T) {
 		}
 	}
 }
+
+// below(p) is the integer threshold of unit(u) < p, on both sides of it,
+// for the probabilities in use and awkward ones.
+func TestBelow(t *testing.T) {
+	for _, p := range []float64{0, -1, 1e-300, .01, .03, .09, .17, .27, .5, 1 / 3.0, 0.999999999, 1, 2, math.NaN()} {
+		b := below(p)
+		for _, k := range []uint64{0, 1, b - 2, b - 1, b, b + 1, b + 2, 1<<53 - 1} {
+			k &= 1<<53 - 1
+			if got, want := k < b, unit(k) < p; got != want {
+				t.Errorf("p %v: draw %d: integer test %v, float test %v", p, k, got, want)
+			}
+		}
+	}
+}

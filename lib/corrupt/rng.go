@@ -56,6 +56,16 @@ func (p pcg) next() (pcg, uint64) {
 // unit is rand.Rand's Float64 of an output: 53 random bits over 2^53.
 func unit(u uint64) float64 { return float64(u<<11>>11) / (1 << 53) }
 
+// below is the integer form of the test unit(u) < p: unit(u) < p exactly
+// when u<<11>>11 < below(p), as the 53-bit integer and p*2^53 are both
+// exact in float64. It saves an int-to-float conversion per draw.
+func below(p float64) uint64 {
+	if !(p > 0) {
+		return 0
+	}
+	return uint64(math.Ceil(min(p, 1) * (1 << 53)))
+}
+
 func (p *pcg) Uint64() uint64 {
 	q, u := p.next()
 	*p = q
