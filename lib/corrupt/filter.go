@@ -140,9 +140,22 @@ func plane(m *Img, c, r int, b border) []float64 {
 // whole rows, so inner loops run over contiguous memory (vec's kernels).
 // Symmetric taps (all of lk's) are folded, halving the multiplications.
 func separable(m *Img, taps []float64, b border) *Img {
-	out := fullImg(m.H, m.W)
+	// the channels as planes, filtered, then interleaved again: one pass
+	// each way instead of strided reads and writes in every row of each
+	n := m.H * m.W
+	in, res := getFull(3*n), getFull(3*n)
+	defer put(in, res)
+	for i := 0; i < n; i++ {
+		p := m.Pix[3*i : 3*i+3 : 3*i+3]
+		in[i], in[n+i], in[2*n+i] = p[0], p[1], p[2]
+	}
 	for c := 0; c < 3; c++ {
-		separable1(out.Pix[c:], m.Pix[c:], 3, m.H, m.W, taps, b)
+		separable1(res[c*n:(c+1)*n], in[c*n:(c+1)*n], 1, m.H, m.W, taps, b)
+	}
+	out := fullImg(m.H, m.W)
+	for i := 0; i < n; i++ {
+		q := out.Pix[3*i : 3*i+3 : 3*i+3]
+		q[0], q[1], q[2] = res[i], res[n+i], res[2*n+i]
 	}
 	return out
 }
@@ -155,16 +168,21 @@ func separable1(dst, src []float64, step, h, w int, taps []float64, b border) {
 	for k := range taps {
 		sym = sym && taps[k] == taps[len(taps)-1-k]
 	}
-	row, acc := get(w+2*r), get(w)
-	tmp := get((h + 2*r) * w) // row-filtered plane, r rows of padding above and below
+	// every value of these is written before it is read: unzeroed scratch
+	row, acc := getFull(w+2*r), getFull(w)
+	tmp := getFull((h + 2*r) * w) // row-filtered plane, r rows of padding above and below
 	defer put(row, acc, tmp)
 	for y := 0; y < h; y++ {
 		s := src[y*w*step:]
 		for x := -r; x < 0; x++ {
 			row[x+r] = s[b(x, w)*step]
 		}
-		for x := 0; x < w; x++ {
-			row[x+r] = s[x*step]
+		if step == 1 {
+			copy(row[r:r+w], s[:w])
+		} else {
+			for x := 0; x < w; x++ {
+				row[x+r] = s[x*step]
+			}
 		}
 		for x := w; x < w+r; x++ {
 			row[x+r] = s[b(x, w)*step]
@@ -189,6 +207,10 @@ func separable1(dst, src []float64, step, h, w int, taps []float64, b border) {
 		copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
 	}
 	for y := 0; y < h; y++ {
+		if step == 1 {
+			vec.Columns(dst[y*w:(y+1)*w], tmp[y*w:], w, taps)
+			continue
+		}
 		vec.Columns(acc, tmp[y*w:], w, taps)
 		d := dst[y*w*step:]
 		for x, v := range acc {
