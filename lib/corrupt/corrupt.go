@@ -419,7 +419,22 @@ func pixelate(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	c := pick(t, s, []float64{.6, .5, .4, .3, .25}, []float64{.95, .9, .85, .75, .65})
 	n := int(float64(m.W) * c) // the reference's int(224 c), int(32 c)
 	small := preprocess.Resize(toBytes(m), n, n, preprocess.Box)
-	return fromBytes(preprocess.Resize(small, m.W, m.H, preprocess.Box)), nil
+	ix, iy := preprocess.EnlargeIndex(n, m.W, preprocess.Box), preprocess.EnlargeIndex(n, m.H, preprocess.Box)
+	if ix == nil || iy == nil {
+		return fromBytes(preprocess.Resize(small, m.W, m.H, preprocess.Box)), nil
+	}
+	// enlarging by a box copies pixels: gathered straight into the output's
+	// levels (fromBytes's values, k/255) without the 8-bit image between
+	out := fullImg(m.H, m.W)
+	out.eightBit = true
+	for y, sy := range iy {
+		row, o := small.Pix[sy*n*3:(sy+1)*n*3], out.Pix[y*m.W*3:(y+1)*m.W*3]
+		for x, sx := range ix {
+			p, q := row[sx*3:sx*3+3:sx*3+3], o[x*3:x*3+3:x*3+3]
+			q[0], q[1], q[2] = levels[p[0]], levels[p[1]], levels[p[2]]
+		}
+	}
+	return out, nil
 }
 
 // toBytes converts an image to 8-bit RGB, each value to its nearest level

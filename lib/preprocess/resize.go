@@ -210,6 +210,23 @@ func horizontal(o, in []uint8, c coeffs, ch, x0 int) {
 	}
 }
 
+// EnlargeIndex is, for resizing n pixels to m along one axis with filter
+// f, the input pixel each output pixel is a copy of, when every output is
+// one input pixel at full weight (a box filter enlarging: pixelate's
+// second resize); nil otherwise. A caller can then gather instead of
+// resizing, with the same bytes.
+func EnlargeIndex(n, m int, f Filter) []int {
+	c := precompute(n, m, f)
+	if !c.copies {
+		return nil
+	}
+	idx := make([]int, m)
+	for i := range idx {
+		idx[i] = c.bounds[2*i]
+	}
+	return idx
+}
+
 // Resize resamples img to w x h with filter f, exactly as Pillow's
 // Image.resize does for 8-bit images.
 func Resize(img *imageio.Image, w, h int, f Filter) *imageio.Image {

@@ -35,3 +35,37 @@ func TestResizeWindowIsTheCrop(t *testing.T) {
 		}
 	}
 }
+
+// EnlargeIndex's copies are Resize's pixels wherever it gives them (a box
+// enlarging, by any factor), and it gives none where outputs mix inputs.
+func TestEnlargeIndexIsResize(t *testing.T) {
+	img := &imageio.Image{W: 29, H: 17, C: 3, Pix: make([]uint8, 29*17*3)}
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i*131 + i/7)
+	}
+	for _, size := range [][2]int{{29, 17}, {30, 18}, {58, 34}, {224, 224}, {31, 100}} {
+		w, h := size[0], size[1]
+		ix, iy := EnlargeIndex(img.W, w, Box), EnlargeIndex(img.H, h, Box)
+		if ix == nil || iy == nil {
+			t.Fatalf("box %dx%d to %dx%d: no index", img.W, img.H, w, h)
+		}
+		want := Resize(img, w, h, Box)
+		for y, sy := range iy {
+			for x, sx := range ix {
+				for c := 0; c < 3; c++ {
+					if g, r := img.Pix[(sy*img.W+sx)*3+c], want.Pix[(y*w+x)*3+c]; g != r {
+						t.Fatalf("box to %dx%d at (%d,%d,%d): copy %d, Resize %d", w, h, x, y, c, g, r)
+					}
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		n, m int
+		f    Filter
+	}{{29, 20, Box}, {29, 58, Bilinear}, {29, 58, Bicubic}} {
+		if EnlargeIndex(c.n, c.m, c.f) != nil {
+			t.Errorf("%s %d to %d: an index, but outputs mix inputs", c.f.Name, c.n, c.m)
+		}
+	}
+}
