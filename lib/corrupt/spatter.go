@@ -339,7 +339,9 @@ func water(m *Img, liq []float64, intensity float64) *Img {
 	blurred := boxBlur3(dist, false)
 	put(dist.v)
 	for i, v := range blurred.v {
-		blurred.v[i] = math.Floor(v) // astype(uint8)
+		// astype(uint8): the distances are non-negative, so truncation
+		// is the floor (without math.Floor's call per value)
+		blurred.v[i] = float64(int64(v))
 	}
 	eq := equalizeHist(blurred)
 	put(blurred.v)

@@ -353,6 +353,25 @@ func minPlusAVX2(dst, p []float64, off []int, w []float64) {
 	base := unsafe.Pointer(unsafe.SliceData(p))
 	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(base, 8*i))) }
 	x := 0
+	// sixteen outputs a step in four independent chains: each tap's add,
+	// compare and blend wait on the one before in the same lanes
+	for ; x+16 <= len(dst); x += 16 {
+		d := (*[16]float64)(dst[x : x+16])
+		v0 := archsimd.LoadFloat64x4((*[4]float64)(d[0:4]))
+		v1 := archsimd.LoadFloat64x4((*[4]float64)(d[4:8]))
+		v2 := archsimd.LoadFloat64x4((*[4]float64)(d[8:12]))
+		v3 := archsimd.LoadFloat64x4((*[4]float64)(d[12:16]))
+		for k, o := range off {
+			wk := archsimd.BroadcastFloat64x4(w[k])
+			i := x + o
+			t0, t1, t2, t3 := ld(i).Add(wk), ld(i+4).Add(wk), ld(i+8).Add(wk), ld(i+12).Add(wk)
+			v0, v1, v2, v3 = t0.Merge(v0, t0.Less(v0)), t1.Merge(v1, t1.Less(v1)), t2.Merge(v2, t2.Less(v2)), t3.Merge(v3, t3.Less(v3))
+		}
+		v0.Store((*[4]float64)(d[0:4]))
+		v1.Store((*[4]float64)(d[4:8]))
+		v2.Store((*[4]float64)(d[8:12]))
+		v3.Store((*[4]float64)(d[12:16]))
+	}
 	for ; x+4 <= len(dst); x += 4 {
 		v := archsimd.LoadFloat64x4((*[4]float64)(dst[x : x+4]))
 		for k, o := range off {
