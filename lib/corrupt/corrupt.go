@@ -213,16 +213,7 @@ func poissonNoise(m *Img, c float64, r *rng) *Img {
 				if exps[k] == 0 {
 					exps[k] = math.Exp(-lam)
 				}
-				// poissonMult, written out so that src stays in registers
-				l, p := exps[k], 1.0
-				for {
-					var u uint64
-					src, u = src.next()
-					if p *= unit(u); p <= l {
-						break
-					}
-					x++
-				}
+				x, src = poissonMult(src, exps[k])
 			} else {
 				if ptrs[k] == nil {
 					ptrs[k] = newPTRS(lam)
@@ -724,7 +715,7 @@ func elastic(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 		*r.src = p
 		out := getFull(m.H * m.W)
 		if sigma > 0 { // scipy's gaussian_filter, mode reflect, truncate 3
-			separable1(out, f, 1, m.H, m.W, gaussTaps(sigma, 3), reflectHalf)
+			separable1(out, f, m.H, m.W, gaussTaps(sigma, 3), reflectHalf)
 		} else {
 			copy(out, f)
 		}

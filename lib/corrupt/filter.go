@@ -115,19 +115,30 @@ func reflect101(i, n int) int {
 // side with border rule b, so that filters run without bounds checks.
 // Its stride is m.W + 2r; the plane is scratch, for put when done.
 func plane(m *Img, c, r int, b border) []float64 {
-	stride := m.W + 2*r
-	p := getFull((m.H + 2*r) * stride)
-	for y := -r; y < m.H+r; y++ {
-		src := m.Pix[b(y, m.H)*m.W*3:]
-		row := p[(y+r)*stride:]
+	return pad(m.Pix[c:], 3, m.H, m.W, r, b)
+}
+
+// pad is the h x w plane whose values are every step-th of v (a channel
+// of an interleaved image, or step 1), padded by r on every side with
+// border rule b, in scratch (put it back when done): its stride is w + 2r.
+func pad(v []float64, step, h, w, r int, b border) []float64 {
+	stride := w + 2*r
+	p := getFull((h + 2*r) * stride)
+	for y := -r; y < h+r; y++ {
+		src := v[b(y, h)*w*step:]
+		row := p[(y+r)*stride : (y+r+1)*stride]
 		for x := -r; x < 0; x++ {
-			row[x+r] = src[b(x, m.W)*3+c]
+			row[x+r] = src[b(x, w)*step]
 		}
-		for x := 0; x < m.W; x++ { // the interior needs no border rule
-			row[x+r] = src[x*3+c]
+		if step == 1 { // the interior needs no border rule
+			copy(row[r:r+w], src[:w])
+		} else {
+			for x := 0; x < w; x++ {
+				row[x+r] = src[x*step]
+			}
 		}
-		for x := m.W; x < m.W+r; x++ {
-			row[x+r] = src[b(x, m.W)*3+c]
+		for x := w; x < w+r; x++ {
+			row[x+r] = src[b(x, w)*step]
 		}
 	}
 	return p
@@ -150,7 +161,7 @@ func separable(m *Img, taps []float64, b border) *Img {
 		in[i], in[n+i], in[2*n+i] = p[0], p[1], p[2]
 	}
 	for c := 0; c < 3; c++ {
-		separable1(res[c*n:(c+1)*n], in[c*n:(c+1)*n], 1, m.H, m.W, taps, b)
+		separable1(res[c*n:(c+1)*n], in[c*n:(c+1)*n], m.H, m.W, taps, b)
 	}
 	out := fullImg(m.H, m.W)
 	for i := 0; i < n; i++ {
@@ -160,32 +171,25 @@ func separable(m *Img, taps []float64, b border) *Img {
 	return out
 }
 
-// separable1 filters one H x W plane whose values are every step-th of src
-// (a channel of an interleaved image, or step 1) into every step-th of dst.
-func separable1(dst, src []float64, step, h, w int, taps []float64, b border) {
+// separable1 filters one H x W plane, src into dst.
+func separable1(dst, src []float64, h, w int, taps []float64, b border) {
 	r := len(taps) / 2
 	sym := true
 	for k := range taps {
 		sym = sym && taps[k] == taps[len(taps)-1-k]
 	}
 	// every value of these is written before it is read: unzeroed scratch
-	row, acc := getFull(w+2*r), getFull(w)
+	row := getFull(w + 2*r)
 	tmp := getFull((h + 2*r) * w) // row-filtered plane, r rows of padding above and below
-	defer put(row, acc, tmp)
+	defer put(row, tmp)
 	for y := 0; y < h; y++ {
-		s := src[y*w*step:]
+		s := src[y*w : (y+1)*w]
 		for x := -r; x < 0; x++ {
-			row[x+r] = s[b(x, w)*step]
+			row[x+r] = s[b(x, w)]
 		}
-		if step == 1 {
-			copy(row[r:r+w], s[:w])
-		} else {
-			for x := 0; x < w; x++ {
-				row[x+r] = s[x*step]
-			}
-		}
+		copy(row[r:r+w], s)
 		for x := w; x < w+r; x++ {
-			row[x+r] = s[b(x, w)*step]
+			row[x+r] = s[b(x, w)]
 		}
 		d := tmp[(y+r)*w : (y+r+1)*w]
 		if sym {
@@ -207,15 +211,7 @@ func separable1(dst, src []float64, step, h, w int, taps []float64, b border) {
 		copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
 	}
 	for y := 0; y < h; y++ {
-		if step == 1 {
-			vec.Columns(dst[y*w:(y+1)*w], tmp[y*w:], w, taps)
-			continue
-		}
-		vec.Columns(acc, tmp[y*w:], w, taps)
-		d := dst[y*w*step:]
-		for x, v := range acc {
-			d[x*step] = v
-		}
+		vec.Columns(dst[y*w:(y+1)*w], tmp[y*w:], w, taps)
 	}
 }
 
@@ -234,7 +230,7 @@ func gaussianPlane(dst, src []float64, h, w int, sigma float64) {
 		copy(dst, src)
 		return
 	}
-	separable1(dst, src, 1, h, w, gaussTaps(sigma, 4), nearest)
+	separable1(dst, src, h, w, gaussTaps(sigma, 4), nearest)
 }
 
 // disk is the reference's defocus kernel: a disk of the given radius on

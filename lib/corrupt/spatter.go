@@ -15,25 +15,9 @@ type plane8 struct {
 
 func (p plane8) at(y, x int) float64 { return p.v[y*p.w+x] }
 
-// padded is p with a border of r by rule b, stride p.w + 2r, from the
-// scratch pool (put it back when done): 3x3 filters then read every
-// neighbour without tests.
-func (p plane8) padded(r int, b border) []float64 {
-	pw := p.w + 2*r
-	pp := getFull((p.h + 2*r) * pw)
-	for y := -r; y < p.h+r; y++ {
-		src := p.v[b(y, p.h)*p.w:]
-		row := pp[(y+r)*pw : (y+r+1)*pw]
-		for x := -r; x < 0; x++ {
-			row[x+r] = src[b(x, p.w)]
-		}
-		copy(row[r:r+p.w], src[:p.w])
-		for x := p.w; x < p.w+r; x++ {
-			row[x+r] = src[b(x, p.w)]
-		}
-	}
-	return pp
-}
+// padded is p with a border of r by rule b (pad), stride p.w + 2r: 3x3
+// filters then read every neighbour without tests.
+func (p plane8) padded(r int, b border) []float64 { return pad(p.v, 1, p.h, p.w, r, b) }
 
 // filter3 sets out's rows to the sums over a 3x3 neighbourhood of the
 // padded plane pp (stride w+2) of w[k] * value, taps in row-major order
