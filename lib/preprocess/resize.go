@@ -74,8 +74,8 @@ type coeffs struct {
 	bounds []int // per output pixel: first input index, count
 	k      []int32
 	// copies: every output pixel is one input pixel at full weight (a box
-	// enlarging, as pixelate's second resize): the pass is a gather, the
-	// same bytes as the sums, since (p<<22 + half)>>22 is p.
+	// enlarging, as pixelate's second resize): EnlargeIndex's gather gives
+	// the same bytes as the sums, since (p<<22 + half)>>22 is p.
 	copies bool
 }
 
@@ -185,13 +185,6 @@ func horizontal3(o, in []uint8, c coeffs, x0 int) {
 
 // horizontal is the horizontal pass for any channel count, outputs x0...
 func horizontal(o, in []uint8, c coeffs, ch, x0 int) {
-	if c.copies {
-		for j := 0; j < len(o)/ch; j++ {
-			xmin := c.bounds[2*(x0+j)]
-			copy(o[j*ch:(j+1)*ch], in[xmin*ch:(xmin+1)*ch])
-		}
-		return
-	}
 	if ch == 3 {
 		horizontal3(o, in, c, x0)
 		return
@@ -279,10 +272,6 @@ func resizeWindow(img *imageio.Image, w, h int, f Filter, x0, y0, cw, chh int) *
 	acc := make([]int32, stride)
 	for yy := y0; yy < y0+chh; yy++ {
 		ymin, n := cv.bounds[2*yy], cv.bounds[2*yy+1]
-		if cv.copies {
-			copy(out.Pix[(yy-y0)*stride:(yy-y0+1)*stride], cur.Pix[(ymin-r0)*stride:(ymin-r0+1)*stride])
-			continue
-		}
 		for i := range acc {
 			acc[i] = 1 << (precisionBits - 1)
 		}
