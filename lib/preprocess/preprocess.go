@@ -30,8 +30,9 @@ func ResizedSize(w, h, size int) (int, int) {
 	return int(float64(size) * float64(w) / float64(h)), size
 }
 
-// Apply runs the recipe on img and writes float32 CHW pixels in [0,1] into
-// dst, which must have room for the output shape; a nil dst is allocated.
+// Apply runs the recipe on img and returns its float32 CHW pixels in
+// [0,1]: written over dst when its capacity holds them (every value is
+// written: a recycled buffer serves), else into a new slice.
 func (s Spec) Apply(img *imageio.Image, dst []float32) ([]float32, stream.Shape, error) {
 	if s.Trim > 0 {
 		if img.W <= 2*s.Trim || img.H <= 2*s.Trim {
@@ -58,12 +59,10 @@ func (s Spec) Apply(img *imageio.Image, dst []float32) ([]float32, stream.Shape,
 		c = 3
 	}
 	shape := stream.Shape{C: c, H: img.H, W: img.W}
-	if dst == nil {
+	if cap(dst) < shape.Size() {
 		dst = make([]float32, shape.Size())
 	}
-	if len(dst) < shape.Size() {
-		return nil, shape, fmt.Errorf("image is %s after preprocessing, expected at most %d values", shape, len(dst))
-	}
+	dst = dst[:shape.Size()]
 	ToCHW(img, c, dst)
 	return dst[:shape.Size()], shape, nil
 }

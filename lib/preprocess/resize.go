@@ -137,6 +137,17 @@ func precompute(inSize, outSize int, f Filter) coeffs {
 	return c
 }
 
+// rgbTaps are the pass's taps for vec.ResampleRGB.
+func (c coeffs) rgbTaps() *vec.RGBTaps {
+	m := len(c.bounds) / 2
+	from, k := make([]int, m), make([][]int32, m)
+	for j := range m {
+		from[j] = c.bounds[2*j]
+		k[j] = c.k[j*c.ksize : j*c.ksize+c.bounds[2*j+1]]
+	}
+	return vec.NewRGBTaps(from, k, precisionBits)
+}
+
 func clip8(v int32) uint8 {
 	v >>= precisionBits
 	if v < 0 {
@@ -148,47 +159,8 @@ func clip8(v int32) uint8 {
 	return uint8(v)
 }
 
-// horizontal3 is Resize's horizontal pass over one RGB row, for the
-// outputs x0, x0+1, ... that o holds: the three channels of an output
-// pixel summed together, in the same integer arithmetic as one channel at
-// a time (exact: any order gives the same sums). Two taps at a time, as
-// box and bilinear filters mostly have few. (Tried and slower: eight tap
-// slots per output without a loop, and the pass done as a vertical one on
-// the transposed rows.)
-func horizontal3(o, in []uint8, c coeffs, x0 int) {
-	const half = int32(1 << (precisionBits - 1))
-	for j := 0; j < len(o)/3; j++ {
-		xx := x0 + j
-		xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
-		k := c.k[xx*c.ksize : xx*c.ksize+n : xx*c.ksize+n]
-		src := in[xmin*3 : (xmin+n)*3 : (xmin+n)*3]
-		s0, s1, s2 := half, half, half
-		x := 0
-		for ; x+2 <= len(k); x += 2 {
-			ka, kb := k[x], k[x+1]
-			p := src[x*3 : x*3+6 : x*3+6]
-			s0 += int32(p[0])*ka + int32(p[3])*kb
-			s1 += int32(p[1])*ka + int32(p[4])*kb
-			s2 += int32(p[2])*ka + int32(p[5])*kb
-		}
-		if x < len(k) {
-			kv := k[x]
-			p := src[x*3 : x*3+3 : x*3+3]
-			s0 += int32(p[0]) * kv
-			s1 += int32(p[1]) * kv
-			s2 += int32(p[2]) * kv
-		}
-		q := o[j*3 : j*3+3 : j*3+3]
-		q[0], q[1], q[2] = clip8(s0), clip8(s1), clip8(s2)
-	}
-}
-
 // horizontal is the horizontal pass for any channel count, outputs x0...
 func horizontal(o, in []uint8, c coeffs, ch, x0 int) {
-	if ch == 3 {
-		horizontal3(o, in, c, x0)
-		return
-	}
 	for j := 0; j < len(o)/ch; j++ {
 		xx := x0 + j
 		xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
@@ -253,16 +225,24 @@ func resizeWindow(img *imageio.Image, w, h int, f Filter, x0, y0, cw, chh int) *
 	// horizontal pass (or the window's columns as they are) on rows r0..r1-1
 	cur := &imageio.Image{W: cw, H: r1 - r0, C: ch, Pix: make([]uint8, cw*(r1-r0)*ch)}
 	var chz coeffs
+	var rgb *vec.RGBTaps // RGB rows: the three channels of a pixel summed together
 	if w != img.W {
 		chz = precompute(img.W, w, f)
+		if ch == 3 {
+			rgb = chz.rgbTaps()
+		}
 	}
 	for y := r0; y < r1; y++ {
 		o := cur.Pix[(y-r0)*cw*ch : (y-r0+1)*cw*ch]
-		if w == img.W {
-			copy(o, img.Pix[(y*img.W+x0)*ch:(y*img.W+x0+cw)*ch])
-			continue
+		in := img.Pix[y*img.W*ch : (y+1)*img.W*ch]
+		switch {
+		case w == img.W:
+			copy(o, in[x0*ch:(x0+cw)*ch])
+		case rgb != nil:
+			vec.ResampleRGB(o, in, rgb, x0)
+		default:
+			horizontal(o, in, chz, ch, x0)
 		}
-		horizontal(o, img.Pix[y*img.W*ch:(y+1)*img.W*ch], chz, ch, x0)
 	}
 	if h == img.H {
 		return cur

@@ -25,6 +25,7 @@ func init() {
 		minPlus = minPlusAVX2
 		bilinear3 = bilinear3AVX2
 		scaleAbout3 = scaleAbout3AVX2
+		resampleRGB = resampleRGBAVX2
 	}
 }
 
@@ -433,4 +434,61 @@ func bilinear3AVX2(dst, src []float64, at []int, f []float64) {
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	bilinear3Scalar(dst[3*j:], src, at[4*j:], f[2*j:])
+}
+
+// spreadRGB is VPSHUFB's control spreading two RGB pixels (six bytes) of
+// each 128-bit lane into the words R0 R1 G0 G1 B0 B1 0 0 (-1: zero).
+var spreadRGB = [32]int8{0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
+	0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1}
+
+// packRGB is VPSHUFB's control taking the low bytes of a lane's first
+// three int32 sums: the lane's pixel, then zeros.
+var packRGB = [32]int8{0, 4, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	0, 4, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+
+// resampleRGBAVX2 computes two output pixels per vector, one per 128-bit
+// lane: each pair of taps is a 16-byte load at the pair's first pixel
+// whose first six bytes VPSHUFB spreads into words R0 R1 G0 G1 B0 B1 0 0,
+// and VPMADDWD against the weights' high and low words gives the pair's
+// three sums in two parts (high times 256 plus low: the same integer).
+// Each output's four bytes are stored at its pixel, the fourth overwritten
+// by the next output; the last outputs, those whose loads would pass the
+// row's end, and passes whose weights do not split run the scalar code.
+func resampleRGBAVX2(dst, src []uint8, t *RGBTaps, j0 int) {
+	n := len(dst) / 3
+	pairs, m := t.N/2, len(t.Count)
+	j := 0
+	if t.words != nil && pairs > 0 {
+		spread := archsimd.LoadInt8x32(&spreadRGB)
+		pack := archsimd.LoadInt8x32(&packRGB)
+		half := archsimd.BroadcastInt32x8(1 << (t.Shift - 1))
+		sh, eight := archsimd.BroadcastInt32x8(int32(t.Shift)), archsimd.BroadcastInt32x8(8)
+		zero, top := archsimd.BroadcastInt32x8(0), archsimd.BroadcastInt32x8(255)
+		lo := pairs * m * 8
+		last := len(src) - 16 - 6*(pairs-1) // the furthest byte a pass's first load may start at
+		// loads and stores without bounds checks: the loop's condition
+		// keeps them in src, t.words and dst
+		sp, wp, dp := unsafe.Pointer(unsafe.SliceData(src)), unsafe.Pointer(unsafe.SliceData(t.words)), unsafe.Pointer(unsafe.SliceData(dst))
+		for ; j+3 <= n; j += 2 { // outputs j and j+1; the 4th byte of j+1 is dst[3j+6]
+			a, b := t.From[j0+j]*3, t.From[j0+j+1]*3
+			if a > last || b > last {
+				break
+			}
+			var hs, ls archsimd.Int32x8
+			for p := 0; p < pairs; p++ {
+				var v archsimd.Uint8x32
+				v = v.SetLo(archsimd.LoadUint8x16((*[16]uint8)(unsafe.Add(sp, a+6*p)))).SetHi(archsimd.LoadUint8x16((*[16]uint8)(unsafe.Add(sp, b+6*p))))
+				w := v.PermuteOrZeroGrouped(spread).AsInt16x16()
+				at := (p*m + j0 + j) * 8
+				hs = hs.Add(w.DotProductPairs(archsimd.LoadInt16x16((*[16]int16)(unsafe.Add(wp, 2*at)))))
+				ls = ls.Add(w.DotProductPairs(archsimd.LoadInt16x16((*[16]int16)(unsafe.Add(wp, 2*(lo+at))))))
+			}
+			r := hs.ShiftLeft(eight).Add(ls).Add(half).ShiftRight(sh).Max(zero).Min(top)
+			q := r.AsUint8x32().PermuteOrZeroGrouped(pack).AsUint32x8()
+			*(*uint32)(unsafe.Add(dp, 3*j)) = q.GetLo().GetElem(0) // little-endian: amd64
+			*(*uint32)(unsafe.Add(dp, 3*j+3)) = q.GetHi().GetElem(0)
+		}
+		archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
+	}
+	resampleRGBScalar(dst[3*j:], src, t, j0+j)
 }

@@ -35,6 +35,7 @@ var (
 	minPlus      = minPlusScalar
 	bilinear3    = bilinear3Scalar
 	scaleAbout3  = scaleAbout3Scalar
+	resampleRGB  = resampleRGBScalar
 )
 
 // Quantize sets dst[i] to floor(clip(src[i], 0, 1) * 255) / 255: numpy's
@@ -156,6 +157,99 @@ func shiftClipScalar(dst []uint8, acc []int32, shift uint8) {
 		dst[i] = uint8(min(max(v>>shift, 0), 255))
 	}
 }
+
+// RGBTaps are the fixed-point taps of a horizontal resampling pass over
+// rows of RGB bytes (Pillow's): output pixel j sums Count[j] input pixels
+// from pixel From[j], weighted by K[j*N:], each channel on its own.
+type RGBTaps struct {
+	From, Count []int
+	K           []int32 // N per output; zero past Count
+	N           int
+	Shift       uint8 // fractional bits: the sum, plus half, is shifted back
+	// the vector form: for each pair of taps p and output j, the weights'
+	// high and low parts (k>>8 and k&255, so k = 256 high + low) as the
+	// words VPMADDWD takes against pixels spread as R0 R1 G0 G1 B0 B1 0 0:
+	// high words at (p*outputs+j)*8, low words after all the high ones,
+	// so outputs j and j+1 of one pair are one 256-bit load. nil where a
+	// weight's high part does not fit a word.
+	words []int16
+}
+
+// NewRGBTaps builds the taps of a pass from per-output first pixels and
+// weights (k[j] for output j, len(k[j]) taps).
+func NewRGBTaps(from []int, k [][]int32, shift uint8) *RGBTaps {
+	t := &RGBTaps{From: from, Count: make([]int, len(k)), Shift: shift}
+	for j, kj := range k {
+		t.Count[j] = len(kj)
+		t.N = max(t.N, len(kj)+len(kj)&1) // even: whole pairs
+	}
+	t.K = make([]int32, len(k)*t.N)
+	split := true
+	for j, kj := range k {
+		copy(t.K[j*t.N:], kj)
+		for _, v := range kj {
+			split = split && v>>8 == int32(int16(v>>8))
+		}
+	}
+	if split && vector {
+		m := len(k)
+		t.words = make([]int16, t.N*m*8) // N/2 pairs, two parts, 8 words
+		lo := t.N / 2 * m * 8
+		for j := range m {
+			for p := 0; p < t.N/2; p++ {
+				a, b := t.K[j*t.N+2*p], t.K[j*t.N+2*p+1]
+				hw, lw := t.words[(p*m+j)*8:], t.words[lo+(p*m+j)*8:]
+				for c := 0; c < 3; c++ {
+					hw[2*c], hw[2*c+1] = int16(a>>8), int16(b>>8)
+					lw[2*c], lw[2*c+1] = int16(a&255), int16(b&255)
+				}
+			}
+		}
+	}
+	return t
+}
+
+// ResampleRGB sets the RGB pixels of dst to outputs j0, j0+1, ... of the
+// pass t over the RGB row src: per channel, half plus the weighted sum,
+// shifted right by t.Shift and clipped to 0..255 (integer sums: any order
+// gives the same bytes).
+func ResampleRGB(dst, src []uint8, t *RGBTaps, j0 int) {
+	n := len(dst) / 3
+	if j0 < 0 || j0+n > len(t.Count) {
+		panic(fmt.Sprintf("vec.ResampleRGB: outputs %d..%d of %d", j0, j0+n, len(t.Count)))
+	}
+	resampleRGB(dst[:3*n], src, t, j0)
+}
+
+func resampleRGBScalar(dst, src []uint8, t *RGBTaps, j0 int) {
+	half := int32(1) << (t.Shift - 1)
+	for j := 0; j < len(dst)/3; j++ {
+		jj := j0 + j
+		from, n := t.From[jj], t.Count[jj]
+		k := t.K[jj*t.N : jj*t.N+n : jj*t.N+n]
+		p := src[from*3 : (from+n)*3 : (from+n)*3]
+		s0, s1, s2 := half, half, half
+		x := 0
+		for ; x+2 <= n; x += 2 { // two taps a step: bilinear and box filters mostly have few
+			ka, kb := k[x], k[x+1]
+			q := p[x*3 : x*3+6 : x*3+6]
+			s0 += int32(q[0])*ka + int32(q[3])*kb
+			s1 += int32(q[1])*ka + int32(q[4])*kb
+			s2 += int32(q[2])*ka + int32(q[5])*kb
+		}
+		if x < n {
+			kv := k[x]
+			q := p[x*3 : x*3+3 : x*3+3]
+			s0 += int32(q[0]) * kv
+			s1 += int32(q[1]) * kv
+			s2 += int32(q[2]) * kv
+		}
+		d := dst[j*3 : j*3+3 : j*3+3]
+		d[0], d[1], d[2] = clipShift(s0, t.Shift), clipShift(s1, t.Shift), clipShift(s2, t.Shift)
+	}
+}
+
+func clipShift(v int32, shift uint8) uint8 { return uint8(min(max(v>>shift, 0), 255)) }
 
 // SymmetricRow sets dst[x] to the correlation of row with symmetric taps
 // (len(taps) = 2r+1, taps[k] = taps[2r-k]) centred at row[x+r], summed as

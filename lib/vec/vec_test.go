@@ -430,3 +430,69 @@ func TestFromLevelsEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// ResampleRGB against its definition, per output and channel: taps from
+// one to nine (bilinear to strong downscaling), weights in 22-bit fixed
+// point of both signs up to the largest a normalised filter gives, and
+// weights too large to split into words (the scalar path); windows that
+// start anywhere and outputs whose taps reach the row's last pixel.
+func TestResampleRGBIsItsDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const shift = 22
+	for _, c := range []struct {
+		name     string
+		maxTaps  int
+		maxK     int32
+		negative bool
+	}{
+		{"bilinear", 4, 1 << 22, false},
+		{"bicubic", 6, 1 << 22, true},
+		{"downscale", 9, 1 << 21, false},
+		{"one tap", 1, 1 << 22, false},
+		{"unsplittable", 4, 1 << 24, true},
+	} {
+		for _, width := range []int{1, 2, 7, 40, 301} {
+			src := make([]uint8, width*3)
+			for i := range src {
+				src[i] = uint8(r.IntN(256))
+				if r.IntN(8) == 0 {
+					src[i] = 255 * uint8(r.IntN(2)) // the clip's edges
+				}
+			}
+			m := width + 5
+			from, k := make([]int, m), make([][]int32, m)
+			for j := range m {
+				n := 1 + r.IntN(min(c.maxTaps, width))
+				from[j] = min(j*width/m, width-n)
+				if j == m-1 {
+					from[j] = width - n // the row's last pixel
+				}
+				k[j] = make([]int32, n)
+				for x := range k[j] {
+					k[j][x] = r.Int32N(c.maxK + 1)
+					if c.negative && r.IntN(3) == 0 {
+						k[j][x] = -k[j][x] / 4
+					}
+				}
+			}
+			taps := NewRGBTaps(from, k, shift)
+			for _, j0 := range []int{0, 1, m / 2, m - 1} {
+				for _, n := range []int{m - j0, (m - j0) / 2, 1} {
+					dst := make([]uint8, 3*n)
+					ResampleRGB(dst, src, taps, j0)
+					for j := range n {
+						for ch := range 3 {
+							s := int32(1 << (shift - 1))
+							for x, kv := range k[j0+j] {
+								s += int32(src[(from[j0+j]+x)*3+ch]) * kv
+							}
+							if want := uint8(min(max(s>>shift, 0), 255)); dst[3*j+ch] != want {
+								t.Fatalf("%s width %d j0 %d n %d: output %d channel %d is %d, want %d", c.name, width, j0, n, j, ch, dst[3*j+ch], want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
