@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -168,7 +169,7 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 			x.Release()
 		}
 		meter.Add(n)
-		batch, pix = batch[:0], make([]float32, 0, rows*shape.Size())
+		batch, pix = batch[:0], pix[:0] // written: the IPC writer has copied the values out
 		return err
 	}
 	for ch := range order {
@@ -227,6 +228,9 @@ func Write(s *Source, items []Item, w io.Writer, o WriteOptions) (skipped int, e
 				}
 			}
 		}
+		if d.frames == 1 {
+			pixPool.Put(&d.pix) // copied into the batch: the next image's buffer
+		}
 	}
 	if wr == nil {
 		return skipped, fmt.Errorf("%s: all %d selected images were unreadable", s.Root, len(items))
@@ -279,6 +283,11 @@ func (s *Source) rowID(it Item, frame int) string {
 	return it.ID
 }
 
+// pixPool holds the buffers of images whose values the batch has copied,
+// for the workers' next images: a fresh buffer (600 kB at 224 px) is
+// zeroed by the allocator first, and the pages faulted in.
+var pixPool sync.Pool
+
 // load decodes and preprocesses an item: one image, or every frame of a
 // video, each frame preprocessed as an image.
 func load(s *Source, it Item, o WriteOptions) (pix []float32, frames int, sh stream.Shape, err error) {
@@ -287,7 +296,11 @@ func load(s *Source, it Item, o WriteOptions) (pix []float32, frames int, sh str
 		if err != nil {
 			return nil, 0, sh, err
 		}
-		pix, sh, err = o.Spec.Apply(img, nil)
+		var buf []float32
+		if b, ok := pixPool.Get().(*[]float32); ok {
+			buf = *b
+		}
+		pix, sh, err = o.Spec.Apply(img, buf)
 		return pix, 1, sh, err
 	}
 	imgs, err := video.Frames(it.Path, o.MaxPixels)
