@@ -211,7 +211,7 @@ func poissonNoise(m *Img, c float64, r *rng) *Img {
 		if k := int(v*255 + 0.5); lam > 0 && k >= 0 && k < 256 && levels[k] == v {
 			if lam < 10 {
 				if exps[k] == 0 {
-					exps[k] = math.Exp(-lam)
+					exps[k] = vec.Exp(-lam)
 				}
 				x, src = poissonMult(src, exps[k])
 			} else {
@@ -242,7 +242,7 @@ func poisson(r pcg, lambda float64) (float64, pcg) {
 	if lambda >= 10 {
 		return newPTRS(lambda).draw(r)
 	}
-	return poissonMult(r, math.Exp(-lambda))
+	return poissonMult(r, vec.Exp(-lambda))
 }
 
 // poissonMult is Knuth's product method given l = exp(-lambda): the
@@ -588,7 +588,7 @@ func motionBlur(m *Img, radius, sigma, angle float64, channels int) *Img {
 	k := make([]float64, width)
 	var sum float64
 	for i := range k {
-		k[i] = math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		k[i] = vec.Exp(-float64(i*i) / (2 * sigma * sigma))
 		sum += k[i]
 	}
 	a := angle * math.Pi / 180

@@ -8,8 +8,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/lk-robustness/lk/lib/testutil"
 )
@@ -622,6 +626,24 @@ func TestZigguratTables(t *testing.T) {
 		}
 		if ok, _ := fast(i, zigK[i]); ok {
 			t.Errorf("strip %d: draw %d taken by the fast path, past the bound", i, zigK[i])
+		}
+	}
+	// the wedge test's densities against the standard library's table
+	// (its source, as the Go distribution ships it)
+	src, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "math", "rand", "v2", "normal.go"))
+	if err != nil {
+		t.Fatalf("the standard library's table: %v", err)
+	}
+	_, table, ok := strings.Cut(string(src), "var fn = [128]float32{")
+	table, _, _ = strings.Cut(table, "}")
+	fields := strings.FieldsFunc(table, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if !ok || len(fields) != 128 {
+		t.Fatalf("the standard library's fn table: %d values", len(fields))
+	}
+	for i, f := range fields {
+		v, err := strconv.ParseFloat(f, 32)
+		if err != nil || float32(v) != zigF[i] {
+			t.Errorf("strip %d: density %v, math/rand/v2 %s (%v)", i, zigF[i], f, err)
 		}
 	}
 }

@@ -78,7 +78,7 @@ func gaussTaps(sigma, truncate float64) []float64 {
 	taps := make([]float64, 2*r+1)
 	var sum float64
 	for i := -r; i <= r; i++ {
-		v := math.Exp(-0.5 * float64(i*i) / (sigma * sigma))
+		v := vec.Exp(-0.5 * float64(i*i) / (sigma * sigma))
 		taps[i+r] = v
 		sum += v
 	}
@@ -267,7 +267,7 @@ func disk(radius, alias float64) (k []float64, size int) {
 	dt := make([]float64, ks)
 	var ts float64
 	for i := -r; i <= r; i++ {
-		dt[i+r] = math.Exp(-float64(i*i) / (2 * alias * alias))
+		dt[i+r] = vec.Exp(-float64(i*i) / (2 * alias * alias))
 		ts += dt[i+r]
 	}
 	taps := make([]float32, ks)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/lk-robustness/lk/lib/imageio"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // The procedural frost's level distribution: a normal of this mean and
@@ -40,7 +41,7 @@ func proceduralFrost(idx int) *imageio.Image {
 	haze := plasma(n, 1.8, r)
 	v := make([]float64, n*n)
 	for i := range v {
-		crystal := 1 - math.Exp(-1.5*acc[i])
+		crystal := 1 - vec.Exp(-1.5*acc[i])
 		v[i] = 0.25*haze[i] + crystal + 0.12*r.Float64()
 	}
 	plane := newImg(n, n)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // rng is a seeded stream of draws: a *rand.Rand for every method, over
@@ -76,14 +78,15 @@ func (p *pcg) Uint64() uint64 {
 func (p *pcg) Float64() float64 { return unit(p.Uint64()) }
 
 // normals sets dst to the stream's next len(dst) NormFloat64 draws, in
-// order: the noises' and the random layers' draws. More than 99% of draws
-// take the ziggurat's fast path (Marsaglia and Tsang, 2000), done here
-// with the state in registers and the standard library's 128 strips (zigK,
-// zigW); the rest, the tail and the wedges, is rand.Rand's own NormFloat64
-// from the same state.
+// order: the noises' and the random layers' draws. This is rand.Rand's
+// NormFloat64, the ziggurat of Marsaglia and Tsang (2000) with the
+// standard library's 128 strips (zigK, zigW, zigF), done here with the
+// state in registers: the fast path (97% of draws), and the wedge test
+// (one more uniform and an exp) where it fails; only the base strip's
+// tail (0.1%) goes to rand.Rand itself, from the same state.
 func (r *rng) normals(dst []float64) {
 	p := *r.src
-	for i := range dst {
+	for i := 0; i < len(dst); {
 		q, u := p.next()
 		j := int32(u)
 		k := u >> 32 & 0x7f
@@ -91,30 +94,44 @@ func (r *rng) normals(dst []float64) {
 		if j < 0 {
 			a = uint32(-j)
 		}
+		x := float64(j) * float64(zigW[k])
 		if a < zigK[k] {
-			p, dst[i] = q, float64(j)*float64(zigW[k])
+			p, dst[i] = q, x
+			i++
 			continue
 		}
-		*r.src = p
-		dst[i] = r.NormFloat64()
-		p = *r.src
+		if k == 0 { // the tail: rand.Rand draws it again from p, then on
+			*r.src = p
+			dst[i] = vec.NormFloat64(r.Rand)
+			p = *r.src
+			i++
+			continue
+		}
+		p, u = q.next() // the wedge: accepted, or the loop draws afresh
+		if zigF[k]+float32(unit(u))*(zigF[k-1]-zigF[k]) < float32(vec.Exp(-.5*x*x)) {
+			dst[i] = x
+			i++
+		}
 	}
 	*r.src = p
 }
 
-// zigK and zigW are the ziggurat's strip bounds and widths for 31-bit
-// draws, as Marsaglia and Tsang's zigset computes them for 128 strips
-// (math/rand/v2's tables, bit for bit: TestZigguratTables).
-var zigK, zigW = func() (k [128]uint32, w [128]float32) {
+// zigK, zigW and zigF are the ziggurat's strip bounds and widths for
+// 31-bit draws and its density at the strips' edges, as Marsaglia and
+// Tsang's zigset computes them for 128 strips (math/rand/v2's tables, bit
+// for bit: TestZigguratTables).
+var zigK, zigW, zigF = func() (k [128]uint32, w, f [128]float32) {
 	const m1 = 1 << 31
 	dn, tn, vn := 3.442619855899, 3.442619855899, 9.91256303526217e-3
-	q := vn / math.Exp(-.5*dn*dn)
+	q := vn / vec.Exp(-.5*dn*dn)
 	k[0], w[0], w[127] = uint32(dn/q*m1), float32(q/m1), float32(dn/m1)
+	f[0], f[127] = 1, float32(vec.Exp(-.5*dn*dn))
 	for i := 126; i >= 1; i-- {
-		dn = math.Sqrt(-2 * math.Log(vn/dn+math.Exp(-.5*dn*dn)))
+		dn = math.Sqrt(-2 * math.Log(vn/dn+vec.Exp(-.5*dn*dn)))
 		k[i+1] = uint32(dn / tn * m1)
 		tn = dn
+		f[i] = float32(vec.Exp(-.5 * dn * dn))
 		w[i] = float32(dn / m1)
 	}
-	return k, w
+	return k, w, f
 }()

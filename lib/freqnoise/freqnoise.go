@@ -20,6 +20,7 @@ import (
 	"github.com/lk-robustness/lk/lib/fourier"
 	"github.com/lk-robustness/lk/lib/progress"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Options configure Run.
@@ -50,7 +51,7 @@ func NewDraw(plan *fourier.Plan, sh stream.Shape, seed uint64, id string) Draw {
 	for c := range d {
 		for i := range base {
 			base[i] = 1
-			if r.NormFloat64() < 0 {
+			if vec.NormFloat64(r) < 0 {
 				base[i] = -1
 			}
 		}

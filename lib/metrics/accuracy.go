@@ -20,6 +20,7 @@ import (
 	"github.com/lk-robustness/lk/lib/robust"
 	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/table"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Row is one value of a long-form table (lib/table owns the type).
@@ -504,7 +505,7 @@ func CrossEntropy(logits []float32, label int) float64 {
 	}
 	s := 0.0
 	for _, x := range logits {
-		s += math.Exp(float64(x) - m)
+		s += vec.Exp(float64(x) - m)
 	}
 	return m + math.Log(s) - float64(logits[label])
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Scales on which accuracies are laid out before the baseline line is
@@ -32,7 +34,7 @@ func Unscaled(scale string, z float64) float64 {
 	if scale == ScaleProbit {
 		return 100 * distuv.UnitNormal.CDF(z)
 	}
-	return 100 / (1 + math.Exp(-z))
+	return 100 / (1 + vec.Exp(-z))
 }
 
 // Line is y = Intercept + Slope x, fitted by least squares.

@@ -11,6 +11,7 @@ import (
 	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/robust"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // OOD scores out-of-distribution detection (ImageNet-O's protocol): each
@@ -140,7 +141,7 @@ func msp(row []float32, idx []int) float64 {
 	}
 	var s float64
 	for p := 0; p < n; p++ {
-		s += math.Exp(at(p) - mx)
+		s += vec.Exp(at(p) - mx)
 	}
 	return 1 / s
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Metric names of ShapeBias's rows: percentages of all images, as
@@ -101,13 +102,13 @@ func Decision16(logits []float32) int {
 	}
 	var z float64
 	for _, v := range logits {
-		z += math.Exp(float64(v) - m)
+		z += vec.Exp(float64(v) - m)
 	}
 	best, bestP := 0, math.Inf(-1)
 	for c, idx := range imagenet.Category16Indices {
 		var p float64
 		for _, i := range idx {
-			p += math.Exp(float64(logits[i])-m) / z
+			p += vec.Exp(float64(logits[i])-m) / z
 		}
 		if p /= float64(len(idx)); p > bestP {
 			best, bestP = c, p

@@ -16,6 +16,7 @@ import (
 	"github.com/lk-robustness/lk/lib/metrics"
 	"github.com/lk-robustness/lk/lib/model"
 	"github.com/lk-robustness/lk/lib/stream"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Rule selects rows by their top-1 prediction.
@@ -36,7 +37,7 @@ func Confidence(logits []float32) (conf float64, top int) {
 	}
 	var z float64
 	for _, v := range logits {
-		z += math.Exp(float64(v) - m)
+		z += vec.Exp(float64(v) - m)
 	}
 	return 1 / z, top
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/lk-robustness/lk/lib/imagenet"
 	"github.com/lk-robustness/lk/lib/stream"
 	"github.com/lk-robustness/lk/lib/table"
+	"github.com/lk-robustness/lk/lib/vec"
 )
 
 // Columns lk-top adds after the input's key columns.
@@ -96,11 +97,11 @@ func Ranked(logits []float32, k int) (idx []int, prob []float64) {
 	m := float64(logits[order[0]])
 	var z float64
 	for _, v := range logits {
-		z += math.Exp(float64(v) - m)
+		z += vec.Exp(float64(v) - m)
 	}
 	idx = order[:min(k, len(order))]
 	for _, i := range idx {
-		prob = append(prob, math.Exp(float64(logits[i])-m)/z)
+		prob = append(prob, vec.Exp(float64(logits[i])-m)/z)
 	}
 	return idx, prob
 }

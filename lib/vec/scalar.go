@@ -3,3 +3,7 @@
 package vec
 
 const vector = false
+
+// ClearUpper does nothing: without the vector build, nothing in lk leaves
+// the vector registers' upper halves dirty.
+func ClearUpper() {}

@@ -7,7 +7,16 @@ import (
 	"unsafe"
 )
 
-var vector = archsimd.X86.AVX2()
+var vector, avx = archsimd.X86.AVX2(), archsimd.X86.AVX()
+
+// ClearUpper clears the vector registers' upper halves (VZEROUPPER) on
+// CPUs with AVX: before scalar code that mixes SSE and VEX instructions
+// (see the package note).
+func ClearUpper() {
+	if avx {
+		archsimd.ClearAVXUpperBits()
+	}
+}
 
 func init() {
 	if vector {

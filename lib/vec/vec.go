@@ -10,11 +10,23 @@
 // upper halves of the registers dirty runs with a false dependency on them.
 // Without it, every scalar loop after a kernel ran at about half speed
 // (gaussian noise's 2.3 ms became 4.9 ms on this project's Xeon).
+//
+// The vector build's runtime dirties them too: its asynchronous preemption
+// (runtime/preempt_amd64.s under GOEXPERIMENT=simd) restores every vector
+// register whole, so after a goroutine is preempted its scalar code runs
+// with dirty upper halves until the next VZEROUPPER. math.Exp's amd64
+// assembly mixes SSE with VEX FMA instructions, and in that state each
+// switch costs a state transition: a loop of math.Exp calls ran at 8 ns a
+// call or, in one run of four, 100-425 ns, at random. Exp is math.Exp
+// after a VZEROUPPER, NormFloat64 rand.Rand's normal draw after one (it
+// calls math.Exp): lk calls them, not math's and rand's
+// (TestExpGoesThroughVec).
 package vec
 
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -61,6 +73,21 @@ func quantize1(v float64) float64 {
 		v = 0
 	}
 	return math.Floor(v*255) / 255
+}
+
+// Exp is math.Exp(x), the same value, called with the vector registers'
+// upper halves clean (see the package note): a VZEROUPPER first where AVX
+// runs, about a cycle.
+func Exp(x float64) float64 {
+	ClearUpper()
+	return math.Exp(x)
+}
+
+// NormFloat64 is r.NormFloat64(), the same draw, with the upper halves
+// clean: its wedge test calls math.Exp.
+func NormFloat64(r *rand.Rand) float64 {
+	ClearUpper()
+	return r.NormFloat64()
 }
 
 // Vector reports whether the vector kernels run (GOEXPERIMENT=simd, amd64,
