@@ -100,21 +100,19 @@ func canny(p plane8, low, high float64) plane8 {
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		y, x := i/w, i%w
-		for yy := y - 1; yy <= y+1; yy++ {
-			for xx := x - 1; xx <= x+1; xx++ {
-				if yy >= 0 && yy < h && xx >= 0 && xx < w && state[yy*w+xx] == 1 {
-					state[yy*w+xx] = 2
-					stack = append(stack, yy*w+xx)
+		for yy := max(y-1, 0); yy <= min(y+1, h-1); yy++ {
+			for xx := max(x-1, 0); xx <= min(x+1, w-1); xx++ {
+				if j := yy*w + xx; state[j] == 1 {
+					state[j] = 2
+					stack = append(stack, j)
 				}
 			}
 		}
 	}
 	out := plane8{h, w, getFull(h * w)}
+	edge := [4]float64{0, 0, 255, 0} // by state: weak and none are not edges
 	for i, s := range state {
-		out.v[i] = 0
-		if s == 2 {
-			out.v[i] = 255
-		}
+		out.v[i] = edge[s&3]
 	}
 	return out
 }
@@ -257,8 +255,14 @@ func emboss(p plane8) plane8 {
 	defer put(pp)
 	out := plane8{p.h, p.w, getFull(len(p.v))}
 	filter3(out.v, pp, p.h, p.w, [9]float64{-2, -1, 0, -1, 1, 1, 0, 1, 2})
+	// the sums of whole weights times 8-bit values are whole numbers:
+	// OpenCV's rounding leaves them, its saturation clips them
 	for i, s := range out.v {
-		out.v[i] = min(255, max(0, math.Round(s)))
+		if s < 0 {
+			out.v[i] = 0
+		} else if s > 255 {
+			out.v[i] = 255
+		}
 	}
 	return out
 }
