@@ -128,15 +128,23 @@ func distanceTransform(p plane8) plane8 {
 	pw := w + 4
 	d := getFull((h + 4) * pw)
 	defer put(d)
-	for i := range d {
+	for i := range d[:2*pw+2] { // the border: two rows above, then each row's two each side
 		d[i] = inf
 	}
+	zeroOr := [2]float64{inf, 0}
 	for y := 0; y < h; y++ {
+		row := d[(y+2)*pw+2 : (y+3)*pw+2] // the row and the border after it
 		for x, v := range p.v[y*w : y*w+w] {
+			var z int
 			if v == 0 {
-				d[(y+2)*pw+x+2] = 0
+				z = 1
 			}
+			row[x] = zeroOr[z]
 		}
+		row[w], row[w+1], row[w+2], row[w+3] = inf, inf, inf, inf
+	}
+	for i := range d[(h+2)*pw+2:] {
+		d[(h+2)*pw+2+i] = inf
 	}
 	// The forward mask takes four cells of the row above and of the one
 	// above that ((-2,±1), (-1,-2..2)) and the cell to the left (-1,0);
@@ -153,10 +161,14 @@ func distanceTransform(p plane8) plane8 {
 			off[k] = start + o
 		}
 		vec.MinPlus(d[start:start+w], d, off[:], wts)
+		prev := d[start-1] // the cell beside, kept in a register
 		for i := start; i < start+w; i++ {
-			if t := d[i-1] + a; t < d[i] {
-				d[i] = t
+			v := d[i]
+			if t := prev + a; t < v {
+				v = t
+				d[i] = v
 			}
+			prev = v
 		}
 	}
 	for y := h - 1; y >= 0; y-- {
@@ -165,10 +177,14 @@ func distanceTransform(p plane8) plane8 {
 			off[k] = start - o
 		}
 		vec.MinPlus(d[start:start+w], d, off[:], wts)
+		prev := d[start+w]
 		for i := start + w - 1; i >= start; i-- {
-			if t := d[i+1] + a; t < d[i] {
-				d[i] = t
+			v := d[i]
+			if t := prev + a; t < v {
+				v = t
+				d[i] = v
 			}
+			prev = v
 		}
 	}
 	out := getFull(h * w)
