@@ -64,7 +64,7 @@ func (s Spec) Apply(img *imageio.Image, dst []float32) ([]float32, stream.Shape,
 	}
 	dst = dst[:shape.Size()]
 	ToCHW(img, c, dst)
-	return dst[:shape.Size()], shape, nil
+	return dst, shape, nil
 }
 
 // CenterCrop crops the centre w x h region, zero-padding first where the

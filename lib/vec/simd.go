@@ -465,13 +465,13 @@ var packRGB = [32]int8{0, 4, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 
 // row's end, and passes whose weights do not split run the scalar code.
 func resampleRGBAVX2(dst, src []uint8, t *RGBTaps, j0 int) {
 	n := len(dst) / 3
-	pairs, m := t.N/2, len(t.Count)
+	pairs, m := t.n/2, len(t.count)
 	j := 0
 	if t.words != nil && pairs > 0 {
 		spread := archsimd.LoadInt8x32(&spreadRGB)
 		pack := archsimd.LoadInt8x32(&packRGB)
-		half := archsimd.BroadcastInt32x8(1 << (t.Shift - 1))
-		sh, eight := archsimd.BroadcastInt32x8(int32(t.Shift)), archsimd.BroadcastInt32x8(8)
+		half := archsimd.BroadcastInt32x8(1 << (t.shift - 1))
+		sh, eight := archsimd.BroadcastInt32x8(int32(t.shift)), archsimd.BroadcastInt32x8(8)
 		zero, top := archsimd.BroadcastInt32x8(0), archsimd.BroadcastInt32x8(255)
 		lo := pairs * m * 8
 		last := len(src) - 16 - 6*(pairs-1) // the furthest byte a pass's first load may start at
@@ -479,7 +479,7 @@ func resampleRGBAVX2(dst, src []uint8, t *RGBTaps, j0 int) {
 		// keeps them in src, t.words and dst
 		sp, wp, dp := unsafe.Pointer(unsafe.SliceData(src)), unsafe.Pointer(unsafe.SliceData(t.words)), unsafe.Pointer(unsafe.SliceData(dst))
 		for ; j+3 <= n; j += 2 { // outputs j and j+1; the 4th byte of j+1 is dst[3j+6]
-			a, b := t.From[j0+j]*3, t.From[j0+j+1]*3
+			a, b := t.from[j0+j]*3, t.from[j0+j+1]*3
 			if a > last || b > last {
 				break
 			}

@@ -188,13 +188,15 @@ func shiftClipScalar(dst []uint8, acc []int32, shift uint8) {
 }
 
 // RGBTaps are the fixed-point taps of a horizontal resampling pass over
-// rows of RGB bytes (Pillow's): output pixel j sums Count[j] input pixels
-// from pixel From[j], weighted by K[j*N:], each channel on its own.
+// rows of RGB bytes (Pillow's): output pixel j sums count[j] input pixels
+// from pixel from[j], weighted by k[j*n:], each channel on its own. Built
+// by NewRGBTaps only: the vector form is derived from the weights, and
+// its unchecked loads rely on the first pixels it checked.
 type RGBTaps struct {
-	From, Count []int
-	K           []int32 // N per output; zero past Count
-	N           int
-	Shift       uint8 // fractional bits: the sum, plus half, is shifted back
+	from, count []int
+	k           []int32 // n per output; zero past count
+	n           int
+	shift       uint8 // fractional bits: the sum, plus half, is shifted back
 	// the vector form: for each pair of taps p and output j, the weights'
 	// high and low parts (k>>8 and k&255, so k = 256 high + low) as the
 	// words VPMADDWD takes against pixels spread as R0 R1 G0 G1 B0 B1 0 0:
@@ -207,26 +209,32 @@ type RGBTaps struct {
 // NewRGBTaps builds the taps of a pass from per-output first pixels and
 // weights (k[j] for output j, len(k[j]) taps).
 func NewRGBTaps(from []int, k [][]int32, shift uint8) *RGBTaps {
-	t := &RGBTaps{From: from, Count: make([]int, len(k)), Shift: shift}
-	for j, kj := range k {
-		t.Count[j] = len(kj)
-		t.N = max(t.N, len(kj)+len(kj)&1) // even: whole pairs
+	if len(from) != len(k) || shift == 0 || shift > 30 {
+		panic(fmt.Sprintf("vec.NewRGBTaps: %d first pixels for %d outputs, shift %d", len(from), len(k), shift))
 	}
-	t.K = make([]int32, len(k)*t.N)
+	t := &RGBTaps{from: from, count: make([]int, len(k)), shift: shift}
+	for j, kj := range k {
+		if from[j] < 0 {
+			panic(fmt.Sprintf("vec.NewRGBTaps: output %d starts at pixel %d", j, from[j]))
+		}
+		t.count[j] = len(kj)
+		t.n = max(t.n, len(kj)+len(kj)&1) // even: whole pairs
+	}
+	t.k = make([]int32, len(k)*t.n)
 	split := true
 	for j, kj := range k {
-		copy(t.K[j*t.N:], kj)
+		copy(t.k[j*t.n:], kj)
 		for _, v := range kj {
 			split = split && v>>8 == int32(int16(v>>8))
 		}
 	}
 	if split && vector {
 		m := len(k)
-		t.words = make([]int16, t.N*m*8) // N/2 pairs, two parts, 8 words
-		lo := t.N / 2 * m * 8
+		t.words = make([]int16, t.n*m*8) // n/2 pairs, two parts, 8 words
+		lo := t.n / 2 * m * 8
 		for j := range m {
-			for p := 0; p < t.N/2; p++ {
-				a, b := t.K[j*t.N+2*p], t.K[j*t.N+2*p+1]
+			for p := 0; p < t.n/2; p++ {
+				a, b := t.k[j*t.n+2*p], t.k[j*t.n+2*p+1]
 				hw, lw := t.words[(p*m+j)*8:], t.words[lo+(p*m+j)*8:]
 				for c := 0; c < 3; c++ {
 					hw[2*c], hw[2*c+1] = int16(a>>8), int16(b>>8)
@@ -240,22 +248,22 @@ func NewRGBTaps(from []int, k [][]int32, shift uint8) *RGBTaps {
 
 // ResampleRGB sets the RGB pixels of dst to outputs j0, j0+1, ... of the
 // pass t over the RGB row src: per channel, half plus the weighted sum,
-// shifted right by t.Shift and clipped to 0..255 (integer sums: any order
-// gives the same bytes).
+// shifted right by the taps' shift and clipped to 0..255 (integer sums:
+// any order gives the same bytes).
 func ResampleRGB(dst, src []uint8, t *RGBTaps, j0 int) {
 	n := len(dst) / 3
-	if j0 < 0 || j0+n > len(t.Count) {
-		panic(fmt.Sprintf("vec.ResampleRGB: outputs %d..%d of %d", j0, j0+n, len(t.Count)))
+	if j0 < 0 || j0+n > len(t.count) {
+		panic(fmt.Sprintf("vec.ResampleRGB: outputs %d..%d of %d", j0, j0+n, len(t.count)))
 	}
 	resampleRGB(dst[:3*n], src, t, j0)
 }
 
 func resampleRGBScalar(dst, src []uint8, t *RGBTaps, j0 int) {
-	half := int32(1) << (t.Shift - 1)
+	half := int32(1) << (t.shift - 1)
 	for j := 0; j < len(dst)/3; j++ {
 		jj := j0 + j
-		from, n := t.From[jj], t.Count[jj]
-		k := t.K[jj*t.N : jj*t.N+n : jj*t.N+n]
+		from, n := t.from[jj], t.count[jj]
+		k := t.k[jj*t.n : jj*t.n+n : jj*t.n+n]
 		p := src[from*3 : (from+n)*3 : (from+n)*3]
 		s0, s1, s2 := half, half, half
 		x := 0
@@ -274,7 +282,7 @@ func resampleRGBScalar(dst, src []uint8, t *RGBTaps, j0 int) {
 			s2 += int32(q[2]) * kv
 		}
 		d := dst[j*3 : j*3+3 : j*3+3]
-		d[0], d[1], d[2] = clipShift(s0, t.Shift), clipShift(s1, t.Shift), clipShift(s2, t.Shift)
+		d[0], d[1], d[2] = clipShift(s0, t.shift), clipShift(s1, t.shift), clipShift(s2, t.shift)
 	}
 }
 

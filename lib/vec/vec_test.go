@@ -533,3 +533,29 @@ func TestExpGoesThroughVec(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// NewRGBTaps refuses what the vector form's unchecked loads could not
+// stand: a negative first pixel, first pixels and weights that do not
+// pair up, a shift with no half to round by.
+func TestNewRGBTapsRefuses(t *testing.T) {
+	k := [][]int32{{1 << 21, 1 << 21}, {1 << 22}}
+	for _, c := range []struct {
+		name  string
+		from  []int
+		shift uint8
+	}{
+		{"negative first pixel", []int{0, -1}, 22},
+		{"one first pixel for two outputs", []int{0}, 22},
+		{"shift 0", []int{0, 1}, 0},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", c.name)
+				}
+			}()
+			NewRGBTaps(c.from, k, c.shift)
+		}()
+	}
+	NewRGBTaps([]int{0, 1}, k, 22) // and the valid one passes
+}
