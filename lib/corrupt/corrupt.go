@@ -174,15 +174,17 @@ func speckleNoise(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 // written out (no function value per element) since they run on every
 // element of every noisy image.
 
-// The noises leave their values unclipped: every caller quantizes them
-// (vec.Quantize clips to [0, 1] as clip01 does, NaN included), and the
-// per-value branch of a clip here cost a third of gaussian noise's time.
+// The noises leave their values unclipped: they are quantized after (by
+// Apply's vec.Quantize, or in addNoise's own pass; both clip to [0, 1] as
+// clip01 does, NaN included), and the per-value branch of a clip here cost
+// a third of gaussian noise's time.
 
 // addNoise is x + N(0, c).
 func addNoise(m *Img, c float64, r *rng) *Img {
 	out := fullImg(m.H, m.W)
 	r.normals(out.Pix)
-	vec.AddScaled(out.Pix, m.Pix, out.Pix, c, 1, 1) // x + c z, times 1, over 1: exact
+	vec.QuantizeAddScaled(out.Pix, m.Pix, out.Pix, c, 1, 1) // x + c z, times 1, over 1: exact
+	out.eightBit = true
 	return out
 }
 
@@ -390,16 +392,17 @@ func hsvMap(m *Img, f func(h, s, v float64) (float64, float64, float64)) *Img {
 func contrast(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 	t := cfg.Table
 	c := pick(t, s, []float64{.4, .3, .2, .1, .05}, []float64{.75, .5, .4, .3, .15})
-	var mean [3]float64
+	var s0, s1, s2 float64 // in registers: the sums' order is the image's
 	for i := 0; i+2 < len(m.Pix); i += 3 {
-		mean[0] += m.Pix[i]
-		mean[1] += m.Pix[i+1]
-		mean[2] += m.Pix[i+2]
+		s0 += m.Pix[i]
+		s1 += m.Pix[i+1]
+		s2 += m.Pix[i+2]
 	}
 	n := float64(m.H * m.W)
-	mu := [3]float64{mean[0] / n, mean[1] / n, mean[2] / n}
+	mu := [3]float64{s0 / n, s1 / n, s2 / n}
 	out := fullImg(m.H, m.W)
-	vec.ScaleAbout3(out.Pix, m.Pix, mu, c)
+	vec.QuantizeScaleAbout3(out.Pix, m.Pix, mu, c)
+	out.eightBit = true
 	return out, nil
 }
 
@@ -547,8 +550,9 @@ func fog(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 			f3[3*x], f3[3*x+1], f3[3*x+2] = v, v, v
 		}
 		row := (y * m.W) * 3
-		vec.AddScaled(out.Pix[row:row+3*m.W], m.Pix[row:], f3, p[0], maxVal, maxVal+p[0])
+		vec.QuantizeAddScaled(out.Pix[row:row+3*m.W], m.Pix[row:], f3, p[0], maxVal, maxVal+p[0])
 	}
+	out.eightBit = true
 	put(f)
 	return out, nil
 }

@@ -38,32 +38,48 @@ func init() {
 	}
 }
 
-// quantizeAVX2 is quantizeScalar four values at a time: v*255 clipped to
-// [0, 255] is clip(v, 0, 1)*255 (NaN to 0 for now, by Max's rule), then
-// floor and an exact division by 255 as the scalar code, so every bit agrees.
+// quantizeAVX2 is quantizeScalar four values at a time (levels.quantize).
 func quantizeAVX2(dst, src []float64) {
-	zero, k := archsimd.BroadcastFloat64x4(0), archsimd.BroadcastFloat64x4(255)
+	l := newLevels()
 	n := len(src) &^ 3
 	for i := 0; i < n; i += 4 {
-		v := archsimd.LoadFloat64x4Slice(src[i : i+4])
-		r := over255(v.Mul(k).Max(zero).Min(k).Floor())
-		v.Merge(r, v.IsNaN()).StoreSlice(dst[i : i+4])
+		l.quantize(archsimd.LoadFloat64x4Slice(src[i : i+4])).StoreSlice(dst[i : i+4])
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	quantizeScalar(dst[n:], src[n:])
+}
+
+// levels holds the constants of the conversions to and from 8-bit levels
+// in vector registers: a kernel builds it once, outside its loop, since a
+// constant broadcast inside the loop can compile to an SSE load, which
+// after the loop's 256-bit code costs a state transition each time (it
+// made contrast 16 times slower).
+type levels struct{ zero, k, r, negK archsimd.Float64x4 }
+
+func newLevels() levels {
+	return levels{archsimd.BroadcastFloat64x4(0), archsimd.BroadcastFloat64x4(255),
+		archsimd.BroadcastFloat64x4(1.0 / 255), archsimd.BroadcastFloat64x4(-255)}
+}
+
+// quantize is quantize1 on four values: v*255 clipped to [0, 255] is
+// clip(v, 0, 1)*255 (NaN to 0 for now, by Max's rule), then floor and an
+// exact division by 255 as the scalar code, so every bit agrees; NaN
+// lanes keep their value. Kernels that end with the quantisation call it
+// in registers, without another pass over memory.
+func (l levels) quantize(v archsimd.Float64x4) archsimd.Float64x4 {
+	return v.Merge(l.over255(v.Mul(l.k).Max(l.zero).Min(l.k).Floor()), v.IsNaN())
 }
 
 // over255 is x/255, correctly rounded, for x an integer in 0..255: without
 // FMA by VDIVPD; with it, q = x*(1/255) corrected once by its residual,
 // q + (x - 255q)/255, about four times cheaper. For each of the 256 values
 // that is the division's result (TestFromLevelsEveryByte checks them all).
-func over255(x archsimd.Float64x4) archsimd.Float64x4 {
+func (l levels) over255(x archsimd.Float64x4) archsimd.Float64x4 {
 	if !fma {
-		return x.Div(archsimd.BroadcastFloat64x4(255))
+		return x.Div(l.k)
 	}
-	r := archsimd.BroadcastFloat64x4(1.0 / 255)
-	q := x.Mul(r)
-	return q.MulAdd(archsimd.BroadcastFloat64x4(-255), x).MulAdd(r, q)
+	q := x.Mul(l.r)
+	return q.MulAdd(l.negK, x).MulAdd(l.r, q)
 }
 
 var fma = archsimd.X86.FMA()
@@ -98,17 +114,18 @@ var (
 )
 
 // fromLevelsAVX2 widens bytes to int32, converts them exactly to float64
-// and divides them by 255 (over255: the scalar division's bits).
+// and divides them by 255 (levels.over255: the scalar division's bits).
 func fromLevelsAVX2(dst []float64, src []uint8) {
+	l := newLevels()
 	i := 0
 	for ; i+16 <= len(src); i += 16 {
 		b := archsimd.LoadUint8x16Slice(src[i : i+16])
 		lo := b.ExtendLo8ToUint32().AsInt32x8()
 		hi := b.PermuteOrZero(hiBytes).ExtendLo8ToUint32().AsInt32x8()
-		over255(lo.GetLo().ConvertToFloat64()).StoreSlice(dst[i : i+4])
-		over255(lo.GetHi().ConvertToFloat64()).StoreSlice(dst[i+4 : i+8])
-		over255(hi.GetLo().ConvertToFloat64()).StoreSlice(dst[i+8 : i+12])
-		over255(hi.GetHi().ConvertToFloat64()).StoreSlice(dst[i+12 : i+16])
+		l.over255(lo.GetLo().ConvertToFloat64()).StoreSlice(dst[i : i+4])
+		l.over255(lo.GetHi().ConvertToFloat64()).StoreSlice(dst[i+4 : i+8])
+		l.over255(hi.GetLo().ConvertToFloat64()).StoreSlice(dst[i+8 : i+12])
+		l.over255(hi.GetHi().ConvertToFloat64()).StoreSlice(dst[i+12 : i+16])
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	fromLevelsScalar(dst[i:], src[i:])
@@ -161,10 +178,11 @@ func extremeAVX2(init float64, src []float64, isMin bool) float64 {
 
 func addScaledAVX2(dst, a, f []float64, p, s, d float64) {
 	vp, vs, vd := archsimd.BroadcastFloat64x4(p), archsimd.BroadcastFloat64x4(s), archsimd.BroadcastFloat64x4(d)
+	l := newLevels()
 	n := len(dst) &^ 3
 	for i := 0; i < n; i += 4 {
 		pf := vp.Mul(archsimd.LoadFloat64x4Slice(f[i : i+4]))
-		archsimd.LoadFloat64x4Slice(a[i : i+4]).Add(pf).Mul(vs).Div(vd).StoreSlice(dst[i : i+4])
+		l.quantize(archsimd.LoadFloat64x4Slice(a[i : i+4]).Add(pf).Mul(vs).Div(vd)).StoreSlice(dst[i : i+4])
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
 	addScaledScalar(dst[n:], a[n:], f[n:], p, s, d)
@@ -401,11 +419,12 @@ func scaleAbout3AVX2(dst, src []float64, mu [3]float64, c float64) {
 	m1 := archsimd.LoadFloat64x4(&[4]float64{mu[1], mu[2], mu[0], mu[1]})
 	m2 := archsimd.LoadFloat64x4(&[4]float64{mu[2], mu[0], mu[1], mu[2]})
 	vc := archsimd.BroadcastFloat64x4(c)
+	l := newLevels()
 	i := 0
 	for ; i+12 <= len(dst); i += 12 {
 		for j, m := range [3]archsimd.Float64x4{m0, m1, m2} {
 			v := archsimd.LoadFloat64x4((*[4]float64)(src[i+4*j : i+4*j+4]))
-			v.Sub(m).Mul(vc).Add(m).Store((*[4]float64)(dst[i+4*j : i+4*j+4]))
+			l.quantize(v.Sub(m).Mul(vc).Add(m)).Store((*[4]float64)(dst[i+4*j : i+4*j+4]))
 		}
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note

@@ -151,17 +151,19 @@ func minFromScalar(m float64, src []float64) float64 {
 	return m
 }
 
-// AddScaled sets dst[i] to (a[i] + p*f[i]) * s / d, rounding after each
-// operation in that order (fog's blend of an image with its fractal).
-// a and f must be at least as long as dst.
-func AddScaled(dst, a, f []float64, p, s, d float64) {
+// QuantizeAddScaled sets dst[i] to the quantisation (Quantize) of
+// (a[i] + p*f[i]) * s / d, rounding after each operation in that order
+// (fog's blend of an image with its fractal, the noises' sums): in one
+// pass, as every caller quantises next. a and f must be at least as long
+// as dst.
+func QuantizeAddScaled(dst, a, f []float64, p, s, d float64) {
 	addScaled(dst, a[:len(dst)], f[:len(dst)], p, s, d)
 }
 
 func addScaledScalar(dst, a, f []float64, p, s, d float64) {
 	for i := range dst {
 		pf := float64(p * f[i]) // explicit: never fused into a multiply-add
-		dst[i] = float64((a[i]+pf)*s) / d
+		dst[i] = quantize1(float64((a[i]+pf)*s) / d)
 	}
 }
 
@@ -420,18 +422,18 @@ func minPlusScalar(dst, p []float64, off []int, w []float64) {
 	}
 }
 
-// ScaleAbout3 sets dst[i] to (src[i] - mu[i%3]) * c + mu[i%3], rounding
-// after each operation in that order: contrast's stretch of an RGB image
-// (values interleaved) about its channel means. src must be at least as
-// long as dst.
-func ScaleAbout3(dst, src []float64, mu [3]float64, c float64) {
+// QuantizeScaleAbout3 sets dst[i] to the quantisation (Quantize) of
+// (src[i] - mu[i%3]) * c + mu[i%3], rounding after each operation in that
+// order: contrast's stretch of an RGB image (values interleaved) about its
+// channel means, in one pass. src must be at least as long as dst.
+func QuantizeScaleAbout3(dst, src []float64, mu [3]float64, c float64) {
 	scaleAbout3(dst, src[:len(dst)], mu, c)
 }
 
 func scaleAbout3Scalar(dst, src []float64, mu [3]float64, c float64) {
 	for i, v := range src {
 		m := mu[i%3]
-		dst[i] = float64((v-m)*c) + m
+		dst[i] = quantize1(float64((v-m)*c) + m)
 	}
 }
 

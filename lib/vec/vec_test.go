@@ -141,24 +141,24 @@ func TestKernelsAreScalar(t *testing.T) {
 		}
 		ga, wa := make([]float64, n), make([]float64, n)
 		mu := [3]float64{0.25, 0.5, math.Nextafter(0.75, 1)}
-		ScaleAbout3(ga, src, mu, 0.2)
+		QuantizeScaleAbout3(ga, src, mu, 0.2)
 		for i := range wa { // the definition
-			wa[i] = (src[i]-mu[i%3])*0.2 + mu[i%3]
+			wa[i] = quantize1((src[i]-mu[i%3])*0.2 + mu[i%3])
 		}
 		for i := range wa {
 			if !same(ga[i], wa[i]) && !(math.IsNaN(ga[i]) && math.IsNaN(wa[i])) {
-				t.Fatalf("ScaleAbout3 n %d at %d: %v, want %v", n, i, ga[i], wa[i])
+				t.Fatalf("QuantizeScaleAbout3 n %d at %d: %v, want %v", n, i, ga[i], wa[i])
 			}
 		}
 		f := src[len(src)-n:]
 		sg, sw := make([]float64, n), make([]float64, n)
-		AddScaled(sg, src, f, 2.5, 0.996, 3.496)
+		QuantizeAddScaled(sg, src, f, 2.5, 0.996, 3.496)
 		for i := range sw { // the definition
-			sw[i] = (src[i] + 2.5*f[i]) * 0.996 / 3.496
+			sw[i] = quantize1((src[i] + 2.5*f[i]) * 0.996 / 3.496)
 		}
 		for i := range sw {
 			if !same(sg[i], sw[i]) && !(math.IsNaN(sg[i]) && math.IsNaN(sw[i])) {
-				t.Fatalf("AddScaled n %d at %d: %v, want %v", n, i, sg[i], sw[i])
+				t.Fatalf("QuantizeAddScaled n %d at %d: %v, want %v", n, i, sg[i], sw[i])
 			}
 		}
 	}
@@ -365,7 +365,7 @@ func BenchmarkKernels(b *testing.B) {
 		{"ToLevels", func() { ToLevels(bs, src) }, func() { toLevelsScalar(bs, src) }},
 		{"FromLevels", func() { FromLevels(fs, bs) }, func() { fromLevelsScalar(fs, bs) }},
 		{"MaxFrom", func() { MaxFrom(0, src) }, func() { maxFromScalar(0, src) }},
-		{"AddScaled", func() { AddScaled(fs, src, src, 2, 1, 3) }, func() { addScaledScalar(fs, src, src, 2, 1, 3) }},
+		{"QuantizeAddScaled", func() { QuantizeAddScaled(fs, src, src, 2, 1, 3) }, func() { addScaledScalar(fs, src, src, 2, 1, 3) }},
 		{"MulAddBytes", func() { MulAddBytes(acc, bs, 77) }, func() { mulAddBytesScalar(acc, bs, 77) }},
 		{"ShiftClip", func() { ShiftClip(bs, acc, 14) }, func() { shiftClipScalar(bs, acc, 14) }},
 		{"Bilinear3", func() { Bilinear3(fs[:3*224], src, bat, bf) }, func() { bilinear3Scalar(fs[:3*224], src, bat, bf) }},
