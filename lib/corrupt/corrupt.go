@@ -517,14 +517,10 @@ func plasma(size int, decay float64, r *rng) []float64 {
 		wibble /= decay
 	}
 	*r.src = src
+	// (m - min) / max(m - min); rounding is monotone, so the largest of
+	// the rounded differences is the rounded difference of the largest
 	lo := vec.MinFrom(math.Inf(1), m)
-	for i := range m {
-		m[i] -= lo
-	}
-	hi := vec.MaxFrom(math.Inf(-1), m)
-	for i := range m {
-		m[i] /= hi
-	}
+	vec.SubDiv(m, m, lo, vec.MaxFrom(math.Inf(-1), m)-lo)
 	return m
 }
 

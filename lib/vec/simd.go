@@ -26,6 +26,7 @@ func init() {
 		maxFrom = maxFromAVX2
 		minFrom = minFromAVX2
 		addScaled = addScaledAVX2
+		subDiv = subDivAVX2
 		mulAddBytes = mulAddBytesAVX2
 		shiftClip = shiftClipAVX2
 		symmetricRow = symmetricRowAVX2
@@ -151,29 +152,47 @@ func extremeAVX2(init float64, src []float64, isMin bool) float64 {
 	if isMin {
 		fold = minFromScalar
 	}
-	n := len(src) &^ 3
+	n := len(src) &^ 15
 	if n == 0 {
 		return fold(init, src)
 	}
-	m := archsimd.LoadFloat64x4Slice(src[0:4])
-	nan := m.IsNaN()
-	for i := 4; i < n; i += 4 {
-		v := archsimd.LoadFloat64x4Slice(src[i : i+4])
-		nan = nan.Or(v.IsNaN())
+	// four running extremes, in registers: one would wait on each
+	// comparison's latency
+	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4Slice(src[i : i+4]) }
+	m0, m1, m2, m3 := ld(0), ld(4), ld(8), ld(12)
+	nan := m0.IsNaN().Or(m1.IsNaN()).Or(m2.IsNaN()).Or(m3.IsNaN())
+	for i := 16; i < n; i += 16 {
+		v0, v1, v2, v3 := ld(i), ld(i+4), ld(i+8), ld(i+12)
+		nan = nan.Or(v0.IsNaN()).Or(v1.IsNaN()).Or(v2.IsNaN()).Or(v3.IsNaN())
 		if isMin {
-			m = m.Min(v)
+			m0, m1, m2, m3 = m0.Min(v0), m1.Min(v1), m2.Min(v2), m3.Min(v3)
 		} else {
-			m = m.Max(v)
+			m0, m1, m2, m3 = m0.Max(v0), m1.Max(v1), m2.Max(v2), m3.Max(v3)
 		}
 	}
-	var l [4]float64
-	m.Store(&l)
+	m := [4]archsimd.Float64x4{m0, m1, m2, m3}
+	var l [16]float64
+	for j := range m {
+		m[j].Store((*[4]float64)(l[4*j : 4*j+4]))
+	}
 	archsimd.ClearAVXUpperBits()
 	r := fold(fold(init, l[:]), src[n:])
 	if nan.ToBits() != 0 || r == 0 || r != r {
 		return fold(init, src)
 	}
 	return r
+}
+
+// subDivAVX2 is subDivScalar four values at a time: the same two
+// operations, rounded each.
+func subDivAVX2(dst, src []float64, a, b float64) {
+	va, vb := archsimd.BroadcastFloat64x4(a), archsimd.BroadcastFloat64x4(b)
+	n := len(dst) &^ 3
+	for i := 0; i < n; i += 4 {
+		archsimd.LoadFloat64x4Slice(src[i : i+4]).Sub(va).Div(vb).StoreSlice(dst[i : i+4])
+	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
+	subDivScalar(dst[n:], src[n:], a, b)
 }
 
 func addScaledAVX2(dst, a, f []float64, p, s, d float64) {

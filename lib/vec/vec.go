@@ -41,6 +41,7 @@ var (
 	maxFrom      = maxFromScalar
 	minFrom      = minFromScalar
 	addScaled    = addScaledScalar
+	subDiv       = subDivScalar
 	mulAddBytes  = mulAddBytesScalar
 	shiftClip    = shiftClipScalar
 	symmetricRow = symmetricRowScalar
@@ -149,6 +150,17 @@ func minFromScalar(m float64, src []float64) float64 {
 		m = math.Min(m, v)
 	}
 	return m
+}
+
+// SubDiv sets dst[i] to (src[i] - a) / b, rounding after each operation
+// (plasma's rescaling to [0, 1]). src must be at least as long as dst;
+// they may be the same slice.
+func SubDiv(dst, src []float64, a, b float64) { subDiv(dst, src[:len(dst)], a, b) }
+
+func subDivScalar(dst, src []float64, a, b float64) {
+	for i, v := range src {
+		dst[i] = (v - a) / b
+	}
 }
 
 // QuantizeAddScaled sets dst[i] to the quantisation (Quantize) of

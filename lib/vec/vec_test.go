@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -148,6 +149,16 @@ func TestKernelsAreScalar(t *testing.T) {
 		for i := range wa {
 			if !same(ga[i], wa[i]) && !(math.IsNaN(ga[i]) && math.IsNaN(wa[i])) {
 				t.Fatalf("QuantizeScaleAbout3 n %d at %d: %v, want %v", n, i, ga[i], wa[i])
+			}
+		}
+		dg, dw := make([]float64, n), make([]float64, n)
+		SubDiv(dg, src, 0.125, math.Nextafter(0.75, 1))
+		for i := range dw { // the definition
+			dw[i] = (src[i] - 0.125) / math.Nextafter(0.75, 1)
+		}
+		for i := range dw {
+			if !same(dg[i], dw[i]) && !(math.IsNaN(dg[i]) && math.IsNaN(dw[i])) {
+				t.Fatalf("SubDiv n %d at %d: %v, want %v", n, i, dg[i], dw[i])
 			}
 		}
 		f := src[len(src)-n:]
@@ -316,6 +327,19 @@ func TestKernelsAreScalar(t *testing.T) {
 		src[:1000], src[:7], {negZero, negZero, negZero, negZero, negZero}, {-1, -2, -3, -4, negZero},
 		{0.5, 0.2, math.NaN(), 0.1, 0.3}, {math.Inf(1), 0, 1, 2, 3, 4}, {-5, -4, -3, -2, -1, -6, -7, -8},
 	}
+	// and long enough for the vector loop, the odd value in each lane of
+	// each running extreme and in the tail
+	for _, odd := range []float64{math.NaN(), negZero, 0, math.Inf(1), math.Inf(-1), 9, -9} {
+		for at := 0; at < 37; at += 3 {
+			c := make([]float64, 37)
+			for i := range c {
+				c[i] = float64(i%5) - 2.5
+			}
+			c[at] = odd
+			cases = append(cases, c)
+		}
+	}
+	cases = append(cases, make([]float64, 40), slices.Repeat([]float64{negZero}, 40))
 	for _, c := range cases {
 		for _, init := range []float64{0, negZero, -10, math.NaN()} {
 			got, want := MaxFrom(init, c), maxFromScalar(init, c)
@@ -365,6 +389,7 @@ func BenchmarkKernels(b *testing.B) {
 		{"ToLevels", func() { ToLevels(bs, src) }, func() { toLevelsScalar(bs, src) }},
 		{"FromLevels", func() { FromLevels(fs, bs) }, func() { fromLevelsScalar(fs, bs) }},
 		{"MaxFrom", func() { MaxFrom(0, src) }, func() { maxFromScalar(0, src) }},
+		{"SubDiv", func() { SubDiv(fs, src, 0.1, 0.7) }, func() { subDivScalar(fs, src, 0.1, 0.7) }},
 		{"QuantizeAddScaled", func() { QuantizeAddScaled(fs, src, src, 2, 1, 3) }, func() { addScaledScalar(fs, src, src, 2, 1, 3) }},
 		{"MulAddBytes", func() { MulAddBytes(acc, bs, 77) }, func() { mulAddBytesScalar(acc, bs, 77) }},
 		{"ShiftClip", func() { ShiftClip(bs, acc, 14) }, func() { shiftClipScalar(bs, acc, 14) }},
