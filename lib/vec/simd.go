@@ -7,7 +7,7 @@ import (
 	"unsafe"
 )
 
-var vector, avx = archsimd.X86.AVX2(), archsimd.X86.AVX()
+var vector, avx, avx512 = archsimd.X86.AVX2(), archsimd.X86.AVX(), archsimd.X86.AVX512()
 
 // ClearUpper clears the vector registers' upper halves (VZEROUPPER) on
 // CPUs with AVX: before scalar code that mixes SSE and VEX instructions
@@ -288,6 +288,29 @@ func tapsAVX2(dst, p []float64, off []int, w []float64) {
 	x := 0
 	at := func(q unsafe.Pointer, j uintptr) archsimd.Float64x4 {
 		return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(q, 32*j)))
+	}
+	if avx512 {
+		at8 := func(q unsafe.Pointer, j uintptr) archsimd.Float64x8 {
+			return archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(q, 64*j)))
+		}
+		for ; x+64 <= len(dst); x += 64 {
+			var s0, s1, s2, s3, s4, s5, s6, s7 archsimd.Float64x8
+			row := unsafe.Add(base, 8*x)
+			for k, o := range off {
+				vw, q := archsimd.BroadcastFloat64x8(w[k]), unsafe.Add(row, 8*o)
+				s0 = s0.Add(vw.Mul(at8(q, 0)))
+				s1 = s1.Add(vw.Mul(at8(q, 1)))
+				s2 = s2.Add(vw.Mul(at8(q, 2)))
+				s3 = s3.Add(vw.Mul(at8(q, 3)))
+				s4 = s4.Add(vw.Mul(at8(q, 4)))
+				s5 = s5.Add(vw.Mul(at8(q, 5)))
+				s6 = s6.Add(vw.Mul(at8(q, 6)))
+				s7 = s7.Add(vw.Mul(at8(q, 7)))
+			}
+			for j, s := range [8]archsimd.Float64x8{s0, s1, s2, s3, s4, s5, s6, s7} {
+				s.Store((*[8]float64)(dst[x+8*j : x+8*j+8]))
+			}
+		}
 	}
 	for ; x+32 <= len(dst); x += 32 {
 		var s0, s1, s2, s3, s4, s5, s6, s7 archsimd.Float64x4
