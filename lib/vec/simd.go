@@ -244,11 +244,9 @@ func symmetricRowAVX2(dst, row, taps []float64) {
 	pair := func(t archsimd.Float64x4, lo, hi int) archsimd.Float64x4 { return t.Mul(ld(lo).Add(ld(hi))) }
 	x := 0
 	for ; x+32 <= len(dst); x += 32 {
-		var s [8]archsimd.Float64x4
-		for j := range s {
-			s[j] = c.Mul(ld(x + r + 4*j))
-		}
-		s0, s1, s2, s3, s4, s5, s6, s7 := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+		m := x + r // (not an array of vectors: Go zeroes one with SSE stores; see sseFree)
+		s0, s1, s2, s3 := c.Mul(ld(m)), c.Mul(ld(m+4)), c.Mul(ld(m+8)), c.Mul(ld(m+12))
+		s4, s5, s6, s7 := c.Mul(ld(m+16)), c.Mul(ld(m+20)), c.Mul(ld(m+24)), c.Mul(ld(m+28))
 		for k := 0; k < r; k++ {
 			t := archsimd.BroadcastFloat64x4(taps[k])
 			lo, hi := x+k, x+n-k
@@ -364,13 +362,49 @@ func tapsAVX2(dst, p []float64, off []int, w []float64) {
 // are unchecked as in tapsAVX2 (GroupTaps checked the furthest).
 func groupTapsAVX2(dst, p []float64, off, ends []int, w []float64) {
 	base := unsafe.Pointer(unsafe.SliceData(p))
+	var zero4 archsimd.Float64x4
 	at := func(q unsafe.Pointer, j uintptr) archsimd.Float64x4 {
 		return archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(q, 32*j)))
 	}
 	x := 0
+	if avx512 { // the same, 64 outputs a step in eight 512-bit chains
+		at8 := func(q unsafe.Pointer, j uintptr) archsimd.Float64x8 {
+			return archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(q, 64*j)))
+		}
+		var zero archsimd.Float64x8 // (not a broadcast of 0: that compiles to an SSE XORPS)
+		for ; x+64 <= len(dst); x += 64 {
+			d := (*[64]float64)(dst[x : x+64])
+			for j := 0; j < 64; j += 8 { // not clear(d): see sseFree
+				zero.Store((*[8]float64)(d[j : j+8]))
+			}
+			row := unsafe.Add(base, 8*x)
+			k := 0
+			for g, e := range ends {
+				var t0, t1, t2, t3, t4, t5, t6, t7 archsimd.Float64x8
+				for ; k < e; k++ {
+					q := unsafe.Add(row, 8*off[k])
+					t0 = t0.Add(at8(q, 0))
+					t1 = t1.Add(at8(q, 1))
+					t2 = t2.Add(at8(q, 2))
+					t3 = t3.Add(at8(q, 3))
+					t4 = t4.Add(at8(q, 4))
+					t5 = t5.Add(at8(q, 5))
+					t6 = t6.Add(at8(q, 6))
+					t7 = t7.Add(at8(q, 7))
+				}
+				vw := archsimd.BroadcastFloat64x8(w[g])
+				for j, t := range [8]archsimd.Float64x8{t0, t1, t2, t3, t4, t5, t6, t7} {
+					s := (*[8]float64)(d[8*j : 8*j+8])
+					archsimd.LoadFloat64x8(s).Add(vw.Mul(t)).Store(s)
+				}
+			}
+		}
+	}
 	for ; x+28 <= len(dst); x += 28 {
 		d := (*[28]float64)(dst[x : x+28])
-		clear(d[:])
+		for j := 0; j < 28; j += 4 { // not clear(d): see sseFree
+			zero4.Store((*[4]float64)(d[j : j+4]))
+		}
 		row := unsafe.Add(base, 8*x)
 		k := 0
 		for g, e := range ends {
