@@ -692,3 +692,39 @@ func TestBelow(t *testing.T) {
 		}
 	}
 }
+
+// fillDraws (the vector build's where it runs) makes the scalar stream's
+// draws for any length and state, and jumps[n] is n steps.
+func TestFillDrawsIsTheStream(t *testing.T) {
+	for _, p := range []pcg{{1, 2}, {0, 0}, {^uint64(0), ^uint64(0)}, {0x8000000000000000, 1<<64 - 1}} {
+		for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 200, blockSize} {
+			got := make([]uint64, n)
+			fillDraws(got, p)
+			q := p
+			for i := range got {
+				var want uint64
+				q, want = q.next()
+				if got[i] != want {
+					t.Fatalf("state %v, %d draws: draw %d is %#x, the stream's %#x", p, n, i, got[i], want)
+				}
+			}
+			if j := jumps[n].apply(p); j != q {
+				t.Fatalf("state %v: jumps[%d] gives %v, %d steps %v", p, n, j, n, q)
+			}
+		}
+	}
+}
+
+func BenchmarkFillDraws(b *testing.B) {
+	u := make([]uint64, blockSize)
+	for _, f := range []struct {
+		name string
+		fill func([]uint64, pcg)
+	}{{"kernel", fillDraws}, {"scalar", fillDrawsScalar}} {
+		b.Run(f.name, func(b *testing.B) {
+			for i := range b.N {
+				f.fill(u, pcg{uint64(i), 3})
+			}
+		})
+	}
+}

@@ -77,14 +77,50 @@ func (p *pcg) Uint64() uint64 {
 // Float64 is rand.Rand's Float64 from this source.
 func (p *pcg) Float64() float64 { return unit(p.Uint64()) }
 
+// jump is the affine map of k steps of the stream, S -> S*mul + inc in
+// 128-bit arithmetic: jumps compose, so the vector code can step lanes k
+// draws apart and find the state after any draw without walking to it.
+type jump struct{ mulHi, mulLo, incHi, incLo uint64 }
+
+// step is one step of the stream.
+var step = jump{pcgMulHi, pcgMulLo, pcgIncHi, pcgIncLo}
+
+// apply is the state after the jump.
+func (j jump) apply(p pcg) pcg {
+	m := mul128(p, pcg{j.mulHi, j.mulLo})
+	lo, c := bits.Add64(m.lo, j.incLo, 0)
+	hi, _ := bits.Add64(m.hi, j.incHi, c)
+	return pcg{hi, lo}
+}
+
+// mul128 is a*b modulo 2^128.
+func mul128(a, b pcg) pcg {
+	hi, lo := bits.Mul64(a.lo, b.lo)
+	return pcg{hi + a.hi*b.lo + a.lo*b.hi, lo}
+}
+
+// then is j followed by k: S*jm*km + (ji*km + ki).
+func (j jump) then(k jump) jump {
+	m := mul128(pcg{j.mulHi, j.mulLo}, pcg{k.mulHi, k.mulLo})
+	c := k.apply(pcg{j.incHi, j.incLo})
+	return jump{m.hi, m.lo, c.hi, c.lo}
+}
+
 // normals sets dst to the stream's next len(dst) NormFloat64 draws, in
 // order: the noises' and the random layers' draws. This is rand.Rand's
 // NormFloat64, the ziggurat of Marsaglia and Tsang (2000) with the
 // standard library's 128 strips (zigK, zigW, zigF), done here with the
 // state in registers: the fast path (97% of draws), and the wedge test
 // (one more uniform and an exp) where it fails; only the base strip's
-// tail (0.1%) goes to rand.Rand itself, from the same state.
+// tail (0.1%) goes to rand.Rand itself, from the same state. Where the
+// vector build's AVX-512 path runs (acceptRun), the draws are made a
+// block at a time and the fast path taken sixteen at a time
+// (normalsBlocks): the same values and stream.
 func (r *rng) normals(dst []float64) {
+	if acceptRun != nil {
+		r.normalsBlocks(dst)
+		return
+	}
 	p := *r.src
 	for i := 0; i < len(dst); {
 		q, u := p.next()
@@ -108,13 +144,133 @@ func (r *rng) normals(dst []float64) {
 			continue
 		}
 		p, u = q.next() // the wedge: accepted, or the loop draws afresh
-		if zigF[k]+float32(unit(u))*(zigF[k-1]-zigF[k]) < float32(vec.Exp(-.5*x*x)) {
+		if wedge(k, x, u) {
 			dst[i] = x
 			i++
 		}
 	}
 	*r.src = p
 }
+
+// wedge is the ziggurat's test of x, from strip k > 0, with the uniform
+// draw u.
+func wedge(k uint64, x float64, u uint64) bool {
+	return zigF[k]+float32(unit(u))*(zigF[k-1]-zigF[k]) < float32(vec.Exp(-.5*x*x))
+}
+
+// normalsBlocks is normals over draws made ahead (block), its fast path
+// taken by acceptRun while every draw in a vector's worth is accepted.
+func (r *rng) normalsBlocks(dst []float64) {
+	b := newBlock(*r.src)
+	u, pos := b.u, 0 // the block's draws and the next to read, in registers
+	for i := 0; i < len(dst); {
+		if len(u)-pos < 16 { // a vector's worth, and a slow path's two
+			b.refill(pos, len(dst)-i)
+			u, pos = b.u, 0
+		}
+		if n := acceptRun(dst[i:], u[pos:]); n > 0 {
+			i, pos = i+n, pos+n
+			continue
+		}
+		d := u[pos]
+		pos++
+		j := int32(d)
+		k := d >> 32 & 0x7f
+		a := uint32(j)
+		if j < 0 {
+			a = uint32(-j)
+		}
+		x := float64(j) * float64(zigW[k])
+		if a < zigK[k] {
+			dst[i] = x
+			i++
+			continue
+		}
+		if k == 0 { // the tail: rand.Rand draws it again, then on
+			b.pos = pos - 1
+			*r.src = b.state()
+			dst[i] = vec.NormFloat64(r.Rand)
+			i++
+			b = newBlock(*r.src)
+			u, pos = b.u, 0
+			continue
+		}
+		d = u[pos] // the wedge
+		pos++
+		if wedge(k, x, d) {
+			dst[i] = x
+			i++
+		}
+	}
+	b.pos = pos
+	*r.src = b.state()
+}
+
+// acceptRun, where the vector build sets it, writes the ziggurat's fast
+// path for the values of dst from the draws u while every draw is
+// accepted, in whole vectors, and returns how many values it wrote: at
+// most the first rejected draw's index (its value and those after it are
+// the caller's to write).
+var acceptRun func(dst []float64, u []uint64) int
+
+// blockSize is the most draws a block holds.
+const blockSize = 256
+
+// block is the next draws of a stream, made up to blockSize at a time by
+// fillDraws (eight at a time in vector lanes where the vector build runs),
+// for loops that take one or more draws per value. The stream's own state
+// moves on only as draws are read (state).
+type block struct {
+	buf       [blockSize]uint64
+	u         []uint64 // the draws made: buf[:n]
+	pos       int      // the next to read; len(u): none left
+	base, end pcg      // the state before u[0], after u's last
+}
+
+func newBlock(p pcg) *block {
+	b := &block{base: p, end: p}
+	b.u = b.buf[:0]
+	return b
+}
+
+// refill moves the draws from pos on (not yet read) to the block's start
+// and makes more after them: enough for want values' fast paths, in whole
+// vectors, up to blockSize in all.
+func (b *block) refill(pos, want int) {
+	left := copy(b.buf[:], b.u[pos:])
+	b.base = jumps[pos].apply(b.base)
+	n := left + min(max(want+16, 64)&^15, blockSize-left)
+	b.u, b.pos = b.buf[:n], 0
+	fillDraws(b.u[left:], b.end)
+	b.end = jumps[n-left].apply(b.end)
+}
+
+// state is the stream after the draws read.
+func (b *block) state() pcg {
+	if b.pos == 0 {
+		return b.base
+	}
+	return jumps[b.pos].apply(b.base)
+}
+
+// fillDraws sets u to the draws that follow the state p; the vector build
+// replaces it where AVX-512 runs (the same draws).
+var fillDraws = fillDrawsScalar
+
+func fillDrawsScalar(u []uint64, p pcg) {
+	for i := range u {
+		p, u[i] = p.next()
+	}
+}
+
+// jumps[n] is n steps of the stream, n up to blockSize.
+var jumps = func() (t [blockSize + 1]jump) {
+	t[0] = jump{0, 1, 0, 0}
+	for n := 1; n <= blockSize; n++ {
+		t[n] = t[n-1].then(step)
+	}
+	return t
+}()
 
 // zigK, zigW and zigF are the ziggurat's strip bounds and widths for
 // 31-bit draws and its density at the strips' edges, as Marsaglia and
