@@ -58,7 +58,7 @@ func quantizeAVX2(dst, src []float64) {
 type levels struct{ zero, k, r, negK archsimd.Float64x4 }
 
 func newLevels() levels {
-	return levels{archsimd.BroadcastFloat64x4(0), archsimd.BroadcastFloat64x4(255),
+	return levels{archsimd.Float64x4{}, archsimd.BroadcastFloat64x4(255), // zero: see the package note
 		archsimd.BroadcastFloat64x4(1.0 / 255), archsimd.BroadcastFloat64x4(-255)}
 }
 
@@ -90,7 +90,8 @@ var fma = archsimd.X86.FMA()
 // values: the integer part, plus one where the exact fraction is at least
 // one half.
 func toLevelsAVX2(dst []uint8, src []float64) {
-	zero, one, k, half := archsimd.BroadcastFloat64x4(0), archsimd.BroadcastFloat64x4(1), archsimd.BroadcastFloat64x4(255), archsimd.BroadcastFloat64x4(0.5)
+	var zero archsimd.Float64x4 // not a broadcast of 0: see the package note
+	one, k, half := archsimd.BroadcastFloat64x4(1), archsimd.BroadcastFloat64x4(255), archsimd.BroadcastFloat64x4(0.5)
 	level := func(v archsimd.Float64x4) archsimd.Int32x4 {
 		x := v.Mul(k).Max(zero).Min(k) // NaN: Max gives its second operand, 0
 		t := x.Trunc()
@@ -156,6 +157,7 @@ func extremeAVX2(init float64, src []float64, isMin bool) float64 {
 	if n == 0 {
 		return fold(init, src)
 	}
+
 	// four running extremes, in registers: one would wait on each
 	// comparison's latency
 	ld := func(i int) archsimd.Float64x4 { return archsimd.LoadFloat64x4Slice(src[i : i+4]) }
@@ -186,25 +188,25 @@ func extremeAVX2(init float64, src []float64, isMin bool) float64 {
 // subDivAVX2 is subDivScalar four values at a time: the same two
 // operations, rounded each.
 func subDivAVX2(dst, src []float64, a, b float64) {
-	va, vb := archsimd.BroadcastFloat64x4(a), archsimd.BroadcastFloat64x4(b)
 	n := len(dst) &^ 3
+	subDivScalar(dst[n:], src[n:], a, b) // first: see the package note
+	va, vb := archsimd.BroadcastFloat64x4(a), archsimd.BroadcastFloat64x4(b)
 	for i := 0; i < n; i += 4 {
 		archsimd.LoadFloat64x4Slice(src[i : i+4]).Sub(va).Div(vb).StoreSlice(dst[i : i+4])
 	}
-	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
-	subDivScalar(dst[n:], src[n:], a, b)
+	archsimd.ClearAVXUpperBits()
 }
 
 func addScaledAVX2(dst, a, f []float64, p, s, d float64) {
+	n := len(dst) &^ 3
+	addScaledScalar(dst[n:], a[n:], f[n:], p, s, d) // first: see sseFirst
 	vp, vs, vd := archsimd.BroadcastFloat64x4(p), archsimd.BroadcastFloat64x4(s), archsimd.BroadcastFloat64x4(d)
 	l := newLevels()
-	n := len(dst) &^ 3
 	for i := 0; i < n; i += 4 {
 		pf := vp.Mul(archsimd.LoadFloat64x4Slice(f[i : i+4]))
 		l.quantize(archsimd.LoadFloat64x4Slice(a[i : i+4]).Add(pf).Mul(vs).Div(vd)).StoreSlice(dst[i : i+4])
 	}
-	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
-	addScaledScalar(dst[n:], a[n:], f[n:], p, s, d)
+	archsimd.ClearAVXUpperBits()
 }
 
 func mulAddBytesAVX2(acc []int32, row []uint8, k int32) {
@@ -244,7 +246,7 @@ func symmetricRowAVX2(dst, row, taps []float64) {
 	pair := func(t archsimd.Float64x4, lo, hi int) archsimd.Float64x4 { return t.Mul(ld(lo).Add(ld(hi))) }
 	x := 0
 	for ; x+32 <= len(dst); x += 32 {
-		m := x + r // (not an array of vectors: Go zeroes one with SSE stores; see sseFree)
+		m := x + r // (not an array of vectors: Go zeroes one with SSE stores; see the package note)
 		s0, s1, s2, s3 := c.Mul(ld(m)), c.Mul(ld(m+4)), c.Mul(ld(m+8)), c.Mul(ld(m+12))
 		s4, s5, s6, s7 := c.Mul(ld(m+16)), c.Mul(ld(m+20)), c.Mul(ld(m+24)), c.Mul(ld(m+28))
 		for k := 0; k < r; k++ {
@@ -374,7 +376,7 @@ func groupTapsAVX2(dst, p []float64, off, ends []int, w []float64) {
 		var zero archsimd.Float64x8 // (not a broadcast of 0: that compiles to an SSE XORPS)
 		for ; x+64 <= len(dst); x += 64 {
 			d := (*[64]float64)(dst[x : x+64])
-			for j := 0; j < 64; j += 8 { // not clear(d): see sseFree
+			for j := 0; j < 64; j += 8 { // not clear(d): see the package note
 				zero.Store((*[8]float64)(d[j : j+8]))
 			}
 			row := unsafe.Add(base, 8*x)
@@ -402,7 +404,7 @@ func groupTapsAVX2(dst, p []float64, off, ends []int, w []float64) {
 	}
 	for ; x+28 <= len(dst); x += 28 {
 		d := (*[28]float64)(dst[x : x+28])
-		for j := 0; j < 28; j += 4 { // not clear(d): see sseFree
+		for j := 0; j < 28; j += 4 { // not clear(d): see the package note
 			zero4.Store((*[4]float64)(d[j : j+4]))
 		}
 		row := unsafe.Add(base, 8*x)
@@ -491,20 +493,21 @@ func minPlusAVX2(dst, p []float64, off []int, w []float64) {
 // scaleAbout3AVX2 takes twelve values (four pixels) per step, the means
 // laid out in the three vectors that repeat every four pixels.
 func scaleAbout3AVX2(dst, src []float64, mu [3]float64, c float64) {
-	m0 := archsimd.LoadFloat64x4(&[4]float64{mu[0], mu[1], mu[2], mu[0]})
-	m1 := archsimd.LoadFloat64x4(&[4]float64{mu[1], mu[2], mu[0], mu[1]})
-	m2 := archsimd.LoadFloat64x4(&[4]float64{mu[2], mu[0], mu[1], mu[2]})
+	n := len(dst) / 12 * 12
+	scaleAbout3Scalar(dst[n:], src[n:], mu, c) // first: see the package note
+	pat := [12]float64{mu[0], mu[1], mu[2], mu[0], mu[1], mu[2], mu[0], mu[1], mu[2], mu[0], mu[1], mu[2]}
+	m0 := archsimd.LoadFloat64x4((*[4]float64)(pat[0:4]))
+	m1 := archsimd.LoadFloat64x4((*[4]float64)(pat[4:8]))
+	m2 := archsimd.LoadFloat64x4((*[4]float64)(pat[8:12]))
 	vc := archsimd.BroadcastFloat64x4(c)
 	l := newLevels()
-	i := 0
-	for ; i+12 <= len(dst); i += 12 {
+	for i := 0; i < n; i += 12 {
 		for j, m := range [3]archsimd.Float64x4{m0, m1, m2} {
 			v := archsimd.LoadFloat64x4((*[4]float64)(src[i+4*j : i+4*j+4]))
 			l.quantize(v.Sub(m).Mul(vc).Add(m)).Store((*[4]float64)(dst[i+4*j : i+4*j+4]))
 		}
 	}
-	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
-	scaleAbout3Scalar(dst[i:], src[i:], mu, c)
+	archsimd.ClearAVXUpperBits()
 }
 
 // bilinear3AVX2 computes a pixel's three channels in one vector (its
