@@ -124,14 +124,8 @@ func (r *rng) normals(dst []float64) {
 	p := *r.src
 	for i := 0; i < len(dst); {
 		q, u := p.next()
-		j := int32(u)
-		k := u >> 32 & 0x7f
-		a := uint32(j)
-		if j < 0 {
-			a = uint32(-j)
-		}
-		x := float64(j) * float64(zigW[k])
-		if a < zigK[k] {
+		x, k, ok := fast(u)
+		if ok {
 			p, dst[i] = q, x
 			i++
 			continue
@@ -150,6 +144,18 @@ func (r *rng) normals(dst []float64) {
 		}
 	}
 	*r.src = p
+}
+
+// fast is the ziggurat's fast path for the draw u: the value x from its
+// low 32 bits and strip k, accepted (ok) where they lie inside the strip.
+func fast(u uint64) (x float64, k uint64, ok bool) {
+	j := int32(u)
+	k = u >> 32 & 0x7f
+	a := uint32(j)
+	if j < 0 {
+		a = uint32(-j)
+	}
+	return float64(j) * float64(zigW[k]), k, a < zigK[k]
 }
 
 // wedge is the ziggurat's test of x, from strip k > 0, with the uniform
@@ -174,14 +180,8 @@ func (r *rng) normalsBlocks(dst []float64) {
 		}
 		d := u[pos]
 		pos++
-		j := int32(d)
-		k := d >> 32 & 0x7f
-		a := uint32(j)
-		if j < 0 {
-			a = uint32(-j)
-		}
-		x := float64(j) * float64(zigW[k])
-		if a < zigK[k] {
+		x, k, ok := fast(d)
+		if ok {
 			dst[i] = x
 			i++
 			continue

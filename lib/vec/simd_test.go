@@ -49,25 +49,11 @@ func BenchmarkShortCalls(b *testing.B) {
 	a, f, d := make([]float64, 16), make([]float64, 16), make([]float64, 16)
 	row := make([]float64, 18)
 	taps := []float64{0.25, 0.5, 0.25}
-	for _, k := range []struct {
-		name           string
-		kernel, scalar func()
-	}{
+	benchPairs(b, []kernelPair{
 		{"QuantizeAddScaled", func() { QuantizeAddScaled(d, a, f, 0.5, 1, 1.5) }, func() { addScaledScalar(d, a, f, 0.5, 1, 1.5) }},
 		{"QuantizeScaleAbout3", func() { QuantizeScaleAbout3(d, a, [3]float64{.1, .2, .3}, 0.4) }, func() { scaleAbout3Scalar(d, a, [3]float64{.1, .2, .3}, 0.4) }},
 		{"SubDiv", func() { SubDiv(d, a, 0.1, 0.7) }, func() { subDivScalar(d, a, 0.1, 0.7) }},
 		{"Quantize", func() { Quantize(d, a) }, func() { quantizeScalar(d, a) }},
 		{"SymmetricRow", func() { SymmetricRow(d, row, taps) }, func() { symmetricRowScalar(d, row, taps) }},
-	} {
-		b.Run(k.name+"/kernel", func(b *testing.B) {
-			for range b.N {
-				k.kernel()
-			}
-		})
-		b.Run(k.name+"/scalar", func(b *testing.B) {
-			for range b.N {
-				k.scalar()
-			}
-		})
-	}
+	})
 }

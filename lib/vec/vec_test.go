@@ -381,10 +381,7 @@ func BenchmarkKernels(b *testing.B) {
 		bat[4*j], bat[4*j+1], bat[4*j+2], bat[4*j+3] = 3*j, 3*j+3, 3*j+672, 3*j+675
 		bf[2*j], bf[2*j+1] = 0.3, 0.6
 	}
-	for _, k := range []struct {
-		name           string
-		kernel, scalar func()
-	}{
+	benchPairs(b, []kernelPair{
 		{"Quantize", func() { Quantize(fs, src) }, func() { quantizeScalar(fs, src) }},
 		{"ToLevels", func() { ToLevels(bs, src) }, func() { toLevelsScalar(bs, src) }},
 		{"FromLevels", func() { FromLevels(fs, bs) }, func() { fromLevelsScalar(fs, bs) }},
@@ -396,7 +393,18 @@ func BenchmarkKernels(b *testing.B) {
 		{"Bilinear3", func() { Bilinear3(fs[:3*224], src, bat, bf) }, func() { bilinear3Scalar(fs[:3*224], src, bat, bf) }},
 		{"Taps", func() { Taps(row, plane, off, wt) }, func() { tapsScalar(row, plane, off, wt) }},
 		{"GroupTaps", func() { GroupTaps(row, plane, off, ends, wt[:1]) }, func() { groupTapsScalar(row, plane, off, ends, wt[:1]) }},
-	} {
+	})
+}
+
+// kernelPair is a kernel's call and its scalar code's on the same data.
+type kernelPair struct {
+	name           string
+	kernel, scalar func()
+}
+
+// benchPairs times each kernel beside its scalar code.
+func benchPairs(b *testing.B, pairs []kernelPair) {
+	for _, k := range pairs {
 		b.Run(k.name+"/kernel", func(b *testing.B) {
 			for range b.N {
 				k.kernel()
