@@ -728,3 +728,31 @@ func BenchmarkFillDraws(b *testing.B) {
 		})
 	}
 }
+
+// Draws in the base strip's tail (the walks hand the stream to rand.Rand
+// there) give rand.Rand's values and stream, in calls of any length.
+func TestNormalsTail(t *testing.T) {
+	p, last, tails := pcg{5, 6}, 0, 0 // last: the third tail draw's index
+	for d := 0; tails < 3; d++ {
+		q, u := p.next()
+		if _, k, ok := fast(u); !ok && k == 0 {
+			tails, last = tails+1, d
+		}
+		p = q
+	}
+	for _, n := range []int{1, 17, 64, 100, 256, 1000, 5000} {
+		r, theirs := newRNG(5, 6), rand.New(rand.NewPCG(5, 6))
+		for v := 0; v <= last; v += n { // each value takes a draw or more
+			dst := make([]float64, n)
+			r.normals(dst)
+			for i, x := range dst {
+				if y := theirs.NormFloat64(); x != y {
+					t.Fatalf("calls of %d, value %d: %v, math/rand/v2 %v", n, v+i, x, y)
+				}
+			}
+		}
+		if r.Uint64() != theirs.Uint64() {
+			t.Fatalf("calls of %d: the streams part after %d tail draws", n, tails)
+		}
+	}
+}

@@ -191,7 +191,7 @@ func (r *rng) normalsBlocks(dst []float64) {
 			*r.src = b.state()
 			dst[i] = vec.NormFloat64(r.Rand)
 			i++
-			b = newBlock(*r.src)
+			b.reset(*r.src)
 			u, pos = b.u, 0
 			continue
 		}
@@ -228,9 +228,14 @@ type block struct {
 }
 
 func newBlock(p pcg) *block {
-	b := &block{base: p, end: p}
-	b.u = b.buf[:0]
+	b := new(block)
+	b.reset(p)
 	return b
+}
+
+// reset empties the block, to make draws from the state p on.
+func (b *block) reset(p pcg) {
+	b.base, b.end, b.u, b.pos = p, p, b.buf[:0], 0
 }
 
 // refill moves the draws from pos on (not yet read) to the block's start
