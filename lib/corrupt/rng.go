@@ -217,7 +217,7 @@ var acceptRun func(dst []float64, u []uint64) int
 const blockSize = 256
 
 // block is the next draws of a stream, made up to blockSize at a time by
-// fillDraws (eight at a time in vector lanes where the vector build runs),
+// fillDraws (sixteen at a time in vector lanes where the vector build runs),
 // for loops that take one or more draws per value. The stream's own state
 // moves on only as draws are read (state).
 type block struct {
@@ -251,12 +251,7 @@ func (b *block) refill(pos, want int) {
 }
 
 // state is the stream after the draws read.
-func (b *block) state() pcg {
-	if b.pos == 0 {
-		return b.base
-	}
-	return jumps[b.pos].apply(b.base)
-}
+func (b *block) state() pcg { return jumps[b.pos].apply(b.base) }
 
 // fillDraws sets u to the draws that follow the state p; the vector build
 // replaces it where AVX-512 runs (the same draws).

@@ -18,7 +18,15 @@ import (
 // (TestNormalsAreMathRand).
 func init() {
 	if archsimd.X86.AVX512() {
-		first, second, step16 = newLanes128(&start), newLanes128(&start2), newLanes128(&ahead)
+		// lane i of the first and second vector from the state to its
+		// draw (i+1 and i+9 steps), and all of them sixteen draws on: two
+		// vectors stepped in turn, so that each waits less on its last
+		// step's multiplications
+		var s1, s2, ahead [8]jump
+		for i := range s1 {
+			s1[i], s2[i], ahead[i] = jumps[i+1], jumps[i+9], jumps[16]
+		}
+		first, second, step16 = newLanes128(&s1), newLanes128(&s2), newLanes128(&ahead)
 		dxsm = archsimd.BroadcastUint64x8(dxsmMul)
 		fillDraws = fillDrawsAVX512
 		initZigVec()
@@ -26,8 +34,8 @@ func init() {
 	}
 }
 
-// The lanes' maps (start, start2, ahead) and the output's multiplier in
-// vector form, built once.
+// The lanes' maps (see init) and the output's multiplier in vector form,
+// built once.
 var (
 	first, second, step16 lanes128
 	dxsm                  archsimd.Uint64x8
@@ -77,17 +85,6 @@ func (m *lanes128) output(hi, lo, dxsm archsimd.Uint64x8) archsimd.Uint64x8 {
 	h := hi.Xor(hi.ShiftRight(m.by32)).Mul(dxsm)
 	return h.Xor(h.ShiftRight(m.by48)).Mul(lo.Or(m.one))
 }
-
-// start and ahead are the lanes' maps: lane i of the first and second
-// vector from the state p to its draw (i+1 and i+9 steps), and all of
-// them sixteen draws on. Two vectors, stepped in turn, so that each
-// waits less on its last step's multiplications.
-var start, start2, ahead = func() (s, s2, a [8]jump) {
-	for i := range s {
-		s[i], s2[i], a[i] = jumps[i+1], jumps[i+9], jumps[16]
-	}
-	return s, s2, a
-}()
 
 func fillDrawsAVX512(u []uint64, p pcg) {
 	n := len(u) &^ 15

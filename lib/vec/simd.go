@@ -172,11 +172,11 @@ func extremeAVX2(init float64, src []float64, isMin bool) float64 {
 			m0, m1, m2, m3 = m0.Max(v0), m1.Max(v1), m2.Max(v2), m3.Max(v3)
 		}
 	}
-	m := [4]archsimd.Float64x4{m0, m1, m2, m3}
-	var l [16]float64
-	for j := range m {
-		m[j].Store((*[4]float64)(l[4*j : 4*j+4]))
-	}
+	var l [16]float64 // (no array of vectors: see the package note)
+	m0.Store((*[4]float64)(l[0:4]))
+	m1.Store((*[4]float64)(l[4:8]))
+	m2.Store((*[4]float64)(l[8:12]))
+	m3.Store((*[4]float64)(l[12:16]))
 	archsimd.ClearAVXUpperBits()
 	r := fold(fold(init, l[:]), src[n:])
 	if nan.ToBits() != 0 || r == 0 || r != r {
@@ -199,7 +199,7 @@ func subDivAVX2(dst, src []float64, a, b float64) {
 
 func addScaledAVX2(dst, a, f []float64, p, s, d float64) {
 	n := len(dst) &^ 3
-	addScaledScalar(dst[n:], a[n:], f[n:], p, s, d) // first: see sseFirst
+	addScaledScalar(dst[n:], a[n:], f[n:], p, s, d) // first: see the package note
 	vp, vs, vd := archsimd.BroadcastFloat64x4(p), archsimd.BroadcastFloat64x4(s), archsimd.BroadcastFloat64x4(d)
 	l := newLevels()
 	for i := 0; i < n; i += 4 {
@@ -373,7 +373,7 @@ func groupTapsAVX2(dst, p []float64, off, ends []int, w []float64) {
 		at8 := func(q unsafe.Pointer, j uintptr) archsimd.Float64x8 {
 			return archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(q, 64*j)))
 		}
-		var zero archsimd.Float64x8 // (not a broadcast of 0: that compiles to an SSE XORPS)
+		var zero archsimd.Float64x8 // not a broadcast of 0: see the package note
 		for ; x+64 <= len(dst); x += 64 {
 			d := (*[64]float64)(dst[x : x+64])
 			for j := 0; j < 64; j += 8 { // not clear(d): see the package note
