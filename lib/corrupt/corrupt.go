@@ -468,61 +468,84 @@ func jpegCompression(m *Img, s int, cfg Config, _ *rng) (*Img, error) {
 // plus wibble * U(-wibble, wibble), wibble divided by decay per level;
 // rescaled to [0,1].
 func plasma(size int, decay float64, r *rng) []float64 {
-	m := getFull(size * size) // every point is written but the first corner, 0
+	m, lo, span := plasmaMap(size, decay, r)
+	vec.SubDiv(m, m, lo, span)
+	return m
+}
+
+// plasmaMap is plasma before its rescaling, (m - lo) / span: fog does it
+// in its blend. Rounding is monotone, so the largest of the rounded
+// differences m - lo is the rounded difference of the largest.
+func plasmaMap(size int, decay float64, r *rng) (m []float64, lo, span float64) {
+	m = getFull(size * size) // every point is written but the first corner, 0
 	m[0] = 0
 	if size&(size-1) != 0 {
 		panic("plasma: the map's side must be a power of two") // every caller's is
 	}
-	mask := size - 1 // indices wrap around the torus by masking
 	wibble := 100.0
 	src := *r.src // in registers for the loops (see rng)
-	var u uint64
 	for step := size; step >= 2; step /= 2 {
-		h := step / 2
-		n := size / step
-		lo, w2 := -wibble, 2*wibble
-		// each new point: a/4 + wibble * U(-wibble, wibble), U drawn as
-		// 2 wibble u - wibble from one uniform u, in this loop order
-		// squares: the centre of each cell from its four corners
-		for i := 0; i < n; i++ {
-			y0, y1 := i*step*size, ((i+1)*step&mask)*size
-			for j := 0; j < n; j++ {
-				x0, x1 := j*step, (j+1)*step&mask
-				s := m[y0+x0] + m[y1+x0] + m[y0+x1] + m[y1+x1]
-				src, u = src.next()
-				m[y0+h*size+x0+h] = s/4 + wibble*(w2*unit(u)+lo)
-			}
-		}
-		// diamonds: the top edge midpoints, then the left edge midpoints
-		for i := 0; i < n; i++ {
-			yc := i * step
-			up, mid := ((yc-h)&mask)*size, (yc+h)*size
-			for j := 0; j < n; j++ {
-				xc := j * step
-				s := m[mid+xc+h] + m[up+xc+h] + m[yc*size+xc] + m[yc*size+(xc+step)&mask]
-				src, u = src.next()
-				m[yc*size+xc+h] = s/4 + wibble*(w2*unit(u)+lo)
-			}
-		}
-		for i := 0; i < n; i++ {
-			yc := i * step
-			mid, down := (yc+h)*size, ((yc+step)&mask)*size
-			for j := 0; j < n; j++ {
-				xc := j * step
-				s := m[mid+xc+h] + m[mid+(xc-h)&mask] + m[yc*size+xc] + m[down+xc]
-				src, u = src.next()
-				m[mid+xc] = s/4 + wibble*(w2*unit(u)+lo)
-			}
+		if plasmaLevel == nil || !plasmaLevel(m, size, step, wibble, &src) {
+			src = plasmaLevelScalar(m, size, step, wibble, src)
 		}
 		wibble /= decay
 	}
 	*r.src = src
-	// (m - min) / max(m - min); rounding is monotone, so the largest of
-	// the rounded differences is the rounded difference of the largest
-	lo := vec.MinFrom(math.Inf(1), m)
-	vec.SubDiv(m, m, lo, vec.MaxFrom(math.Inf(-1), m)-lo)
-	return m
+	lo = vec.MinFrom(math.Inf(1), m)
+	return m, lo, vec.MaxFrom(math.Inf(-1), m) - lo
 }
+
+// plasmaLevelScalar computes the points of one level of the fractal, the
+// cells of side step, with the stream src: the squares' centres, then the
+// top edges' midpoints, then the left edges', each in row order, one draw
+// a point. It returns the stream after them.
+func plasmaLevelScalar(m []float64, size, step int, wibble float64, src pcg) pcg {
+	mask := size - 1 // indices wrap around the torus by masking
+	var u uint64
+	h := step / 2
+	n := size / step
+	lo, w2 := -wibble, 2*wibble
+	// each new point: a/4 + wibble * U(-wibble, wibble), U drawn as
+	// 2 wibble u - wibble from one uniform u (float64(): each product
+	// rounded, never fused into a multiply-add, whatever the build)
+	noise := func(u uint64) float64 { return wibble * (float64(w2*unit(u)) + lo) }
+	// squares: the centre of each cell from its four corners
+	for i := 0; i < n; i++ {
+		y0, y1 := i*step*size, ((i+1)*step&mask)*size
+		for j := 0; j < n; j++ {
+			x0, x1 := j*step, (j+1)*step&mask
+			s := m[y0+x0] + m[y1+x0] + m[y0+x1] + m[y1+x1]
+			src, u = src.next()
+			m[y0+h*size+x0+h] = s/4 + noise(u)
+		}
+	}
+	// diamonds: the top edge midpoints, then the left edge midpoints
+	for i := 0; i < n; i++ {
+		yc := i * step
+		up, mid := ((yc-h)&mask)*size, (yc+h)*size
+		for j := 0; j < n; j++ {
+			xc := j * step
+			s := m[mid+xc+h] + m[up+xc+h] + m[yc*size+xc] + m[yc*size+(xc+step)&mask]
+			src, u = src.next()
+			m[yc*size+xc+h] = s/4 + noise(u)
+		}
+	}
+	for i := 0; i < n; i++ {
+		yc := i * step
+		mid, down := (yc+h)*size, ((yc+step)&mask)*size
+		for j := 0; j < n; j++ {
+			xc := j * step
+			s := m[mid+xc+h] + m[mid+(xc-h)&mask] + m[yc*size+xc] + m[down+xc]
+			src, u = src.next()
+			m[mid+xc] = s/4 + noise(u)
+		}
+	}
+	return src
+}
+
+// plasmaLevel, where the vector build sets it, is plasmaLevelScalar for
+// the levels it takes (it reports which), advancing *src: the same points.
+var plasmaLevel func(m []float64, size, step int, wibble float64, src *pcg) bool
 
 // fog: the clean image plus t times a plasma fractal (the same in the
 // three channels), rescaled by the clean image's maximum.
@@ -537,17 +560,10 @@ func fog(m *Img, s int, cfg Config, r *rng) (*Img, error) {
 	for size < max(m.H, m.W) { // larger images: the next power of two, as bethgelab's port
 		size *= 2
 	}
-	f := plasma(size, p[1], r)
+	f, lo, span := plasmaMap(size, p[1], r)
 	maxVal := vec.MaxFrom(0, m.Pix)
 	out := fullImg(m.H, m.W)
-	f3 := make([]float64, m.W*3) // a row of the fractal, the same value for the three channels
-	for y := 0; y < m.H; y++ {
-		for x, v := range f[y*size : y*size+m.W] {
-			f3[3*x], f3[3*x+1], f3[3*x+2] = v, v, v
-		}
-		row := (y * m.W) * 3
-		vec.QuantizeAddScaled(out.Pix[row:row+3*m.W], m.Pix[row:], f3, p[0], maxVal, maxVal+p[0])
-	}
+	vec.QuantizeBlend3(out.Pix, m.Pix, m.W, f, size, lo, span, p[0], maxVal, maxVal+p[0])
 	out.eightBit = true
 	put(f)
 	return out, nil

@@ -237,6 +237,33 @@ func TestPlasma(t *testing.T) {
 	}
 }
 
+// The vector build's levels (plasmaLevel, where AVX-512 runs) give the
+// scalar levels' points and leave the stream where they do, for every
+// map side the corruptions use and seeds whose fractals differ.
+func TestPlasmaLevels(t *testing.T) {
+	if plasmaLevel == nil {
+		t.Skip("no vector levels in this build or on this CPU")
+	}
+	for _, size := range []int{16, 32, 64, 256, 512} {
+		for seed := uint64(1); seed <= 3; seed++ {
+			rv, rs := newRNG(seed, 7), newRNG(seed, 7)
+			got := append([]float64(nil), plasma(size, 1.4+float64(seed)/4, rv)...)
+			saved := plasmaLevel
+			plasmaLevel = nil
+			want := plasma(size, 1.4+float64(seed)/4, rs)
+			plasmaLevel = saved
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("side %d, seed %d: point (%d, %d) is %v, the scalar levels' %v", size, seed, i/size, i%size, got[i], want[i])
+				}
+			}
+			if a, b := rv.Uint64(), rs.Uint64(); a != b {
+				t.Fatalf("side %d, seed %d: the streams part after the fractal", size, seed)
+			}
+		}
+	}
+}
+
 // fog brightens toward the fractal and keeps the clean maximum's scale;
 // glass blur of a flat image is the flat image (8-bit truncated).
 func TestFogAndGlass(t *testing.T) {

@@ -272,6 +272,29 @@ var jumps = func() (t [blockSize + 1]jump) {
 	return t
 }()
 
+// skip is the state n draws after p: jumps[n], or for longer skips the
+// jumps of n's binary digits (powers of one map, so in any order).
+func skip(p pcg, n int) pcg {
+	if n <= blockSize {
+		return jumps[n].apply(p)
+	}
+	for k := 0; n > 0; k, n = k+1, n>>1 {
+		if n&1 != 0 {
+			p = jumpPow[k].apply(p)
+		}
+	}
+	return p
+}
+
+// jumpPow[k] is 2^k steps of the stream.
+var jumpPow = func() (t [63]jump) {
+	t[0] = step
+	for k := 1; k < len(t); k++ {
+		t[k] = t[k-1].then(t[k-1])
+	}
+	return t
+}()
+
 // zigK, zigW and zigF are the ziggurat's strip bounds and widths for
 // 31-bit draws and its density at the strips' edges, as Marsaglia and
 // Tsang's zigset computes them for 128 strips (math/rand/v2's tables, bit

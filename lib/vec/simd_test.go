@@ -4,6 +4,7 @@ package vec
 
 import (
 	"math"
+	"math/rand/v2"
 	"simd/archsimd"
 	"testing"
 )
@@ -56,4 +57,43 @@ func BenchmarkShortCalls(b *testing.B) {
 		{"Quantize", func() { Quantize(d, a) }, func() { quantizeScalar(d, a) }},
 		{"SymmetricRow", func() { SymmetricRow(d, row, taps) }, func() { symmetricRowScalar(d, row, taps) }},
 	})
+}
+
+// quotient gives Go's quotient, bit for bit: for dividends whose quotient
+// lies within a few units of a midpoint between two neighbours (where a
+// product with the reciprocal, or one correction, rounds the wrong way),
+// random ones over the exponent range, and the special values; and for
+// divisors from tiny to huge, whose reciprocals are inexact.
+func TestQuotientIsDivision(t *testing.T) {
+	if !avx512 || !fma {
+		t.Skip("no AVX-512 with FMA")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	specials := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 5e-324, -2.2e-308,
+		math.MaxFloat64, -math.MaxFloat64, 0x1p-500, 0x1p500, 0x1p-501, 0x1p501, 1}
+	for _, d := range []float64{3, 1.9, 3.496, 1.0 / 3, 255, 0x1.fffffffffffffp0, 1e-300, 1e300, 5e-324, -7.25, math.Inf(1), 0} {
+		if !quotientRange(d) {
+			continue // blend3AVX512 divides by VDIVPD
+		}
+		v := newDivisor8(1/d, -d)
+		x := append([]float64(nil), specials...)
+		for range 100000 {
+			q := (1 + r.Float64()) * math.Ldexp(1, r.IntN(40)-20)
+			mid := q + (math.Nextafter(q, 2*q)-q)/2*(1+float64(r.IntN(5)-2)*0x1p-52) // near q's upper midpoint
+			x = append(x, mid*d, math.Ldexp(r.Float64()-0.5, r.IntN(2000)-1000))
+		}
+		for len(x)%8 != 0 {
+			x = append(x, 1)
+		}
+		for i := 0; i < len(x); i += 8 {
+			var got [8]float64
+			quotient(archsimd.LoadFloat64x8((*[8]float64)(x[i:i+8])), v).Store(&got)
+			archsimd.ClearAVXUpperBits()
+			for l, g := range got {
+				if want := x[i+l] / d; math.Float64bits(g) != math.Float64bits(want) && !(g != g && want != want) {
+					t.Fatalf("%v / %v: %v, Go's division %v", x[i+l], d, g, want)
+				}
+			}
+		}
+	}
 }

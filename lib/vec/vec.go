@@ -63,6 +63,7 @@ var (
 	bilinear3    = bilinear3Scalar
 	scaleAbout3  = scaleAbout3Scalar
 	resampleRGB  = resampleRGBScalar
+	blend3       = blend3Scalar
 )
 
 // Quantize sets dst[i] to floor(clip(src[i], 0, 1) * 255) / 255: numpy's
@@ -188,6 +189,33 @@ func addScaledScalar(dst, a, f []float64, p, s, d float64) {
 	for i := range dst {
 		pf := float64(p * f[i]) // explicit: never fused into a multiply-add
 		dst[i] = quantize1(float64((a[i]+pf)*s) / d)
+	}
+}
+
+// QuantizeBlend3 sets the three values of each RGB pixel of dst to the
+// quantisation (Quantize) of (a + p*((v-lo)/span)) * s / d, a the value
+// in src and v the pixel's value in f, rounding after each operation in
+// that order: fog's blend of an image with its fractal (one value a
+// pixel, the same in the three channels), rescaled to [0, 1] in the same
+// pass. dst holds rows of w pixels (3w values); src is at least as long;
+// f's rows start stride values apart, their first w values used.
+func QuantizeBlend3(dst, src []float64, w int, f []float64, stride int, lo, span, p, s, d float64) {
+	if w <= 0 || len(dst)%(3*w) != 0 || stride < w {
+		panic(fmt.Sprintf("vec: QuantizeBlend3 of %d values in rows of %d pixels, fractal rows %d apart", len(dst), w, stride))
+	}
+	if rows := len(dst) / (3 * w); rows > 0 {
+		blend3(dst, src[:len(dst)], w, f[:(rows-1)*stride+w], stride, lo, span, p, s, d)
+	}
+}
+
+func blend3Scalar(dst, src []float64, w int, f []float64, stride int, lo, span, p, s, d float64) {
+	for y := 0; y < len(dst)/(3*w); y++ {
+		for x, v := range f[y*stride : y*stride+w] {
+			g := float64(p * ((v - lo) / span)) // explicit: never fused
+			for i := 3 * (y*w + x); i < 3*(y*w+x)+3; i++ {
+				dst[i] = quantize1(float64((src[i]+g)*s) / d)
+			}
+		}
 	}
 }
 

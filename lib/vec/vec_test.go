@@ -161,6 +161,23 @@ func TestKernelsAreScalar(t *testing.T) {
 				t.Fatalf("SubDiv n %d at %d: %v, want %v", n, i, dg[i], dw[i])
 			}
 		}
+		// fog's blend: rows of whole pixels, a fractal value each from
+		// rows further apart; a span and divisor whose reciprocals are
+		// inexact
+		for _, w := range []int{1, 3, 8, 11} {
+			bg, bw := make([]float64, n-n%(3*w)), make([]float64, n-n%(3*w))
+			fr := src[len(src)-len(bg)/3*2:]
+			QuantizeBlend3(bg, src, w, fr, 2*w, -0.75, 1.9, 2.5, 0.996, 3.496)
+			for i := range bw { // the definition
+				x := i / 3
+				bw[i] = quantize1((src[i] + 2.5*((fr[x/w*2*w+x%w]+0.75)/1.9)) * 0.996 / 3.496)
+			}
+			for i := range bw {
+				if !same(bg[i], bw[i]) && !(math.IsNaN(bg[i]) && math.IsNaN(bw[i])) {
+					t.Fatalf("QuantizeBlend3 n %d w %d at %d: %v, want %v", n, w, i, bg[i], bw[i])
+				}
+			}
+		}
 		f := src[len(src)-n:]
 		sg, sw := make([]float64, n), make([]float64, n)
 		QuantizeAddScaled(sg, src, f, 2.5, 0.996, 3.496)
@@ -388,6 +405,7 @@ func BenchmarkKernels(b *testing.B) {
 		{"MaxFrom", func() { MaxFrom(0, src) }, func() { maxFromScalar(0, src) }},
 		{"SubDiv", func() { SubDiv(fs, src, 0.1, 0.7) }, func() { subDivScalar(fs, src, 0.1, 0.7) }},
 		{"QuantizeAddScaled", func() { QuantizeAddScaled(fs, src, src, 2, 1, 3) }, func() { addScaledScalar(fs, src, src, 2, 1, 3) }},
+		{"QuantizeBlend3", func() { QuantizeBlend3(fs, src, 224, src, 256, -1, 3, 2, 1, 3) }, func() { blend3Scalar(fs, src, 224, src, 256, -1, 3, 2, 1, 3) }},
 		{"MulAddBytes", func() { MulAddBytes(acc, bs, 77) }, func() { mulAddBytesScalar(acc, bs, 77) }},
 		{"ShiftClip", func() { ShiftClip(bs, acc, 14) }, func() { shiftClipScalar(bs, acc, 14) }},
 		{"Bilinear3", func() { Bilinear3(fs[:3*224], src, bat, bf) }, func() { bilinear3Scalar(fs[:3*224], src, bat, bf) }},
