@@ -484,15 +484,24 @@ func plasmaMap(size int, decay float64, r *rng) (m []float64, lo, span float64) 
 	}
 	wibble := 100.0
 	src := *r.src // in registers for the loops (see rng)
+	hi := math.NaN()
 	for step := size; step >= 2; step /= 2 {
-		if plasmaLevel == nil || !plasmaLevel(m, size, step, wibble, &src) {
-			src = plasmaLevelScalar(m, size, step, wibble, src)
+		ok := false
+		if plasmaLevel != nil {
+			lo, hi, ok = plasmaLevel(m, size, step, wibble, &src)
+		}
+		if !ok {
+			src, lo, hi = plasmaLevelScalar(m, size, step, wibble, src), math.NaN(), math.NaN()
 		}
 		wibble /= decay
 	}
 	*r.src = src
-	lo = vec.MinFrom(math.Inf(1), m)
-	return m, lo, vec.MaxFrom(math.Inf(-1), m) - lo
+	// the last level's extremes where it found them, as MinFrom and
+	// MaxFrom would: a zero could be either sign, so it is found again
+	if lo == 0 || hi == 0 || lo != lo || hi != hi {
+		lo, hi = vec.MinFrom(math.Inf(1), m), vec.MaxFrom(math.Inf(-1), m)
+	}
+	return m, lo, hi - lo
 }
 
 // plasmaLevelScalar computes the points of one level of the fractal, the
@@ -544,8 +553,11 @@ func plasmaLevelScalar(m []float64, size, step int, wibble float64, src pcg) pcg
 }
 
 // plasmaLevel, where the vector build sets it, is plasmaLevelScalar for
-// the levels it takes (it reports which), advancing *src: the same points.
-var plasmaLevel func(m []float64, size, step int, wibble float64, src *pcg) bool
+// the levels it takes (ok reports which), advancing *src: the same
+// points. Where it has seen every point of the map (the last level), lo
+// and hi are their extremes, found as the vector instructions do (NaN
+// and signed zeros aside, as math.Min and math.Max); elsewhere NaN.
+var plasmaLevel func(m []float64, size, step int, wibble float64, src *pcg) (lo, hi float64, ok bool)
 
 // fog: the clean image plus t times a plasma fractal (the same in the
 // three channels), rescaled by the clean image's maximum.

@@ -238,24 +238,30 @@ func TestPlasma(t *testing.T) {
 }
 
 // The vector build's levels (plasmaLevel, where AVX-512 runs) give the
-// scalar levels' points and leave the stream where they do, for every
-// map side the corruptions use and seeds whose fractals differ.
+// scalar levels' points, the same extremes (MinFrom and MaxFrom's) and
+// leave the stream where they do, for every map side the corruptions use
+// and seeds whose fractals differ.
 func TestPlasmaLevels(t *testing.T) {
 	if plasmaLevel == nil {
 		t.Skip("no vector levels in this build or on this CPU")
 	}
 	for _, size := range []int{16, 32, 64, 256, 512} {
-		for seed := uint64(1); seed <= 3; seed++ {
+		for seed := uint64(1); seed <= 8; seed++ {
 			rv, rs := newRNG(seed, 7), newRNG(seed, 7)
-			got := append([]float64(nil), plasma(size, 1.4+float64(seed)/4, rv)...)
+			decay := 1.4 + float64(seed)/4
+			m, lo, span := plasmaMap(size, decay, rv)
+			got := append([]float64(nil), m...)
 			saved := plasmaLevel
 			plasmaLevel = nil
-			want := plasma(size, 1.4+float64(seed)/4, rs)
+			want, wlo, wspan := plasmaMap(size, decay, rs)
 			plasmaLevel = saved
 			for i := range want {
 				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
 					t.Fatalf("side %d, seed %d: point (%d, %d) is %v, the scalar levels' %v", size, seed, i/size, i%size, got[i], want[i])
 				}
+			}
+			if math.Float64bits(lo) != math.Float64bits(wlo) || math.Float64bits(span) != math.Float64bits(wspan) {
+				t.Fatalf("side %d, seed %d: minimum %v and span %v, the scalar levels' %v and %v", size, seed, lo, span, wlo, wspan)
 			}
 			if a, b := rv.Uint64(), rs.Uint64(); a != b {
 				t.Fatalf("side %d, seed %d: the streams part after the fractal", size, seed)

@@ -2,7 +2,10 @@
 
 package corrupt
 
-import "simd/archsimd"
+import (
+	"math"
+	"simd/archsimd"
+)
 
 func init() {
 	if archsimd.X86.AVX512() {
@@ -18,16 +21,16 @@ func init() {
 // between them as they were. Each lane does the scalar sum's operations
 // in its order, and a row's draws are made at once (fillDraws): the same
 // points and stream (TestPlasmaLevels).
-func plasmaLevelAVX512(m []float64, size, step int, wibble float64, src *pcg) bool {
+func plasmaLevelAVX512(m []float64, size, step int, wibble float64, src *pcg) (lo, hi float64, ok bool) {
 	n := size / step
 	if step != 2 && step != 4 || n%8 != 0 {
-		return false
+		return 0, 0, false
 	}
 	h, mask, chunks := step/2, size-1, n/8
 	g := newGrid(step, wibble, 2*wibble, -wibble) // scalar code before vector code: see lib/vec
 	if step == 2 {
-		*src = plasmaStep2(m, size, g, *src)
-		return true
+		*src, lo, hi = plasmaStep2(m, size, g, *src)
+		return lo, hi, true
 	}
 	u := make([]uint64, n)
 	p := *src
@@ -84,7 +87,7 @@ func plasmaLevelAVX512(m []float64, size, step int, wibble float64, src *pcg) bo
 	}
 	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see lib/vec
 	*src = p
-	return true
+	return math.NaN(), math.NaN(), true
 }
 
 // plasmaStep2 is the last level (step 2, three quarters of the map's
@@ -95,7 +98,10 @@ func plasmaLevelAVX512(m []float64, size, step int, wibble float64, src *pcg) bo
 // midpoints (odd columns) between its old points. Each phase reads its
 // own draws: the squares' from the level's start, the top edges' n^2
 // draws on, the left edges' 2n^2 on (skip), as the scalar order has them.
-func plasmaStep2(m []float64, size int, g *grid, p pcg) pcg {
+// Every point of the map passes through its registers (the even rows'
+// even columns as the squares' corners, the rest as they are made), so
+// it returns the map's extremes too.
+func plasmaStep2(m []float64, size int, g *grid, p pcg) (q pcg, lo, hi float64) {
 	n := size / 2
 	chunks, mask := n/8, size-1
 	u := make([]uint64, 2*n)
@@ -112,6 +118,8 @@ func plasmaStep2(m []float64, size int, g *grid, p pcg) pcg {
 		even.ConcatPermute(odd, g.zipLo).Store((*[8]float64)(r[0:8]))
 		even.ConcatPermute(odd, g.zipHi).Store((*[8]float64)(r[8:16]))
 	}
+	mn := ev(row(0), 0, g.get0)
+	mx := mn
 	for i := 0; i < n; i++ {
 		fillDraws(uS, pS)
 		fillDraws(uL, pL)
@@ -131,6 +139,7 @@ func plasmaStep2(m []float64, size int, g *grid, p pcg) pcg {
 			sq := g.point(a.Add(b).Add(a.ConcatPermute(an, g.next)).Add(b.ConcatPermute(bn, g.next)), uS[8*k:8*k+8])
 			left := g.point(sq.Add(prev.ConcatPermute(sq, g.prev)).Add(a).Add(b), uL[8*k:8*k+8])
 			zip(out, k, left, sq)
+			mn, mx = mn.Min(a).Min(sq).Min(left), mx.Max(a).Max(sq).Max(left)
 			prev, a, b = sq, an, bn
 		}
 	}
@@ -147,10 +156,19 @@ func plasmaStep2(m []float64, size int, g *grid, p pcg) pcg {
 			}
 			top := g.point(ev(mid, k, g.getH).Add(ev(up, k, g.getH)).Add(e).Add(e.ConcatPermute(en, g.next)), uS[8*k:8*k+8])
 			zip(c, k, e, top)
+			mn, mx = mn.Min(top), mx.Max(top)
 			e = en
 		}
 	}
-	return pL
+	var l, h [8]float64
+	mn.Store(&l)
+	mx.Store(&h)
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see lib/vec
+	lo, hi = l[0], h[0]
+	for i := 1; i < 8; i++ {
+		lo, hi = min(lo, l[i]), max(hi, h[i])
+	}
+	return pL, lo, hi
 }
 
 // grid holds a level's constants in vector form, built once (see lib/vec

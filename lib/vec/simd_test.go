@@ -97,3 +97,24 @@ func TestQuotientIsDivision(t *testing.T) {
 		}
 	}
 }
+
+// blend3AVX2, the blend where AVX2 runs without AVX-512 (on this
+// project's Xeon blend3AVX512 runs instead), gives blend3Scalar's bits.
+func TestBlend3AVX2(t *testing.T) {
+	if !vector {
+		t.Skip("no AVX2")
+	}
+	src := values()
+	for _, w := range []int{1, 7, 64, 65, 200} {
+		rows := len(src) / (3 * (w + 3))
+		got, want := make([]float64, 3*w*rows), make([]float64, 3*w*rows)
+		f := src[len(src)-(rows-1)*(w+3)-w:]
+		blend3AVX2(got, src, w, f, w+3, -0.75, 1.9, 2.5, 0.996, 3.496)
+		blend3Scalar(want, src, w, f, w+3, -0.75, 1.9, 2.5, 0.996, 3.496)
+		for i := range want {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Fatalf("w %d at %d: %v, scalar %v", w, i, got[i], want[i])
+			}
+		}
+	}
+}
