@@ -24,6 +24,9 @@ func init() {
 		quantize = quantizeAVX2
 		toLevels = toLevelsAVX2
 		fromLevels = fromLevelsAVX2
+		if avx512 && fma {
+			toLevels, fromLevels = toLevelsAVX512, fromLevelsAVX512
+		}
 		maxFrom = maxFromAVX2
 		minFrom = minFromAVX2
 		addScaled = addScaledAVX2
@@ -306,11 +309,48 @@ func newLevels8() levels8 {
 		archsimd.BroadcastFloat64x8(1.0 / 255), archsimd.BroadcastFloat64x8(-255)}
 }
 
-// quantize is levels.quantize on eight values, over255 with FMA.
+// quantize is levels.quantize on eight values.
 func (l levels8) quantize(v archsimd.Float64x8) archsimd.Float64x8 {
-	x := v.Mul(l.k).Max(l.zero).Min(l.k).FloorScaled(0)
+	return v.Merge(l.over255(v.Mul(l.k).Max(l.zero).Min(l.k).FloorScaled(0)), v.IsNaN())
+}
+
+// over255 is levels.over255 on eight values (with FMA).
+func (l levels8) over255(x archsimd.Float64x8) archsimd.Float64x8 {
 	q := x.Mul(l.r)
-	return v.Merge(q.MulAdd(l.negK, x).MulAdd(l.r, q), v.IsNaN())
+	return q.MulAdd(l.negK, x).MulAdd(l.r, q)
+}
+
+// toLevelsAVX512 is toLevelsAVX2 on 512-bit vectors, 16 values a step,
+// packed to bytes by a truncating conversion (the levels are 0..255).
+func toLevelsAVX512(dst []uint8, src []float64) {
+	var zero archsimd.Float64x8 // not a broadcast of 0: see the package note
+	one, k, half := archsimd.BroadcastFloat64x8(1), archsimd.BroadcastFloat64x8(255), archsimd.BroadcastFloat64x8(0.5)
+	level := func(v archsimd.Float64x8) archsimd.Int32x8 {
+		x := v.Mul(k).Max(zero).Min(k) // NaN: Max gives its second operand, 0
+		t := x.TruncScaled(0)
+		return t.Add(one).Merge(t, x.Sub(t).GreaterEqual(half)).ConvertToInt32()
+	}
+	n := len(src) &^ 15
+	for i := 0; i < n; i += 16 {
+		var w archsimd.Int32x16
+		w = w.SetLo(level(load8(src[i : i+8]))).SetHi(level(load8(src[i+8 : i+16])))
+		w.AsUint32x16().TruncateToUint8().StoreSlice(dst[i : i+16])
+	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
+	toLevelsScalar(dst[n:], src[n:])
+}
+
+// fromLevelsAVX512 is fromLevelsAVX2 on 512-bit vectors, 16 values a step.
+func fromLevelsAVX512(dst []float64, src []uint8) {
+	l := newLevels8()
+	n := len(src) &^ 15
+	for i := 0; i < n; i += 16 {
+		w := archsimd.LoadUint8x16Slice(src[i : i+16]).ExtendToUint32()
+		l.over255(w.GetLo().ConvertToFloat64()).Store((*[8]float64)(dst[i : i+8]))
+		l.over255(w.GetHi().ConvertToFloat64()).Store((*[8]float64)(dst[i+8 : i+16]))
+	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see the package note
+	fromLevelsScalar(dst[n:], src[n:])
 }
 
 // divisor8 is a divisor d for quotient: r = 1/d rounded, -d, and the

@@ -98,9 +98,10 @@ func TestQuotientIsDivision(t *testing.T) {
 	}
 }
 
-// blend3AVX2, the blend where AVX2 runs without AVX-512 (on this
-// project's Xeon blend3AVX512 runs instead), gives blend3Scalar's bits.
-func TestBlend3AVX2(t *testing.T) {
+// The AVX2 kernels that AVX-512 ones replace where AVX-512 runs (on this
+// project's Xeon) give the scalar kernels' bits: they are what an AVX2
+// machine runs.
+func TestAVX2Kernels(t *testing.T) {
 	if !vector {
 		t.Skip("no AVX2")
 	}
@@ -113,7 +114,21 @@ func TestBlend3AVX2(t *testing.T) {
 		blend3Scalar(want, src, w, f, w+3, -0.75, 1.9, 2.5, 0.996, 3.496)
 		for i := range want {
 			if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-				t.Fatalf("w %d at %d: %v, scalar %v", w, i, got[i], want[i])
+				t.Fatalf("blend3AVX2 w %d at %d: %v, scalar %v", w, i, got[i], want[i])
+			}
+		}
+	}
+	for _, n := range []int{0, 15, 16, 17, 999} {
+		got, want := make([]uint8, n), make([]uint8, n)
+		toLevelsAVX2(got, src[:n])
+		toLevelsScalar(want, src[:n])
+		b := bytesValues()[:n]
+		fg, fw := make([]float64, n), make([]float64, n)
+		fromLevelsAVX2(fg, b)
+		fromLevelsScalar(fw, b)
+		for i := range want {
+			if got[i] != want[i] || math.Float64bits(fg[i]) != math.Float64bits(fw[i]) {
+				t.Fatalf("n %d at %d: toLevelsAVX2 %d, scalar %d; fromLevelsAVX2 %v, scalar %v", n, i, got[i], want[i], fg[i], fw[i])
 			}
 		}
 	}
