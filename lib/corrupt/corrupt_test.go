@@ -789,3 +789,52 @@ func TestNormalsTail(t *testing.T) {
 		}
 	}
 }
+
+// bilinearRowVec (the vector build's, where AVX-512 runs) gives bilinearRowScalar's offsets and weights for
+// points inside, on and past every edge, at integer positions and
+// negative zero, in rows whose length is not a multiple of 8. (The
+// corruptions' points are finite; the border rules loop on others.)
+func TestBilinearRowVector(t *testing.T) {
+	if bilinearRowVec == nil {
+		t.Skip("no vector rows in this build or on this CPU")
+	}
+	m := newImg(23, 37)
+	r := newRNG(4, 5)
+	for _, n := range []int{1, 8, 37, 203} {
+		ys, xs := make([]float64, n), make([]float64, n)
+		for i := range xs {
+			ys[i], xs[i] = r.Float64()*21.9, r.Float64()*35.9                      // inside
+			edge := []float64{0, math.Copysign(0, -1), -0.5, 1e-300, -1e-300}[i%5] // the first row or column, and just past it
+			switch i / 8 % 7 {                                                     // groups of eight alike: one point past an edge sends a group to the scalar code
+			case 1: // the last two rows (the last has no row below)
+				ys[i] = float64(21 + i%2)
+			case 2: // the last two columns
+				xs[i] = 35.5 + float64(i%2)
+			case 3:
+				ys[i] = edge
+			case 4:
+				xs[i] = edge
+			case 5: // about the edges
+				ys[i], xs[i] = r.Float64()*27-2, r.Float64()*41-2
+			case 6: // far outside
+				ys[i] = [3]float64{-30, 70, -1.5}[i%3]
+			}
+		}
+		for _, b := range []border{reflect101, reflectHalf} {
+			at, f := make([]int, 4*n), make([]float64, 2*n)
+			wat, wf := make([]int, 4*n), make([]float64, 2*n)
+			bilinearRowVec(at, f, m, ys, xs, b)
+			bilinearRowScalar(wat, wf, m, ys, xs, b)
+			for i := range wat {
+				if at[i] != wat[i] {
+					t.Fatalf("n %d: point %d (%v, %v): offset %d is %d, scalar %d", n, i/4, ys[i/4], xs[i/4], i%4, at[i], wat[i])
+				}
+			}
+			for i := range wf {
+				if math.Float64bits(f[i]) != math.Float64bits(wf[i]) && !(f[i] != f[i] && wf[i] != wf[i]) {
+					t.Fatalf("n %d: point %d (%v, %v): weight %d is %v, scalar %v", n, i/2, ys[i/2], xs[i/2], i%2, f[i], wf[i])
+				}
+			}
+		}
+	}
+}

@@ -466,8 +466,20 @@ func reflectHalf(i, n int) int {
 // offsets into m.Pix (at[4x:4x+4]) and the weights down and across
 // (f[2x:2x+2]), for vec.Bilinear3, which computes each channel as
 // (1-fy)((1-fx) v00 + fx v01) + fy((1-fx) v10 + fx v11). A row at a
-// time: the border rule is called only for points near the edge.
+// time: the border rule is called only for points near the edge. Where
+// the vector build sets bilinearRowVec, it runs instead (the same
+// offsets and weights: TestBilinearRowVector).
 func bilinearRow(at []int, f []float64, m *Img, ys, xs []float64, b border) {
+	if bilinearRowVec != nil {
+		bilinearRowVec(at, f, m, ys, xs, b)
+		return
+	}
+	bilinearRowScalar(at, f, m, ys, xs, b)
+}
+
+var bilinearRowVec func(at []int, f []float64, m *Img, ys, xs []float64, b border)
+
+func bilinearRowScalar(at []int, f []float64, m *Img, ys, xs []float64, b border) {
 	for x, xv := range xs {
 		y := ys[x]
 		y0, x0 := math.Floor(y), math.Floor(xv)

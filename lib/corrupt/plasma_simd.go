@@ -13,14 +13,15 @@ func init() {
 	}
 }
 
-// plasmaLevelAVX512 is plasmaLevelScalar for the levels of step 2 and 4
-// (15/16 of the map's points), eight points at a time. A phase's points
-// in a row lie step values apart, and so do the neighbours they read:
-// each is read as every step-th value of its row (grid.get), and the new
-// points written by masked stores (grid.put), which leave the values
-// between them as they were. Each lane does the scalar sum's operations
-// in its order, and a row's draws are made at once (fillDraws): the same
-// points and stream (TestPlasmaLevels).
+// plasmaLevelAVX512 is plasmaLevelScalar for the levels of step 2
+// (plasmaStep2) and 4 (15/16 of the map's points), eight points at a
+// time. A phase's points in a row lie step values apart, and so do the
+// neighbours they read: at step 4 each is read as every fourth value of
+// its row (grid.get), and the new points written by masked stores
+// (grid.put), which leave the values between them as they were. Each lane
+// does the scalar sum's operations in its order, and a row's draws are
+// made at once (fillDraws): the same points and stream
+// (TestPlasmaLevels).
 func plasmaLevelAVX512(m []float64, size, step int, wibble float64, src *pcg) (lo, hi float64, ok bool) {
 	n := size / step
 	if step != 2 && step != 4 || n%8 != 0 {
@@ -220,13 +221,9 @@ func newGrid(step int, wibble, w2, lo float64) *grid {
 	}
 }
 
-// get is every step-th value of row r from chunk k's start (8 step
-// values), at the offset idx reads.
+// get is every fourth value of row r from chunk k's start (32 values),
+// at the offset idx reads: lanes 0-3 from the first 16, 4-7 from the next.
 func (g *grid) get(r []float64, idx archsimd.Uint64x8, k int) archsimd.Float64x8 {
-	if g.step == 2 {
-		r = r[16*k : 16*k+16]
-		return load8(r[0:8]).ConcatPermute(load8(r[8:16]), idx)
-	}
 	r = r[32*k : 32*k+32]
 	lo := load8(r[0:8]).ConcatPermute(load8(r[8:16]), idx)
 	return lo.Merge(load8(r[16:24]).ConcatPermute(load8(r[24:32]), idx), g.low4)

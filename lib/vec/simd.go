@@ -240,11 +240,10 @@ func blend3AVX2(dst, src []float64, w int, f []float64, stride int, lo, span, p,
 // fractal values rescaled (times p) eight at a time and spread over
 // their pixels' three channels by three permutes, into a buffer; then
 // the 192 channel values blended with them, both divisions by quotient
-// and the quantisation by levels8. (In one pass the constants outnumber
+// and the quantisation by levels8. (In one pass its constants outnumber
 // the 15 vector registers Go allocates, and the spills fell inside the
-// divisions' chains: 1.4 ns a value instead of 0.6.) The scalar work,
-// the rows' last pixels and the divisors, comes first: see the package
-// note.
+// divisions' chains.) The scalar work, the rows' last pixels and the
+// divisors, comes first: see the package note.
 func blend3AVX512(dst, src []float64, w int, f []float64, stride int, lo, span, p, s, d float64) {
 	if !quotientRange(span) || !quotientRange(d) {
 		blend3Scalar(dst, src, w, f, stride, lo, span, p, s, d)
@@ -364,7 +363,9 @@ func newDivisor8(r, negD float64) divisor8 {
 		archsimd.BroadcastFloat64x8(quotientSmall * quotientSmall), archsimd.BroadcastFloat64x8(quotientBig * quotientBig)}
 }
 
-// quotient is x/d without VDIVPD (a sixth of its cost here): the product
+// quotient is x/d without VDIVPD (its five multiplications issue in a
+// sixth of a VDIVPD's time on this project's Xeon, 0.9 against 5.5 ns for
+// eight values, in loops of independent operations): the product
 // q0 = x*r is within 1.5 units in the last place of x/d; one correction
 // by its residual x - q0*d (by FMA) makes it faithful, and a second, its
 // residual now exact, gives x/d correctly rounded. That is Markstein's

@@ -31,10 +31,17 @@
 // the SSE add). Go emits SSE for more than scalar arithmetic: a float
 // constant 0 (BroadcastFloat64x4(0) compiled to XORPS: QuantizeAddScaled
 // on 16 values took 191 ns instead of 29), clear() and arrays of vectors
-// (zeroed by MOVUPS stores), and spills of float arguments for a scalar
-// tail. So the kernels take a zero vector as a zero value, zero memory
-// with vector stores, keep vectors in variables, and run their scalar
-// tails before their vector loops where they have float arguments.
+// (zeroed by MOVUPS stores), spills of float arguments for a scalar
+// tail, and copies of a struct of more than four vectors (Go keeps a
+// struct of up to four in registers and moves a larger one through memory
+// by MOVUPS: QuantizeBlend3 took 5 ms instead of 0.17 with a divisor of
+// five vectors). So the kernels take a zero vector as a zero value, zero
+// memory with vector stores, keep vectors in variables or structs of at
+// most four, and do their scalar work (tails, reciprocals, checks) before
+// their first vector instruction. Go allocates 15 vector registers: a
+// loop with more live constants spills some, and spills inside a chain
+// of dependent operations slow it; QuantizeBlend3 works in two passes for
+// that reason.
 package vec
 
 import (
