@@ -838,3 +838,40 @@ func TestBilinearRowVector(t *testing.T) {
 		}
 	}
 }
+
+// warpRowVec (the vector build's, where AVX-512 runs) gives
+// warpRowScalar's points: maps whose values fall on exact halves of 1/32
+// (rounded away from zero), just beside them, negative, and of any size.
+func TestWarpRowVector(t *testing.T) {
+	if warpRowVec == nil {
+		t.Skip("no vector rows in this build or on this CPU")
+	}
+	r := newRNG(6, 7)
+	maps := [][6]float64{
+		{1.0 / 64, 0, 0, -1.0 / 64, 0, -0.25 / 32}, // halves at odd x, negative halves
+		{1, 0, 0, 0, 1, 0},
+		{0.9, 0.1, 3.3, -0.1, 0.9, -7.7},
+		{1.0/64 + 1e-17, 1e-3, -1e-300, -1.0/64 - 1e-17, 0, 1e300},
+	}
+	for range 20 {
+		var c [6]float64
+		for i := range c {
+			c[i] = (r.Float64()*2 - 1) * [6]float64{1.5, 0.3, 40, 0.3, 1.5, 40}[i]
+		}
+		maps = append(maps, c)
+	}
+	for _, c := range maps {
+		for _, n := range []int{1, 8, 13, 224, 299} {
+			for _, y := range []int{0, 1, 7, 150} {
+				sx, sy, wx, wy := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+				warpRowVec(sx, sy, &c, y)
+				warpRowScalar(wx, wy, &c, y, 0)
+				for x := range wx {
+					if math.Float64bits(sx[x]) != math.Float64bits(wx[x]) || math.Float64bits(sy[x]) != math.Float64bits(wy[x]) {
+						t.Fatalf("map %v, row %d, x %d of %d: (%v, %v), scalar (%v, %v)", c, y, x, n, sx[x], sy[x], wx[x], wy[x])
+					}
+				}
+			}
+		}
+	}
+}

@@ -496,6 +496,29 @@ func bilinearRowScalar(at []int, f []float64, m *Img, ys, xs []float64, b border
 	}
 }
 
+// warpRow sets sx and sy to where output row y samples the source under
+// the inverse map c = [a b c; d e f]: (a x + b y + c, d x + e y + f),
+// each product and sum rounded in that order, quantised to 1/32 (half
+// away from zero, math.Round). The vector build's warpRowVec, where it
+// runs, gives the same points (TestWarpRowVector).
+func warpRow(sx, sy []float64, c *[6]float64, y int) {
+	if warpRowVec != nil {
+		warpRowVec(sx, sy, c, y)
+		return
+	}
+	warpRowScalar(sx, sy, c, y, 0)
+}
+
+var warpRowVec func(sx, sy []float64, c *[6]float64, y int)
+
+// warpRowScalar is warpRow for the points from x = from on.
+func warpRowScalar(sx, sy []float64, c *[6]float64, y, from int) {
+	for x := from; x < len(sx); x++ {
+		sx[x] = math.Round(float64(float64(c[0]*float64(x))+float64(c[1]*float64(y))+c[2])*32) / 32
+		sy[x] = math.Round(float64(float64(c[3]*float64(x))+float64(c[4]*float64(y))+c[5])*32) / 32
+	}
+}
+
 // affine solves for the 2x3 matrix mapping the three points src to dst
 // (OpenCV's getAffineTransform); points are (x, y).
 func affine(src, dst [3][2]float64) [6]float64 {
@@ -524,11 +547,9 @@ func warpAffine(m *Img, M [6]float64) *Img {
 	out := fullImg(m.H, m.W)
 	at, f := make([]int, 4*m.W), make([]float64, 2*m.W)
 	sy, sx := make([]float64, m.W), make([]float64, m.W)
+	inv := [6]float64{ia, ib, ic, id, ie, iff}
 	for y := 0; y < m.H; y++ {
-		for x := range sx {
-			sx[x] = math.Round((ia*float64(x)+ib*float64(y)+ic)*32) / 32
-			sy[x] = math.Round((id*float64(x)+ie*float64(y)+iff)*32) / 32
-		}
+		warpRow(sx, sy, &inv, y)
 		bilinearRow(at, f, m, sy, sx, reflect101)
 		vec.Bilinear3(out.Pix[y*m.W*3:(y+1)*m.W*3], m.Pix, at, f)
 	}

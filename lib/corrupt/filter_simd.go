@@ -10,6 +10,7 @@ import (
 func init() {
 	if archsimd.X86.AVX512() {
 		bilinearRowVec = bilinearRowAVX512
+		warpRowVec = warpRowAVX512
 	}
 }
 
@@ -76,3 +77,33 @@ var zipIdx = [4][8]uint64{
 	{0, 8, 1, 9, 2, 10, 3, 11}, {4, 12, 5, 13, 6, 14, 7, 15},
 	{0, 1, 8, 9, 2, 3, 10, 11}, {4, 5, 12, 13, 6, 7, 14, 15},
 }
+
+// warpRowAVX512 is warpRowScalar eight points at a time: the same
+// products and sums in each lane, math.Round as the integer part plus or
+// minus one where the exact remainder is at least a half, and the
+// division by 32 as a product (a power of two: exact).
+func warpRowAVX512(sx, sy []float64, c *[6]float64, y int) {
+	n := len(sx) &^ 7
+	warpRowScalar(sx, sy, c, y, n) // scalar code first: see lib/vec
+	by, ey := c[1]*float64(y), c[4]*float64(y)
+	va, vc, vd, vf := archsimd.BroadcastFloat64x8(c[0]), archsimd.BroadcastFloat64x8(c[2]), archsimd.BroadcastFloat64x8(c[3]), archsimd.BroadcastFloat64x8(c[5])
+	vby, vey := archsimd.BroadcastFloat64x8(by), archsimd.BroadcastFloat64x8(ey)
+	k, kInv := archsimd.BroadcastFloat64x8(32), archsimd.BroadcastFloat64x8(1.0/32)
+	one, half, negHalf := archsimd.BroadcastFloat64x8(1), archsimd.BroadcastFloat64x8(0.5), archsimd.BroadcastFloat64x8(-0.5)
+	eight := archsimd.BroadcastFloat64x8(8)
+	round := func(v archsimd.Float64x8) archsimd.Float64x8 {
+		t := v.TruncScaled(0)
+		d := v.Sub(t) // exact
+		r := t.Add(one).Merge(t, d.GreaterEqual(half))
+		return t.Sub(one).Merge(r, d.LessEqual(negHalf)).Mul(kInv)
+	}
+	xv := archsimd.LoadFloat64x8(&lanes8)
+	for x := 0; x < n; x += 8 {
+		round(va.Mul(xv).Add(vby).Add(vc).Mul(k)).Store((*[8]float64)(sx[x : x+8]))
+		round(vd.Mul(xv).Add(vey).Add(vf).Mul(k)).Store((*[8]float64)(sy[x : x+8]))
+		xv = xv.Add(eight)
+	}
+	archsimd.ClearAVXUpperBits() // before scalar (SSE) code: see lib/vec
+}
+
+var lanes8 = [8]float64{0, 1, 2, 3, 4, 5, 6, 7}
