@@ -150,6 +150,7 @@ test: build ort node testdebs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 	GOEXPERIMENT= $(GO) test -count=1 ./lib/vec ./lib/corrupt ./lib/preprocess # the scalar build's kernels against the same references
+	GODEBUG=cpu.avx512f=off $(GO) test -count=1 ./lib/vec ./lib/corrupt ./lib/preprocess # as on a CPU with AVX2 and no AVX-512
 	$(MAKE) -s --no-print-directory fuzz FUZZTIME=12s
 
 # Fuzz targets (go test -fuzz), each for FUZZTIME: the stream reader, the
