@@ -210,8 +210,15 @@ func separable1(dst, src []float64, h, w int, taps []float64, b border) {
 	for y := h; y < h+r; y++ {
 		copy(tmp[(y+r)*w:(y+r+1)*w], tmp[(b(y, h)+r)*w:(b(y, h)+r+1)*w])
 	}
+	// the vertical pass: the taps over rows w apart, in tap order (the
+	// offsets made once: a buffer per row went to the heap, 448 an image
+	// in elastic)
+	cols := make([]int, len(taps))
+	for k := range cols {
+		cols[k] = k * w
+	}
 	for y := 0; y < h; y++ {
-		vec.Columns(dst[y*w:(y+1)*w], tmp[y*w:], w, taps)
+		vec.Taps(dst[y*w:(y+1)*w], tmp[y*w:], cols, taps)
 	}
 }
 

@@ -375,18 +375,6 @@ func symmetricRowScalar(dst, row, taps []float64) {
 	}
 }
 
-// Columns sets acc[x] to the sum over k of taps[k] * plane[k*w+x], adding
-// in tap order from 0 (a vertical filter over rows w apart): Taps with
-// the offsets k*w.
-func Columns(acc, plane []float64, w int, taps []float64) {
-	var buf [64]int
-	off := buf[:0]
-	for k := range taps {
-		off = append(off, k*w)
-	}
-	Taps(acc, plane, off, taps)
-}
-
 // Taps sets dst[x] to the sum over k of w[k] * p[x+off[k]], adding in tap
 // order from 0: a 2-D correlation's row, its kernel's non-zero taps at
 // offsets into a padded plane. p must hold x+off[k] for every x and k.

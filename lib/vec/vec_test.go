@@ -212,7 +212,11 @@ func TestKernelsAreScalar(t *testing.T) {
 			for i := range plane {
 				plane[i] = src[(i*7)%len(src)]
 			}
-			Columns(got, plane, w, taps)
+			cols := make([]int, nt) // a vertical filter: Taps over rows w apart
+			for k := range cols {
+				cols[k] = k * w
+			}
+			Taps(got, plane, cols, taps)
 			for x := range want { // the definition
 				var s float64
 				for k, t := range taps {
@@ -222,7 +226,7 @@ func TestKernelsAreScalar(t *testing.T) {
 			}
 			for i := range want {
 				if !same(got[i], want[i]) {
-					t.Fatalf("Columns taps %d n %d at %d: %v, scalar %v", nt, n, i, got[i], want[i])
+					t.Fatalf("Taps over rows, taps %d n %d at %d: %v, scalar %v", nt, n, i, got[i], want[i])
 				}
 			}
 		}
