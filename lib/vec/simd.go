@@ -373,9 +373,10 @@ func newDivisor8(r, negD float64) divisor8 {
 // "Newton-Raphson algorithms for floating-point division using an FMA",
 // 2010), which holds where nothing overflows or underflows. Lanes whose
 // q0 is zero, NaN or outside the range [2^-500, 2^500] (q0 squared
-// outside its square) take VDIVPD instead (a branch, almost never taken),
-// and so does every lane where d is outside it (quotientRange): the bits
-// of x/d in every case (TestQuotientIsDivision).
+// outside its square) take VDIVPD instead (a branch, almost never taken);
+// a d outside that range is never given to quotient (its callers check
+// quotientRange and divide in scalar code): the bits of x/d in every case
+// (TestQuotientIsDivision).
 func quotient(x archsimd.Float64x8, v divisor8) archsimd.Float64x8 {
 	q0 := x.Mul(v.r)
 	q1 := q0.MulAdd(v.negD, x).MulAdd(v.r, q0)
